@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "we-config.h"
+
+#include <webencode/we-error.h>
+
+struct _WeConfig {
+  GObject    parent_instance;
+  GKeyFile  *keyfile;
+  gchar    **env;
+  gchar     *host;
+  guint16    port;
+  gchar     *public_url;
+  gchar     *data_dir;
+  gchar     *plugin_dir;
+  gchar     *database_url;
+  gchar     *nats_url;
+  gchar     *log_level;
+  gchar     *log_format;
+  guint      worker_count;
+  gchar     *worker_binary;
+  guint      stall_timeout;
+  guint64    max_upload;
+};
+
+G_DEFINE_TYPE (WeConfig, we_config, G_TYPE_OBJECT)
+
+static void
+we_config_finalize (GObject *object)
+{
+  WeConfig *self = WE_CONFIG (object);
+
+  g_key_file_unref (self->keyfile);
+  g_strfreev (self->env);
+  g_free (self->host);
+  g_free (self->public_url);
+  g_free (self->data_dir);
+  g_free (self->plugin_dir);
+  g_free (self->database_url);
+  g_free (self->nats_url);
+  g_free (self->log_level);
+  g_free (self->log_format);
+  g_free (self->worker_binary);
+  G_OBJECT_CLASS (we_config_parent_class)->finalize (object);
+}
+
+static void
+we_config_class_init (WeConfigClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = we_config_finalize;
+}
+
+static void
+we_config_init (WeConfig *self)
+{
+  self->keyfile = g_key_file_new ();
+}
+
+static const gchar *
+env_get (WeConfig *self, const gchar *name)
+{
+  const gchar *v = g_environ_getenv (self->env, name);
+  return (v != NULL && *v != '\0') ? v : NULL;
+}
+
+/* env wins over the key file, which wins over the default */
+static gchar *
+pick_string (WeConfig *self, const gchar *env_name, const gchar *group, const gchar *key,
+             const gchar *def)
+{
+  const gchar *v = env_name ? env_get (self, env_name) : NULL;
+  g_autofree gchar *kf = NULL;
+
+  if (v != NULL)
+    return g_strdup (v);
+  kf = g_key_file_get_string (self->keyfile, group, key, NULL);
+  if (kf != NULL && *kf != '\0')
+    return g_steal_pointer (&kf);
+  return g_strdup (def);
+}
+
+static gboolean
+pick_uint (WeConfig *self, const gchar *env_name, const gchar *group, const gchar *key,
+           guint64 def, guint64 max, guint64 *out, GError **error)
+{
+  g_autofree gchar *s = pick_string (self, env_name, group, key, NULL);
+  g_autoptr(GError) local = NULL;
+  guint64 v;
+
+  if (s == NULL) {
+    *out = def;
+    return TRUE;
+  }
+  if (!g_ascii_string_to_unsigned (s, 10, 0, max, &v, &local)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_INTERNAL, "configuration %s/%s: %s",
+                 env_name && env_get (self, env_name) ? env_name : group,
+                 key, local->message);
+    return FALSE;
+  }
+  *out = v;
+  return TRUE;
+}
+
+WeConfig *
+we_config_new (const gchar *path, gchar **env, GError **error)
+{
+  g_autoptr(WeConfig) self = g_object_new (WE_TYPE_CONFIG, NULL);
+  g_autofree gchar *default_data = NULL;
+  g_autofree gchar *default_db = NULL;
+  guint64 v;
+
+  self->env = env ? g_strdupv (env) : g_get_environ ();
+  if (path == NULL)
+    path = env_get (self, "WE_CONFIG");
+  if (path != NULL &&
+      !g_key_file_load_from_file (self->keyfile, path, G_KEY_FILE_NONE, error)) {
+    g_prefix_error (error, "reading configuration %s: ", path);
+    return NULL;
+  }
+
+  self->host = pick_string (self, "KERNEL_HOST", "server", "host", "127.0.0.1");
+  if (!pick_uint (self, "KERNEL_PORT", "server", "port", 8080, 65535, &v, error))
+    return NULL;
+  self->port = (guint16) v;
+  self->public_url = pick_string (self, "WE_PUBLIC_URL", "server", "public_url", NULL);
+  if (self->public_url == NULL) {
+    const gchar *h = g_strcmp0 (self->host, "0.0.0.0") == 0 || g_strcmp0 (self->host, "::") == 0
+                         ? "127.0.0.1" : self->host;
+    self->public_url = g_strdup_printf ("http://%s%s%s:%u", strchr (h, ':') ? "[" : "", h,
+                                        strchr (h, ':') ? "]" : "", self->port);
+  }
+
+  default_data = g_build_filename (g_get_user_data_dir (), "webencode", NULL);
+  self->data_dir = pick_string (self, "WE_DATA_DIR", "paths", "data_dir", default_data);
+  self->plugin_dir = pick_string (self, "PLUGIN_DIR", "paths", "plugin_dir", NULL);
+  if (self->plugin_dir == NULL)
+    self->plugin_dir = pick_string (self, "WE_PLUGIN_DIR", "paths", "plugin_dir", WE_PLUGINDIR);
+  default_db = g_strdup_printf ("sqlite://%s/webencode.db", self->data_dir);
+  self->database_url = pick_string (self, "DATABASE_URL", "store", "database_url", default_db);
+  self->nats_url = pick_string (self, "NATS_URL", "queue", "nats_url", NULL);
+  self->log_level = pick_string (self, "LOG_LEVEL", "log", "level", "info");
+  self->log_format = pick_string (self, "LOG_FORMAT", "log", "format", "json");
+  if (!pick_uint (self, "WE_WORKERS", "workers", "count", 0, 256, &v, error))
+    return NULL;
+  self->worker_count = (guint) v;
+  self->worker_binary = pick_string (self, "WE_WORKER_BINARY", "workers", "binary", NULL);
+  if (!pick_uint (self, "WE_STALL_TIMEOUT", "workers", "stall_timeout_s", 120, 86400, &v, error))
+    return NULL;
+  self->stall_timeout = (guint) v;
+  if (!pick_uint (self, "WE_MAX_UPLOAD_BYTES", "server", "max_upload_bytes",
+                  G_GUINT64_CONSTANT (64) << 30, G_MAXUINT64, &self->max_upload, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+const gchar *we_config_get_host (WeConfig *self) { return self->host; }
+guint16 we_config_get_port (WeConfig *self) { return self->port; }
+const gchar *we_config_get_public_url (WeConfig *self) { return self->public_url; }
+const gchar *we_config_get_data_dir (WeConfig *self) { return self->data_dir; }
+const gchar *we_config_get_plugin_dir (WeConfig *self) { return self->plugin_dir; }
+const gchar *we_config_get_database_url (WeConfig *self) { return self->database_url; }
+const gchar *we_config_get_nats_url (WeConfig *self) { return self->nats_url; }
+const gchar *we_config_get_log_level (WeConfig *self) { return self->log_level; }
+const gchar *we_config_get_log_format (WeConfig *self) { return self->log_format; }
+guint we_config_get_worker_count (WeConfig *self) { return self->worker_count; }
+const gchar *we_config_get_worker_binary (WeConfig *self) { return self->worker_binary; }
+guint we_config_get_stall_timeout (WeConfig *self) { return self->stall_timeout; }
+guint64 we_config_get_max_upload (WeConfig *self) { return self->max_upload; }
+
+JsonObject *
+we_config_get_plugin_config (WeConfig *self, const gchar *plugin_id)
+{
+  JsonObject *config = json_object_new ();
+  g_autofree gchar *group = g_strdup_printf ("plugin:%s", plugin_id);
+  g_auto(GStrv) keys = g_key_file_get_keys (self->keyfile, group, NULL, NULL);
+  g_autofree gchar *prefix = NULL;
+
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
+    g_autofree gchar *value = g_key_file_get_string (self->keyfile, group, keys[i], NULL);
+    if (value != NULL)
+      json_object_set_string_member (config, keys[i], value);
+  }
+
+  /* WE_PLUGIN_STORAGE_FS_ROOT=/srv → {"root": "/srv"} for plugin storage-fs */
+  prefix = g_strdup_printf ("WE_PLUGIN_%s_", plugin_id);
+  for (gchar *p = prefix; *p; p++)
+    *p = (*p == '-' || *p == '.') ? '_' : g_ascii_toupper (*p);
+  for (guint i = 0; self->env[i] != NULL; i++) {
+    const gchar *eq = strchr (self->env[i], '=');
+    g_autofree gchar *key = NULL;
+    if (eq == NULL || !g_str_has_prefix (self->env[i], prefix))
+      continue;
+    key = g_ascii_strdown (self->env[i] + strlen (prefix), eq - self->env[i] - strlen (prefix));
+    if (*key != '\0')
+      json_object_set_string_member (config, key, eq + 1);
+  }
+  return config;
+}
+
+gboolean
+we_config_plugin_is_disabled (WeConfig *self, const gchar *plugin_id)
+{
+  g_auto(GStrv) disabled = g_key_file_get_string_list (self->keyfile, "plugins", "disabled",
+                                                       NULL, NULL);
+  const gchar *env = env_get (self, "WE_PLUGINS_DISABLED");
+
+  if (disabled != NULL && g_strv_contains ((const gchar * const *) disabled, plugin_id))
+    return TRUE;
+  if (env != NULL) {
+    g_auto(GStrv) parts = g_strsplit_set (env, ",;", -1);
+    if (g_strv_contains ((const gchar * const *) parts, plugin_id))
+      return TRUE;
+  }
+  return FALSE;
+}

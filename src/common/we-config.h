@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Service configuration: built-in defaults, then a key file, then the spec
+ * §12 environment variables (which win, as operators expect from containers).
+ */
+#pragma once
+
+#include <glib-object.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define WE_TYPE_CONFIG (we_config_get_type ())
+G_DECLARE_FINAL_TYPE (WeConfig, we_config, WE, CONFIG, GObject)
+
+/* @path: (nullable): a key file; NULL reads only defaults and the environment.
+ * @env: (nullable): environment to read (g_get_environ() format); NULL = the
+ * process environment.  Returns: (transfer full) (nullable) */
+WeConfig    *we_config_new               (const gchar  *path,
+                                          gchar       **env,
+                                          GError      **error);
+
+const gchar *we_config_get_host          (WeConfig *self);   /* [server] host, default 127.0.0.1 */
+guint16      we_config_get_port          (WeConfig *self);   /* KERNEL_PORT / [server] port, 8080 */
+const gchar *we_config_get_public_url    (WeConfig *self);   /* [server] public_url, derived */
+const gchar *we_config_get_data_dir      (WeConfig *self);   /* WE_DATA_DIR / [paths] data_dir */
+const gchar *we_config_get_plugin_dir    (WeConfig *self);   /* PLUGIN_DIR / [paths] plugin_dir */
+const gchar *we_config_get_database_url  (WeConfig *self);   /* DATABASE_URL, default sqlite */
+const gchar *we_config_get_nats_url      (WeConfig *self);   /* NATS_URL, nullable */
+const gchar *we_config_get_log_level     (WeConfig *self);   /* LOG_LEVEL, "info" */
+const gchar *we_config_get_log_format    (WeConfig *self);   /* LOG_FORMAT, "json" */
+guint        we_config_get_worker_count  (WeConfig *self);   /* WE_WORKERS / [workers] count; 0 → cores */
+const gchar *we_config_get_worker_binary (WeConfig *self);   /* [workers] binary */
+guint        we_config_get_stall_timeout (WeConfig *self);   /* [workers] stall_timeout_s, 120 */
+guint64      we_config_get_max_upload    (WeConfig *self);   /* [server] max_upload_bytes, 64 GiB */
+
+/* The configuration of one plugin: the key file group [plugin:<id>] merged
+ * with environment variables WE_PLUGIN_<ID>_<KEY> (id upper-cased, '-' → '_').
+ * Returns: (transfer full): possibly empty */
+JsonObject  *we_config_get_plugin_config (WeConfig    *self,
+                                          const gchar *plugin_id);
+/* Plugin ids listed in [plugins] disabled=…; those are not loaded. */
+gboolean     we_config_plugin_is_disabled (WeConfig    *self,
+                                           const gchar *plugin_id);
+
+G_END_DECLS

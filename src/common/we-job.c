@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "we-job.h"
+
+#include <webencode/we-media-info.h>
+
+static const gchar *job_status_names[WE_JOB_STATUS_LAST] = {
+  "queued", "processing", "stitching", "uploading", "completed", "failed", "cancelled",
+};
+
+static const gchar *task_status_names[WE_TASK_STATUS_LAST] = {
+  "pending", "running", "completed", "failed", "cancelled",
+};
+
+const gchar *
+we_job_status_to_string (WeJobStatus status)
+{
+  return (guint) status < WE_JOB_STATUS_LAST ? job_status_names[status] : "unknown";
+}
+
+gboolean
+we_job_status_from_string (const gchar *str, WeJobStatus *status)
+{
+  for (guint i = 0; i < WE_JOB_STATUS_LAST; i++) {
+    if (g_strcmp0 (str, job_status_names[i]) == 0) {
+      *status = (WeJobStatus) i;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+gboolean
+we_job_status_is_final (WeJobStatus status)
+{
+  return status == WE_JOB_STATUS_COMPLETED || status == WE_JOB_STATUS_FAILED ||
+         status == WE_JOB_STATUS_CANCELLED;
+}
+
+const gchar *
+we_task_status_to_string (WeTaskStatus status)
+{
+  return (guint) status < WE_TASK_STATUS_LAST ? task_status_names[status] : "unknown";
+}
+
+gboolean
+we_task_status_from_string (const gchar *str, WeTaskStatus *status)
+{
+  for (guint i = 0; i < WE_TASK_STATUS_LAST; i++) {
+    if (g_strcmp0 (str, task_status_names[i]) == 0) {
+      *status = (WeTaskStatus) i;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* refcounts sit in front of the public structs, as for WeProfile */
+typedef struct {
+  gint  ref_count;
+  WeJob job;
+} WeJobPriv;
+
+typedef struct {
+  gint   ref_count;
+  WeTask task;
+} WeTaskPriv;
+
+#define JOB_PRIV(j)  ((WeJobPriv *) ((guint8 *) (j) - G_STRUCT_OFFSET (WeJobPriv, job)))
+#define TASK_PRIV(t) ((WeTaskPriv *) ((guint8 *) (t) - G_STRUCT_OFFSET (WeTaskPriv, task)))
+
+G_DEFINE_BOXED_TYPE (WeJob, we_job, we_job_ref, we_job_unref)
+G_DEFINE_BOXED_TYPE (WeTask, we_task, we_task_ref, we_task_unref)
+
+WeJob *
+we_job_new (void)
+{
+  WeJobPriv *priv = g_new0 (WeJobPriv, 1);
+
+  priv->ref_count = 1;
+  priv->job.eta_seconds = -1;
+  return &priv->job;
+}
+
+WeJob *
+we_job_ref (WeJob *job)
+{
+  g_atomic_int_inc (&JOB_PRIV (job)->ref_count);
+  return job;
+}
+
+void
+we_job_unref (WeJob *job)
+{
+  if (job == NULL || !g_atomic_int_dec_and_test (&JOB_PRIV (job)->ref_count))
+    return;
+  g_free (job->id);
+  g_free (job->user_id);
+  g_free (job->source_type);
+  g_free (job->source_url);
+  g_free (job->profile_id);
+  g_clear_pointer (&job->output_config, json_object_unref);
+  g_free (job->error_code);
+  g_free (job->error_message);
+  g_free (job->assigned_worker_id);
+  g_free (job->retry_of);
+  g_clear_pointer (&job->media_info, json_object_unref);
+  g_free (JOB_PRIV (job));
+}
+
+/* json_node_copy() shares the object, so a real copy is a round trip */
+static JsonObject *
+json_object_deep_copy (JsonObject *o)
+{
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree gchar *text = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  if (o == NULL)
+    return NULL;
+  node = json_node_init_object (json_node_alloc (), o);
+  text = json_to_string (node, FALSE);
+  if (!json_parser_load_from_data (parser, text, -1, NULL))
+    return json_object_ref (o);
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+WeJob *
+we_job_copy (const WeJob *job)
+{
+  WeJob *c = we_job_new ();
+
+  c->id = g_strdup (job->id);
+  c->user_id = g_strdup (job->user_id);
+  c->source_type = g_strdup (job->source_type);
+  c->source_url = g_strdup (job->source_url);
+  c->profile_id = g_strdup (job->profile_id);
+  c->output_config = json_object_deep_copy (job->output_config);
+  c->status = job->status;
+  c->progress_pct = job->progress_pct;
+  c->fps = job->fps;
+  c->speed = job->speed;
+  c->eta_seconds = job->eta_seconds;
+  c->error_code = g_strdup (job->error_code);
+  c->error_message = g_strdup (job->error_message);
+  c->assigned_worker_id = g_strdup (job->assigned_worker_id);
+  c->retry_of = g_strdup (job->retry_of);
+  c->media_info = json_object_deep_copy (job->media_info);
+  c->created_at = job->created_at;
+  c->updated_at = job->updated_at;
+  c->started_at = job->started_at;
+  c->finished_at = job->finished_at;
+  c->tasks_total = job->tasks_total;
+  c->tasks_completed = job->tasks_completed;
+  return c;
+}
+
+static void
+set_time (JsonObject *o, const gchar *name, gint64 t)
+{
+  g_autofree gchar *s = we_time_format (t);
+
+  if (s != NULL)
+    json_object_set_string_member (o, name, s);
+  else
+    json_object_set_null_member (o, name);
+}
+
+static void
+set_nullable_string (JsonObject *o, const gchar *name, const gchar *value)
+{
+  if (value != NULL)
+    json_object_set_string_member (o, name, value);
+  else
+    json_object_set_null_member (o, name);
+}
+
+JsonObject *
+we_job_to_json (const WeJob *job)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "id", job->id);
+  json_object_set_string_member (o, "status", we_job_status_to_string (job->status));
+  json_object_set_string_member (o, "source_type", job->source_type ? job->source_type : "url");
+  set_nullable_string (o, "source_url", job->source_url);
+  json_object_set_string_member (o, "profile", job->profile_id);
+  json_object_set_int_member (o, "progress_pct", (gint64) job->progress_pct);
+  json_object_set_double_member (o, "progress", job->progress_pct);
+  json_object_set_double_member (o, "fps", job->fps);
+  json_object_set_double_member (o, "speed", job->speed);
+  if (job->eta_seconds >= 0)
+    json_object_set_int_member (o, "eta_seconds", job->eta_seconds);
+  else
+    json_object_set_null_member (o, "eta_seconds");
+  json_object_set_int_member (o, "tasks_total", job->tasks_total);
+  json_object_set_int_member (o, "tasks_completed", job->tasks_completed);
+  set_nullable_string (o, "error_code", job->error_code);
+  set_nullable_string (o, "error_message", job->error_message);
+  set_nullable_string (o, "assigned_to_worker_id", job->assigned_worker_id);
+  set_nullable_string (o, "retry_of", job->retry_of);
+  set_nullable_string (o, "user_id", job->user_id);
+  if (job->media_info != NULL)
+    json_object_set_object_member (o, "source_media", json_object_ref (job->media_info));
+  if (job->output_config != NULL)
+    json_object_set_object_member (o, "output_config", json_object_ref (job->output_config));
+  set_time (o, "created_at", job->created_at);
+  set_time (o, "updated_at", job->updated_at);
+  set_time (o, "started_at", job->started_at);
+  set_time (o, "finished_at", job->finished_at);
+  return o;
+}
+
+WeTask *
+we_task_new (void)
+{
+  WeTaskPriv *priv = g_new0 (WeTaskPriv, 1);
+
+  priv->ref_count = 1;
+  priv->task.max_attempts = 3;
+  priv->task.kind = g_strdup ("transcode");
+  return &priv->task;
+}
+
+WeTask *
+we_task_ref (WeTask *task)
+{
+  g_atomic_int_inc (&TASK_PRIV (task)->ref_count);
+  return task;
+}
+
+void
+we_task_unref (WeTask *task)
+{
+  if (task == NULL || !g_atomic_int_dec_and_test (&TASK_PRIV (task)->ref_count))
+    return;
+  g_free (task->id);
+  g_free (task->job_id);
+  g_free (task->kind);
+  g_free (task->assigned_worker_id);
+  g_free (task->output_key);
+  g_free (task->error_code);
+  g_free (task->error_message);
+  g_free (TASK_PRIV (task));
+}
+
+WeTask *
+we_task_copy (const WeTask *task)
+{
+  WeTask *c = we_task_new ();
+
+  c->id = g_strdup (task->id);
+  c->job_id = g_strdup (task->job_id);
+  c->sequence_index = task->sequence_index;
+  g_free (c->kind);
+  c->kind = g_strdup (task->kind);
+  c->start_time_sec = task->start_time_sec;
+  c->end_time_sec = task->end_time_sec;
+  c->assigned_worker_id = g_strdup (task->assigned_worker_id);
+  c->attempt_count = task->attempt_count;
+  c->max_attempts = task->max_attempts;
+  c->output_key = g_strdup (task->output_key);
+  c->output_size_bytes = task->output_size_bytes;
+  c->status = task->status;
+  c->progress_pct = task->progress_pct;
+  c->error_code = g_strdup (task->error_code);
+  c->error_message = g_strdup (task->error_message);
+  c->not_before = task->not_before;
+  c->updated_at = task->updated_at;
+  return c;
+}
+
+JsonObject *
+we_task_to_json (const WeTask *task)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "id", task->id);
+  json_object_set_string_member (o, "job_id", task->job_id);
+  json_object_set_int_member (o, "sequence_index", task->sequence_index);
+  json_object_set_string_member (o, "kind", task->kind);
+  json_object_set_double_member (o, "start_time_sec", task->start_time_sec);
+  json_object_set_double_member (o, "end_time_sec", task->end_time_sec);
+  set_nullable_string (o, "assigned_worker_id", task->assigned_worker_id);
+  json_object_set_int_member (o, "attempt_count", task->attempt_count);
+  json_object_set_int_member (o, "max_attempts", task->max_attempts);
+  json_object_set_string_member (o, "status", we_task_status_to_string (task->status));
+  json_object_set_double_member (o, "progress_pct", task->progress_pct);
+  set_nullable_string (o, "output_key", task->output_key);
+  json_object_set_int_member (o, "output_size_bytes", task->output_size_bytes);
+  set_nullable_string (o, "error_code", task->error_code);
+  set_nullable_string (o, "error_message", task->error_message);
+  set_time (o, "updated_at", task->updated_at);
+  return o;
+}
+
+WeJobOutput *
+we_job_output_new (void)
+{
+  return g_new0 (WeJobOutput, 1);
+}
+
+void
+we_job_output_free (WeJobOutput *output)
+{
+  if (output == NULL)
+    return;
+  g_free (output->job_id);
+  g_free (output->name);
+  g_free (output->type);
+  g_free (output->url);
+  g_free (output->content_type);
+  g_free (output->profile_id);
+  g_free (output);
+}
+
+JsonObject *
+we_job_output_to_json (const WeJobOutput *output)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "name", output->name);
+  json_object_set_string_member (o, "type", output->type);
+  json_object_set_string_member (o, "url", output->url);
+  set_nullable_string (o, "content_type", output->content_type);
+  json_object_set_int_member (o, "size_bytes", output->size_bytes);
+  set_nullable_string (o, "profile", output->profile_id);
+  set_time (o, "created_at", output->created_at);
+  return o;
+}
+
+WeJobEvent *
+we_job_event_new (void)
+{
+  return g_new0 (WeJobEvent, 1);
+}
+
+void
+we_job_event_free (WeJobEvent *event)
+{
+  if (event == NULL)
+    return;
+  g_free (event->job_id);
+  g_free (event->type);
+  g_free (event->message);
+  g_clear_pointer (&event->payload, json_object_unref);
+  g_free (event);
+}
+
+JsonObject *
+we_job_event_to_json (const WeJobEvent *event)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_int_member (o, "id", event->id);
+  json_object_set_string_member (o, "job_id", event->job_id);
+  json_object_set_string_member (o, "type", event->type);
+  set_nullable_string (o, "message", event->message);
+  if (event->payload != NULL)
+    json_object_set_object_member (o, "payload", json_object_ref (event->payload));
+  set_time (o, "created_at", event->created_at);
+  return o;
+}
+
+gchar *
+we_uuid_new (void)
+{
+  return g_uuid_string_random ();
+}
+
+gchar *
+we_time_format (gint64 unix_usec)
+{
+  g_autoptr(GDateTime) dt = NULL;
+
+  if (unix_usec <= 0)
+    return NULL;
+  {
+    g_autoptr(GDateTime) secs = g_date_time_new_from_unix_utc (unix_usec / G_USEC_PER_SEC);
+    if (secs == NULL)
+      return NULL;
+    dt = g_date_time_add (secs, unix_usec % G_USEC_PER_SEC);
+  }
+  if (dt == NULL)
+    return NULL;
+  return g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S.%fZ");
+}

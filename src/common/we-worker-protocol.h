@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The local channel between webencoded and a webencode-worker child: one JSON
+ * object per line on the child's stdin (kernel → worker) and stdout
+ * (worker → kernel). The worker's stderr carries its JSON log lines.
+ *
+ * kernel → worker
+ *   {"type":"configure","worker_id":"local-1","scratch_dir":"/…",
+ *    "plugins":[{"id":"storage-fs","config":{…}}, …]}       first message, once
+ *   {"type":"task","task":{"id","job_id","kind":"transcode","attempt":1,
+ *    "input_url","output_url","start_s","duration_s","profile":{…}}}
+ *   {"type":"cancel","task_id":"…"}
+ *   {"type":"shutdown"}
+ *
+ * worker → kernel
+ *   {"type":"hello","worker_id","pid","version","capabilities":{…}}  after configure
+ *   {"type":"probe","task_id","media":{WeMediaInfo}}
+ *   {"type":"progress","task_id","percent","position_s","duration_s","fps","speed","frames"}
+ *   {"type":"done","task_id","output_url","size_bytes"}
+ *   {"type":"failed","task_id","code":"WE-JOB-007","message","retryable":false}
+ *   {"type":"cancelled","task_id"}
+ *
+ * A line longer than WE_WORKER_MAX_LINE is a protocol error and ends the
+ * channel; unknown "type"s are ignored so either side can be newer.
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define WE_WORKER_MAX_LINE (1024 * 1024)
+
+/* Returns: (transfer full) (nullable): the message object, or NULL with
+ * @error set when @line is not one JSON object with a string "type". */
+JsonObject  *we_worker_msg_parse     (const gchar *line,
+                                      gsize        length,
+                                      GError     **error);
+/* Returns: (transfer full): @msg on one line, newline-terminated */
+gchar       *we_worker_msg_serialize (JsonObject *msg);
+const gchar *we_worker_msg_type      (JsonObject *msg);
+
+G_END_DECLS

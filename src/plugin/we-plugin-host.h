@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Finds pillar modules in a directory, checks each manifest before opening
+ * the module and the descriptor before calling into it, and instantiates the
+ * modules with their configuration. A bad or incompatible module is logged
+ * and recorded as disabled, never fatal. Routing between the loaded pillars
+ * follows spec §6.4.
+ */
+#pragma once
+
+#include <webencode/webencode.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  WE_PLUGIN_STATE_HEALTHY,
+  WE_PLUGIN_STATE_DEGRADED,
+  WE_PLUGIN_STATE_FAILED,
+  WE_PLUGIN_STATE_DISABLED,
+} WePluginState;
+
+const gchar *we_plugin_state_to_string (WePluginState state);
+
+typedef struct {
+  gchar        *id;
+  WePillarType  pillar;
+  gchar        *version;
+  guint         protocol_version;
+  gchar       **config_keys;
+  gchar        *manifest_path;
+  gchar        *module_path;
+  WePluginState state;
+  gchar        *error;         /* why it is failed/disabled, nullable */
+  GObject      *instance;      /* NULL unless healthy */
+  gint          priority;      /* lower first when several could serve */
+} WePluginInfo;
+
+/* Supplies a plugin's configuration. Returns: (transfer full) (nullable) */
+typedef JsonObject *(*WePluginConfigFunc) (const gchar *plugin_id,
+                                           gpointer     user_data);
+
+#define WE_TYPE_PLUGIN_HOST (we_plugin_host_get_type ())
+G_DECLARE_FINAL_TYPE (WePluginHost, we_plugin_host, WE, PLUGIN_HOST, GObject)
+
+WePluginHost  *we_plugin_host_new            (void);
+void           we_plugin_host_set_config_func (WePluginHost       *self,
+                                               WePluginConfigFunc  func,
+                                               gpointer            user_data,
+                                               GDestroyNotify      notify);
+/* Only load modules of these pillars (the worker needs storage + encoder).
+ * Default: all. */
+void           we_plugin_host_set_pillar_filter (WePluginHost *self,
+                                                 guint         pillar_mask);
+/* Loads every "*.plugin" manifest in @dir (and one level of sub-folders, so
+ * a build tree works as a plugin dir). Returns the number of healthy modules;
+ * fails only when @dir cannot be read. */
+guint          we_plugin_host_load_dir       (WePluginHost *self,
+                                              const gchar  *dir,
+                                              GError      **error);
+/* Loads one manifest. FALSE with @error when refused (the info is still
+ * recorded, as disabled). */
+gboolean       we_plugin_host_load_manifest  (WePluginHost *self,
+                                              const gchar  *manifest_path,
+                                              GError      **error);
+
+/* Returns: (transfer none) (element-type WePluginInfo) */
+GPtrArray     *we_plugin_host_get_plugins    (WePluginHost *self);
+/* Returns: (transfer none) (nullable) */
+WePluginInfo  *we_plugin_host_get_plugin     (WePluginHost *self,
+                                              const gchar  *id);
+/* Returns: (transfer none) (nullable): the healthy instance */
+GObject       *we_plugin_host_get_instance   (WePluginHost *self,
+                                              const gchar  *id);
+
+/* Routing (spec §6.4). All return (transfer none) (nullable). */
+WeStorage     *we_plugin_host_storage_for_url (WePluginHost *self,
+                                               const gchar  *url,
+                                               const gchar **plugin_id);
+/* Where uploads and outputs go when nothing else is asked for. */
+WeStorage     *we_plugin_host_default_storage (WePluginHost *self,
+                                               const gchar **plugin_id);
+/* Returns: (transfer container) (element-type WePluginInfo): healthy storages */
+GPtrArray     *we_plugin_host_list_storages  (WePluginHost *self);
+WeEncoder     *we_plugin_host_encoder_for    (WePluginHost *self,
+                                              const gchar  *video_codec,
+                                              gboolean      prefer_gpu,
+                                              const gchar **plugin_id);
+WeAuthProvider *we_plugin_host_auth          (WePluginHost *self,
+                                              const gchar **plugin_id);
+
+G_END_DECLS

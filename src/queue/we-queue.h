@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The work queue: carries tasks to workers and their reports back. It holds
+ * no state the kernel cannot rebuild from the store (DESIGN principle 2).
+ * Implementations: WeQueueLocal (worker child processes over pipes, the
+ * embedded default) and, later, NATS JetStream.
+ *
+ * Reports arrive as the "task-event" signal on the main context the queue was
+ * created in, with the worker protocol message (see
+ * common/we-worker-protocol.h): probe, progress, done, failed, cancelled.
+ * A worker that dies while holding a task yields a "failed" message with
+ * "code":"WE-WRK-004" and "retryable":true for that task.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define WE_TYPE_QUEUE (we_queue_get_type ())
+G_DECLARE_INTERFACE (WeQueue, we_queue, WE, QUEUE, GObject)
+
+struct _WeQueueInterface {
+  GTypeInterface parent_iface;
+
+  gboolean    (*start)          (WeQueue *self, GError **error);
+  void        (*stop)           (WeQueue *self);
+  /* Hands @task (the "task" member of a task message) to a free worker.
+   * FALSE with WE_ERROR_JOB_NO_WORKERS when no slot is free right now. */
+  gboolean    (*dispatch)       (WeQueue *self, JsonObject *task, GError **error);
+  /* Asks the worker running @task_id to stop; it answers "cancelled". */
+  void        (*cancel)         (WeQueue *self, const gchar *task_id);
+  guint       (*free_slots)     (WeQueue *self);
+  guint       (*total_slots)    (WeQueue *self);
+  /* (element-type JsonObject): id, pid, state, task_id, capabilities, … */
+  GPtrArray  *(*list_workers)   (WeQueue *self);
+
+  gpointer padding[12];
+};
+
+gboolean   we_queue_start        (WeQueue *self, GError **error);
+void       we_queue_stop         (WeQueue *self);
+gboolean   we_queue_dispatch     (WeQueue *self, JsonObject *task, GError **error);
+void       we_queue_cancel       (WeQueue *self, const gchar *task_id);
+guint      we_queue_free_slots   (WeQueue *self);
+guint      we_queue_total_slots  (WeQueue *self);
+/* Returns: (transfer container) (element-type JsonObject) */
+GPtrArray *we_queue_list_workers (WeQueue *self);
+
+/* For implementations. */
+void       we_queue_emit_task_event   (WeQueue     *self,
+                                       const gchar *task_id,
+                                       JsonObject  *message);
+/* Emitted when a slot frees up or a worker comes or goes. */
+void       we_queue_emit_slots_changed (WeQueue *self);
+
+G_END_DECLS
