@@ -21,6 +21,7 @@ struct _WeConfig {
   gchar     *worker_binary;
   guint      stall_timeout;
   guint64    max_upload;
+  guint      retry_base_ms;
 };
 
 G_DEFINE_TYPE (WeConfig, we_config, G_TYPE_OBJECT)
@@ -150,6 +151,9 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   if (!pick_uint (self, "WE_MAX_UPLOAD_BYTES", "server", "max_upload_bytes",
                   G_GUINT64_CONSTANT (64) << 30, G_MAXUINT64, &self->max_upload, error))
     return NULL;
+  if (!pick_uint (self, "WE_RETRY_BASE_MS", "workers", "retry_base_ms", 5000, 600000, &v, error))
+    return NULL;
+  self->retry_base_ms = (guint) v;
   return g_steal_pointer (&self);
 }
 
@@ -166,6 +170,7 @@ guint we_config_get_worker_count (WeConfig *self) { return self->worker_count; }
 const gchar *we_config_get_worker_binary (WeConfig *self) { return self->worker_binary; }
 guint we_config_get_stall_timeout (WeConfig *self) { return self->stall_timeout; }
 guint64 we_config_get_max_upload (WeConfig *self) { return self->max_upload; }
+guint we_config_get_retry_base_ms (WeConfig *self) { return self->retry_base_ms; }
 
 JsonObject *
 we_config_get_plugin_config (WeConfig *self, const gchar *plugin_id)

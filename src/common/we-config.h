@@ -33,6 +33,7 @@ guint        we_config_get_worker_count  (WeConfig *self);   /* WE_WORKERS / [wo
 const gchar *we_config_get_worker_binary (WeConfig *self);   /* [workers] binary */
 guint        we_config_get_stall_timeout (WeConfig *self);   /* [workers] stall_timeout_s, 120 */
 guint64      we_config_get_max_upload    (WeConfig *self);   /* [server] max_upload_bytes, 64 GiB */
+guint        we_config_get_retry_base_ms (WeConfig *self);   /* WE_RETRY_BASE_MS / [workers] retry_base_ms, 5000 */
 
 /* The configuration of one plugin: the key file group [plugin:<id>] merged
  * with environment variables WE_PLUGIN_<ID>_<KEY> (id upper-cased, '-' → '_').

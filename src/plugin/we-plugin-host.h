@@ -32,7 +32,8 @@ typedef struct {
   WePluginState state;
   gchar        *error;         /* why it is failed/disabled, nullable */
   GObject      *instance;      /* NULL unless healthy */
-  gint          priority;      /* lower first when several could serve */
+  gint          priority;      /* lower first when several could serve;
+                                * manifest key Priority, default 100 */
 } WePluginInfo;
 
 /* Supplies a plugin's configuration. Returns: (transfer full) (nullable) */
@@ -51,9 +52,14 @@ void           we_plugin_host_set_config_func (WePluginHost       *self,
  * Default: all. */
 void           we_plugin_host_set_pillar_filter (WePluginHost *self,
                                                  guint         pillar_mask);
-/* Loads every "*.plugin" manifest in @dir (and one level of sub-folders, so
- * a build tree works as a plugin dir). Returns the number of healthy modules;
- * fails only when @dir cannot be read. */
+/* Plugin ids not to load at all (e.g. [plugins] disabled=…); recorded as
+ * disabled without opening their modules. Call before loading. */
+void           we_plugin_host_set_disabled   (WePluginHost        *self,
+                                              const gchar * const *ids);
+/* Loads every "*.plugin" manifest in @dir and its sub-folders up to three
+ * levels deep (so a build tree's plugins/<pillar>/<name>/ works as a plugin
+ * dir), in sorted path order: the first healthy module of an id wins.
+ * Returns the number of healthy modules; fails only when @dir cannot be read. */
 guint          we_plugin_host_load_dir       (WePluginHost *self,
                                               const gchar  *dir,
                                               GError      **error);

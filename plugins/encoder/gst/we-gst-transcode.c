@@ -1,0 +1,672 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "we-gst-transcode.h"
+
+#include <glib/gstdio.h>
+#include <webencode/we-error.h>
+
+#define PROGRESS_INTERVAL_MS 500
+
+typedef struct {
+  GMainContext        *context;
+  gchar               *task_id;
+  gchar               *input_uri;
+  gchar               *output_path;
+  WeProfile           *profile;
+  gdouble              start_s;
+  gdouble              duration_s;
+  WeGstOptions         options;
+  WeEncodeProgressFunc progress;
+  gpointer             progress_data;
+
+  GSource             *cancel_source;
+  GSource             *bus_source;
+  GSource             *timer_source;
+  WeGstPlan           *plan;
+  GstElement          *pipeline;
+  GstElement          *decodebin;
+  GstElement          *mux;
+  GstElement          *video_head;
+  GstElement          *video_tail;
+  GstElement          *audio_head;
+  GstElement          *audio_tail;
+  gboolean             need_seek;
+  gdouble              expected_s;    /* media seconds the output should hold */
+  gint64               started_us;
+  gdouble              last_percent;
+  gboolean             output_started;
+  gboolean             done;
+
+  /* shared with streaming threads */
+  GMutex               lock;
+  gboolean             video_linked;
+  gboolean             audio_linked;
+  GstPad              *seek_pad;
+  GArray              *blocks;        /* BlockedPad */
+  GstSegment           out_segment;
+  GstClockTime         out_position;  /* running time encoded so far */
+  guint64              frames;
+} TranscodeJob;
+
+typedef struct {
+  GstPad *pad;
+  gulong  id;
+} BlockedPad;
+
+static void
+transcode_job_remove_sources (TranscodeJob *job)
+{
+  if (job->cancel_source != NULL) {
+    g_source_destroy (job->cancel_source);
+    g_clear_pointer (&job->cancel_source, g_source_unref);
+  }
+  if (job->bus_source != NULL) {
+    g_source_destroy (job->bus_source);
+    g_clear_pointer (&job->bus_source, g_source_unref);
+  }
+  if (job->timer_source != NULL) {
+    g_source_destroy (job->timer_source);
+    g_clear_pointer (&job->timer_source, g_source_unref);
+  }
+}
+
+static void
+transcode_job_stop (TranscodeJob *job)
+{
+  transcode_job_remove_sources (job);
+  if (job->pipeline != NULL) {
+    /* also unblocks a streaming thread held in a pad probe */
+    gst_element_set_state (job->pipeline, GST_STATE_NULL);
+  }
+}
+
+static void
+remove_output (TranscodeJob *job)
+{
+  if (job->output_started && g_unlink (job->output_path) != 0 && errno != ENOENT)
+    g_debug ("could not remove %s: %s", job->output_path, g_strerror (errno));
+}
+
+/* Holds the task (and so the job the streaming threads point at) until the
+ * pipeline is down. */
+static gpointer
+teardown_thread (gpointer data)
+{
+  GTask *task = G_TASK (data);
+  TranscodeJob *job = g_task_get_task_data (task);
+
+  gst_element_set_state (job->pipeline, GST_STATE_NULL);
+  remove_output (job);
+  g_object_unref (task);
+  return NULL;
+}
+
+static void
+transcode_job_free (TranscodeJob *job)
+{
+  transcode_job_stop (job);
+  g_mutex_lock (&job->lock);
+  for (guint i = 0; job->blocks != NULL && i < job->blocks->len; i++)
+    gst_object_unref (g_array_index (job->blocks, BlockedPad, i).pad);
+  g_clear_pointer (&job->blocks, g_array_unref);
+  g_clear_pointer (&job->seek_pad, gst_object_unref);
+  g_mutex_unlock (&job->lock);
+  g_clear_pointer (&job->pipeline, gst_object_unref);
+  g_clear_pointer (&job->plan, we_gst_plan_free);
+  g_clear_pointer (&job->profile, we_profile_unref);
+  g_clear_pointer (&job->context, g_main_context_unref);
+  g_free (job->task_id);
+  g_free (job->input_uri);
+  g_free (job->output_path);
+  g_mutex_clear (&job->lock);
+  g_free (job);
+}
+
+static void
+report_progress (TranscodeJob *job, gboolean final)
+{
+  WeEncodeProgress p = { 0, };
+  gdouble elapsed = (g_get_monotonic_time () - job->started_us) / (gdouble) G_USEC_PER_SEC;
+  GstClockTime pos;
+
+  if (job->progress == NULL)
+    return;
+  g_mutex_lock (&job->lock);
+  pos = job->out_position;
+  p.frames = job->frames;
+  g_mutex_unlock (&job->lock);
+
+  p.duration_s = job->expected_s;
+  p.position_s = GST_CLOCK_TIME_IS_VALID (pos) ? (gdouble) pos / GST_SECOND : 0;
+  if (final) {
+    p.position_s = job->expected_s;
+    p.percent = 100.0;
+  } else if (job->expected_s > 0) {
+    p.position_s = MIN (p.position_s, job->expected_s);
+    /* 100 is kept for the end, when the file is complete on disk */
+    p.percent = MIN (p.position_s / job->expected_s * 100.0, 99.9);
+  }
+  p.percent = MAX (p.percent, job->last_percent);
+  job->last_percent = p.percent;
+  if (elapsed > 0) {
+    p.fps = p.frames / elapsed;
+    p.speed = p.position_s / elapsed;
+  }
+  job->progress (&p, job->progress_data);
+}
+
+/* Completes the task once; @error NULL means success. */
+static void
+transcode_complete (GTask *task, GError *error)
+{
+  TranscodeJob *job = g_task_get_task_data (task);
+
+  if (job->done) {
+    g_clear_error (&error);
+    return;
+  }
+  job->done = TRUE;
+  if (job->pipeline != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_autoptr(GThread) thread = NULL;
+
+    /* going to NULL makes encoders drain their lookahead (x264 at 1080p
+     * takes over a second), so the caller is answered first and the
+     * pipeline is taken down on a thread of its own */
+    transcode_job_remove_sources (job);
+    thread = g_thread_new ("we-gst-teardown", teardown_thread, g_object_ref (task));
+  } else {
+    transcode_job_stop (job);
+  }
+  if (error != NULL) {
+    /* a half-written file must not look like a result */
+    remove_output (job);
+    g_task_return_error (task, error);
+  } else {
+    report_progress (job, TRUE);
+    g_task_return_boolean (task, TRUE);
+  }
+  g_object_unref (task);
+}
+
+static gboolean
+transcode_cancelled_cb (GCancellable *cancellable, gpointer user_data)
+{
+  transcode_complete (G_TASK (user_data),
+                      g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                           "transcode was cancelled"));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+progress_timer_cb (gpointer user_data)
+{
+  report_progress (user_data, FALSE);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- streaming-thread side ---------------------------------------------- */
+
+static GstPadProbeReturn
+encoder_output_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  TranscodeJob *job = user_data;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    GstClockTime ts = GST_BUFFER_PTS (buf);
+
+    g_mutex_lock (&job->lock);
+    job->frames++;
+    if (GST_CLOCK_TIME_IS_VALID (ts) && job->out_segment.format == GST_FORMAT_TIME) {
+      GstClockTime end = ts + (GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) : 0);
+      GstClockTime rt = gst_segment_to_running_time (&job->out_segment, GST_FORMAT_TIME, end);
+
+      if (GST_CLOCK_TIME_IS_VALID (rt) &&
+          (!GST_CLOCK_TIME_IS_VALID (job->out_position) || rt > job->out_position))
+        job->out_position = rt;
+    }
+    g_mutex_unlock (&job->lock);
+  } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+    if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
+      const GstSegment *segment;
+
+      gst_event_parse_segment (event, &segment);
+      g_mutex_lock (&job->lock);
+      gst_segment_copy_into (segment, &job->out_segment);
+      g_mutex_unlock (&job->lock);
+    }
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+hold_buffers_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  /* keeps decoded data out of the encoders until the range seek is done */
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+link_to_mux (TranscodeJob *job, GstElement *tail, const gchar *template_name)
+{
+  g_autoptr(GstPad) srcpad = gst_element_get_static_pad (tail, "src");
+  g_autoptr(GstPad) muxpad = gst_element_request_pad_simple (job->mux, template_name);
+
+  if (muxpad == NULL)
+    return FALSE;
+  return gst_pad_link (srcpad, muxpad) == GST_PAD_LINK_OK;
+}
+
+static void
+post_app_message (TranscodeJob *job, const gchar *name, const gchar *detail)
+{
+  GstStructure *s = gst_structure_new (name, "detail", G_TYPE_STRING, detail, NULL);
+
+  gst_element_post_message (job->pipeline,
+                            gst_message_new_application (GST_OBJECT (job->pipeline), s));
+}
+
+static void
+decodebin_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
+{
+  TranscodeJob *job = user_data;
+  g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
+  const gchar *name;
+  GstElement *head = NULL;
+  g_autoptr(GstPad) sinkpad = NULL;
+
+  if (caps == NULL)
+    caps = gst_pad_query_caps (pad, NULL);
+  name = gst_caps_get_size (caps) > 0 ? gst_structure_get_name (gst_caps_get_structure (caps, 0)) : "";
+
+  g_mutex_lock (&job->lock);
+  /* like ffmpeg's -map 0:v:0 -map 0:a:0: the first stream of each kind */
+  if (g_str_has_prefix (name, "video/x-raw") && !job->video_linked) {
+    if (link_to_mux (job, job->video_tail, "video_%u")) {
+      head = job->video_head;
+      job->video_linked = TRUE;
+      if (job->need_seek)
+        job->seek_pad = gst_object_ref (pad);
+    } else {
+      post_app_message (job, "we-link-failed", "video");
+    }
+  } else if (g_str_has_prefix (name, "audio/x-raw") && !job->audio_linked &&
+             job->audio_head != NULL) {
+    if (link_to_mux (job, job->audio_tail, "audio_%u")) {
+      head = job->audio_head;
+      job->audio_linked = TRUE;
+    } else {
+      post_app_message (job, "we-link-failed", "audio");
+    }
+  }
+  if (head != NULL && job->need_seek) {
+    BlockedPad b = { gst_object_ref (pad), 0 };
+
+    b.id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER,
+                              hold_buffers_probe, NULL, NULL);
+    g_array_append_val (job->blocks, b);
+  }
+  g_mutex_unlock (&job->lock);
+
+  if (head == NULL) {
+    /* streams we do not map still need a consumer or decodebin stops */
+    GstElement *sink = gst_element_factory_make ("fakesink", NULL);
+
+    g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
+    gst_bin_add (GST_BIN (job->pipeline), sink);
+    gst_element_sync_state_with_parent (sink);
+    head = sink;
+  }
+  sinkpad = gst_element_get_static_pad (head, "sink");
+  if (gst_pad_link (pad, sinkpad) != GST_PAD_LINK_OK)
+    post_app_message (job, "we-link-failed", name);
+}
+
+static void
+decodebin_no_more_pads (GstElement *decodebin, gpointer user_data)
+{
+  TranscodeJob *job = user_data;
+
+  post_app_message (job, "we-pads-done", NULL);
+}
+
+/* ---- main-context side -------------------------------------------------- */
+
+static void
+release_blocks (TranscodeJob *job)
+{
+  g_mutex_lock (&job->lock);
+  for (guint i = 0; i < job->blocks->len; i++) {
+    BlockedPad *b = &g_array_index (job->blocks, BlockedPad, i);
+
+    gst_pad_remove_probe (b->pad, b->id);
+    gst_object_unref (b->pad);
+  }
+  g_array_set_size (job->blocks, 0);
+  g_mutex_unlock (&job->lock);
+}
+
+static void
+handle_pads_done (GTask *task)
+{
+  TranscodeJob *job = g_task_get_task_data (task);
+  g_autoptr(GstPad) seek_pad = NULL;
+  gboolean video_linked;
+
+  g_mutex_lock (&job->lock);
+  video_linked = job->video_linked;
+  seek_pad = g_steal_pointer (&job->seek_pad);
+  g_mutex_unlock (&job->lock);
+
+  if (!video_linked) {
+    transcode_complete (task, g_error_new (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
+                                           "source has no decodable video stream"));
+    return;
+  }
+  if (job->need_seek && seek_pad != NULL) {
+    GstSeekType stop_type = job->duration_s > 0 ? GST_SEEK_TYPE_SET : GST_SEEK_TYPE_NONE;
+    gint64 start = (gint64) (job->start_s * GST_SECOND);
+    gint64 stop = (gint64) ((job->start_s + job->duration_s) * GST_SECOND);
+    GstEvent *seek;
+
+    /* flushing + accurate: decoders drop what lies before @start, the
+     * demuxer ends the stream at @stop, and the new segment makes running
+     * time — hence output timestamps — start at zero */
+    seek = gst_event_new_seek (1.0, GST_FORMAT_TIME,
+                               GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE,
+                               GST_SEEK_TYPE_SET, start, stop_type,
+                               stop_type == GST_SEEK_TYPE_SET ? stop : -1);
+    if (!gst_pad_send_event (seek_pad, seek)) {
+      transcode_complete (task, g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED,
+                                             "source is not seekable; cannot encode the range "
+                                             "%.3f s + %.3f s", job->start_s, job->duration_s));
+      return;
+    }
+    release_blocks (job);
+  }
+}
+
+static GError *
+error_from_message (TranscodeJob *job, GstMessage *msg)
+{
+  g_autoptr(GError) err = NULL;
+  g_autofree gchar *dbg = NULL;
+  g_autofree gchar *src_name = gst_object_get_name (GST_MESSAGE_SRC (msg));
+  gboolean from_source;
+
+  gst_message_parse_error (msg, &err, &dbg);
+  g_debug ("error from %s: %s (%s)", src_name, err->message, dbg ? dbg : "");
+  from_source = GST_MESSAGE_SRC (msg) == GST_OBJECT (job->decodebin) ||
+                gst_object_has_as_ancestor (GST_MESSAGE_SRC (msg), GST_OBJECT (job->decodebin));
+
+  /* a demuxer reports trouble downstream of it as its own "internal data
+   * stream error"; a negotiation failure there is ours, not the source's */
+  if (from_source && dbg != NULL && strstr (dbg, "not-negotiated") != NULL)
+    return g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED,
+                        "pipeline could not negotiate formats: %s", err->message);
+  if (!from_source)
+    return g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED, "%s: %s", src_name, err->message);
+  if (err->domain == GST_RESOURCE_ERROR)
+    return g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED, "cannot read source: %s", err->message);
+  if (err->domain == GST_STREAM_ERROR &&
+      (err->code == GST_STREAM_ERROR_TYPE_NOT_FOUND || err->code == GST_STREAM_ERROR_WRONG_TYPE))
+    return g_error_new (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
+                        "not a media file: could not determine type (%s)", err->message);
+  if (err->domain == GST_STREAM_ERROR && err->code == GST_STREAM_ERROR_CODEC_NOT_FOUND)
+    return g_error_new (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
+                        "unsupported codec: %s", err->message);
+  return g_error_new (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
+                      "source is truncated or corrupt: %s", err->message);
+}
+
+static gboolean
+bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
+{
+  GTask *task = G_TASK (user_data);
+  TranscodeJob *job = g_task_get_task_data (task);
+
+  if (job->done)
+    return G_SOURCE_REMOVE;
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_ERROR:
+    transcode_complete (task, error_from_message (job, msg));
+    return G_SOURCE_REMOVE;
+  case GST_MESSAGE_EOS:
+    /* only now has the muxer written its index (the MP4 moov) */
+    transcode_complete (task, NULL);
+    return G_SOURCE_REMOVE;
+  case GST_MESSAGE_WARNING: {
+    g_autoptr(GError) err = NULL;
+
+    gst_message_parse_warning (msg, &err, NULL);
+    g_debug ("warning from %s: %s", GST_MESSAGE_SRC_NAME (msg), err->message);
+    break;
+  }
+  case GST_MESSAGE_APPLICATION: {
+    const GstStructure *s = gst_message_get_structure (msg);
+
+    if (gst_structure_has_name (s, "we-pads-done")) {
+      handle_pads_done (task);
+    } else if (gst_structure_has_name (s, "we-link-failed")) {
+      transcode_complete (task, g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED,
+                                             "cannot link the %s stream into the %s pipeline",
+                                             gst_structure_get_string (s, "detail"),
+                                             job->profile->id));
+      return G_SOURCE_REMOVE;
+    }
+    break;
+  }
+  default:
+    break;
+  }
+  return job->done ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
+}
+
+static gboolean
+build_chain (TranscodeJob *job, GPtrArray *specs, GstElement **head, GstElement **tail,
+             GError **error)
+{
+  GstElement *prev = NULL;
+
+  for (guint i = 0; i < specs->len; i++) {
+    WeGstElementSpec *spec = g_ptr_array_index (specs, i);
+    g_autoptr(GstElement) element = we_gst_element_spec_make (spec, error);
+
+    if (element == NULL)
+      return FALSE;
+    gst_bin_add (GST_BIN (job->pipeline), element);
+    if (prev != NULL && !gst_element_link (prev, element)) {
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_FAILED, "cannot link %s to %s",
+                   GST_ELEMENT_NAME (prev), spec->factory);
+      return FALSE;
+    }
+    if (prev == NULL)
+      *head = element;
+    prev = element;
+  }
+  *tail = prev;
+  return TRUE;
+}
+
+static gboolean
+build_pipeline (TranscodeJob *job, GError **error)
+{
+  g_autoptr(GstElement) sink = NULL;
+  g_autoptr(GstElement) venc = NULL;
+  g_autoptr(GstPad) venc_src = NULL;
+  g_autoptr(GstBus) bus = NULL;
+
+  job->pipeline = gst_object_ref_sink (gst_pipeline_new ("we-transcode"));
+  job->decodebin = gst_element_factory_make ("uridecodebin", "src");
+  if (job->decodebin == NULL) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_FAILED,
+                         "GStreamer element 'uridecodebin' is not installed");
+    return FALSE;
+  }
+  g_object_set (job->decodebin, "uri", job->input_uri, NULL);
+  gst_bin_add (GST_BIN (job->pipeline), job->decodebin);
+
+  job->mux = we_gst_element_spec_make (job->plan->mux, error);
+  if (job->mux == NULL)
+    return FALSE;
+  gst_bin_add (GST_BIN (job->pipeline), job->mux);
+  gst_object_unref (job->mux);  /* the bin holds it */
+  sink = we_gst_element_spec_make (job->plan->sink, error);
+  if (sink == NULL)
+    return FALSE;
+  gst_bin_add (GST_BIN (job->pipeline), gst_object_ref (sink));
+  if (!gst_element_link (job->mux, sink)) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_FAILED, "cannot link muxer to filesink");
+    return FALSE;
+  }
+
+  if (!build_chain (job, job->plan->video, &job->video_head, &job->video_tail, error))
+    return FALSE;
+  if (job->plan->audio->len > 0 &&
+      !build_chain (job, job->plan->audio, &job->audio_head, &job->audio_tail, error))
+    return FALSE;
+
+  venc = gst_bin_get_by_name (GST_BIN (job->pipeline), job->plan->video_encoder_name);
+  venc_src = gst_element_get_static_pad (venc, "src");
+  gst_pad_add_probe (venc_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                     encoder_output_probe, job, NULL);
+
+  g_signal_connect (job->decodebin, "pad-added", G_CALLBACK (decodebin_pad_added), job);
+  g_signal_connect (job->decodebin, "no-more-pads", G_CALLBACK (decodebin_no_more_pads), job);
+
+  bus = gst_element_get_bus (job->pipeline);
+  job->bus_source = gst_bus_create_watch (bus);
+  return TRUE;
+}
+
+static void
+probed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = G_TASK (user_data);   /* the ref taken for the probe */
+  TranscodeJob *job = g_task_get_task_data (task);
+  g_autoptr(WeGstProbeResult) probe = NULL;
+  GError *error = NULL;
+  gdouble remaining;
+
+  probe = we_gst_probe_finish (res, &error);
+  if (job->done) {
+    g_clear_error (&error);
+    return;
+  }
+  if (probe == NULL) {
+    transcode_complete (task, error);
+    return;
+  }
+  if (job->start_s > 0 && probe->info->duration_s > 0 && job->start_s >= probe->info->duration_s) {
+    transcode_complete (task, g_error_new (WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                                           "range start %.3f s is past the end of the "
+                                           "source (%.3f s)", job->start_s,
+                                           probe->info->duration_s));
+    return;
+  }
+  remaining = MAX (probe->info->duration_s - job->start_s, 0);
+  job->expected_s = job->duration_s > 0 ? MIN (job->duration_s, remaining) : remaining;
+
+  {
+    WeEncodeRequest req = {
+      .task_id = job->task_id,
+      .input_uri = job->input_uri,
+      .output_path = job->output_path,
+      .profile = job->profile,
+      .start_s = job->start_s,
+      .duration_s = job->duration_s,
+    };
+
+    job->plan = we_gst_plan_new (&req, probe, &job->options, &error);
+  }
+  if (job->plan == NULL) {
+    transcode_complete (task, error);
+    return;
+  }
+  if (job->plan->depth_fallback)
+    g_message ("%s: %s takes 8-bit input only; encoding %s at 8 bits", job->task_id,
+               job->plan->video_encoder.factory, job->profile->id);
+  if (!build_pipeline (job, &error)) {
+    transcode_complete (task, error);
+    return;
+  }
+  g_source_set_callback (job->bus_source, (GSourceFunc) (GCallback) bus_cb, task, NULL);
+  g_source_attach (job->bus_source, job->context);
+  job->timer_source = g_timeout_source_new (PROGRESS_INTERVAL_MS);
+  g_source_set_callback (job->timer_source, progress_timer_cb, job, NULL);
+  g_source_attach (job->timer_source, job->context);
+
+  job->started_us = g_get_monotonic_time ();
+  job->output_started = TRUE;
+  if (gst_element_set_state (job->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    /* the bus usually holds the reason */
+    g_autoptr(GstBus) bus = gst_element_get_bus (job->pipeline);
+    g_autoptr(GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+
+    transcode_complete (task, msg != NULL ? error_from_message (job, msg)
+                                          : g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED,
+                                                         "pipeline failed to start"));
+    return;
+  }
+  report_progress (job, FALSE);
+}
+
+void
+we_gst_transcode_async (gpointer source_object, const WeEncodeRequest *request,
+                        const WeGstOptions *options, WeEncodeProgressFunc progress,
+                        gpointer progress_data, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (source_object, cancellable, callback, user_data);
+  TranscodeJob *job = g_new0 (TranscodeJob, 1);
+
+  g_task_set_source_tag (task, we_gst_transcode_async);
+  g_mutex_init (&job->lock);
+  job->context = g_main_context_ref_thread_default ();
+  job->blocks = g_array_new (FALSE, FALSE, sizeof (BlockedPad));
+  job->out_position = GST_CLOCK_TIME_NONE;
+  gst_segment_init (&job->out_segment, GST_FORMAT_UNDEFINED);
+  job->options = *options;
+  job->progress = progress;
+  job->progress_data = progress_data;
+  g_task_set_task_data (task, job, (GDestroyNotify) transcode_job_free);
+
+  if (request == NULL || request->input_uri == NULL || request->output_path == NULL ||
+      request->profile == NULL || request->start_s < 0 || request->duration_s < 0) {
+    transcode_complete (task, g_error_new_literal (WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                                                   "transcode request needs an input URI, an "
+                                                   "output path, a profile and a valid range"));
+    return;
+  }
+  job->task_id = g_strdup (request->task_id != NULL ? request->task_id : "task");
+  job->input_uri = g_strdup (request->input_uri);
+  job->output_path = g_strdup (request->output_path);
+  job->profile = we_profile_ref ((WeProfile *) request->profile);
+  job->start_s = request->start_s;
+  job->duration_s = request->duration_s;
+  job->need_seek = request->start_s > 0 || request->duration_s > 0;
+
+  if (cancellable != NULL) {
+    if (g_cancellable_is_cancelled (cancellable)) {
+      transcode_complete (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                     "transcode was cancelled"));
+      return;
+    }
+    job->cancel_source = g_cancellable_source_new (cancellable);
+    g_source_set_callback (job->cancel_source, (GSourceFunc) (GCallback) transcode_cancelled_cb,
+                           task, NULL);
+    g_source_attach (job->cancel_source, job->context);
+  }
+  /* probing first gives the size to scale to, whether there is audio, and
+   * turns unusable sources into WE-JOB-007 before anything is written */
+  we_gst_probe_async (NULL, job->input_uri, cancellable, probed_cb, g_object_ref (task));
+}
+
+gboolean
+we_gst_transcode_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_async_result_is_tagged (result, we_gst_transcode_async), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ * Route handlers, one file per resource.
+ */
+#pragma once
+
+#include "we-api-request.h"
+
+G_BEGIN_DECLS
+
+void we_api_health          (WeApiRequest *request);
+
+void we_api_profiles_list   (WeApiRequest *request);
+void we_api_profiles_get    (WeApiRequest *request);
+
+void we_api_jobs_create     (WeApiRequest *request);
+void we_api_jobs_list       (WeApiRequest *request);
+void we_api_jobs_get        (WeApiRequest *request);
+void we_api_jobs_tasks      (WeApiRequest *request);
+void we_api_jobs_events     (WeApiRequest *request);
+void we_api_jobs_cancel     (WeApiRequest *request);
+void we_api_jobs_retry      (WeApiRequest *request);
+void we_api_jobs_delete     (WeApiRequest *request);
+void we_api_jobs_outputs    (WeApiRequest *request);
+void we_api_jobs_download   (WeApiRequest *request);
+
+void we_api_files_capabilities (WeApiRequest *request);
+void we_api_files_roots        (WeApiRequest *request);
+void we_api_files_browse       (WeApiRequest *request);
+void we_api_files_upload       (WeApiRequest *request);
+
+/* The upload route streams its body: set up when the headers arrive. */
+void we_api_upload_early    (WeApiServer       *server,
+                             SoupServerMessage *msg);
+
+G_END_DECLS

@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "we-api-server.h"
+
+#include "common/we-log.h"
+#include "we-api-handlers.h"
+#include "we-api-private.h"
+
+struct _WeApiServer {
+  GObject       parent_instance;
+  WeApiContext  context;
+  SoupServer   *soup;
+  gint64        started_at;
+};
+
+G_DEFINE_TYPE (WeApiServer, we_api_server, G_TYPE_OBJECT)
+
+static const WeApiRoute routes[] = {
+  { "GET", "/health", WE_ROLE_NONE, we_api_health },
+  { "GET", "/v1/profiles", WE_ROLE_VIEWER, we_api_profiles_list },
+  { "GET", "/v1/profiles/{}", WE_ROLE_VIEWER, we_api_profiles_get },
+  { "POST", "/v1/jobs", WE_ROLE_OPERATOR, we_api_jobs_create },
+  { "GET", "/v1/jobs", WE_ROLE_VIEWER, we_api_jobs_list },
+  { "GET", "/v1/jobs/{}", WE_ROLE_VIEWER, we_api_jobs_get },
+  { "DELETE", "/v1/jobs/{}", WE_ROLE_OPERATOR, we_api_jobs_delete },
+  { "GET", "/v1/jobs/{}/tasks", WE_ROLE_VIEWER, we_api_jobs_tasks },
+  { "GET", "/v1/jobs/{}/events", WE_ROLE_VIEWER, we_api_jobs_events },
+  { "POST", "/v1/jobs/{}/cancel", WE_ROLE_OPERATOR, we_api_jobs_cancel },
+  { "POST", "/v1/jobs/{}/retry", WE_ROLE_OPERATOR, we_api_jobs_retry },
+  { "GET", "/v1/jobs/{}/outputs", WE_ROLE_VIEWER, we_api_jobs_outputs },
+  { "GET", "/v1/jobs/{}/outputs/{}", WE_ROLE_VIEWER, we_api_jobs_download },
+  { "HEAD", "/v1/jobs/{}/outputs/{}", WE_ROLE_VIEWER, we_api_jobs_download },
+  { "GET", "/v1/files/capabilities", WE_ROLE_VIEWER, we_api_files_capabilities },
+  { "GET", "/v1/files/roots", WE_ROLE_VIEWER, we_api_files_roots },
+  { "GET", "/v1/files/browse", WE_ROLE_VIEWER, we_api_files_browse },
+  { "POST", "/v1/files/upload", WE_ROLE_OPERATOR, we_api_files_upload },
+};
+
+/* --- per-message state --- */
+
+typedef struct {
+  gchar        *request_id;
+  gint64        started;
+  GByteArray   *body;
+  gboolean      too_large;
+  gpointer      upload;
+  GDestroyNotify upload_destroy;
+  GCancellable *cancellable;
+} MsgState;
+
+static void
+msg_state_free (MsgState *state)
+{
+  g_free (state->request_id);
+  g_clear_pointer (&state->body, g_byte_array_unref);
+  if (state->upload != NULL && state->upload_destroy != NULL)
+    state->upload_destroy (state->upload);
+  g_clear_object (&state->cancellable);
+  g_free (state);
+}
+
+static MsgState *
+msg_state (SoupServerMessage *msg)
+{
+  return g_object_get_data (G_OBJECT (msg), "we-api-state");
+}
+
+const gchar *
+we_api_message_get_request_id (SoupServerMessage *msg)
+{
+  MsgState *state = msg_state (msg);
+  return state ? state->request_id : NULL;
+}
+
+gpointer
+we_api_message_get_upload (SoupServerMessage *msg)
+{
+  MsgState *state = msg_state (msg);
+  return state ? state->upload : NULL;
+}
+
+void
+we_api_message_set_upload (SoupServerMessage *msg, gpointer upload, GDestroyNotify destroy)
+{
+  MsgState *state = msg_state (msg);
+
+  g_return_if_fail (state != NULL && state->upload == NULL);
+  state->upload = upload;
+  state->upload_destroy = destroy;
+}
+
+GCancellable *
+we_api_message_get_cancellable (SoupServerMessage *msg)
+{
+  MsgState *state = msg_state (msg);
+  return state ? state->cancellable : NULL;
+}
+
+/* --- request ids and access log --- */
+
+static gchar *
+make_request_id (SoupServerMessage *msg)
+{
+  const gchar *given = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                     "X-Request-Id");
+  guint8 bytes[8];
+
+  if (given != NULL && strlen (given) > 0 && strlen (given) <= 64) {
+    gboolean ok = TRUE;
+    for (const gchar *p = given; *p && ok; p++)
+      ok = g_ascii_isalnum (*p) || *p == '-' || *p == '_' || *p == '.';
+    if (ok)
+      return g_strdup (given);
+  }
+  for (guint i = 0; i < sizeof (bytes); i++)
+    bytes[i] = (guint8) g_random_int_range (0, 256);
+  return g_strdup_printf ("req-%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1], bytes[2],
+                          bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]);
+}
+
+static void
+on_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  MsgState *state = msg_state (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+  guint status = soup_server_message_get_status (msg);
+
+  if (state == NULL)
+    return;
+  we_log (status >= 500 ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_INFO, state->request_id, NULL,
+          "%s %s %u %.1f ms from %s", soup_server_message_get_method (msg), g_uri_get_path (uri),
+          status, (g_get_monotonic_time () - state->started) / 1000.0,
+          soup_server_message_get_remote_host (msg) ? soup_server_message_get_remote_host (msg)
+                                                    : "?");
+}
+
+static void
+on_disconnected (SoupServerMessage *msg, gpointer user_data)
+{
+  MsgState *state = msg_state (msg);
+
+  if (state != NULL)
+    g_cancellable_cancel (state->cancellable);
+}
+
+static void
+on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+{
+  MsgState *state = msg_state (msg);
+  gsize size = g_bytes_get_size (chunk);
+
+  if (state->too_large)
+    return;
+  if (state->body->len + size > WE_API_MAX_JSON_BODY) {
+    state->too_large = TRUE;
+    g_byte_array_set_size (state->body, 0);
+    return;
+  }
+  g_byte_array_append (state->body, g_bytes_get_data (chunk, NULL), (guint) size);
+}
+
+static gboolean
+is_upload (SoupServerMessage *msg)
+{
+  return g_strcmp0 (soup_server_message_get_method (msg), "POST") == 0 &&
+         g_strcmp0 (g_uri_get_path (soup_server_message_get_uri (msg)), "/v1/files/upload") == 0;
+}
+
+static void
+early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+               gpointer user_data)
+{
+  WeApiServer *self = user_data;
+  MsgState *state = g_new0 (MsgState, 1);
+  SoupMessageHeaders *req_headers = soup_server_message_get_request_headers (msg);
+
+  state->request_id = make_request_id (msg);
+  state->started = g_get_monotonic_time ();
+  state->cancellable = g_cancellable_new ();
+  g_object_set_data_full (G_OBJECT (msg), "we-api-state", state, (GDestroyNotify) msg_state_free);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "X-Request-Id",
+                                state->request_id);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_finished), NULL);
+  g_signal_connect (msg, "disconnected", G_CALLBACK (on_disconnected), NULL);
+
+  if (is_upload (msg)) {
+    we_api_upload_early (self, msg);
+    return;
+  }
+
+  /* Bodies are collected by us, with a cap, instead of by libsoup without one. */
+  state->body = g_byte_array_new ();
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  if (soup_message_headers_get_encoding (req_headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+      soup_message_headers_get_content_length (req_headers) > WE_API_MAX_JSON_BODY) {
+    g_autoptr(GError) error = g_error_new (WE_ERROR, WE_ERROR_SYS_PAYLOAD_TOO_LARGE,
+                                           "request bodies are limited to %d bytes",
+                                           WE_API_MAX_JSON_BODY);
+    we_api_message_set_error (msg, error, state->request_id);
+    return;
+  }
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
+}
+
+/* --- routing --- */
+
+static gboolean
+match_route (const WeApiRoute *route, gchar **segments, GPtrArray *captures)
+{
+  g_auto(GStrv) pattern = g_strsplit (route->pattern, "/", -1);
+  guint n = g_strv_length (pattern);
+
+  if (n != g_strv_length (segments))
+    return FALSE;
+  for (guint i = 0; i < n; i++) {
+    if (g_str_equal (pattern[i], "{}")) {
+      gchar *value = g_uri_unescape_segment (segments[i], NULL, "/");
+      if (value == NULL || *value == '\0') {
+        g_free (value);
+        return FALSE;
+      }
+      if (captures != NULL)
+        g_ptr_array_add (captures, value);
+      else
+        g_free (value);
+    } else if (!g_str_equal (pattern[i], segments[i])) {
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* --- authentication and RBAC --- */
+
+typedef struct {
+  gchar   *authorization;
+  gchar   *client_ip;
+  gchar   *user_agent;
+  gboolean is_local;
+} AuthData;
+
+static void
+auth_data_free (AuthData *d)
+{
+  if (d->authorization != NULL)
+    memset (d->authorization, 0, strlen (d->authorization));
+  g_free (d->authorization);
+  g_free (d->client_ip);
+  g_free (d->user_agent);
+  g_free (d);
+}
+
+static void
+authenticate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WeApiServer *self = source;
+  AuthData *d = task_data;
+  WeAuthProvider *auth = we_plugin_host_auth (self->context.host, NULL);
+  WeAuthRequest req = { 0 };
+  g_autofree gchar *scheme = NULL;
+  const gchar *token = NULL;
+  GError *error = NULL;
+  WeIdentity *identity;
+
+  if (auth == NULL) {
+    g_task_return_new_error (task, WE_ERROR, WE_ERROR_AUTH_PROVIDER_UNAVAILABLE,
+                             "no authentication plugin is loaded");
+    return;
+  }
+  if (d->authorization != NULL) {
+    const gchar *space = strchr (d->authorization, ' ');
+    if (space != NULL) {
+      scheme = g_ascii_strdown (d->authorization, space - d->authorization);
+      token = space + 1;
+      while (*token == ' ')
+        token++;
+    } else {
+      scheme = g_strdup ("unknown");
+      token = "";
+    }
+  }
+  req.scheme = scheme;
+  req.token = token;
+  req.client_ip = d->client_ip;
+  req.user_agent = d->user_agent;
+  req.client_is_local = d->is_local;
+  identity = we_auth_provider_authenticate (auth, &req, &error);
+  if (identity == NULL) {
+    if (error == NULL || error->domain != WE_ERROR) {
+      /* never leak a provider's internals as anything but a clean 401/500 */
+      g_task_return_new_error (task, WE_ERROR, WE_ERROR_AUTH_UNAUTHORIZED, "%s",
+                               error ? error->message : "authentication failed");
+      g_clear_error (&error);
+    } else {
+      g_task_return_error (task, error);
+    }
+    return;
+  }
+  g_task_return_pointer (task, identity, (GDestroyNotify) we_identity_free);
+}
+
+void
+we_api_server_authenticate_async (WeApiServer *self, SoupServerMessage *msg,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  AuthData *d = g_new0 (AuthData, 1);
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  g_task_set_source_tag (task, we_api_server_authenticate_async);
+  d->authorization = g_strdup (soup_message_headers_get_one (h, "Authorization"));
+  d->user_agent = g_strdup (soup_message_headers_get_one (h, "User-Agent"));
+  d->client_ip = g_strdup (soup_server_message_get_remote_host (msg));
+  if (remote == NULL) {
+    d->is_local = FALSE;
+  } else if (G_IS_INET_SOCKET_ADDRESS (remote)) {
+    GInetAddress *addr = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+    d->is_local = g_inet_address_get_is_loopback (addr);
+  } else if (G_IS_UNIX_SOCKET_ADDRESS (remote)) {
+    d->is_local = TRUE;
+  }
+  g_task_set_task_data (task, d, (GDestroyNotify) auth_data_free);
+  g_task_run_in_thread (task, authenticate_thread);
+}
+
+WeIdentity *
+we_api_server_authenticate_finish (WeApiServer *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+gboolean
+we_api_check_role (const WeIdentity *identity, WeRole required, GError **error)
+{
+  if (required == WE_ROLE_NONE)
+    return TRUE;
+  if (identity == NULL) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_AUTH_UNAUTHORIZED, "authentication required");
+    return FALSE;
+  }
+  if (identity->role < required) {
+    g_set_error (error, WE_ERROR, WE_ERROR_AUTH_ROLE_REQUIRED,
+                 "this action needs the %s role; %s has the %s role",
+                 we_role_to_string (required), identity->username ? identity->username : "caller",
+                 we_role_to_string (identity->role));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+authenticated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  WeApiRequest *request = user_data;
+  g_autoptr(GError) error = NULL;
+
+  request->identity = we_api_server_authenticate_finish (WE_API_SERVER (source), result, &error);
+  if (request->identity == NULL) {
+    we_log (G_LOG_LEVEL_INFO, request->request_id, we_error_code_to_string (
+                we_error_code_from_gerror (error)), "authentication refused: %s",
+            error->message);
+    we_api_request_respond_error (request, error);
+    return;
+  }
+  if (!we_api_check_role (request->identity, request->route->role, &error)) {
+    we_api_request_respond_error (request, error);
+    return;
+  }
+  request->route->handler (request);
+}
+
+static void
+handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+         gpointer user_data)
+{
+  WeApiServer *self = user_data;
+  MsgState *state = msg_state (msg);
+  const gchar *method = soup_server_message_get_method (msg);
+  g_auto(GStrv) segments = g_strsplit (path, "/", -1);
+  g_autoptr(GPtrArray) captures = NULL;
+  const WeApiRoute *route = NULL;
+  gboolean path_known = FALSE;
+  WeApiRequest *request;
+
+  if (state == NULL) /* cannot happen: every message passes the early handler */
+    return;
+  if (soup_server_message_get_status (msg) != 0)
+    return; /* answered early (413, or an upload refused before its body) */
+
+  for (guint i = 0; i < G_N_ELEMENTS (routes); i++) {
+    if (!match_route (&routes[i], segments, NULL))
+      continue;
+    path_known = TRUE;
+    if (g_str_equal (routes[i].method, method)) {
+      route = &routes[i];
+      break;
+    }
+  }
+  if (route == NULL) {
+    g_autoptr(GError) error = NULL;
+    if (path_known)
+      error = g_error_new (WE_ERROR, WE_ERROR_SYS_METHOD_NOT_ALLOWED,
+                           "%s is not allowed on %s", method, path);
+    else
+      error = g_error_new (WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "no endpoint %s %s", method, path);
+    we_api_message_set_error (msg, error, state->request_id);
+    return;
+  }
+
+  request = g_new0 (WeApiRequest, 1);
+  request->server = g_object_ref (self);
+  request->msg = g_object_ref (msg);
+  request->request_id = g_strdup (state->request_id);
+  request->route = route;
+  request->cancellable = g_object_ref (state->cancellable);
+  captures = g_ptr_array_new ();
+  match_route (route, segments, captures);
+  g_ptr_array_add (captures, NULL);
+  request->params = (gchar **) g_ptr_array_free (g_steal_pointer (&captures), FALSE);
+  if (query != NULL)
+    request->query = g_hash_table_ref (query);
+  if (state->body != NULL)
+    request->body = g_bytes_new (state->body->data, state->body->len);
+
+  soup_server_message_pause (msg);
+  if (state->too_large) {
+    g_autoptr(GError) error = g_error_new (WE_ERROR, WE_ERROR_SYS_PAYLOAD_TOO_LARGE,
+                                           "request bodies are limited to %d bytes",
+                                           WE_API_MAX_JSON_BODY);
+    we_api_request_respond_error (request, error);
+    return;
+  }
+  if (route->role == WE_ROLE_NONE || is_upload (msg)) {
+    /* uploads were authenticated when their headers arrived */
+    route->handler (request);
+    return;
+  }
+  we_api_server_authenticate_async (self, msg, request->cancellable, authenticated_cb, request);
+}
+
+/* --- object --- */
+
+static void
+we_api_server_dispose (GObject *object)
+{
+  WeApiServer *self = WE_API_SERVER (object);
+
+  if (self->soup != NULL)
+    soup_server_disconnect (self->soup);
+  g_clear_object (&self->soup);
+  g_clear_object (&self->context.config);
+  g_clear_object (&self->context.store);
+  g_clear_object (&self->context.scheduler);
+  g_clear_object (&self->context.host);
+  g_clear_object (&self->context.queue);
+  G_OBJECT_CLASS (we_api_server_parent_class)->dispose (object);
+}
+
+static void
+we_api_server_class_init (WeApiServerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = we_api_server_dispose;
+}
+
+static void
+we_api_server_init (WeApiServer *self)
+{
+}
+
+WeApiServer *
+we_api_server_new (const WeApiContext *context)
+{
+  WeApiServer *self = g_object_new (WE_TYPE_API_SERVER, NULL);
+  g_autofree gchar *header = g_strdup_printf ("webencoded/%s", PACKAGE_VERSION);
+
+  self->context = *context;
+  g_object_ref (self->context.config);
+  g_object_ref (self->context.store);
+  g_object_ref (self->context.scheduler);
+  g_object_ref (self->context.host);
+  g_object_ref (self->context.queue);
+  self->started_at = g_get_real_time ();
+  self->soup = soup_server_new ("server-header", header, NULL);
+  soup_server_add_early_handler (self->soup, NULL, early_handler, self, NULL);
+  soup_server_add_handler (self->soup, NULL, handler, self, NULL);
+  return self;
+}
+
+gboolean
+we_api_server_listen (WeApiServer *self, const gchar *host, guint16 port, GError **error)
+{
+  g_autoptr(GInetAddress) addr = g_inet_address_new_from_string (host);
+  g_autoptr(GSocketAddress) sockaddr = NULL;
+
+  if (addr == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_INTERNAL,
+                 "listen address \"%s\" is not an IP address", host);
+    return FALSE;
+  }
+  sockaddr = g_inet_socket_address_new (addr, port);
+  if (!soup_server_listen (self->soup, sockaddr, 0, error)) {
+    g_prefix_error (error, "listening on %s:%u: ", host, port);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+guint16
+we_api_server_get_port (WeApiServer *self)
+{
+  g_autoslist(GUri) uris = soup_server_get_uris (self->soup);
+
+  if (uris == NULL)
+    return 0;
+  return (guint16) g_uri_get_port (uris->data);
+}
+
+const WeApiContext *
+we_api_server_get_context (WeApiServer *self)
+{
+  return &self->context;
+}
+
+gint64
+we_api_server_get_started_at (WeApiServer *self)
+{
+  return self->started_at;
+}
+
+void
+we_api_server_disconnect (WeApiServer *self)
+{
+  if (self->soup != NULL)
+    soup_server_disconnect (self->soup);
+}

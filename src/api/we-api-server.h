@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The REST API (docs/api.md) on a SoupServer: routing, authentication through
+ * the auth pillar, RBAC in one place, the spec §11 error envelope, request
+ * ids, access logs and request-size limits. Handlers live in we-api-*.c.
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "common/we-config.h"
+#include "core/we-scheduler.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  WeConfig     *config;
+  WeStore      *store;
+  WeScheduler  *scheduler;
+  WePluginHost *host;
+  WeQueue      *queue;
+  const gchar  *mode;         /* "embedded" | "cluster" */
+  const gchar  *store_kind;   /* "sqlite" | "postgresql" */
+} WeApiContext;
+
+#define WE_TYPE_API_SERVER (we_api_server_get_type ())
+G_DECLARE_FINAL_TYPE (WeApiServer, we_api_server, WE, API_SERVER, GObject)
+
+/* @context members are referenced, not copied. */
+WeApiServer        *we_api_server_new         (const WeApiContext *context);
+gboolean            we_api_server_listen      (WeApiServer *self,
+                                               const gchar *host,
+                                               guint16      port,
+                                               GError     **error);
+/* The port actually bound (useful with port 0). */
+guint16             we_api_server_get_port    (WeApiServer *self);
+const WeApiContext *we_api_server_get_context (WeApiServer *self);
+gint64              we_api_server_get_started_at (WeApiServer *self);
+void                we_api_server_disconnect  (WeApiServer *self);
+
+G_END_DECLS

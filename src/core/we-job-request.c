@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "we-job-request.h"
+
+#include <webencode/we-error.h>
+
+static const gchar *known_members[] = {
+  "source_url", "profile", "profile_id", "profile_overrides", "output_url", "webhooks",
+  "publish", "source_type", NULL,
+};
+
+static gboolean
+get_string (JsonObject *body, const gchar *name, gboolean required, gchar **out, GError **error)
+{
+  JsonNode *node = json_object_get_member (body, name);
+  const gchar *value;
+
+  *out = NULL;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node)) {
+    if (required) {
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                   "\"%s\" is required", name);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST, "\"%s\" must be a string", name);
+    return FALSE;
+  }
+  value = json_node_get_string (node);
+  if (*value == '\0') {
+    if (required) {
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST, "\"%s\" must not be empty",
+                   name);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  if (strlen (value) > WE_JOB_REQUEST_MAX_URL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                 "\"%s\" is longer than %d characters", name, WE_JOB_REQUEST_MAX_URL);
+    return FALSE;
+  }
+  if (!g_utf8_validate (value, -1, NULL)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST, "\"%s\" is not UTF-8", name);
+    return FALSE;
+  }
+  *out = g_strdup (value);
+  return TRUE;
+}
+
+static gboolean
+has_scheme (const gchar *url)
+{
+  g_autofree gchar *scheme = g_uri_parse_scheme (url);
+  return scheme != NULL;
+}
+
+WeJobRequest *
+we_job_request_parse (JsonObject *body, GError **error)
+{
+  g_autoptr(WeJobRequest) req = g_new0 (WeJobRequest, 1);
+  g_autoptr(GList) members = NULL;
+  JsonNode *node;
+
+  if (body == NULL) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                         "the request body must be a JSON object");
+    return NULL;
+  }
+  members = json_object_get_members (body);
+  for (GList *l = members; l != NULL; l = l->next) {
+    if (!g_strv_contains (known_members, l->data)) {
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                   "unknown member \"%s\"", (const gchar *) l->data);
+      return NULL;
+    }
+  }
+
+  if (!get_string (body, "source_url", TRUE, &req->source_url, error))
+    return NULL;
+  if (!has_scheme (req->source_url)) {
+    /* a bare path is ambiguous between hosts; make the caller say which storage */
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_SOURCE,
+                 "source_url \"%s\" has no scheme; use fs://key or file:///absolute/path",
+                 req->source_url);
+    return NULL;
+  }
+  if (json_object_has_member (body, "profile")) {
+    if (!get_string (body, "profile", TRUE, &req->profile_id, error))
+      return NULL;
+  } else if (!get_string (body, "profile_id", TRUE, &req->profile_id, error)) {
+    g_clear_error (error);
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                         "\"profile\" is required");
+    return NULL;
+  }
+  if (!get_string (body, "output_url", FALSE, &req->output_url, error))
+    return NULL;
+  if (req->output_url != NULL && !has_scheme (req->output_url)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                 "output_url \"%s\" has no scheme", req->output_url);
+    return NULL;
+  }
+
+  node = json_object_get_member (body, "profile_overrides");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node)) {
+    if (!JSON_NODE_HOLDS_OBJECT (node)) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                           "\"profile_overrides\" must be an object");
+      return NULL;
+    }
+    req->profile_overrides = json_object_ref (json_node_get_object (node));
+  }
+
+  node = json_object_get_member (body, "webhooks");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node)) {
+    JsonArray *array;
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+    if (!JSON_NODE_HOLDS_ARRAY (node)) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                           "\"webhooks\" must be an array of URLs");
+      return NULL;
+    }
+    array = json_node_get_array (node);
+    if (json_array_get_length (array) > WE_JOB_REQUEST_MAX_WEBHOOKS) {
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                   "at most %d webhooks per job", WE_JOB_REQUEST_MAX_WEBHOOKS);
+      return NULL;
+    }
+    for (guint i = 0; i < json_array_get_length (array); i++) {
+      JsonNode *el = json_array_get_element (array, i);
+      const gchar *url;
+      if (!JSON_NODE_HOLDS_VALUE (el) || json_node_get_value_type (el) != G_TYPE_STRING) {
+        g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                             "\"webhooks\" must be an array of URLs");
+        return NULL;
+      }
+      url = json_node_get_string (el);
+      if (!(g_str_has_prefix (url, "http://") || g_str_has_prefix (url, "https://")) ||
+          !g_uri_is_valid (url, G_URI_FLAGS_NONE, NULL) || strlen (url) > WE_JOB_REQUEST_MAX_URL) {
+        g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                     "webhook \"%s\" is not an http(s) URL", url);
+        return NULL;
+      }
+      g_strv_builder_add (builder, url);
+    }
+    req->webhooks = g_strv_builder_end (builder);
+  }
+
+  node = json_object_get_member (body, "publish");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node)) {
+    if (!JSON_NODE_HOLDS_OBJECT (node)) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                           "\"publish\" must be an object");
+      return NULL;
+    }
+    req->publish = json_object_ref (json_node_get_object (node));
+  }
+  return g_steal_pointer (&req);
+}
+
+void
+we_job_request_free (WeJobRequest *request)
+{
+  if (request == NULL)
+    return;
+  g_free (request->source_url);
+  g_free (request->profile_id);
+  g_clear_pointer (&request->profile_overrides, json_object_unref);
+  g_free (request->output_url);
+  g_strfreev (request->webhooks);
+  g_clear_pointer (&request->publish, json_object_unref);
+  g_free (request->retry_of);
+  g_free (request);
+}
+
+gchar *
+we_job_output_name (const gchar *source_url, const gchar *profile_id, const gchar *extension)
+{
+  g_autofree gchar *unescaped = g_uri_unescape_string (source_url, NULL);
+  const gchar *base = unescaped ? unescaped : source_url;
+  const gchar *slash = strrchr (base, '/');
+  g_autofree gchar *stem = g_strdup (slash ? slash + 1 : base);
+  gchar *dot = strrchr (stem, '.');
+  GString *name = g_string_new (NULL);
+
+  if (dot != NULL && dot != stem)
+    *dot = '\0';
+  for (const gchar *p = stem; *p && name->len < 80; p++) {
+    if (g_ascii_isalnum (*p) || *p == '-' || *p == '_')
+      g_string_append_c (name, *p);
+    else if (name->len > 0 && name->str[name->len - 1] != '_')
+      g_string_append_c (name, '_');
+  }
+  if (name->len == 0)
+    g_string_append (name, "output");
+  g_string_append_printf (name, "-%s.%s", profile_id, extension);
+  return g_string_free (name, FALSE);
+}

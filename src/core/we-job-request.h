@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A job submission (POST /v1/jobs body, or a D-Bus call) checked for shape:
+ * everything that can be judged without the store or storage.
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define WE_JOB_REQUEST_MAX_URL      4096
+#define WE_JOB_REQUEST_MAX_WEBHOOKS 16
+
+typedef struct {
+  gchar      *source_url;
+  gchar      *profile_id;
+  JsonObject *profile_overrides;   /* nullable */
+  gchar      *output_url;          /* nullable: default storage, outputs/<job id>/ */
+  gchar     **webhooks;            /* nullable */
+  JsonObject *publish;             /* nullable, kept for the publisher pillar */
+  gchar      *retry_of;            /* nullable */
+} WeJobRequest;
+
+/* Errors: WE_ERROR_JOB_INVALID_REQUEST naming the offending member.
+ * Returns: (transfer full) (nullable) */
+WeJobRequest *we_job_request_parse (JsonObject *body,
+                                    GError    **error);
+void          we_job_request_free  (WeJobRequest *request);
+
+/* The object file name for an output of @source_url encoded with @profile_id
+ * into @extension: "<source stem>-<profile>.<ext>", reduced to safe characters.
+ * Returns: (transfer full) */
+gchar        *we_job_output_name   (const gchar *source_url,
+                                    const gchar *profile_id,
+                                    const gchar *extension);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeJobRequest, we_job_request_free)
+
+G_END_DECLS

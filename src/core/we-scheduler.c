@@ -1,0 +1,1213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "we-scheduler.h"
+
+#include "common/we-log.h"
+#include "common/we-worker-protocol.h"
+#include "we-job-request.h"
+
+#define RETRY_MAX_MS (5 * 60 * 1000)
+
+/* One job the scheduler drives. The in-memory copy is authoritative while the
+ * job is active; every change is written to the store (in order, on the
+ * store's thread) before it is logged or announced. */
+typedef struct {
+  WeJob     *job;
+  WeProfile *profile;
+  GPtrArray *tasks;        /* (element-type WeTask) ordered by sequence_index */
+  gchar     *output_prefix;
+} ActiveJob;
+
+struct _WeScheduler {
+  GObject       parent_instance;
+  WeStore      *store;
+  WeQueue      *queue;
+  WePluginHost *host;
+  guint         retry_base_ms;
+  GHashTable   *active;    /* job id → ActiveJob */
+  GQueue        order;     /* job ids (owned) in submission order */
+  GHashTable   *running;   /* task id → job id (owned strings) */
+  guint         pump_source;
+  guint         pump_idle;
+  gulong        task_event_id;
+  gulong        slots_id;
+};
+
+G_DEFINE_TYPE (WeScheduler, we_scheduler, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_JOB_CHANGED,
+  SIGNAL_LAST
+};
+static guint signals[SIGNAL_LAST];
+
+static void schedule_pump (WeScheduler *self);
+
+static void
+active_job_free (ActiveJob *aj)
+{
+  we_job_unref (aj->job);
+  we_profile_unref (aj->profile);
+  g_ptr_array_unref (aj->tasks);
+  g_free (aj->output_prefix);
+  g_free (aj);
+}
+
+static gint64
+now_usec (void)
+{
+  return g_get_real_time ();
+}
+
+/* --- store writes, fire and forget but logged --- */
+
+static void
+store_write_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *what = user_data;
+
+  if (!we_store_finish_boolean (WE_STORE (source), result, &error))
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-SYS-002", "store write (%s) failed: %s", what,
+            error->message);
+}
+
+static void
+write_job (WeScheduler *self, WeJob *job)
+{
+  g_autoptr(WeJob) copy = NULL;
+
+  job->updated_at = now_usec ();
+  copy = we_job_copy (job);
+  we_store_job_update_async (self->store, copy, NULL, store_write_done,
+                             g_strdup_printf ("job %s", job->id));
+  g_signal_emit (self, signals[SIGNAL_JOB_CHANGED], 0, job);
+}
+
+static void
+write_task (WeScheduler *self, WeTask *task)
+{
+  g_autoptr(WeTask) copy = NULL;
+
+  task->updated_at = now_usec ();
+  copy = we_task_copy (task);
+  we_store_task_update_async (self->store, copy, NULL, store_write_done,
+                              g_strdup_printf ("task %s", task->id));
+}
+
+static void
+add_event (WeScheduler *self, const gchar *job_id, const gchar *type, JsonObject *payload,
+           const gchar *format, ...) G_GNUC_PRINTF (5, 6);
+
+static void
+add_event (WeScheduler *self, const gchar *job_id, const gchar *type, JsonObject *payload,
+           const gchar *format, ...)
+{
+  g_autoptr(WeJobEvent) event = we_job_event_new ();
+  va_list args;
+
+  event->job_id = g_strdup (job_id);
+  event->type = g_strdup (type);
+  va_start (args, format);
+  event->message = g_strdup_vprintf (format, args);
+  va_end (args);
+  event->payload = payload;
+  event->created_at = now_usec ();
+  we_log (G_LOG_LEVEL_INFO, job_id, NULL, "%s: %s", type, event->message);
+  we_store_event_add_async (self->store, event, NULL, store_write_done,
+                            g_strdup_printf ("event %s", type));
+}
+
+/* --- dispatch --- */
+
+static WeTask *
+find_task (ActiveJob *aj, const gchar *task_id)
+{
+  for (guint i = 0; i < aj->tasks->len; i++) {
+    WeTask *t = g_ptr_array_index (aj->tasks, i);
+    if (g_strcmp0 (t->id, task_id) == 0)
+      return t;
+  }
+  return NULL;
+}
+
+static JsonObject *
+build_task_message (ActiveJob *aj, WeTask *task)
+{
+  JsonObject *msg = json_object_new ();
+
+  json_object_set_string_member (msg, "id", task->id);
+  json_object_set_string_member (msg, "job_id", task->job_id);
+  json_object_set_string_member (msg, "kind", task->kind);
+  json_object_set_int_member (msg, "attempt", task->attempt_count);
+  json_object_set_string_member (msg, "input_url", aj->job->source_url);
+  json_object_set_string_member (msg, "output_url", task->output_key);
+  json_object_set_double_member (msg, "start_s", task->start_time_sec);
+  json_object_set_double_member (msg, "duration_s",
+                                 task->end_time_sec > task->start_time_sec
+                                     ? task->end_time_sec - task->start_time_sec : 0);
+  json_object_set_object_member (msg, "profile", we_profile_to_json (aj->profile));
+  return msg;
+}
+
+static gboolean
+dispatch_task (WeScheduler *self, ActiveJob *aj, WeTask *task)
+{
+  g_autoptr(JsonObject) msg = NULL;
+  g_autoptr(GError) error = NULL;
+
+  task->attempt_count++;
+  msg = build_task_message (aj, task);
+  if (!we_queue_dispatch (self->queue, msg, &error)) {
+    task->attempt_count--;
+    if (!g_error_matches (error, WE_ERROR, WE_ERROR_JOB_NO_WORKERS))
+      we_log (G_LOG_LEVEL_WARNING, aj->job->id, "WE-SYS-003", "dispatching task %s: %s",
+              task->id, error->message);
+    return FALSE;
+  }
+  task->status = WE_TASK_STATUS_RUNNING;
+  task->progress_pct = 0;
+  g_clear_pointer (&task->error_code, g_free);
+  g_clear_pointer (&task->error_message, g_free);
+  write_task (self, task);
+  g_hash_table_replace (self->running, g_strdup (task->id), g_strdup (aj->job->id));
+  add_event (self, aj->job->id, "task.started", NULL, "task %d attempt %d of %d dispatched",
+             task->sequence_index, task->attempt_count, task->max_attempts);
+
+  if (aj->job->status == WE_JOB_STATUS_QUEUED) {
+    aj->job->status = WE_JOB_STATUS_PROCESSING;
+    if (aj->job->started_at == 0)
+      aj->job->started_at = now_usec ();
+    write_job (self, aj->job);
+    add_event (self, aj->job->id, "job.started", NULL, "processing started");
+  }
+  return TRUE;
+}
+
+static gboolean
+pump_timeout_cb (gpointer user_data)
+{
+  WeScheduler *self = user_data;
+
+  self->pump_source = 0;
+  schedule_pump (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+pump (gpointer user_data)
+{
+  WeScheduler *self = user_data;
+  gint64 now = now_usec ();
+  gint64 next_wakeup = G_MAXINT64;
+
+  self->pump_idle = 0;
+  for (GList *l = self->order.head; l != NULL; l = l->next) {
+    ActiveJob *aj = g_hash_table_lookup (self->active, l->data);
+    if (aj == NULL)
+      continue;
+    for (guint i = 0; i < aj->tasks->len; i++) {
+      WeTask *t = g_ptr_array_index (aj->tasks, i);
+      if (t->status != WE_TASK_STATUS_PENDING)
+        continue;
+      if (t->not_before > now) {
+        next_wakeup = MIN (next_wakeup, t->not_before);
+        continue;
+      }
+      if (we_queue_free_slots (self->queue) == 0)
+        goto out;
+      if (!dispatch_task (self, aj, t))
+        goto out;
+    }
+  }
+out:
+  if (next_wakeup != G_MAXINT64) {
+    guint delay_ms = (guint) MAX (10, (next_wakeup - now) / 1000);
+    if (self->pump_source != 0)
+      g_source_remove (self->pump_source);
+    self->pump_source = g_timeout_add (delay_ms, pump_timeout_cb, self);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_pump (WeScheduler *self)
+{
+  if (self->pump_idle == 0)
+    self->pump_idle = g_idle_add (pump, self);
+}
+
+/* --- finishing jobs --- */
+
+static void
+forget_job (WeScheduler *self, const gchar *job_id)
+{
+  GList *link = g_queue_find_custom (&self->order, job_id, (GCompareFunc) g_strcmp0);
+
+  if (link != NULL) {
+    g_free (link->data);
+    g_queue_delete_link (&self->order, link);
+  }
+  g_hash_table_remove (self->active, job_id);
+}
+
+static const gchar *
+content_type_for (const gchar *container)
+{
+  if (g_strcmp0 (container, "webm") == 0)
+    return "video/webm";
+  if (g_strcmp0 (container, "mkv") == 0)
+    return "video/x-matroska";
+  return "video/mp4";
+}
+
+static void
+complete_job (WeScheduler *self, ActiveJob *aj)
+{
+  WeJob *job = aj->job;
+  g_autoptr(WeJobOutput) output = we_job_output_new ();
+  WeTask *task = g_ptr_array_index (aj->tasks, 0);
+  gint64 total_size = 0;
+
+  for (guint i = 0; i < aj->tasks->len; i++)
+    total_size += ((WeTask *) g_ptr_array_index (aj->tasks, i))->output_size_bytes;
+
+  output->job_id = g_strdup (job->id);
+  output->name = g_path_get_basename (task->output_key);
+  output->type = g_strdup ("final");
+  output->url = g_strdup (task->output_key);
+  output->content_type = g_strdup (content_type_for (aj->profile->container));
+  output->size_bytes = total_size;
+  output->profile_id = g_strdup (aj->profile->id);
+  output->created_at = now_usec ();
+  we_store_output_put_async (self->store, output, NULL, store_write_done, g_strdup ("output"));
+
+  job->status = WE_JOB_STATUS_COMPLETED;
+  job->progress_pct = 100;
+  job->eta_seconds = 0;
+  job->finished_at = now_usec ();
+  write_job (self, job);
+  add_event (self, job->id, "job.completed", NULL, "completed: %s (%" G_GINT64_FORMAT " bytes)",
+             output->name, total_size);
+  forget_job (self, job->id);
+}
+
+static void
+stop_running_tasks (WeScheduler *self, ActiveJob *aj)
+{
+  for (guint i = 0; i < aj->tasks->len; i++) {
+    WeTask *t = g_ptr_array_index (aj->tasks, i);
+    if (t->status == WE_TASK_STATUS_RUNNING)
+      we_queue_cancel (self->queue, t->id);
+    if (t->status == WE_TASK_STATUS_PENDING || t->status == WE_TASK_STATUS_RUNNING) {
+      t->status = WE_TASK_STATUS_CANCELLED;
+      write_task (self, t);
+    }
+  }
+}
+
+static void
+fail_job (WeScheduler *self, ActiveJob *aj, const gchar *code, const gchar *message)
+{
+  WeJob *job = aj->job;
+
+  stop_running_tasks (self, aj);
+  job->status = WE_JOB_STATUS_FAILED;
+  g_free (job->error_code);
+  job->error_code = g_strdup (code);
+  g_free (job->error_message);
+  job->error_message = g_strdup (message);
+  job->eta_seconds = -1;
+  job->finished_at = now_usec ();
+  write_job (self, job);
+  add_event (self, job->id, "job.failed", NULL, "%s: %s", code, message);
+  we_log (G_LOG_LEVEL_WARNING, job->id, code, "job failed: %s", message);
+  forget_job (self, job->id);
+}
+
+/* --- worker reports --- */
+
+static gdouble
+get_double (JsonObject *o, const gchar *name)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n))
+    return 0;
+  if (json_node_get_value_type (n) == G_TYPE_INT64)
+    return (gdouble) json_node_get_int (n);
+  if (json_node_get_value_type (n) == G_TYPE_DOUBLE)
+    return json_node_get_double (n);
+  return 0;
+}
+
+static void
+update_job_progress (WeScheduler *self, ActiveJob *aj, JsonObject *msg)
+{
+  WeJob *job = aj->job;
+  gdouble total = 0, done = 0;
+  gdouble speed = get_double (msg, "speed");
+  gdouble position = get_double (msg, "position_s");
+  gdouble duration = get_double (msg, "duration_s");
+
+  /* weight tasks equally until split tasks carry their durations */
+  for (guint i = 0; i < aj->tasks->len; i++) {
+    WeTask *t = g_ptr_array_index (aj->tasks, i);
+    total += 100;
+    done += t->status == WE_TASK_STATUS_COMPLETED ? 100 : t->progress_pct;
+  }
+  job->progress_pct = total > 0 ? CLAMP (done * 100 / total, 0, 100) : 0;
+  job->fps = get_double (msg, "fps");
+  job->speed = speed;
+  if (speed > 0 && duration > 0 && position <= duration)
+    job->eta_seconds = (gint) ((duration - position) / speed + 0.5);
+  if (msg != NULL && json_object_has_member (msg, "worker_id")) {
+    g_free (job->assigned_worker_id);
+    job->assigned_worker_id = g_strdup (json_object_get_string_member (msg, "worker_id"));
+  }
+  write_job (self, job);
+}
+
+static guint
+retry_delay_ms (WeScheduler *self, gint attempt)
+{
+  guint64 delay = self->retry_base_ms;
+
+  for (gint i = 1; i < attempt && delay < RETRY_MAX_MS; i++)
+    delay *= 2;
+  return (guint) MIN (delay, RETRY_MAX_MS);
+}
+
+static void
+delete_object_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WePluginHost *host = source;
+  const gchar *url = task_data;
+  WeStorage *storage = we_plugin_host_storage_for_url (host, url, NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (storage != NULL && !we_storage_delete_object (storage, url, &error) &&
+      !g_error_matches (error, WE_ERROR, WE_ERROR_STO_NOT_FOUND))
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-STO-004", "deleting %s: %s", url, error->message);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+delete_object_in_background (WeScheduler *self, const gchar *url)
+{
+  g_autoptr(GTask) task = g_task_new (self->host, NULL, NULL, NULL);
+
+  g_task_set_source_tag (task, delete_object_in_background);
+  g_task_set_task_data (task, g_strdup (url), g_free);
+  g_task_run_in_thread (task, delete_object_thread);
+}
+
+static void
+on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeScheduler *self)
+{
+  const gchar *type = we_worker_msg_type (msg);
+  const gchar *job_id = g_hash_table_lookup (self->running, task_id);
+  ActiveJob *aj = job_id ? g_hash_table_lookup (self->active, job_id) : NULL;
+  WeTask *task = aj ? find_task (aj, task_id) : NULL;
+  gboolean final = g_str_equal (type, "done") || g_str_equal (type, "failed") ||
+                   g_str_equal (type, "cancelled");
+
+  if (task == NULL || task->status != WE_TASK_STATUS_RUNNING) {
+    /* a report for a job that was cancelled or deleted meanwhile */
+    if (g_str_equal (type, "done") && json_object_has_member (msg, "output_url"))
+      delete_object_in_background (self, json_object_get_string_member (msg, "output_url"));
+    if (final)
+      g_hash_table_remove (self->running, task_id);
+    return;
+  }
+
+  if (g_str_equal (type, "probe")) {
+    JsonNode *media = json_object_get_member (msg, "media");
+    if (media != NULL && JSON_NODE_HOLDS_OBJECT (media)) {
+      g_clear_pointer (&aj->job->media_info, json_object_unref);
+      aj->job->media_info = json_object_ref (json_node_get_object (media));
+      write_job (self, aj->job);
+    }
+  } else if (g_str_equal (type, "progress")) {
+    task->progress_pct = CLAMP (get_double (msg, "percent"), 0, 100);
+    update_job_progress (self, aj, msg);
+  } else if (g_str_equal (type, "done")) {
+    g_hash_table_remove (self->running, task_id);
+    task->status = WE_TASK_STATUS_COMPLETED;
+    task->progress_pct = 100;
+    task->output_size_bytes = (gint64) get_double (msg, "size_bytes");
+    write_task (self, task);
+    add_event (self, aj->job->id, "task.completed", NULL, "task %d completed",
+               task->sequence_index);
+    for (guint i = 0; i < aj->tasks->len; i++) {
+      if (((WeTask *) g_ptr_array_index (aj->tasks, i))->status != WE_TASK_STATUS_COMPLETED) {
+        update_job_progress (self, aj, msg);
+        return;
+      }
+    }
+    complete_job (self, aj);
+  } else if (g_str_equal (type, "failed")) {
+    const gchar *code = json_object_get_string_member_with_default (msg, "code", "WE-JOB-008");
+    const gchar *message = json_object_get_string_member_with_default (msg, "message",
+                                                                       "task failed");
+    gboolean retryable = json_object_get_boolean_member_with_default (msg, "retryable", TRUE);
+
+    g_hash_table_remove (self->running, task_id);
+    g_free (task->error_code);
+    task->error_code = g_strdup (code);
+    g_free (task->error_message);
+    task->error_message = g_strdup (message);
+    add_event (self, aj->job->id, "task.failed", NULL, "task %d attempt %d: %s: %s",
+               task->sequence_index, task->attempt_count, code, message);
+    if (retryable && task->attempt_count < task->max_attempts) {
+      guint delay = retry_delay_ms (self, task->attempt_count);
+      task->status = WE_TASK_STATUS_PENDING;
+      task->progress_pct = 0;
+      task->not_before = now_usec () + (gint64) delay * 1000;
+      write_task (self, task);
+      add_event (self, aj->job->id, "task.retry_scheduled", NULL,
+                 "task %d retries in %.1f s", task->sequence_index, delay / 1000.0);
+      schedule_pump (self);
+    } else {
+      g_autofree gchar *reason = NULL;
+      task->status = WE_TASK_STATUS_FAILED;
+      write_task (self, task);
+      if (retryable) {
+        reason = g_strdup_printf ("gave up after %d attempts: %s", task->attempt_count, message);
+        fail_job (self, aj, "WE-JOB-008", reason);
+      } else {
+        fail_job (self, aj, code, message);
+      }
+    }
+  } else if (g_str_equal (type, "cancelled")) {
+    g_hash_table_remove (self->running, task_id);
+    task->status = WE_TASK_STATUS_CANCELLED;
+    write_task (self, task);
+  }
+}
+
+static void
+on_slots_changed (WeQueue *queue, WeScheduler *self)
+{
+  schedule_pump (self);
+}
+
+/* --- construction --- */
+
+static void
+we_scheduler_dispose (GObject *object)
+{
+  WeScheduler *self = WE_SCHEDULER (object);
+
+  if (self->queue != NULL) {
+    g_clear_signal_handler (&self->task_event_id, self->queue);
+    g_clear_signal_handler (&self->slots_id, self->queue);
+  }
+  g_clear_handle_id (&self->pump_source, g_source_remove);
+  g_clear_handle_id (&self->pump_idle, g_source_remove);
+  g_clear_object (&self->queue);
+  g_clear_object (&self->store);
+  g_clear_object (&self->host);
+  G_OBJECT_CLASS (we_scheduler_parent_class)->dispose (object);
+}
+
+static void
+we_scheduler_finalize (GObject *object)
+{
+  WeScheduler *self = WE_SCHEDULER (object);
+
+  g_hash_table_unref (self->active);
+  g_hash_table_unref (self->running);
+  g_queue_clear_full (&self->order, g_free);
+  G_OBJECT_CLASS (we_scheduler_parent_class)->finalize (object);
+}
+
+static void
+we_scheduler_class_init (WeSchedulerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = we_scheduler_dispose;
+  object_class->finalize = we_scheduler_finalize;
+
+  /**
+   * WeScheduler::job-changed:
+   * @job: (transfer none): the job after the change, already written to the store
+   */
+  signals[SIGNAL_JOB_CHANGED] =
+      g_signal_new ("job-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                    NULL, NULL, NULL, G_TYPE_NONE, 1, WE_TYPE_JOB | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+we_scheduler_init (WeScheduler *self)
+{
+  self->retry_base_ms = 5000;
+  self->active = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify) active_job_free);
+  self->running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_queue_init (&self->order);
+}
+
+WeScheduler *
+we_scheduler_new (WeStore *store, WeQueue *queue, WePluginHost *host)
+{
+  WeScheduler *self = g_object_new (WE_TYPE_SCHEDULER, NULL);
+
+  self->store = g_object_ref (store);
+  self->queue = g_object_ref (queue);
+  self->host = g_object_ref (host);
+  self->task_event_id = g_signal_connect (queue, "task-event", G_CALLBACK (on_task_event), self);
+  self->slots_id = g_signal_connect (queue, "slots-changed", G_CALLBACK (on_slots_changed), self);
+  return self;
+}
+
+void
+we_scheduler_set_retry_base (WeScheduler *self, guint milliseconds)
+{
+  self->retry_base_ms = MAX (milliseconds, 1);
+}
+
+guint
+we_scheduler_get_active_count (WeScheduler *self)
+{
+  return g_hash_table_size (self->active);
+}
+
+static ActiveJob *
+adopt_job (WeScheduler *self, WeJob *job, WeProfile *profile, GPtrArray *tasks)
+{
+  ActiveJob *aj = g_new0 (ActiveJob, 1);
+
+  aj->job = we_job_ref (job);
+  aj->profile = we_profile_ref (profile);
+  aj->tasks = g_ptr_array_ref (tasks);
+  g_hash_table_replace (self->active, g_strdup (job->id), aj);
+  g_queue_push_tail (&self->order, g_strdup (job->id));
+  return aj;
+}
+
+/* --- submit --- */
+
+typedef struct {
+  WeJobRequest *request;
+  gchar        *user_id;
+  WeProfile    *profile;
+  WeJob        *job;
+  GPtrArray    *tasks;
+} SubmitData;
+
+static void
+submit_data_free (SubmitData *d)
+{
+  we_job_request_free (d->request);
+  g_free (d->user_id);
+  g_clear_pointer (&d->profile, we_profile_unref);
+  g_clear_pointer (&d->job, we_job_unref);
+  g_clear_pointer (&d->tasks, g_ptr_array_unref);
+  g_free (d);
+}
+
+/* Runs in a thread: storage pillars may block. */
+static void
+check_source_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WeScheduler *self = source;
+  SubmitData *d = task_data;
+  const gchar *url = d->request->source_url;
+  WeStorage *storage = we_plugin_host_storage_for_url (self->host, url, NULL);
+  g_auto(WeObjectInfo) info = { 0 };
+  g_autoptr(GError) error = NULL;
+  gchar *output_prefix = NULL;
+
+  if (storage == NULL) {
+    g_autofree gchar *scheme = g_uri_parse_scheme (url);
+    g_task_return_new_error (task, WE_ERROR, WE_ERROR_JOB_INVALID_SOURCE,
+                             "no storage plugin handles %s:// URLs", scheme ? scheme : "?");
+    return;
+  }
+  if (!we_storage_stat (storage, url, &info, &error)) {
+    g_task_return_new_error (task, WE_ERROR, WE_ERROR_JOB_INVALID_SOURCE,
+                             "source %s is not readable: %s", url, error->message);
+    return;
+  }
+  if (info.size == 0) {
+    g_task_return_new_error (task, WE_ERROR, WE_ERROR_JOB_INVALID_SOURCE,
+                             "source %s is empty", url);
+    return;
+  }
+
+  if (d->request->output_url != NULL) {
+    WeStorage *out = we_plugin_host_storage_for_url (self->host, d->request->output_url, NULL);
+    if (out == NULL) {
+      g_task_return_new_error (task, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                               "no storage plugin handles output_url %s",
+                               d->request->output_url);
+      return;
+    }
+    output_prefix = g_str_has_suffix (d->request->output_url, "/")
+                        ? g_strdup (d->request->output_url)
+                        : g_strconcat (d->request->output_url, "/", NULL);
+  } else {
+    WeStorage *out = we_plugin_host_default_storage (self->host, NULL);
+    g_autofree gchar *key = g_strdup_printf ("outputs/%s/", d->job->id);
+    if (out == NULL) {
+      g_task_return_new_error (task, WE_ERROR, WE_ERROR_STO_UNAVAILABLE,
+                               "no storage plugin accepts outputs");
+      return;
+    }
+    output_prefix = we_storage_make_url (out, key);
+  }
+  g_task_return_pointer (task, output_prefix, g_free);
+}
+
+static void
+submit_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  SubmitData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!we_store_finish_boolean (WE_STORE (source), result, &error)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  add_event (self, d->job->id, "job.created", NULL, "queued %s with profile %s%s%s",
+             d->job->source_url, d->profile->id, d->job->retry_of ? " retrying " : "",
+             d->job->retry_of ? d->job->retry_of : "");
+  adopt_job (self, d->job, d->profile, d->tasks);
+  g_signal_emit (self, signals[SIGNAL_JOB_CHANGED], 0, d->job);
+  schedule_pump (self);
+  g_task_return_pointer (task, we_job_copy (d->job), (GDestroyNotify) we_job_unref);
+}
+
+static void
+submit_source_checked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  SubmitData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *output_prefix = g_task_propagate_pointer (G_TASK (result), &error);
+  g_autofree gchar *name = NULL;
+  g_autoptr(WeTask) t = NULL;
+  g_autoptr(GPtrArray) tasks_copy = NULL;
+  g_autoptr(WeJob) job_copy = NULL;
+
+  if (output_prefix == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  name = we_job_output_name (d->request->source_url, d->profile->id,
+                             we_profile_get_extension (d->profile));
+  json_object_set_string_member (d->job->output_config, "output_url", output_prefix);
+
+  t = we_task_new ();
+  t->id = we_uuid_new ();
+  t->job_id = g_strdup (d->job->id);
+  t->sequence_index = 0;
+  t->max_attempts = d->profile->max_attempts;
+  t->output_key = g_strconcat (output_prefix, name, NULL);
+  t->updated_at = d->job->created_at;
+  d->tasks = g_ptr_array_new_with_free_func ((GDestroyNotify) we_task_unref);
+  g_ptr_array_add (d->tasks, g_steal_pointer (&t));
+  d->job->tasks_total = 1;
+
+  tasks_copy = g_ptr_array_new_with_free_func ((GDestroyNotify) we_task_unref);
+  for (guint i = 0; i < d->tasks->len; i++)
+    g_ptr_array_add (tasks_copy, we_task_copy (g_ptr_array_index (d->tasks, i)));
+  job_copy = we_job_copy (d->job);
+  we_store_job_create_async (self->store, job_copy, tasks_copy, g_task_get_cancellable (task),
+                             submit_created_cb, g_object_ref (task));
+}
+
+static void
+submit_profile_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  SubmitData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeProfile) base = we_store_finish_profile (WE_STORE (source), result, &error);
+  g_autoptr(GTask) check = NULL;
+  WeJob *job;
+
+  if (base == NULL) {
+    if (g_error_matches (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE) ||
+        g_error_matches (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND))
+      g_task_return_new_error (task, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE,
+                               "profile \"%s\" does not exist; GET /v1/profiles lists them",
+                               d->request->profile_id);
+    else
+      g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  if (d->request->profile_overrides != NULL) {
+    d->profile = we_profile_new_with_overrides (base, d->request->profile_overrides, &error);
+    if (d->profile == NULL) {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+    /* keep the id: outputs and lists name the profile the user picked */
+    g_free (d->profile->id);
+    d->profile->id = g_strdup (base->id);
+  } else {
+    d->profile = we_profile_ref (base);
+  }
+
+  job = d->job = we_job_new ();
+  job->id = we_uuid_new ();
+  job->user_id = g_strdup (d->user_id);
+  job->source_type = g_strdup (g_str_has_prefix (d->request->source_url, "fs://uploads/")
+                                   ? "upload" : "url");
+  job->source_url = g_strdup (d->request->source_url);
+  job->profile_id = g_strdup (d->profile->id);
+  job->status = WE_JOB_STATUS_QUEUED;
+  job->retry_of = g_strdup (d->request->retry_of);
+  job->created_at = job->updated_at = now_usec ();
+  job->output_config = json_object_new ();
+  json_object_set_object_member (job->output_config, "profile", we_profile_to_json (d->profile));
+  if (d->request->profile_overrides != NULL)
+    json_object_set_object_member (job->output_config, "profile_overrides",
+                                   json_object_ref (d->request->profile_overrides));
+  if (d->request->webhooks != NULL) {
+    JsonArray *hooks = json_array_new ();
+    for (guint i = 0; d->request->webhooks[i] != NULL; i++)
+      json_array_add_string_element (hooks, d->request->webhooks[i]);
+    json_object_set_array_member (job->output_config, "webhooks", hooks);
+  }
+  if (d->request->publish != NULL)
+    json_object_set_object_member (job->output_config, "publish",
+                                   json_object_ref (d->request->publish));
+
+  check = g_task_new (self, g_task_get_cancellable (task), submit_source_checked_cb,
+                      g_object_ref (task));
+  g_task_set_source_tag (check, check_source_thread);
+  g_task_set_task_data (check, d, NULL); /* owned by the outer task, which outlives this one */
+  g_task_run_in_thread (check, check_source_thread);
+}
+
+static void
+submit_request (WeScheduler *self, WeJobRequest *request, const gchar *user_id,
+                GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data,
+                gpointer source_tag)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  SubmitData *d = g_new0 (SubmitData, 1);
+
+  g_task_set_source_tag (task, source_tag);
+  d->request = request;
+  d->user_id = g_strdup (user_id);
+  g_task_set_task_data (task, d, (GDestroyNotify) submit_data_free);
+  we_store_profile_get_async (self->store, request->profile_id, cancellable, submit_profile_cb,
+                              g_steal_pointer (&task));
+}
+
+void
+we_scheduler_submit_async (WeScheduler *self, JsonObject *body, const gchar *user_id,
+                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  WeJobRequest *request = we_job_request_parse (body, &error);
+
+  if (request == NULL) {
+    g_task_report_error (self, callback, user_data, we_scheduler_submit_async,
+                         g_steal_pointer (&error));
+    return;
+  }
+  submit_request (self, request, user_id, cancellable, callback, user_data,
+                  we_scheduler_submit_async);
+}
+
+WeJob *
+we_scheduler_submit_finish (WeScheduler *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- cancel --- */
+
+static WeJob *
+cancel_active (WeScheduler *self, ActiveJob *aj)
+{
+  WeJob *job = we_job_ref (aj->job);
+
+  stop_running_tasks (self, aj);
+  job->status = WE_JOB_STATUS_CANCELLED;
+  job->eta_seconds = -1;
+  job->finished_at = now_usec ();
+  write_job (self, job);
+  add_event (self, job->id, "job.cancelled", NULL, "cancelled");
+  forget_job (self, job->id);
+  return job;
+}
+
+static gboolean
+check_cancellable (WeJob *job, GError **error)
+{
+  switch (job->status) {
+  case WE_JOB_STATUS_CANCELLED:
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_CANCELLED, "job %s was already cancelled",
+                 job->id);
+    return FALSE;
+  case WE_JOB_STATUS_COMPLETED:
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_COMPLETED, "job %s has already completed",
+                 job->id);
+    return FALSE;
+  case WE_JOB_STATUS_FAILED:
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_COMPLETED, "job %s has already failed", job->id);
+    return FALSE;
+  default:
+    return TRUE;
+  }
+}
+
+static void
+cancel_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeJob) job = we_store_finish_job (WE_STORE (source), result, &error);
+  ActiveJob *aj;
+
+  if (job == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  /* it may have become active or finished while we read it */
+  aj = g_hash_table_lookup (self->active, job->id);
+  if (aj != NULL) {
+    g_task_return_pointer (task, cancel_active (self, aj), (GDestroyNotify) we_job_unref);
+    return;
+  }
+  if (!check_cancellable (job, &error)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  /* active in the store but not driven by us: a record from an unfinished resume */
+  job->status = WE_JOB_STATUS_CANCELLED;
+  job->finished_at = now_usec ();
+  write_job (self, job);
+  g_task_return_pointer (task, g_steal_pointer (&job), (GDestroyNotify) we_job_unref);
+}
+
+void
+we_scheduler_cancel_async (WeScheduler *self, const gchar *job_id, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  ActiveJob *aj = g_hash_table_lookup (self->active, job_id);
+
+  g_task_set_source_tag (task, we_scheduler_cancel_async);
+  if (aj != NULL) {
+    g_task_return_pointer (task, cancel_active (self, aj), (GDestroyNotify) we_job_unref);
+    return;
+  }
+  we_store_job_get_async (self->store, job_id, cancellable, cancel_get_cb,
+                          g_steal_pointer (&task));
+}
+
+WeJob *
+we_scheduler_cancel_finish (WeScheduler *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- retry --- */
+
+static void
+retry_submitted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  WeJob *job = we_scheduler_submit_finish (WE_SCHEDULER (source), result, &error);
+
+  if (job == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, job, (GDestroyNotify) we_job_unref);
+}
+
+static void
+retry_get_chain_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeJob) job = we_store_finish_job (WE_STORE (source), result, &error);
+  ActiveJob *aj;
+  WeJobRequest *request;
+  JsonNode *node;
+
+  if (job == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  aj = g_hash_table_lookup (self->active, job->id);
+  if (aj != NULL) {
+    g_autoptr(WeJob) cancelled = cancel_active (self, aj);
+  }
+
+  request = g_new0 (WeJobRequest, 1);
+  request->source_url = g_strdup (job->source_url);
+  request->profile_id = g_strdup (job->profile_id);
+  request->retry_of = g_strdup (job->id);
+  if (job->output_config != NULL) {
+    node = json_object_get_member (job->output_config, "profile_overrides");
+    if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+      request->profile_overrides = json_object_ref (json_node_get_object (node));
+    node = json_object_get_member (job->output_config, "webhooks");
+    if (node != NULL && JSON_NODE_HOLDS_ARRAY (node)) {
+      JsonArray *a = json_node_get_array (node);
+      request->webhooks = g_new0 (gchar *, json_array_get_length (a) + 1);
+      for (guint i = 0; i < json_array_get_length (a); i++)
+        request->webhooks[i] = g_strdup (json_array_get_string_element (a, i));
+    }
+  }
+  submit_request (self, request, g_task_get_task_data (task), g_task_get_cancellable (task),
+                  retry_submitted_cb, g_object_ref (task), we_scheduler_submit_async);
+}
+
+void
+we_scheduler_retry_async (WeScheduler *self, const gchar *job_id, const gchar *user_id,
+                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, we_scheduler_retry_async);
+  g_task_set_task_data (task, g_strdup (user_id), g_free);
+  we_store_job_get_async (self->store, job_id, cancellable, retry_get_chain_cb,
+                          g_steal_pointer (&task));
+}
+
+WeJob *
+we_scheduler_retry_finish (WeScheduler *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- delete --- */
+
+static void
+delete_outputs_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WeScheduler *self = source;
+  GPtrArray *outputs = task_data;
+
+  for (guint i = 0; i < outputs->len; i++) {
+    WeJobOutput *o = g_ptr_array_index (outputs, i);
+    WeStorage *storage = we_plugin_host_storage_for_url (self->host, o->url, NULL);
+    g_autoptr(GError) error = NULL;
+    if (storage != NULL && !we_storage_delete_object (storage, o->url, &error) &&
+        !g_error_matches (error, WE_ERROR, WE_ERROR_STO_NOT_FOUND))
+      we_log (G_LOG_LEVEL_WARNING, o->job_id, "WE-STO-004", "deleting output %s: %s", o->url,
+              error->message);
+  }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+delete_records_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!we_store_finish_boolean (WE_STORE (source), result, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+delete_outputs_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+
+  we_store_job_delete_async (self->store, g_task_get_task_data (task),
+                             g_task_get_cancellable (task), delete_records_cb,
+                             g_steal_pointer (&task));
+}
+
+static void
+delete_outputs_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) outputs = we_store_finish_list (WE_STORE (source), result, NULL, &error);
+  g_autoptr(GTask) sub = NULL;
+
+  if (outputs == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  sub = g_task_new (self, NULL, delete_outputs_done_cb, g_steal_pointer (&task));
+  g_task_set_source_tag (sub, delete_outputs_thread);
+  g_task_set_task_data (sub, g_steal_pointer (&outputs), (GDestroyNotify) g_ptr_array_unref);
+  g_task_run_in_thread (sub, delete_outputs_thread);
+}
+
+static void
+delete_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeJob) job = we_store_finish_job (WE_STORE (source), result, &error);
+  ActiveJob *aj;
+
+  if (job == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  aj = g_hash_table_lookup (self->active, job->id);
+  if (aj != NULL) {
+    g_autoptr(WeJob) cancelled = cancel_active (self, aj);
+  }
+  we_store_output_list_async (self->store, job->id, g_task_get_cancellable (task),
+                              delete_outputs_listed_cb, g_steal_pointer (&task));
+}
+
+void
+we_scheduler_delete_async (WeScheduler *self, const gchar *job_id, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, we_scheduler_delete_async);
+  g_task_set_task_data (task, g_strdup (job_id), g_free);
+  we_store_job_get_async (self->store, job_id, cancellable, delete_get_cb,
+                          g_steal_pointer (&task));
+}
+
+gboolean
+we_scheduler_delete_finish (WeScheduler *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* --- resume --- */
+
+typedef struct {
+  GPtrArray *jobs;   /* (element-type WeJob) still to load */
+  guint      next;
+  guint      resumed;
+} ResumeData;
+
+static void
+resume_data_free (ResumeData *d)
+{
+  g_clear_pointer (&d->jobs, g_ptr_array_unref);
+  g_free (d);
+}
+
+static void resume_next (GTask *task);
+
+static void
+resume_tasks_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  ResumeData *d = g_task_get_task_data (task);
+  WeJob *job = g_ptr_array_index (d->jobs, d->next - 1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tasks = we_store_finish_list (WE_STORE (source), result, NULL, &error);
+  g_autoptr(WeProfile) profile = NULL;
+  JsonNode *node = job->output_config
+                       ? json_object_get_member (job->output_config, "profile") : NULL;
+
+  if (tasks == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    profile = we_profile_new_from_json (json_node_get_object (node), &error);
+  if (profile == NULL || tasks->len == 0) {
+    g_autoptr(WeProfile) placeholder = profile ? we_profile_ref (profile)
+                                               : we_profile_new ("unknown");
+    ActiveJob *aj = adopt_job (self, job, placeholder, tasks);
+    fail_job (self, aj, "WE-JOB-008",
+              profile == NULL ? "cannot resume: the job's profile snapshot is unreadable"
+                              : "cannot resume: the job has no tasks");
+    resume_next (g_steal_pointer (&task));
+    return;
+  }
+
+  for (guint i = 0; i < tasks->len; i++) {
+    WeTask *t = g_ptr_array_index (tasks, i);
+    if (t->status == WE_TASK_STATUS_RUNNING) {
+      /* the interruption was ours, not the task's: it does not use up an attempt */
+      t->status = WE_TASK_STATUS_PENDING;
+      t->attempt_count = MAX (0, t->attempt_count - 1);
+      t->progress_pct = 0;
+      t->not_before = 0;
+      write_task (self, t);
+    }
+  }
+  adopt_job (self, job, profile, tasks);
+  add_event (self, job->id, "job.resumed", NULL, "resumed after a service restart");
+  d->resumed++;
+  resume_next (g_steal_pointer (&task));
+}
+
+static void
+resume_next (GTask *task)
+{
+  WeScheduler *self = g_task_get_source_object (task);
+  ResumeData *d = g_task_get_task_data (task);
+  WeJob *job;
+
+  if (d->next >= d->jobs->len) {
+    if (d->resumed > 0)
+      we_log (G_LOG_LEVEL_INFO, NULL, NULL, "resumed %u active job(s) from the store",
+              d->resumed);
+    schedule_pump (self);
+    g_task_return_boolean (task, TRUE);
+    g_object_unref (task);
+    return;
+  }
+  job = g_ptr_array_index (d->jobs, d->next++);
+  we_store_task_list_async (self->store, job->id, g_task_get_cancellable (task), resume_tasks_cb,
+                            task);
+}
+
+static void
+resume_list_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ResumeData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  d->jobs = we_store_finish_list (WE_STORE (source), result, NULL, &error);
+  if (d->jobs == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  resume_next (g_steal_pointer (&task));
+}
+
+void
+we_scheduler_resume_async (WeScheduler *self, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  WeJobFilter filter = { 0 };
+
+  g_task_set_source_tag (task, we_scheduler_resume_async);
+  g_task_set_task_data (task, g_new0 (ResumeData, 1), (GDestroyNotify) resume_data_free);
+  filter.status_mask = WE_JOB_STATUS_MASK_ACTIVE;
+  filter.limit = 500;
+  filter.oldest_first = TRUE;
+  we_store_job_list_async (self->store, &filter, cancellable, resume_list_cb,
+                           g_steal_pointer (&task));
+}
+
+gboolean
+we_scheduler_resume_finish (WeScheduler *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The kernel's job logic: validates submissions, writes jobs and tasks to the
+ * store, hands tasks to the queue as slots free up, turns worker reports into
+ * state transitions (always written to the store before they are announced),
+ * retries transient failures with the spec §9.8 backoff, and resumes active
+ * jobs from the store after a restart. It never touches media itself.
+ */
+#pragma once
+
+#include "plugin/we-plugin-host.h"
+#include "queue/we-queue.h"
+#include "store/we-store.h"
+
+G_BEGIN_DECLS
+
+#define WE_TYPE_SCHEDULER (we_scheduler_get_type ())
+G_DECLARE_FINAL_TYPE (WeScheduler, we_scheduler, WE, SCHEDULER, GObject)
+
+WeScheduler *we_scheduler_new            (WeStore      *store,
+                                          WeQueue      *queue,
+                                          WePluginHost *host);
+/* First retry delay; doubles per attempt up to 5 minutes (spec §9.8: 5 s). */
+void         we_scheduler_set_retry_base (WeScheduler *self,
+                                          guint        milliseconds);
+
+/* Loads active jobs from the store and re-queues unfinished tasks. */
+void         we_scheduler_resume_async   (WeScheduler         *self,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+gboolean     we_scheduler_resume_finish  (WeScheduler  *self,
+                                          GAsyncResult *result,
+                                          GError      **error);
+
+/* @request: the POST /v1/jobs body (see docs/api.md).
+ * Errors: WE-JOB-001 / 002 / 003. */
+void         we_scheduler_submit_async   (WeScheduler         *self,
+                                          JsonObject          *request,
+                                          const gchar         *user_id,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+/* Returns: (transfer full) (nullable): the new job */
+WeJob       *we_scheduler_submit_finish  (WeScheduler  *self,
+                                          GAsyncResult *result,
+                                          GError      **error);
+
+/* Errors: WE-JOB-004 / 005 / 006. */
+void         we_scheduler_cancel_async   (WeScheduler         *self,
+                                          const gchar         *job_id,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+/* Returns: (transfer full) (nullable): the cancelled job */
+WeJob       *we_scheduler_cancel_finish  (WeScheduler  *self,
+                                          GAsyncResult *result,
+                                          GError      **error);
+
+/* Cancels the job if still active and submits a copy. Errors: WE-JOB-004. */
+void         we_scheduler_retry_async    (WeScheduler         *self,
+                                          const gchar         *job_id,
+                                          const gchar         *user_id,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+/* Returns: (transfer full) (nullable): the new job */
+WeJob       *we_scheduler_retry_finish   (WeScheduler  *self,
+                                          GAsyncResult *result,
+                                          GError      **error);
+
+/* Cancels if active, deletes outputs from storage and the job's records. */
+void         we_scheduler_delete_async   (WeScheduler         *self,
+                                          const gchar         *job_id,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+gboolean     we_scheduler_delete_finish  (WeScheduler  *self,
+                                          GAsyncResult *result,
+                                          GError      **error);
+
+/* Number of jobs the scheduler is driving right now. */
+guint        we_scheduler_get_active_count (WeScheduler *self);
+
+G_END_DECLS

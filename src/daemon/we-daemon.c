@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "we-daemon.h"
+
+#include <glib/gstdio.h>
+
+#include "api/we-api-server.h"
+#include "common/we-log.h"
+#include "core/we-scheduler.h"
+#include "plugin/we-plugin-host.h"
+#include "queue/we-queue-local.h"
+#include "store/we-store-sqlite.h"
+
+struct _WeDaemon {
+  GObject       parent_instance;
+  WeConfig     *config;
+  WeStore      *store;
+  WePluginHost *host;
+  WeQueue      *queue;
+  WeScheduler  *scheduler;
+  WeApiServer  *api;
+  gchar        *api_url;
+  gchar        *plugin_dir;
+  gchar        *storage_root;
+};
+
+G_DEFINE_TYPE (WeDaemon, we_daemon, G_TYPE_OBJECT)
+
+static void
+we_daemon_dispose (GObject *object)
+{
+  WeDaemon *self = WE_DAEMON (object);
+
+  g_clear_object (&self->api);
+  g_clear_object (&self->scheduler);
+  if (self->queue != NULL)
+    we_queue_stop (self->queue);
+  g_clear_object (&self->queue);
+  if (self->store != NULL)
+    we_store_flush (self->store);
+  g_clear_object (&self->store);
+  g_clear_object (&self->host);
+  g_clear_object (&self->config);
+  G_OBJECT_CLASS (we_daemon_parent_class)->dispose (object);
+}
+
+static void
+we_daemon_finalize (GObject *object)
+{
+  WeDaemon *self = WE_DAEMON (object);
+
+  g_free (self->api_url);
+  g_free (self->plugin_dir);
+  g_free (self->storage_root);
+  G_OBJECT_CLASS (we_daemon_parent_class)->finalize (object);
+}
+
+static void
+we_daemon_class_init (WeDaemonClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = we_daemon_dispose;
+  G_OBJECT_CLASS (klass)->finalize = we_daemon_finalize;
+}
+
+static void
+we_daemon_init (WeDaemon *self)
+{
+}
+
+WeDaemon *
+we_daemon_new (WeConfig *config)
+{
+  WeDaemon *self = g_object_new (WE_TYPE_DAEMON, NULL);
+
+  self->config = g_object_ref (config);
+  return self;
+}
+
+/* The embedded defaults: what a user gets with no configuration at all. */
+static JsonObject *
+plugin_config_cb (const gchar *plugin_id, gpointer user_data)
+{
+  WeDaemon *self = user_data;
+  JsonObject *config = we_config_get_plugin_config (self->config, plugin_id);
+
+  if (g_str_equal (plugin_id, "storage-fs") && !json_object_has_member (config, "root"))
+    json_object_set_string_member (config, "root", self->storage_root);
+  if (g_str_equal (plugin_id, "auth-basic") && !json_object_has_member (config, "mode"))
+    json_object_set_string_member (config, "mode", "none");
+  return config;
+}
+
+static gchar *
+find_beside (const gchar *exe_path, const gchar *const *candidates)
+{
+  g_autofree gchar *dir = exe_path ? g_path_get_dirname (exe_path) : NULL;
+
+  for (guint i = 0; dir != NULL && candidates[i] != NULL; i++) {
+    g_autofree gchar *path = g_build_filename (dir, candidates[i], NULL);
+    g_autofree gchar *canonical = g_canonicalize_filename (path, NULL);
+    if (g_file_test (canonical, G_FILE_TEST_EXISTS))
+      return g_steal_pointer (&canonical);
+  }
+  return NULL;
+}
+
+static gchar *
+resolve_worker_binary (WeDaemon *self, const gchar *exe_path)
+{
+  static const gchar *beside[] = { "../worker/webencode-worker", "../libexec/webencode-worker",
+                                   "webencode-worker", NULL };
+  gchar *found;
+
+  if (we_config_get_worker_binary (self->config) != NULL)
+    return g_strdup (we_config_get_worker_binary (self->config));
+  found = find_beside (exe_path, beside);
+  if (found != NULL)
+    return found;
+  return g_build_filename (WE_LIBEXECDIR, "webencode-worker", NULL);
+}
+
+static gchar *
+resolve_plugin_dir (WeDaemon *self, const gchar *exe_path)
+{
+  static const gchar *beside[] = { "../../plugins", NULL };
+  const gchar *configured = we_config_get_plugin_dir (self->config);
+  gchar *found;
+
+  if (g_file_test (configured, G_FILE_TEST_IS_DIR))
+    return g_strdup (configured);
+  /* running from a build tree without installing */
+  found = find_beside (exe_path, beside);
+  if (found != NULL)
+    return found;
+  return g_strdup (configured);
+}
+
+static WeStore *
+open_store (WeDaemon *self, GError **error)
+{
+  const gchar *url = we_config_get_database_url (self->config);
+
+  if (g_str_has_prefix (url, "sqlite:") || g_str_has_prefix (url, "/"))
+    return we_store_sqlite_new (url, error);
+  if (g_str_has_prefix (url, "postgres")) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE,
+                 "DATABASE_URL names PostgreSQL, whose store backend is not part of this "
+                 "build yet; unset it to use the embedded SQLite store");
+    return NULL;
+  }
+  g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE,
+               "DATABASE_URL \"%s\" has an unknown scheme (use sqlite:///path)", url);
+  return NULL;
+}
+
+static gboolean
+seed_profiles (WeDaemon *self, GError **error)
+{
+  g_autoptr(GPtrArray) builtins = we_profile_builtins ();
+
+  /* built-ins are rewritten at every start so an upgrade updates them */
+  for (guint i = 0; i < builtins->len; i++) {
+    if (!we_store_profile_put (self->store, g_ptr_array_index (builtins, i), error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static JsonObject *
+build_configure_message (WeDaemon *self)
+{
+  JsonObject *msg = json_object_new ();
+  JsonArray *plugins = json_array_new ();
+  GPtrArray *infos = we_plugin_host_get_plugins (self->host);
+  g_autofree gchar *scratch = g_build_filename (we_config_get_data_dir (self->config), "scratch",
+                                                NULL);
+
+  g_mkdir_with_parents (scratch, 0700);
+  json_object_set_string_member (msg, "type", "configure");
+  json_object_set_string_member (msg, "plugin_dir", self->plugin_dir);
+  json_object_set_string_member (msg, "scratch_dir", scratch);
+  for (guint i = 0; i < infos->len; i++) {
+    WePluginInfo *info = g_ptr_array_index (infos, i);
+    JsonObject *entry;
+    if (info->pillar != WE_PILLAR_STORAGE && info->pillar != WE_PILLAR_ENCODER)
+      continue;
+    if (we_config_plugin_is_disabled (self->config, info->id))
+      continue;
+    entry = json_object_new ();
+    json_object_set_string_member (entry, "id", info->id);
+    json_object_set_object_member (entry, "config", plugin_config_cb (info->id, self));
+    json_array_add_object_element (plugins, entry);
+  }
+  json_object_set_array_member (msg, "plugins", plugins);
+  return msg;
+}
+
+static void
+resumed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!we_scheduler_resume_finish (WE_SCHEDULER (source), result, &error))
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-SYS-002", "resuming jobs failed: %s",
+            error->message);
+}
+
+gboolean
+we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
+{
+  const gchar *data_dir = we_config_get_data_dir (self->config);
+  g_autofree gchar *worker = NULL;
+  g_autoptr(JsonObject) configure = NULL;
+  guint workers = we_config_get_worker_count (self->config);
+  WeApiContext ctx = { 0 };
+  guint loaded;
+  const gchar *argv[3] = { NULL, "--stdio", NULL };
+
+  if (g_mkdir_with_parents (data_dir, 0700) != 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_INTERNAL, "cannot create data directory %s: %s",
+                 data_dir, g_strerror (errno));
+    return FALSE;
+  }
+  self->storage_root = g_build_filename (data_dir, "storage", NULL);
+
+  self->store = open_store (self, error);
+  if (self->store == NULL)
+    return FALSE;
+  if (!seed_profiles (self, error))
+    return FALSE;
+
+  if (we_config_get_nats_url (self->config) != NULL)
+    we_log (G_LOG_LEVEL_WARNING, NULL, NULL,
+            "NATS_URL is set, but the NATS queue is not part of this build yet; "
+            "running tasks on local workers");
+
+  self->host = we_plugin_host_new ();
+  we_plugin_host_set_config_func (self->host, plugin_config_cb, self, NULL);
+  self->plugin_dir = resolve_plugin_dir (self, exe_path);
+  loaded = we_plugin_host_load_dir (self->host, self->plugin_dir, error);
+  if (*error != NULL) {
+    g_prefix_error (error, "loading plugins: ");
+    return FALSE;
+  }
+  we_log (G_LOG_LEVEL_INFO, NULL, NULL, "%u plugin(s) loaded from %s", loaded, self->plugin_dir);
+  if (we_plugin_host_default_storage (self->host, NULL) == NULL)
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-STO-004", "no storage plugin loaded: jobs cannot run");
+
+  if (workers == 0)
+    workers = MAX (1, g_get_num_processors ());
+  worker = resolve_worker_binary (self, exe_path);
+  argv[0] = worker;
+  configure = build_configure_message (self);
+  self->queue = WE_QUEUE (we_queue_local_new (argv, workers, configure,
+                                              we_config_get_stall_timeout (self->config)));
+  if (!we_queue_start (self->queue, error)) {
+    g_prefix_error (error, "starting workers (%s): ", worker);
+    return FALSE;
+  }
+  we_log (G_LOG_LEVEL_INFO, NULL, NULL, "%u local worker(s) from %s", workers, worker);
+
+  self->scheduler = we_scheduler_new (self->store, self->queue, self->host);
+  we_scheduler_set_retry_base (self->scheduler, we_config_get_retry_base_ms (self->config));
+
+  ctx.config = self->config;
+  ctx.store = self->store;
+  ctx.scheduler = self->scheduler;
+  ctx.host = self->host;
+  ctx.queue = self->queue;
+  ctx.mode = "embedded";
+  ctx.store_kind = "sqlite";
+  self->api = we_api_server_new (&ctx);
+  if (!we_api_server_listen (self->api, we_config_get_host (self->config),
+                             we_config_get_port (self->config), error))
+    return FALSE;
+  self->api_url = g_strdup (we_config_get_public_url (self->config));
+
+  we_scheduler_resume_async (self->scheduler, NULL, resumed_cb, NULL);
+  return TRUE;
+}
+
+const gchar *
+we_daemon_get_api_url (WeDaemon *self)
+{
+  return self->api_url;
+}
+
+typedef struct {
+  GSourceFunc done;
+  gpointer    user_data;
+} StopData;
+
+static gboolean
+stop_finish (gpointer user_data)
+{
+  StopData *d = user_data;
+
+  d->done (d->user_data);
+  g_free (d);
+  return G_SOURCE_REMOVE;
+}
+
+void
+we_daemon_stop (WeDaemon *self, GSourceFunc done, gpointer user_data)
+{
+  StopData *d = g_new0 (StopData, 1);
+
+  d->done = done;
+  d->user_data = user_data;
+  if (self->api != NULL)
+    we_api_server_disconnect (self->api);
+  /* jobs stay active in the store: the next start resumes them */
+  if (self->queue != NULL)
+    we_queue_stop (self->queue);
+  if (self->store != NULL)
+    we_store_flush (self->store);
+  g_idle_add (stop_finish, d);
+}

@@ -1,0 +1,911 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "we-queue-local.h"
+
+#include <signal.h>
+#include <string.h>
+#include <webencode/we-error.h>
+
+#include "common/we-worker-protocol.h"
+
+#define WE_QUEUE_LOCAL_READ_CHUNK      (64 * 1024)
+#define WE_QUEUE_LOCAL_CANCEL_GRACE_MS 2000
+#define WE_QUEUE_LOCAL_STOP_GRACE_MS   2000
+#define WE_QUEUE_LOCAL_EOF_GRACE_MS    1000
+#define WE_QUEUE_LOCAL_BACKOFF_MIN_MS  500
+#define WE_QUEUE_LOCAL_BACKOFF_MAX_MS  30000
+#define WE_QUEUE_LOCAL_CRASH_LOOP_US   (10 * G_TIME_SPAN_SECOND)
+#define WE_QUEUE_LOCAL_STABLE_US       (60 * G_TIME_SPAN_SECOND)
+
+typedef enum {
+  WE_QUEUE_CHILD_STARTING,   /* spawned, no hello yet */
+  WE_QUEUE_CHILD_IDLE,
+  WE_QUEUE_CHILD_BUSY,
+  WE_QUEUE_CHILD_RESTARTING, /* dead or dying; a new process is due */
+  WE_QUEUE_CHILD_STOPPED,
+} WeQueueChildState;
+
+typedef struct _WeQueueChild WeQueueChild;
+
+/* One process of a slot. Async callbacks hold a reference and check @child,
+ * which is cleared once this process is over (it exited, or the queue went
+ * away), so a late callback never acts on a newer process of the slot. */
+typedef struct {
+  grefcount      ref;
+  WeQueueChild  *child;
+  GSubprocess   *subprocess;
+  GPid           pid;
+  GOutputStream *stdin_pipe;
+  GInputStream  *stdout_pipe;
+  GCancellable  *cancellable;
+  GByteArray    *inbuf;
+  GQueue         writes;     /* (element-type GBytes) */
+  gboolean       writing;
+  gboolean       killed;
+  guint          eof_kill_id;
+  gint64         started_us;
+} WeQueueProc;
+
+struct _WeQueueChild {
+  WeQueueLocal      *queue;  /* not owned */
+  gchar             *id;
+  WeQueueChildState  state;
+  WeQueueProc       *proc;   /* nullable */
+  gchar             *task_id;
+  JsonObject        *capabilities;
+  guint              restarts;
+  guint              backoff_ms;
+  guint              respawn_id;
+  guint              stall_id;
+  guint              cancel_kill_id;
+  gint64             last_report_us;
+  gboolean           cancel_requested;
+  gchar             *kill_reason; /* completes "worker local-N …" */
+};
+
+struct _WeQueueLocal {
+  GObject     parent_instance;
+
+  GStrv       argv;
+  guint       count;
+  JsonObject *configure;
+  guint       stall_timeout_s;
+
+  GPtrArray  *children;  /* (element-type WeQueueChild) */
+  GHashTable *tasks;     /* task id → WeQueueChild (not owned) */
+  gboolean    started;
+  gboolean    stopping;
+  guint       stop_kill_id;
+};
+
+static void we_queue_local_iface_init (WeQueueInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (WeQueueLocal, we_queue_local, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (WE_TYPE_QUEUE, we_queue_local_iface_init))
+
+static void we_queue_proc_read_next (WeQueueProc *proc);
+static void we_queue_child_exited (WeQueueChild *child, WeQueueProc *proc);
+static gboolean we_queue_child_spawn (WeQueueChild *child, GError **error);
+
+static const gchar *
+json_get_str (JsonObject *obj, const gchar *name)
+{
+  JsonNode *node = json_object_get_member (obj, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static const gchar *
+we_queue_child_state_to_string (WeQueueChildState state)
+{
+  switch (state) {
+  case WE_QUEUE_CHILD_STARTING:
+    return "starting";
+  case WE_QUEUE_CHILD_IDLE:
+    return "idle";
+  case WE_QUEUE_CHILD_BUSY:
+    return "busy";
+  case WE_QUEUE_CHILD_RESTARTING:
+    return "restarting";
+  case WE_QUEUE_CHILD_STOPPED:
+  default:
+    return "stopped";
+  }
+}
+
+/* ---- process incarnations --------------------------------------------- */
+
+static WeQueueProc *
+we_queue_proc_ref (WeQueueProc *proc)
+{
+  g_ref_count_inc (&proc->ref);
+  return proc;
+}
+
+static void
+we_queue_proc_unref (WeQueueProc *proc)
+{
+  if (!g_ref_count_dec (&proc->ref))
+    return;
+  g_clear_handle_id (&proc->eof_kill_id, g_source_remove);
+  g_queue_clear_full (&proc->writes, (GDestroyNotify) g_bytes_unref);
+  g_byte_array_unref (proc->inbuf);
+  g_clear_object (&proc->cancellable);
+  g_clear_object (&proc->stdin_pipe);
+  g_clear_object (&proc->stdout_pipe);
+  /* GSubprocess reaps the process itself even when nobody waits for it */
+  g_clear_object (&proc->subprocess);
+  g_free (proc);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeQueueProc, we_queue_proc_unref)
+
+static void
+we_queue_proc_kill (WeQueueProc *proc)
+{
+  proc->killed = TRUE;
+  g_subprocess_force_exit (proc->subprocess);
+}
+
+static void
+we_queue_proc_write_next (WeQueueProc *proc);
+
+static void
+we_queue_proc_write_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(WeQueueProc) proc = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_bytes_unref (g_queue_pop_head (&proc->writes));
+  proc->writing = FALSE;
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), res, NULL, &error)) {
+    /* the process is gone or going; its exit is handled by the wait */
+    if (proc->child != NULL)
+      g_debug ("writing to worker %s failed: %s", proc->child->id, error->message);
+    g_queue_clear_full (&proc->writes, (GDestroyNotify) g_bytes_unref);
+    return;
+  }
+  we_queue_proc_write_next (proc);
+}
+
+static void
+we_queue_proc_write_next (WeQueueProc *proc)
+{
+  GBytes *bytes = g_queue_peek_head (&proc->writes);
+  gsize size = 0;
+  gconstpointer data;
+
+  if (proc->writing || bytes == NULL)
+    return;
+  proc->writing = TRUE;
+  data = g_bytes_get_data (bytes, &size);
+  g_output_stream_write_all_async (proc->stdin_pipe, data, size, G_PRIORITY_DEFAULT,
+                                   proc->cancellable, we_queue_proc_write_cb,
+                                   we_queue_proc_ref (proc));
+}
+
+static void
+we_queue_proc_send (WeQueueProc *proc, JsonObject *msg)
+{
+  gchar *line = we_worker_msg_serialize (msg);
+
+  g_queue_push_tail (&proc->writes, g_bytes_new_take (line, strlen (line)));
+  we_queue_proc_write_next (proc);
+}
+
+/* ---- children ----------------------------------------------------------- */
+
+static void
+we_queue_child_free (WeQueueChild *child)
+{
+  g_clear_handle_id (&child->respawn_id, g_source_remove);
+  g_clear_handle_id (&child->stall_id, g_source_remove);
+  g_clear_handle_id (&child->cancel_kill_id, g_source_remove);
+  g_clear_pointer (&child->proc, we_queue_proc_unref);
+  g_clear_pointer (&child->capabilities, json_object_unref);
+  g_free (child->task_id);
+  g_free (child->kill_reason);
+  g_free (child->id);
+  g_free (child);
+}
+
+/* Kills the child's process; the exit is then reported like any crash,
+ * with @reason in place of the exit status. */
+static void
+we_queue_child_kill (WeQueueChild *child, const gchar *reason)
+{
+  if (child->proc == NULL || child->proc->killed)
+    return;
+  g_warning ("worker %s (pid %d) %s", child->id, (gint) child->proc->pid, reason);
+  if (child->kill_reason == NULL)
+    child->kill_reason = g_strdup (reason);
+  /* a dying process is no free slot */
+  if (child->state == WE_QUEUE_CHILD_IDLE || child->state == WE_QUEUE_CHILD_STARTING)
+    child->state = WE_QUEUE_CHILD_RESTARTING;
+  we_queue_proc_kill (child->proc);
+}
+
+static void
+we_queue_child_clear_task (WeQueueChild *child)
+{
+  g_clear_handle_id (&child->stall_id, g_source_remove);
+  g_clear_handle_id (&child->cancel_kill_id, g_source_remove);
+  if (child->task_id != NULL)
+    g_hash_table_remove (child->queue->tasks, child->task_id);
+  g_clear_pointer (&child->task_id, g_free);
+  child->cancel_requested = FALSE;
+}
+
+static gboolean
+we_queue_message_is_final (const gchar *type)
+{
+  return g_strcmp0 (type, "done") == 0 || g_strcmp0 (type, "failed") == 0 ||
+         g_strcmp0 (type, "cancelled") == 0;
+}
+
+static void
+we_queue_child_handle_line (WeQueueChild *child, const gchar *line, gsize length)
+{
+  WeQueueLocal *self = child->queue;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) msg = NULL;
+  g_autofree gchar *task_id = NULL;
+  const gchar *type;
+
+  msg = we_worker_msg_parse (line, length, &error);
+  if (msg == NULL) {
+    /* the worker keeps its stdout for the protocol alone, so garbage means
+     * it is broken: do not trust anything else it says */
+    g_autofree gchar *reason = g_strdup_printf ("broke the protocol (%s) and was killed",
+                                                error->message);
+    we_queue_child_kill (child, reason);
+    return;
+  }
+  if (self->stopping)
+    return;
+
+  type = we_worker_msg_type (msg);
+  if (g_strcmp0 (type, "hello") == 0) {
+    JsonNode *caps = json_object_get_member (msg, "capabilities");
+
+    if (child->state != WE_QUEUE_CHILD_STARTING)
+      return;
+    g_clear_pointer (&child->capabilities, json_object_unref);
+    child->capabilities = caps != NULL && JSON_NODE_HOLDS_OBJECT (caps)
+                            ? json_object_ref (json_node_get_object (caps))
+                            : json_object_new ();
+    child->state = WE_QUEUE_CHILD_IDLE;
+    g_info ("worker %s (pid %d) is ready", child->id, (gint) child->proc->pid);
+    we_queue_emit_slots_changed (WE_QUEUE (self));
+    return;
+  }
+  if (g_strcmp0 (type, "probe") != 0 && g_strcmp0 (type, "progress") != 0 &&
+      !we_queue_message_is_final (type)) {
+    g_debug ("ignoring \"%s\" message from worker %s", type, child->id);
+    return;
+  }
+  if (child->state != WE_QUEUE_CHILD_BUSY ||
+      g_strcmp0 (json_get_str (msg, "task_id"), child->task_id) != 0) {
+    /* e.g. a report that crossed a kill: the task is accounted for */
+    g_debug ("ignoring stale \"%s\" message from worker %s", type, child->id);
+    return;
+  }
+  child->last_report_us = g_get_monotonic_time ();
+  if (!we_queue_message_is_final (type)) {
+    we_queue_emit_task_event (WE_QUEUE (self), child->task_id, msg);
+    return;
+  }
+
+  /* free the slot before telling anyone, so a handler can dispatch into it */
+  task_id = g_strdup (child->task_id);
+  we_queue_child_clear_task (child);
+  child->state = WE_QUEUE_CHILD_IDLE;
+  we_queue_emit_task_event (WE_QUEUE (self), task_id, msg);
+  we_queue_emit_slots_changed (WE_QUEUE (self));
+}
+
+static gboolean
+we_queue_proc_eof_kill_cb (gpointer user_data)
+{
+  WeQueueProc *proc = user_data;
+
+  proc->eof_kill_id = 0;
+  if (proc->child != NULL)
+    we_queue_child_kill (proc->child, "closed its output and was killed");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+we_queue_proc_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(WeQueueProc) proc = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(WeQueueLocal) self = NULL;
+  gsize consumed = 0;
+
+  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), res, &error);
+  if (proc->child == NULL)
+    return;
+  /* a handler may drop the last reference to the queue */
+  self = g_object_ref (proc->child->queue);
+
+  if (bytes == NULL) {
+    g_autofree gchar *reason = g_strdup_printf ("could not be read (%s) and was killed",
+                                                error->message);
+    we_queue_child_kill (proc->child, reason);
+    return;
+  }
+  if (g_bytes_get_size (bytes) == 0) {
+    /* normally the exit follows at once and reports the real status; a
+     * process that closed stdout but lives on is of no use either */
+    if (proc->child->state == WE_QUEUE_CHILD_IDLE)
+      proc->child->state = WE_QUEUE_CHILD_RESTARTING;
+    proc->eof_kill_id = g_timeout_add (WE_QUEUE_LOCAL_EOF_GRACE_MS, we_queue_proc_eof_kill_cb,
+                                       proc);
+    return;
+  }
+
+  g_byte_array_append (proc->inbuf, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  while (proc->child != NULL && !proc->killed) {
+    const guint8 *start = proc->inbuf->data + consumed;
+    const guint8 *nl = memchr (start, '\n', proc->inbuf->len - consumed);
+    gsize length;
+
+    if (nl == NULL)
+      break;
+    length = (gsize) (nl - start);
+    consumed += length + 1;
+    if (length > WE_WORKER_MAX_LINE) {
+      we_queue_child_kill (proc->child, "sent an over-long line and was killed");
+      return;
+    }
+    if (length > 0)
+      we_queue_child_handle_line (proc->child, (const gchar *) start, length);
+  }
+  g_byte_array_remove_range (proc->inbuf, 0, consumed);
+  if (proc->child == NULL || proc->killed)
+    return;
+  /* a child can make us buffer at most one line's worth */
+  if (proc->inbuf->len > WE_WORKER_MAX_LINE) {
+    we_queue_child_kill (proc->child, "sent an over-long line and was killed");
+    return;
+  }
+  we_queue_proc_read_next (proc);
+}
+
+static void
+we_queue_proc_read_next (WeQueueProc *proc)
+{
+  g_input_stream_read_bytes_async (proc->stdout_pipe, WE_QUEUE_LOCAL_READ_CHUNK,
+                                   G_PRIORITY_DEFAULT, proc->cancellable,
+                                   we_queue_proc_read_cb, we_queue_proc_ref (proc));
+}
+
+static void
+we_queue_proc_wait_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(WeQueueProc) proc = user_data;
+
+  /* the wait has no cancellable, so this only fails for a vanished process */
+  g_subprocess_wait_finish (G_SUBPROCESS (source), res, NULL);
+  if (proc->child != NULL)
+    we_queue_child_exited (proc->child, proc);
+}
+
+static gboolean
+we_queue_child_respawn_cb (gpointer user_data)
+{
+  WeQueueChild *child = user_data;
+  g_autoptr(GError) error = NULL;
+
+  child->respawn_id = 0;
+  if (child->queue->stopping)
+    return G_SOURCE_REMOVE;
+  if (!we_queue_child_spawn (child, &error)) {
+    child->backoff_ms = child->backoff_ms == 0
+                          ? WE_QUEUE_LOCAL_BACKOFF_MIN_MS
+                          : MIN (child->backoff_ms * 2, WE_QUEUE_LOCAL_BACKOFF_MAX_MS);
+    g_warning ("cannot restart worker %s: %s; next try in %u ms", child->id, error->message,
+               child->backoff_ms);
+    child->respawn_id = g_timeout_add (child->backoff_ms, we_queue_child_respawn_cb, child);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+we_queue_local_all_stopped (WeQueueLocal *self)
+{
+  for (guint i = 0; i < self->children->len; i++) {
+    WeQueueChild *child = g_ptr_array_index (self->children, i);
+
+    if (child->proc != NULL)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+we_queue_child_exited (WeQueueChild *child, WeQueueProc *proc)
+{
+  WeQueueLocal *self = child->queue;
+  g_autoptr(WeQueueLocal) keep = g_object_ref (self);
+  g_autofree gchar *task_id = NULL;
+  g_autofree gchar *reason = NULL;
+  g_autofree gchar *status = NULL;
+  gboolean cancel_requested = child->cancel_requested;
+  gint64 uptime = g_get_monotonic_time () - proc->started_us;
+  guint delay_ms = 0;
+
+  g_assert (child->proc == proc);
+
+  if (g_subprocess_get_if_signaled (proc->subprocess))
+    status = g_strdup_printf ("signal %d", g_subprocess_get_term_sig (proc->subprocess));
+  else
+    status = g_strdup_printf ("status %d", g_subprocess_get_exit_status (proc->subprocess));
+
+  /* this process is over: late callbacks of it must do nothing */
+  proc->child = NULL;
+  g_cancellable_cancel (proc->cancellable);
+  g_clear_handle_id (&proc->eof_kill_id, g_source_remove);
+  g_clear_pointer (&child->proc, we_queue_proc_unref);
+  g_clear_pointer (&child->capabilities, json_object_unref);
+
+  task_id = g_strdup (child->task_id);
+  we_queue_child_clear_task (child);
+  reason = g_steal_pointer (&child->kill_reason);
+
+  if (self->stopping) {
+    g_info ("worker %s exited (%s)", child->id, status);
+    child->state = WE_QUEUE_CHILD_STOPPED;
+    if (we_queue_local_all_stopped (self))
+      g_clear_handle_id (&self->stop_kill_id, g_source_remove);
+    return;
+  }
+
+  /* back off only from a crash loop; a long-lived worker comes back at once */
+  if (uptime < WE_QUEUE_LOCAL_CRASH_LOOP_US) {
+    child->backoff_ms = child->backoff_ms == 0
+                          ? WE_QUEUE_LOCAL_BACKOFF_MIN_MS
+                          : MIN (child->backoff_ms * 2, WE_QUEUE_LOCAL_BACKOFF_MAX_MS);
+    delay_ms = child->backoff_ms;
+  } else if (uptime >= WE_QUEUE_LOCAL_STABLE_US) {
+    child->backoff_ms = 0;
+  }
+  g_warning ("worker %s exited unexpectedly (%s)%s%s; restarting in %u ms", child->id, status,
+             task_id != NULL ? " while running task " : "", task_id != NULL ? task_id : "",
+             delay_ms);
+  child->state = WE_QUEUE_CHILD_RESTARTING;
+  child->restarts++;
+  child->respawn_id = g_timeout_add (delay_ms, we_queue_child_respawn_cb, child);
+
+  if (task_id != NULL) {
+    g_autoptr(JsonObject) msg = json_object_new ();
+
+    if (cancel_requested) {
+      /* it was going away anyway: what the caller asked for happened */
+      json_object_set_string_member (msg, "type", "cancelled");
+      json_object_set_string_member (msg, "task_id", task_id);
+    } else {
+      g_autofree gchar *message = NULL;
+
+      if (reason != NULL)
+        message = g_strdup_printf ("worker %s %s", child->id, reason);
+      else
+        message = g_strdup_printf ("worker %s exited unexpectedly (%s)", child->id, status);
+      json_object_set_string_member (msg, "type", "failed");
+      json_object_set_string_member (msg, "task_id", task_id);
+      json_object_set_string_member (msg, "code",
+                                     we_error_code_to_string (WE_ERROR_WRK_COMMUNICATION));
+      json_object_set_string_member (msg, "message", message);
+      json_object_set_boolean_member (msg, "retryable", TRUE);
+    }
+    we_queue_emit_task_event (WE_QUEUE (self), task_id, msg);
+  }
+  if (!self->stopping)
+    we_queue_emit_slots_changed (WE_QUEUE (self));
+}
+
+static JsonObject *
+we_queue_local_configure_for (WeQueueLocal *self, WeQueueChild *child)
+{
+  JsonObject *msg = json_object_new ();
+
+  if (self->configure != NULL) {
+    g_autoptr(GList) names = json_object_get_members (self->configure);
+
+    for (GList *l = names; l != NULL; l = l->next)
+      json_object_set_member (msg, l->data,
+                              json_node_copy (json_object_get_member (self->configure, l->data)));
+  }
+  json_object_set_string_member (msg, "type", "configure");
+  json_object_set_string_member (msg, "worker_id", child->id);
+  return msg;
+}
+
+static gboolean
+we_queue_child_spawn (WeQueueChild *child, GError **error)
+{
+  WeQueueLocal *self = child->queue;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) subprocess = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(JsonObject) configure = NULL;
+  WeQueueProc *proc;
+  const gchar *ident;
+
+  for (guint i = 0; self->argv[i] != NULL; i++)
+    g_ptr_array_add (argv, self->argv[i]);
+  g_ptr_array_add (argv, (gpointer) "--worker-id");
+  g_ptr_array_add (argv, child->id);
+  g_ptr_array_add (argv, NULL);
+
+  /* stderr is inherited: the worker's JSON log joins ours */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  subprocess = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata,
+                                             error);
+  if (subprocess == NULL) {
+    g_prefix_error (error, "cannot start worker %s: ", child->id);
+    return FALSE;
+  }
+
+  proc = g_new0 (WeQueueProc, 1);
+  g_ref_count_init (&proc->ref);
+  proc->child = child;
+  proc->subprocess = g_steal_pointer (&subprocess);
+  ident = g_subprocess_get_identifier (proc->subprocess);
+  proc->pid = ident != NULL ? (GPid) g_ascii_strtoll (ident, NULL, 10) : 0;
+  proc->stdin_pipe = g_object_ref (g_subprocess_get_stdin_pipe (proc->subprocess));
+  proc->stdout_pipe = g_object_ref (g_subprocess_get_stdout_pipe (proc->subprocess));
+  proc->cancellable = g_cancellable_new ();
+  proc->inbuf = g_byte_array_new ();
+  proc->started_us = g_get_monotonic_time ();
+  g_queue_init (&proc->writes);
+
+  child->proc = proc;
+  child->state = WE_QUEUE_CHILD_STARTING;
+  g_info ("started worker %s (pid %d)", child->id, (gint) proc->pid);
+
+  g_subprocess_wait_async (proc->subprocess, NULL, we_queue_proc_wait_cb,
+                           we_queue_proc_ref (proc));
+  we_queue_proc_read_next (proc);
+  configure = we_queue_local_configure_for (self, child);
+  we_queue_proc_send (proc, configure);
+  return TRUE;
+}
+
+static gboolean
+we_queue_child_stall_cb (gpointer user_data)
+{
+  WeQueueChild *child = user_data;
+  WeQueueLocal *self = child->queue;
+  g_autofree gchar *reason = NULL;
+
+  if (g_get_monotonic_time () - child->last_report_us <
+      (gint64) self->stall_timeout_s * G_TIME_SPAN_SECOND)
+    return G_SOURCE_CONTINUE;
+  child->stall_id = 0;
+  reason = g_strdup_printf ("stalled on task %s (no report for %u s) and was killed",
+                            child->task_id, self->stall_timeout_s);
+  we_queue_child_kill (child, reason);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+we_queue_child_cancel_kill_cb (gpointer user_data)
+{
+  WeQueueChild *child = user_data;
+
+  child->cancel_kill_id = 0;
+  we_queue_child_kill (child, "did not answer a cancel in time and was killed");
+  return G_SOURCE_REMOVE;
+}
+
+/* ---- WeQueue ----------------------------------------------------------- */
+
+static gboolean
+we_queue_local_stop_kill_cb (gpointer user_data)
+{
+  WeQueueLocal *self = user_data;
+
+  self->stop_kill_id = 0;
+  for (guint i = 0; i < self->children->len; i++) {
+    WeQueueChild *child = g_ptr_array_index (self->children, i);
+
+    if (child->proc != NULL) {
+      g_warning ("worker %s did not shut down in time, killing it", child->id);
+      we_queue_proc_kill (child->proc);
+    }
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+we_queue_local_stop (WeQueue *queue)
+{
+  WeQueueLocal *self = WE_QUEUE_LOCAL (queue);
+  g_autoptr(JsonObject) shutdown = json_object_new ();
+
+  if (!self->started || self->stopping)
+    return;
+  self->stopping = TRUE;
+  json_object_set_string_member (shutdown, "type", "shutdown");
+  for (guint i = 0; i < self->children->len; i++) {
+    WeQueueChild *child = g_ptr_array_index (self->children, i);
+
+    g_clear_handle_id (&child->respawn_id, g_source_remove);
+    g_clear_handle_id (&child->stall_id, g_source_remove);
+    g_clear_handle_id (&child->cancel_kill_id, g_source_remove);
+    /* tasks still running stay as the store has them and are re-dispatched
+     * by the next kernel: no reports are forwarded from now on */
+    if (child->proc != NULL)
+      we_queue_proc_send (child->proc, shutdown);
+    child->state = WE_QUEUE_CHILD_STOPPED;
+  }
+  if (!we_queue_local_all_stopped (self))
+    self->stop_kill_id = g_timeout_add (WE_QUEUE_LOCAL_STOP_GRACE_MS,
+                                        we_queue_local_stop_kill_cb, self);
+  we_queue_emit_slots_changed (queue);
+}
+
+static gboolean
+we_queue_local_start (WeQueue *queue, GError **error)
+{
+  WeQueueLocal *self = WE_QUEUE_LOCAL (queue);
+  struct sigaction sa;
+
+  if (self->started) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_SYS_QUEUE, "the local queue is already started");
+    return FALSE;
+  }
+  self->started = TRUE;
+
+  /* writing to a worker that just died must be an error, not kill the
+   * service; only touch the disposition nobody else chose */
+  if (sigaction (SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+    signal (SIGPIPE, SIG_IGN);
+
+  for (guint i = 0; i < self->count; i++) {
+    WeQueueChild *child = g_new0 (WeQueueChild, 1);
+
+    child->queue = self;
+    child->id = g_strdup_printf ("local-%u", i + 1);
+    child->state = WE_QUEUE_CHILD_STOPPED;
+    g_ptr_array_add (self->children, child);
+  }
+  for (guint i = 0; i < self->children->len; i++) {
+    WeQueueChild *child = g_ptr_array_index (self->children, i);
+
+    if (!we_queue_child_spawn (child, error)) {
+      g_prefix_error (error, "%s: ", we_error_code_to_string (WE_ERROR_SYS_QUEUE));
+      we_queue_local_stop (queue);
+      for (guint j = 0; j < self->children->len; j++) {
+        WeQueueChild *other = g_ptr_array_index (self->children, j);
+
+        if (other->proc != NULL)
+          we_queue_proc_kill (other->proc);
+      }
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+we_queue_local_dispatch (WeQueue *queue, JsonObject *task, GError **error)
+{
+  WeQueueLocal *self = WE_QUEUE_LOCAL (queue);
+  g_autoptr(JsonObject) msg = NULL;
+  WeQueueChild *child = NULL;
+  WeQueueChild *holder;
+  const gchar *task_id = json_get_str (task, "id");
+
+  if (task_id == NULL || *task_id == '\0') {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST, "task has no id");
+    return FALSE;
+  }
+  holder = g_hash_table_lookup (self->tasks, task_id);
+  if (holder != NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_WRK_BUSY, "task %s is already running on worker %s",
+                 task_id, holder->id);
+    return FALSE;
+  }
+  if (self->started && !self->stopping) {
+    for (guint i = 0; i < self->children->len && child == NULL; i++) {
+      WeQueueChild *candidate = g_ptr_array_index (self->children, i);
+
+      if (candidate->state == WE_QUEUE_CHILD_IDLE)
+        child = candidate;
+    }
+  }
+  if (child == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NO_WORKERS,
+                 "no free local worker for task %s", task_id);
+    return FALSE;
+  }
+
+  msg = json_object_new ();
+  json_object_set_string_member (msg, "type", "task");
+  json_object_set_object_member (msg, "task", json_object_ref (task));
+  we_queue_proc_send (child->proc, msg);
+
+  child->state = WE_QUEUE_CHILD_BUSY;
+  child->task_id = g_strdup (task_id);
+  child->cancel_requested = FALSE;
+  child->last_report_us = g_get_monotonic_time ();
+  g_hash_table_insert (self->tasks, g_strdup (task_id), child);
+  if (self->stall_timeout_s > 0)
+    child->stall_id = g_timeout_add (MIN (1000, self->stall_timeout_s * 250),
+                                     we_queue_child_stall_cb, child);
+  g_info ("task %s dispatched to worker %s", task_id, child->id);
+  return TRUE;
+}
+
+static void
+we_queue_local_cancel (WeQueue *queue, const gchar *task_id)
+{
+  WeQueueLocal *self = WE_QUEUE_LOCAL (queue);
+  WeQueueChild *child = g_hash_table_lookup (self->tasks, task_id);
+  g_autoptr(JsonObject) msg = NULL;
+
+  if (child == NULL || child->proc == NULL || child->cancel_requested)
+    return;
+  child->cancel_requested = TRUE;
+  msg = json_object_new ();
+  json_object_set_string_member (msg, "type", "cancel");
+  json_object_set_string_member (msg, "task_id", task_id);
+  we_queue_proc_send (child->proc, msg);
+  /* a worker wedged in a decoder cannot answer: take the process instead */
+  child->cancel_kill_id = g_timeout_add (WE_QUEUE_LOCAL_CANCEL_GRACE_MS,
+                                         we_queue_child_cancel_kill_cb, child);
+}
+
+static guint
+we_queue_local_free_slots (WeQueue *queue)
+{
+  WeQueueLocal *self = WE_QUEUE_LOCAL (queue);
+  guint n = 0;
+
+  if (self->stopping)
+    return 0;
+  for (guint i = 0; i < self->children->len; i++) {
+    WeQueueChild *child = g_ptr_array_index (self->children, i);
+
+    if (child->state == WE_QUEUE_CHILD_IDLE)
+      n++;
+  }
+  return n;
+}
+
+static guint
+we_queue_local_total_slots (WeQueue *queue)
+{
+  return WE_QUEUE_LOCAL (queue)->count;
+}
+
+static GPtrArray *
+we_queue_local_list_workers (WeQueue *queue)
+{
+  WeQueueLocal *self = WE_QUEUE_LOCAL (queue);
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+
+  for (guint i = 0; i < self->children->len; i++) {
+    WeQueueChild *child = g_ptr_array_index (self->children, i);
+    JsonObject *obj = json_object_new ();
+
+    json_object_set_string_member (obj, "id", child->id);
+    json_object_set_int_member (obj, "pid", child->proc != NULL ? child->proc->pid : 0);
+    json_object_set_string_member (obj, "state", we_queue_child_state_to_string (child->state));
+    if (child->task_id != NULL)
+      json_object_set_string_member (obj, "task_id", child->task_id);
+    else
+      json_object_set_null_member (obj, "task_id");
+    if (child->capabilities != NULL)
+      json_object_set_object_member (obj, "capabilities", json_object_ref (child->capabilities));
+    else
+      json_object_set_null_member (obj, "capabilities");
+    json_object_set_int_member (obj, "restarts", child->restarts);
+    g_ptr_array_add (list, obj);
+  }
+  return list;
+}
+
+GPid
+we_queue_local_get_task_pid (WeQueueLocal *self, const gchar *task_id)
+{
+  WeQueueChild *child;
+
+  g_return_val_if_fail (WE_IS_QUEUE_LOCAL (self), 0);
+  g_return_val_if_fail (task_id != NULL, 0);
+
+  child = g_hash_table_lookup (self->tasks, task_id);
+  return child != NULL && child->proc != NULL ? child->proc->pid : 0;
+}
+
+static void
+we_queue_local_iface_init (WeQueueInterface *iface)
+{
+  iface->start = we_queue_local_start;
+  iface->stop = we_queue_local_stop;
+  iface->dispatch = we_queue_local_dispatch;
+  iface->cancel = we_queue_local_cancel;
+  iface->free_slots = we_queue_local_free_slots;
+  iface->total_slots = we_queue_local_total_slots;
+  iface->list_workers = we_queue_local_list_workers;
+}
+
+static void
+we_queue_local_dispose (GObject *object)
+{
+  WeQueueLocal *self = WE_QUEUE_LOCAL (object);
+
+  /* nothing may outlive the queue: no respawn, no child left running */
+  self->stopping = TRUE;
+  g_clear_handle_id (&self->stop_kill_id, g_source_remove);
+  for (guint i = 0; i < self->children->len; i++) {
+    WeQueueChild *child = g_ptr_array_index (self->children, i);
+
+    g_clear_handle_id (&child->respawn_id, g_source_remove);
+    g_clear_handle_id (&child->stall_id, g_source_remove);
+    g_clear_handle_id (&child->cancel_kill_id, g_source_remove);
+    if (child->proc != NULL) {
+      child->proc->child = NULL;
+      g_cancellable_cancel (child->proc->cancellable);
+      we_queue_proc_kill (child->proc);
+      g_clear_pointer (&child->proc, we_queue_proc_unref);
+    }
+    child->state = WE_QUEUE_CHILD_STOPPED;
+  }
+  g_hash_table_remove_all (self->tasks);
+  G_OBJECT_CLASS (we_queue_local_parent_class)->dispose (object);
+}
+
+static void
+we_queue_local_finalize (GObject *object)
+{
+  WeQueueLocal *self = WE_QUEUE_LOCAL (object);
+
+  g_ptr_array_unref (self->children);
+  g_hash_table_unref (self->tasks);
+  g_clear_pointer (&self->configure, json_object_unref);
+  g_strfreev (self->argv);
+  G_OBJECT_CLASS (we_queue_local_parent_class)->finalize (object);
+}
+
+static void
+we_queue_local_class_init (WeQueueLocalClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = we_queue_local_dispose;
+  object_class->finalize = we_queue_local_finalize;
+}
+
+static void
+we_queue_local_init (WeQueueLocal *self)
+{
+  self->children = g_ptr_array_new_with_free_func ((GDestroyNotify) we_queue_child_free);
+  self->tasks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+WeQueueLocal *
+we_queue_local_new (const gchar * const *worker_argv, guint count, JsonObject *configure,
+                    guint stall_timeout_s)
+{
+  WeQueueLocal *self;
+
+  g_return_val_if_fail (worker_argv != NULL && worker_argv[0] != NULL, NULL);
+  g_return_val_if_fail (count > 0, NULL);
+
+  self = g_object_new (WE_TYPE_QUEUE_LOCAL, NULL);
+  self->argv = g_strdupv ((gchar **) worker_argv);
+  self->count = count;
+  self->configure = configure != NULL ? json_object_ref (configure) : NULL;
+  self->stall_timeout_s = stall_timeout_s;
+  return self;
+}

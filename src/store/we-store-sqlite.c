@@ -1,0 +1,1608 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "store/we-store-sqlite.h"
+#include "we-store-resources.h"
+
+#define MIGRATIONS_PATH "/org/webencode/store/migrations/sqlite"
+/* long enough for a CLI reading while the daemon writes, short enough that a
+ * wedged second process shows up as an error rather than a hang */
+#define BUSY_TIMEOUT_MS 5000
+
+#define JOB_LIST_DEFAULT_LIMIT 50
+#define JOB_LIST_MAX_LIMIT     500
+
+struct _WeStoreSqlite {
+  GObject  parent_instance;
+  GMutex   mutex;          /* serialises every use of @db */
+  sqlite3 *db;
+  gchar   *path;
+  gint     schema_version;
+};
+
+static void we_store_sqlite_iface_init (WeStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (WeStoreSqlite, we_store_sqlite, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (WE_TYPE_STORE, we_store_sqlite_iface_init))
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeWorkerRecord, we_worker_record_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WePluginConfig, we_plugin_config_free)
+
+/* --- helpers ----------------------------------------------------------------- */
+
+static gboolean
+db_error (WeStoreSqlite *self, GError **error, const gchar *what)
+{
+  g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "%s: %s", what,
+               sqlite3_errmsg (self->db));
+  return FALSE;
+}
+
+/* A write that referenced a missing parent row: to the caller, its job is gone. */
+static gboolean
+db_error_or_missing_job (WeStoreSqlite *self, GError **error, const gchar *what,
+                         const gchar *job_id)
+{
+  if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "job %s not found", job_id);
+    return FALSE;
+  }
+  return db_error (self, error, what);
+}
+
+static sqlite3_stmt *
+prepare (WeStoreSqlite *self, const gchar *sql, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+    db_error (self, error, "preparing statement");
+    return NULL;
+  }
+  return stmt;
+}
+
+/* Runs SQL that carries no values (transaction control, pragmas, migrations). */
+static gboolean
+exec (WeStoreSqlite *self, const gchar *sql, GError **error)
+{
+  g_autofree gchar *msg = NULL;
+  char *errmsg = NULL;
+
+  if (sqlite3_exec (self->db, sql, NULL, NULL, &errmsg) != SQLITE_OK) {
+    msg = g_strdup (errmsg != NULL ? errmsg : sqlite3_errmsg (self->db));
+    sqlite3_free (errmsg);
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "%s", msg);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+rollback (WeStoreSqlite *self)
+{
+  /* only fails when no transaction is open, which is what we want anyway */
+  sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static gboolean
+commit (WeStoreSqlite *self, GError **error)
+{
+  if (!exec (self, "COMMIT", error)) {
+    rollback (self);
+    g_prefix_error (error, "committing: ");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gchar *
+json_object_to_text (JsonObject *object)
+{
+  g_autoptr(JsonNode) node = NULL;
+
+  if (object == NULL)
+    return NULL;
+  node = json_node_init_object (json_node_alloc (), object);
+  return json_to_string (node, FALSE);
+}
+
+/* Binds values in order, keeping the first failure. */
+typedef struct {
+  sqlite3_stmt *stmt;
+  gint          idx;
+  gint          rc;
+} Binder;
+
+static void
+binder_init (Binder *b, sqlite3_stmt *stmt)
+{
+  b->stmt = stmt;
+  b->idx = 0;
+  b->rc = SQLITE_OK;
+}
+
+static void
+binder_rc (Binder *b, gint rc)
+{
+  if (rc != SQLITE_OK && b->rc == SQLITE_OK)
+    b->rc = rc;
+}
+
+static void
+bind_text (Binder *b, const gchar *value)
+{
+  b->idx++;
+  if (value == NULL)
+    binder_rc (b, sqlite3_bind_null (b->stmt, b->idx));
+  else
+    binder_rc (b, sqlite3_bind_text (b->stmt, b->idx, value, -1, SQLITE_TRANSIENT));
+}
+
+static void
+bind_text_take (Binder *b, gchar *value)
+{
+  b->idx++;
+  if (value == NULL)
+    binder_rc (b, sqlite3_bind_null (b->stmt, b->idx));
+  else
+    binder_rc (b, sqlite3_bind_text (b->stmt, b->idx, value, -1, g_free));
+}
+
+static void
+bind_int64 (Binder *b, gint64 value)
+{
+  binder_rc (b, sqlite3_bind_int64 (b->stmt, ++b->idx, value));
+}
+
+static void
+bind_double (Binder *b, gdouble value)
+{
+  binder_rc (b, sqlite3_bind_double (b->stmt, ++b->idx, value));
+}
+
+static void
+bind_bool (Binder *b, gboolean value)
+{
+  bind_int64 (b, value ? 1 : 0);
+}
+
+/* "not yet" (0) and "unknown" (negative) are NULL in the table */
+static void
+bind_positive_or_null (Binder *b, gint64 value)
+{
+  if (value > 0)
+    bind_int64 (b, value);
+  else
+    binder_rc (b, sqlite3_bind_null (b->stmt, ++b->idx));
+}
+
+static void
+bind_json (Binder *b, JsonObject *object, const gchar *fallback)
+{
+  gchar *text = json_object_to_text (object);
+
+  if (text == NULL && fallback != NULL)
+    text = g_strdup (fallback);
+  bind_text_take (b, text);
+}
+
+static gboolean
+binder_check (WeStoreSqlite *self, Binder *b, GError **error)
+{
+  if (b->rc != SQLITE_OK) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "binding value %d: %s", b->idx,
+                 sqlite3_errstr (b->rc));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gchar *
+column_text (sqlite3_stmt *stmt, gint col)
+{
+  const guchar *text = sqlite3_column_text (stmt, col);
+
+  return text != NULL ? g_strdup ((const gchar *) text) : NULL;
+}
+
+static gint64
+column_int64_or (sqlite3_stmt *stmt, gint col, gint64 null_value)
+{
+  if (sqlite3_column_type (stmt, col) == SQLITE_NULL)
+    return null_value;
+  return sqlite3_column_int64 (stmt, col);
+}
+
+/* NULL stays NULL; anything but a JSON object is an error */
+static gboolean
+column_json (sqlite3_stmt *stmt, gint col, JsonObject **out, GError **error)
+{
+  const gchar *text = (const gchar *) sqlite3_column_text (stmt, col);
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) error_local = NULL;
+  JsonNode *root;
+
+  *out = NULL;
+  if (text == NULL)
+    return TRUE;
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, text, -1, &error_local)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "column %s holds invalid JSON: %s",
+                 sqlite3_column_name (stmt, col), error_local->message);
+    return FALSE;
+  }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "column %s does not hold a JSON object",
+                 sqlite3_column_name (stmt, col));
+    return FALSE;
+  }
+  *out = json_object_ref (json_node_get_object (root));
+  return TRUE;
+}
+
+/* Steps a statement that returns no rows we care about. */
+static gboolean
+step_done (sqlite3_stmt *stmt)
+{
+  gint rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    ;
+  return rc == SQLITE_DONE;
+}
+
+/* --- jobs -------------------------------------------------------------------- */
+
+#define JOB_COLUMNS                                                                  \
+  "j.id, j.user_id, j.source_type, j.source_url, j.profile_id, j.output_config, "   \
+  "j.status, j.progress_pct, j.fps, j.speed, j.eta_seconds, j.error_code, "          \
+  "j.error_message, j.assigned_to_worker_id, j.retry_of, j.media_info, "             \
+  "j.created_at, j.updated_at, j.started_at, j.finished_at, "                        \
+  "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id), "                           \
+  "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.status = 'completed')"
+
+static WeJob *
+job_from_row (sqlite3_stmt *stmt, GError **error)
+{
+  g_autoptr(WeJob) job = we_job_new ();
+  g_autofree gchar *status = NULL;
+
+  job->id = column_text (stmt, 0);
+  job->user_id = column_text (stmt, 1);
+  job->source_type = column_text (stmt, 2);
+  job->source_url = column_text (stmt, 3);
+  job->profile_id = column_text (stmt, 4);
+  if (!column_json (stmt, 5, &job->output_config, error))
+    return NULL;
+  status = column_text (stmt, 6);
+  if (!we_job_status_from_string (status, &job->status)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "job %s has unknown status \"%s\"",
+                 job->id, status);
+    return NULL;
+  }
+  job->progress_pct = sqlite3_column_double (stmt, 7);
+  job->fps = sqlite3_column_double (stmt, 8);
+  job->speed = sqlite3_column_double (stmt, 9);
+  job->eta_seconds = (gint) column_int64_or (stmt, 10, -1);
+  job->error_code = column_text (stmt, 11);
+  job->error_message = column_text (stmt, 12);
+  job->assigned_worker_id = column_text (stmt, 13);
+  job->retry_of = column_text (stmt, 14);
+  if (!column_json (stmt, 15, &job->media_info, error))
+    return NULL;
+  job->created_at = sqlite3_column_int64 (stmt, 16);
+  job->updated_at = sqlite3_column_int64 (stmt, 17);
+  job->started_at = column_int64_or (stmt, 18, 0);
+  job->finished_at = column_int64_or (stmt, 19, 0);
+  job->tasks_total = sqlite3_column_int (stmt, 20);
+  job->tasks_completed = sqlite3_column_int (stmt, 21);
+  return g_steal_pointer (&job);
+}
+
+/* the columns from user_id to media_info, shared by INSERT and UPDATE */
+static void
+bind_job_body (Binder *b, const WeJob *job)
+{
+  bind_text (b, job->user_id);
+  bind_text (b, job->source_type != NULL ? job->source_type : "url");
+  bind_text (b, job->source_url);
+  bind_text (b, job->profile_id);
+  bind_json (b, job->output_config, "{}");
+  bind_text (b, we_job_status_to_string (job->status));
+  bind_double (b, job->progress_pct);
+  bind_double (b, job->fps);
+  bind_double (b, job->speed);
+  if (job->eta_seconds >= 0)
+    bind_int64 (b, job->eta_seconds);
+  else
+    binder_rc (b, sqlite3_bind_null (b->stmt, ++b->idx));
+  bind_text (b, job->error_code);
+  bind_text (b, job->error_message);
+  bind_text (b, job->assigned_worker_id);
+  bind_text (b, job->retry_of);
+  bind_json (b, job->media_info, NULL);
+}
+
+#define TASK_COLUMNS                                                                  \
+  "id, job_id, sequence_index, kind, start_time_sec, end_time_sec, "                  \
+  "assigned_worker_id, attempt_count, max_attempts, output_key, output_size_bytes, " \
+  "status, progress_pct, error_code, error_message, not_before, updated_at"
+
+/* the columns from sequence_index to updated_at */
+static void
+bind_task_body (Binder *b, const WeTask *task)
+{
+  bind_int64 (b, task->sequence_index);
+  bind_text (b, task->kind != NULL ? task->kind : "transcode");
+  bind_double (b, task->start_time_sec);
+  bind_double (b, task->end_time_sec);
+  bind_text (b, task->assigned_worker_id);
+  bind_int64 (b, task->attempt_count);
+  bind_int64 (b, task->max_attempts);
+  bind_text (b, task->output_key);
+  bind_int64 (b, task->output_size_bytes);
+  bind_text (b, we_task_status_to_string (task->status));
+  bind_double (b, task->progress_pct);
+  bind_text (b, task->error_code);
+  bind_text (b, task->error_message);
+  bind_int64 (b, task->not_before);
+  bind_int64 (b, task->updated_at);
+}
+
+static WeTask *
+task_from_row (sqlite3_stmt *stmt, GError **error)
+{
+  g_autoptr(WeTask) task = we_task_new ();
+  g_autofree gchar *status = NULL;
+
+  task->id = column_text (stmt, 0);
+  task->job_id = column_text (stmt, 1);
+  task->sequence_index = sqlite3_column_int (stmt, 2);
+  g_free (task->kind);
+  task->kind = column_text (stmt, 3);
+  task->start_time_sec = sqlite3_column_double (stmt, 4);
+  task->end_time_sec = sqlite3_column_double (stmt, 5);
+  task->assigned_worker_id = column_text (stmt, 6);
+  task->attempt_count = sqlite3_column_int (stmt, 7);
+  task->max_attempts = sqlite3_column_int (stmt, 8);
+  task->output_key = column_text (stmt, 9);
+  task->output_size_bytes = sqlite3_column_int64 (stmt, 10);
+  status = column_text (stmt, 11);
+  if (!we_task_status_from_string (status, &task->status)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "task %s has unknown status \"%s\"",
+                 task->id, status);
+    return NULL;
+  }
+  task->progress_pct = sqlite3_column_double (stmt, 12);
+  task->error_code = column_text (stmt, 13);
+  task->error_message = column_text (stmt, 14);
+  task->not_before = sqlite3_column_int64 (stmt, 15);
+  task->updated_at = sqlite3_column_int64 (stmt, 16);
+  return g_steal_pointer (&task);
+}
+
+/* fills in what the caller left empty, so every row has an id and times */
+static gboolean
+task_insert_locked (WeStoreSqlite *self, WeTask *task, GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  if (task->id == NULL)
+    task->id = we_uuid_new ();
+  if (task->updated_at == 0)
+    task->updated_at = g_get_real_time ();
+
+  stmt = prepare (self,
+                  "INSERT INTO tasks (" TASK_COLUMNS ") "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, task->id);
+  bind_text (&b, task->job_id);
+  bind_task_body (&b, task);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error_or_missing_job (self, error, "inserting task", task->job_id);
+  return TRUE;
+}
+
+static gboolean
+we_store_sqlite_job_create (WeStore *store, WeJob *job, GPtrArray *tasks, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  if (job->id == NULL)
+    job->id = we_uuid_new ();
+  if (job->created_at == 0)
+    job->created_at = g_get_real_time ();
+  if (job->updated_at == 0)
+    job->updated_at = job->created_at;
+
+  if (!exec (self, "BEGIN IMMEDIATE", error)) {
+    g_prefix_error (error, "creating job: ");
+    return FALSE;
+  }
+  stmt = prepare (self,
+                  "INSERT INTO jobs (id, user_id, source_type, source_url, profile_id, "
+                  "output_config, status, progress_pct, fps, speed, eta_seconds, error_code, "
+                  "error_message, assigned_to_worker_id, retry_of, media_info, created_at, "
+                  "updated_at, started_at, finished_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  error);
+  if (stmt == NULL) {
+    rollback (self);
+    return FALSE;
+  }
+  binder_init (&b, stmt);
+  bind_text (&b, job->id);
+  bind_job_body (&b, job);
+  bind_int64 (&b, job->created_at);
+  bind_int64 (&b, job->updated_at);
+  bind_positive_or_null (&b, job->started_at);
+  bind_positive_or_null (&b, job->finished_at);
+  if (!binder_check (self, &b, error)) {
+    rollback (self);
+    return FALSE;
+  }
+  if (!step_done (stmt)) {
+    db_error (self, error, "inserting job");
+    rollback (self);
+    return FALSE;
+  }
+
+  for (guint i = 0; tasks != NULL && i < tasks->len; i++) {
+    WeTask *task = g_ptr_array_index (tasks, i);
+
+    /* the tasks belong to this job whatever they said */
+    if (g_strcmp0 (task->job_id, job->id) != 0) {
+      g_free (task->job_id);
+      task->job_id = g_strdup (job->id);
+    }
+    if (!task_insert_locked (self, task, error)) {
+      rollback (self);
+      return FALSE;
+    }
+  }
+  if (!commit (self, error))
+    return FALSE;
+  job->tasks_total = tasks != NULL ? (gint) tasks->len : 0;
+  job->tasks_completed = 0;
+  for (guint i = 0; tasks != NULL && i < tasks->len; i++) {
+    WeTask *task = g_ptr_array_index (tasks, i);
+    if (task->status == WE_TASK_STATUS_COMPLETED)
+      job->tasks_completed++;
+  }
+  return TRUE;
+}
+
+static WeJob *
+we_store_sqlite_job_get (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self, "SELECT " JOB_COLUMNS " FROM jobs j WHERE j.id = ?", error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "job %s not found", id);
+    return NULL;
+  }
+  if (rc != SQLITE_ROW) {
+    db_error (self, error, "reading job");
+    return NULL;
+  }
+  return job_from_row (stmt, error);
+}
+
+/* LIKE treats % and _ as wildcards; a search box means them literally */
+static gchar *
+like_pattern (const gchar *needle)
+{
+  GString *s = g_string_new ("%");
+
+  for (const gchar *p = needle; *p != '\0'; p++) {
+    if (*p == '%' || *p == '_' || *p == '\\')
+      g_string_append_c (s, '\\');
+    g_string_append_c (s, *p);
+  }
+  g_string_append_c (s, '%');
+  return g_string_free (s, FALSE);
+}
+
+/* Appends the WHERE clause for @filter and records the values to bind. */
+static void
+job_filter_where (const WeJobFilter *filter, GString *sql, GPtrArray *values)
+{
+  gboolean first = TRUE;
+
+#define AND() G_STMT_START { g_string_append (sql, first ? " WHERE " : " AND "); first = FALSE; } G_STMT_END
+
+  if (filter->status_mask != 0) {
+    guint mask = filter->status_mask & WE_JOB_STATUS_MASK_ALL;
+
+    AND ();
+    if (mask == 0) {
+      /* only bits that name no status: nothing can match */
+      g_string_append (sql, "0 = 1");
+    } else {
+      gboolean first_status = TRUE;
+
+      g_string_append (sql, "j.status IN (");
+      for (guint s = 0; s < WE_JOB_STATUS_LAST; s++) {
+        if ((mask & WE_JOB_STATUS_MASK (s)) == 0)
+          continue;
+        g_string_append (sql, first_status ? "?" : ", ?");
+        first_status = FALSE;
+        g_ptr_array_add (values, g_strdup (we_job_status_to_string ((WeJobStatus) s)));
+      }
+      g_string_append (sql, ")");
+    }
+  }
+  if (filter->user_id != NULL) {
+    AND ();
+    g_string_append (sql, "j.user_id = ?");
+    g_ptr_array_add (values, g_strdup (filter->user_id));
+  }
+  if (filter->search != NULL && filter->search[0] != '\0') {
+    gchar *pattern = like_pattern (filter->search);
+
+    AND ();
+    /* SQLite's LIKE is case-insensitive for ASCII; PostgreSQL mirrors it with ILIKE */
+    g_string_append (sql, "(j.id LIKE ? ESCAPE '\\' OR j.source_url LIKE ? ESCAPE '\\' "
+                          "OR j.profile_id LIKE ? ESCAPE '\\')");
+    g_ptr_array_add (values, g_strdup (pattern));
+    g_ptr_array_add (values, g_strdup (pattern));
+    g_ptr_array_add (values, pattern);
+  }
+#undef AND
+}
+
+static GPtrArray *
+job_list_locked (WeStoreSqlite *self, const WeJobFilter *filter, guint *total, GError **error)
+{
+  g_autoptr(GString) where = g_string_new (NULL);
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) we_job_unref);
+  g_autoptr(sqlite3_stmt) count_stmt = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree gchar *count_sql = NULL;
+  g_autofree gchar *sql = NULL;
+  guint limit = filter->limit == 0 ? JOB_LIST_DEFAULT_LIMIT
+                                   : MIN (filter->limit, JOB_LIST_MAX_LIMIT);
+  const gchar *order = filter->oldest_first ? "j.created_at ASC, j.id ASC"
+                                            : "j.created_at DESC, j.id DESC";
+  Binder b;
+  gint rc;
+
+  job_filter_where (filter, where, values);
+
+  count_sql = g_strdup_printf ("SELECT COUNT(*) FROM jobs j%s", where->str);
+  count_stmt = prepare (self, count_sql, error);
+  if (count_stmt == NULL)
+    return NULL;
+  binder_init (&b, count_stmt);
+  for (guint i = 0; i < values->len; i++)
+    bind_text (&b, g_ptr_array_index (values, i));
+  if (!binder_check (self, &b, error))
+    return NULL;
+  if (sqlite3_step (count_stmt) != SQLITE_ROW) {
+    db_error (self, error, "counting jobs");
+    return NULL;
+  }
+  if (total != NULL)
+    *total = (guint) sqlite3_column_int64 (count_stmt, 0);
+  /* no statement may still be reading when the transaction commits */
+  sqlite3_reset (count_stmt);
+
+  sql = g_strdup_printf ("SELECT " JOB_COLUMNS " FROM jobs j%s ORDER BY %s LIMIT ? OFFSET ?",
+                         where->str, order);
+  stmt = prepare (self, sql, error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  for (guint i = 0; i < values->len; i++)
+    bind_text (&b, g_ptr_array_index (values, i));
+  bind_int64 (&b, limit);
+  bind_int64 (&b, filter->offset);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    WeJob *job = job_from_row (stmt, error);
+    if (job == NULL)
+      return NULL;
+    g_ptr_array_add (jobs, job);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing jobs");
+    return NULL;
+  }
+  return g_steal_pointer (&jobs);
+}
+
+static GPtrArray *
+we_store_sqlite_job_list (WeStore *store, const WeJobFilter *filter, guint *total,
+                          GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  GPtrArray *jobs;
+
+  /* one read transaction, so the total and the page agree even while another
+   * process writes */
+  if (!exec (self, "BEGIN", error)) {
+    g_prefix_error (error, "listing jobs: ");
+    return NULL;
+  }
+  jobs = job_list_locked (self, filter, total, error);
+  if (jobs == NULL) {
+    rollback (self);
+    return NULL;
+  }
+  if (!commit (self, error)) {
+    g_ptr_array_unref (jobs);
+    return NULL;
+  }
+  return jobs;
+}
+
+static gboolean
+we_store_sqlite_job_update (WeStore *store, WeJob *job, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  job->updated_at = g_get_real_time ();
+  stmt = prepare (self,
+                  "UPDATE jobs SET user_id = ?, source_type = ?, source_url = ?, "
+                  "profile_id = ?, output_config = ?, status = ?, progress_pct = ?, fps = ?, "
+                  "speed = ?, eta_seconds = ?, error_code = ?, error_message = ?, "
+                  "assigned_to_worker_id = ?, retry_of = ?, media_info = ?, updated_at = ?, "
+                  "started_at = ?, finished_at = ? WHERE id = ?",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_job_body (&b, job);
+  bind_int64 (&b, job->updated_at);
+  bind_positive_or_null (&b, job->started_at);
+  bind_positive_or_null (&b, job->finished_at);
+  bind_text (&b, job->id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "updating job");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "job %s not found", job->id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+we_store_sqlite_job_delete (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  /* tasks, outputs and events go with it: ON DELETE CASCADE */
+  stmt = prepare (self, "DELETE FROM jobs WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "deleting job");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "job %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- tasks ------------------------------------------------------------------ */
+
+static GPtrArray *
+we_store_sqlite_task_list (WeStore *store, const gchar *job_id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new_with_free_func ((GDestroyNotify) we_task_unref);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self,
+                  "SELECT " TASK_COLUMNS " FROM tasks WHERE job_id = ? "
+                  "ORDER BY sequence_index, id",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, job_id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    WeTask *task = task_from_row (stmt, error);
+    if (task == NULL)
+      return NULL;
+    g_ptr_array_add (tasks, task);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing tasks");
+    return NULL;
+  }
+  return g_steal_pointer (&tasks);
+}
+
+static gboolean
+we_store_sqlite_task_insert (WeStore *store, WeTask *task, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+
+  return task_insert_locked (self, task, error);
+}
+
+static gboolean
+we_store_sqlite_task_update (WeStore *store, WeTask *task, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  task->updated_at = g_get_real_time ();
+  stmt = prepare (self,
+                  "UPDATE tasks SET sequence_index = ?, kind = ?, start_time_sec = ?, "
+                  "end_time_sec = ?, assigned_worker_id = ?, attempt_count = ?, "
+                  "max_attempts = ?, output_key = ?, output_size_bytes = ?, status = ?, "
+                  "progress_pct = ?, error_code = ?, error_message = ?, not_before = ?, "
+                  "updated_at = ? WHERE id = ?",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_task_body (&b, task);
+  bind_text (&b, task->id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "updating task");
+  /* a task outlives nothing but its job: a missing one means the job is gone */
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "task %s not found", task->id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- outputs ----------------------------------------------------------------- */
+
+static gboolean
+we_store_sqlite_output_put (WeStore *store, WeJobOutput *output, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  if (output->created_at == 0)
+    output->created_at = g_get_real_time ();
+  stmt = prepare (self,
+                  "INSERT INTO job_outputs (job_id, name, type, url, content_type, size_bytes, "
+                  "profile_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (job_id, name) DO UPDATE SET type = excluded.type, "
+                  "url = excluded.url, content_type = excluded.content_type, "
+                  "size_bytes = excluded.size_bytes, profile_id = excluded.profile_id, "
+                  "created_at = excluded.created_at",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, output->job_id);
+  bind_text (&b, output->name);
+  bind_text (&b, output->type);
+  bind_text (&b, output->url);
+  bind_text (&b, output->content_type);
+  bind_int64 (&b, output->size_bytes);
+  bind_text (&b, output->profile_id);
+  bind_int64 (&b, output->created_at);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error_or_missing_job (self, error, "storing output", output->job_id);
+  return TRUE;
+}
+
+static GPtrArray *
+we_store_sqlite_output_list (WeStore *store, const gchar *job_id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) outputs =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_job_output_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self,
+                  "SELECT job_id, name, type, url, content_type, size_bytes, profile_id, "
+                  "created_at FROM job_outputs WHERE job_id = ? ORDER BY created_at, name",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, job_id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    WeJobOutput *output = we_job_output_new ();
+
+    output->job_id = column_text (stmt, 0);
+    output->name = column_text (stmt, 1);
+    output->type = column_text (stmt, 2);
+    output->url = column_text (stmt, 3);
+    output->content_type = column_text (stmt, 4);
+    output->size_bytes = sqlite3_column_int64 (stmt, 5);
+    output->profile_id = column_text (stmt, 6);
+    output->created_at = sqlite3_column_int64 (stmt, 7);
+    g_ptr_array_add (outputs, output);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing outputs");
+    return NULL;
+  }
+  return g_steal_pointer (&outputs);
+}
+
+/* --- events -------------------------------------------------------------------- */
+
+static gboolean
+we_store_sqlite_event_add (WeStore *store, WeJobEvent *event, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint64 id = 0;
+  Binder b;
+  gint rc;
+
+  if (event->created_at == 0)
+    event->created_at = g_get_real_time ();
+  stmt = prepare (self,
+                  "INSERT INTO job_events (job_id, type, message, payload, created_at) "
+                  "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, event->job_id);
+  bind_text (&b, event->type);
+  bind_text (&b, event->message);
+  bind_json (&b, event->payload, NULL);
+  bind_int64 (&b, event->created_at);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    id = sqlite3_column_int64 (stmt, 0);
+  if (rc != SQLITE_DONE)
+    return db_error_or_missing_job (self, error, "adding event", event->job_id);
+  event->id = id;
+  return TRUE;
+}
+
+static GPtrArray *
+we_store_sqlite_event_list (WeStore *store, const gchar *job_id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) we_job_event_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self,
+                  "SELECT id, job_id, type, message, payload, created_at FROM job_events "
+                  "WHERE job_id = ? ORDER BY id",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, job_id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    g_autoptr(WeJobEvent) event = we_job_event_new ();
+
+    event->id = sqlite3_column_int64 (stmt, 0);
+    event->job_id = column_text (stmt, 1);
+    event->type = column_text (stmt, 2);
+    event->message = column_text (stmt, 3);
+    if (!column_json (stmt, 4, &event->payload, error))
+      return NULL;
+    event->created_at = sqlite3_column_int64 (stmt, 5);
+    g_ptr_array_add (events, g_steal_pointer (&event));
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing events");
+    return NULL;
+  }
+  return g_steal_pointer (&events);
+}
+
+/* --- profiles ---------------------------------------------------------------- */
+
+static WeProfile *
+profile_from_row (sqlite3_stmt *stmt, GError **error)
+{
+  g_autoptr(JsonObject) json = NULL;
+  g_autoptr(GError) error_local = NULL;
+  WeProfile *profile;
+
+  if (!column_json (stmt, 0, &json, error))
+    return NULL;
+  if (json == NULL) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "profile row has no JSON");
+    return NULL;
+  }
+  profile = we_profile_new_from_json (json, &error_local);
+  if (profile == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "stored profile is invalid: %s",
+                 error_local->message);
+    return NULL;
+  }
+  profile->builtin = sqlite3_column_int (stmt, 1) != 0;
+  return profile;
+}
+
+static GPtrArray *
+we_store_sqlite_profile_list (WeStore *store, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) profiles =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_profile_unref);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint rc;
+
+  stmt = prepare (self,
+                  "SELECT profile_json, builtin, id FROM profiles ORDER BY builtin DESC, id",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    g_autoptr(GError) error_local = NULL;
+    WeProfile *profile = profile_from_row (stmt, &error_local);
+
+    /* one unreadable row (say, written by a newer version) must not hide the rest */
+    if (profile == NULL) {
+      g_warning ("skipping profile %s: %s", (const gchar *) sqlite3_column_text (stmt, 2),
+                 error_local->message);
+      continue;
+    }
+    g_ptr_array_add (profiles, profile);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing profiles");
+    return NULL;
+  }
+  return g_steal_pointer (&profiles);
+}
+
+static WeProfile *
+we_store_sqlite_profile_get (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self, "SELECT profile_json, builtin FROM profiles WHERE id = ?", error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE, "profile %s not found", id);
+    return NULL;
+  }
+  if (rc != SQLITE_ROW) {
+    db_error (self, error, "reading profile");
+    return NULL;
+  }
+  return profile_from_row (stmt, error);
+}
+
+static gboolean
+we_store_sqlite_profile_put (WeStore *store, const WeProfile *profile, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(JsonObject) json = NULL;
+  gint64 now = g_get_real_time ();
+  Binder b;
+
+  /* what cannot be read back must not be written */
+  if (!we_profile_validate (profile, error))
+    return FALSE;
+  json = we_profile_to_json (profile);
+
+  locker = g_mutex_locker_new (&self->mutex);
+  stmt = prepare (self,
+                  "INSERT INTO profiles (id, name, profile_json, builtin, created_at, "
+                  "updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+                  "profile_json = excluded.profile_json, builtin = excluded.builtin, "
+                  "updated_at = excluded.updated_at",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, profile->id);
+  bind_text (&b, profile->name != NULL ? profile->name : profile->id);
+  bind_json (&b, json, NULL);
+  bind_bool (&b, profile->builtin);
+  bind_int64 (&b, now);
+  bind_int64 (&b, now);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "storing profile");
+  return TRUE;
+}
+
+static gboolean
+we_store_sqlite_profile_delete (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self, "DELETE FROM profiles WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "deleting profile");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE, "profile %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- workers ------------------------------------------------------------------ */
+
+static gboolean
+we_store_sqlite_worker_put (WeStore *store, const WeWorkerRecord *worker, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  /* created_at is the first registration: a re-registering worker keeps it */
+  stmt = prepare (self,
+                  "INSERT INTO workers (id, hostname, ip_address, port, capabilities, "
+                  "is_healthy, is_draining, last_heartbeat, version, created_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, "
+                  "ip_address = excluded.ip_address, port = excluded.port, "
+                  "capabilities = excluded.capabilities, is_healthy = excluded.is_healthy, "
+                  "is_draining = excluded.is_draining, "
+                  "last_heartbeat = excluded.last_heartbeat, version = excluded.version",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, worker->id);
+  bind_text (&b, worker->hostname);
+  bind_text (&b, worker->ip_address);
+  bind_int64 (&b, worker->port);
+  bind_json (&b, worker->capabilities, NULL);
+  bind_bool (&b, worker->is_healthy);
+  bind_bool (&b, worker->is_draining);
+  bind_int64 (&b, worker->last_heartbeat);
+  bind_text (&b, worker->version);
+  bind_int64 (&b, worker->created_at != 0 ? worker->created_at : g_get_real_time ());
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "storing worker");
+  return TRUE;
+}
+
+static GPtrArray *
+we_store_sqlite_worker_list (WeStore *store, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) workers =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_worker_record_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint rc;
+
+  stmt = prepare (self,
+                  "SELECT id, hostname, ip_address, port, capabilities, is_healthy, "
+                  "is_draining, last_heartbeat, version, created_at FROM workers ORDER BY id",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    g_autoptr(WeWorkerRecord) worker = we_worker_record_new ();
+
+    worker->id = column_text (stmt, 0);
+    worker->hostname = column_text (stmt, 1);
+    worker->ip_address = column_text (stmt, 2);
+    worker->port = sqlite3_column_int (stmt, 3);
+    if (!column_json (stmt, 4, &worker->capabilities, error))
+      return NULL;
+    worker->is_healthy = sqlite3_column_int (stmt, 5) != 0;
+    worker->is_draining = sqlite3_column_int (stmt, 6) != 0;
+    worker->last_heartbeat = sqlite3_column_int64 (stmt, 7);
+    worker->version = column_text (stmt, 8);
+    worker->created_at = sqlite3_column_int64 (stmt, 9);
+    g_ptr_array_add (workers, g_steal_pointer (&worker));
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing workers");
+    return NULL;
+  }
+  return g_steal_pointer (&workers);
+}
+
+static gboolean
+we_store_sqlite_worker_delete (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self, "DELETE FROM workers WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "deleting worker");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_WRK_NOT_FOUND, "worker %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- plugin configuration ------------------------------------------------------ */
+
+static gboolean
+we_store_sqlite_plugin_config_put (WeStore *store, const WePluginConfig *config, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint64 now = g_get_real_time ();
+  Binder b;
+
+  stmt = prepare (self,
+                  "INSERT INTO plugin_configs (id, plugin_type, config_json, is_enabled, "
+                  "priority, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (id) DO UPDATE SET plugin_type = excluded.plugin_type, "
+                  "config_json = excluded.config_json, is_enabled = excluded.is_enabled, "
+                  "priority = excluded.priority, updated_at = excluded.updated_at",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, config->id);
+  bind_text (&b, config->plugin_type);
+  bind_json (&b, config->config, "{}");
+  bind_bool (&b, config->is_enabled);
+  bind_int64 (&b, config->priority);
+  bind_int64 (&b, config->created_at != 0 ? config->created_at : now);
+  bind_int64 (&b, config->updated_at != 0 ? config->updated_at : now);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "storing plugin configuration");
+  return TRUE;
+}
+
+static GPtrArray *
+we_store_sqlite_plugin_config_list (WeStore *store, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) configs =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_plugin_config_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint rc;
+
+  /* routing (spec §6.4) walks each pillar's plugins by descending priority */
+  stmt = prepare (self,
+                  "SELECT id, plugin_type, config_json, is_enabled, priority, created_at, "
+                  "updated_at FROM plugin_configs ORDER BY plugin_type, priority DESC, id",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    g_autoptr(WePluginConfig) config = we_plugin_config_new ();
+
+    config->id = column_text (stmt, 0);
+    config->plugin_type = column_text (stmt, 1);
+    if (!column_json (stmt, 2, &config->config, error))
+      return NULL;
+    config->is_enabled = sqlite3_column_int (stmt, 3) != 0;
+    config->priority = sqlite3_column_int (stmt, 4);
+    config->created_at = sqlite3_column_int64 (stmt, 5);
+    config->updated_at = sqlite3_column_int64 (stmt, 6);
+    g_ptr_array_add (configs, g_steal_pointer (&config));
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing plugin configurations");
+    return NULL;
+  }
+  return g_steal_pointer (&configs);
+}
+
+static gint
+we_store_sqlite_schema_version (WeStore *store)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+
+  return self->schema_version;
+}
+
+/* --- migrations ----------------------------------------------------------------- */
+
+typedef struct {
+  gint64       version;
+  const gchar *name;      /* points into the enumerated names */
+} Migration;
+
+static gint
+migration_cmp (gconstpointer a, gconstpointer b)
+{
+  const Migration *ma = a;
+  const Migration *mb = b;
+
+  return (ma->version > mb->version) - (ma->version < mb->version);
+}
+
+/* Reads one integer; *found is FALSE for no row or NULL. */
+static gboolean
+query_int64 (WeStoreSqlite *self, const gchar *sql, gint64 bind, gint64 *value,
+             gboolean *found, GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (self, sql, error);
+  gint rc;
+
+  *found = FALSE;
+  *value = 0;
+  if (stmt == NULL)
+    return FALSE;
+  if (bind >= 0 && sqlite3_bind_int64 (stmt, 1, bind) != SQLITE_OK)
+    return db_error (self, error, "binding");
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    return TRUE;
+  if (rc != SQLITE_ROW)
+    return db_error (self, error, "querying schema_migrations");
+  *found = sqlite3_column_type (stmt, 0) != SQLITE_NULL;
+  *value = sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+static gboolean
+apply_migration (WeStoreSqlite *self, GResource *resource, const Migration *m, GError **error)
+{
+  g_autofree gchar *path = g_strdup_printf ("%s/%s", MIGRATIONS_PATH, m->name);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree gchar *sql = NULL;
+  gboolean applied;
+  gint64 one;
+  gsize size = 0;
+  gconstpointer data;
+  Binder b;
+
+  /* IMMEDIATE takes the write lock first, so two processes opening the same
+   * file cannot both apply a migration; the check below sees the winner's */
+  if (!exec (self, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  if (!query_int64 (self, "SELECT 1 FROM schema_migrations WHERE version = ?", m->version,
+                    &one, &applied, error)) {
+    rollback (self);
+    return FALSE;
+  }
+  if (applied)
+    return commit (self, error);
+
+  bytes = g_resource_lookup_data (resource, path, G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+  if (bytes == NULL) {
+    rollback (self);
+    return FALSE;
+  }
+  data = g_bytes_get_data (bytes, &size);
+  sql = g_strndup (data, size);
+  g_debug ("applying migration %s", m->name);
+  if (!exec (self, sql, error)) {
+    rollback (self);
+    return FALSE;
+  }
+
+  stmt = prepare (self, "INSERT INTO schema_migrations (version, name, applied_at) "
+                        "VALUES (?, ?, ?)", error);
+  if (stmt == NULL) {
+    rollback (self);
+    return FALSE;
+  }
+  binder_init (&b, stmt);
+  bind_int64 (&b, m->version);
+  bind_text (&b, m->name);
+  bind_int64 (&b, g_get_real_time ());
+  if (!binder_check (self, &b, error)) {
+    rollback (self);
+    return FALSE;
+  }
+  if (!step_done (stmt)) {
+    db_error (self, error, "recording migration");
+    rollback (self);
+    return FALSE;
+  }
+  return commit (self, error);
+}
+
+static gboolean
+migrate (WeStoreSqlite *self, GError **error)
+{
+  GResource *resource = we_store_migrations_get_resource ();
+  g_autoptr(GArray) migrations = g_array_new (FALSE, TRUE, sizeof (Migration));
+  g_autoptr(GError) error_local = NULL;
+  g_auto(GStrv) names = NULL;
+  gint64 newest_known = 0;
+  gint64 current;
+  gboolean found;
+
+  names = g_resource_enumerate_children (resource, MIGRATIONS_PATH,
+                                         G_RESOURCE_LOOKUP_FLAGS_NONE, &error_local);
+  if (names == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "no embedded migrations: %s",
+                 error_local->message);
+    return FALSE;
+  }
+  for (guint i = 0; names[i] != NULL; i++) {
+    Migration m = { 0 };
+    gchar *end = NULL;
+
+    /* NNNN_description.sql; anything else in the folder is not a migration */
+    m.version = g_ascii_strtoll (names[i], &end, 10);
+    if (end == names[i] || *end != '_' || m.version <= 0 || !g_str_has_suffix (names[i], ".sql"))
+      continue;
+    m.name = names[i];
+    g_array_append_val (migrations, m);
+  }
+  g_array_sort (migrations, migration_cmp);
+  for (guint i = 0; i < migrations->len; i++) {
+    const Migration *m = &g_array_index (migrations, Migration, i);
+
+    if (i > 0 && g_array_index (migrations, Migration, i - 1).version == m->version) {
+      g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE,
+                   "two migrations have version %" G_GINT64_FORMAT, m->version);
+      return FALSE;
+    }
+    newest_known = m->version;
+  }
+
+  if (!exec (self,
+             "CREATE TABLE IF NOT EXISTS schema_migrations ("
+             "version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER NOT NULL)",
+             error)) {
+    g_prefix_error (error, "creating schema_migrations: ");
+    return FALSE;
+  }
+  if (!query_int64 (self, "SELECT MAX(version) FROM schema_migrations", -1, &current, &found,
+                    error))
+    return FALSE;
+  /* an older build must not write into a schema it does not know */
+  if (found && current > newest_known) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE,
+                 "the database schema is version %" G_GINT64_FORMAT
+                 " but this build only knows up to %" G_GINT64_FORMAT,
+                 current, newest_known);
+    return FALSE;
+  }
+
+  for (guint i = 0; i < migrations->len; i++) {
+    const Migration *m = &g_array_index (migrations, Migration, i);
+
+    if (!apply_migration (self, resource, m, error)) {
+      g_prefix_error (error, "applying migration %s: ", m->name);
+      return FALSE;
+    }
+  }
+
+  if (!query_int64 (self, "SELECT MAX(version) FROM schema_migrations", -1, &current, &found,
+                    error))
+    return FALSE;
+  self->schema_version = (gint) current;
+  return TRUE;
+}
+
+/* --- construction ------------------------------------------------------------------ */
+
+static gchar *
+parse_location (const gchar *url_or_path, GError **error)
+{
+  const gchar *path = url_or_path;
+
+  if (g_str_has_prefix (path, "sqlite://"))
+    path += strlen ("sqlite://");
+  else if (g_str_has_prefix (path, "sqlite:"))
+    path += strlen ("sqlite:");
+  if (*path == '\0') {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "no database path in \"%s\"",
+                 url_or_path);
+    return NULL;
+  }
+  return g_strdup (path);
+}
+
+static gboolean
+open_db (WeStoreSqlite *self, GError **error)
+{
+  gboolean in_memory = g_strcmp0 (self->path, ":memory:") == 0;
+  gint rc;
+
+  if (!in_memory) {
+    g_autofree gchar *dir = g_path_get_dirname (self->path);
+
+    /* the data directory holds user data: keep it private */
+    if (g_mkdir_with_parents (dir, 0700) != 0) {
+      gint errsv = errno;
+      g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "creating %s: %s", dir,
+                   g_strerror (errsv));
+      return FALSE;
+    }
+  }
+
+  /* our mutex serialises the connection, so SQLite's own is not needed */
+  rc = sqlite3_open_v2 (self->path, &self->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "opening %s: %s", self->path,
+                 self->db != NULL ? sqlite3_errmsg (self->db) : sqlite3_errstr (rc));
+    return FALSE;
+  }
+  sqlite3_extended_result_codes (self->db, 1);
+  sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
+
+  if (!exec (self, "PRAGMA foreign_keys = ON", error) ||
+      (!in_memory && !exec (self, "PRAGMA journal_mode = WAL", error)) ||
+      !exec (self, "PRAGMA synchronous = NORMAL", error)) {
+    g_prefix_error (error, "opening %s: ", self->path);
+    return FALSE;
+  }
+  if (!migrate (self, error)) {
+    g_prefix_error (error, "migrating %s: ", self->path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+WeStore *
+we_store_sqlite_new (const gchar *url_or_path, GError **error)
+{
+  g_autoptr(WeStoreSqlite) self = NULL;
+  g_autofree gchar *path = NULL;
+
+  g_return_val_if_fail (url_or_path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  path = parse_location (url_or_path, error);
+  if (path == NULL)
+    return NULL;
+  self = g_object_new (WE_TYPE_STORE_SQLITE, NULL);
+  self->path = g_steal_pointer (&path);
+  if (!open_db (self, error))
+    return NULL;
+  g_debug ("opened %s at schema version %d", self->path, self->schema_version);
+  return WE_STORE (g_steal_pointer (&self));
+}
+
+static void
+we_store_sqlite_finalize (GObject *object)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (object);
+
+  /* every statement is finalised where it was prepared, so close cannot fail busy */
+  if (self->db != NULL)
+    sqlite3_close_v2 (self->db);
+  g_free (self->path);
+  g_mutex_clear (&self->mutex);
+  G_OBJECT_CLASS (we_store_sqlite_parent_class)->finalize (object);
+}
+
+static void
+we_store_sqlite_class_init (WeStoreSqliteClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = we_store_sqlite_finalize;
+}
+
+static void
+we_store_sqlite_init (WeStoreSqlite *self)
+{
+  g_mutex_init (&self->mutex);
+}
+
+static void
+we_store_sqlite_iface_init (WeStoreInterface *iface)
+{
+  iface->job_create = we_store_sqlite_job_create;
+  iface->job_get = we_store_sqlite_job_get;
+  iface->job_list = we_store_sqlite_job_list;
+  iface->job_update = we_store_sqlite_job_update;
+  iface->job_delete = we_store_sqlite_job_delete;
+  iface->task_list = we_store_sqlite_task_list;
+  iface->task_insert = we_store_sqlite_task_insert;
+  iface->task_update = we_store_sqlite_task_update;
+  iface->output_put = we_store_sqlite_output_put;
+  iface->output_list = we_store_sqlite_output_list;
+  iface->event_add = we_store_sqlite_event_add;
+  iface->event_list = we_store_sqlite_event_list;
+  iface->profile_list = we_store_sqlite_profile_list;
+  iface->profile_get = we_store_sqlite_profile_get;
+  iface->profile_put = we_store_sqlite_profile_put;
+  iface->profile_delete = we_store_sqlite_profile_delete;
+  iface->worker_put = we_store_sqlite_worker_put;
+  iface->worker_list = we_store_sqlite_worker_list;
+  iface->worker_delete = we_store_sqlite_worker_delete;
+  iface->plugin_config_put = we_store_sqlite_plugin_config_put;
+  iface->plugin_config_list = we_store_sqlite_plugin_config_list;
+  iface->schema_version = we_store_sqlite_schema_version;
+}

@@ -1,0 +1,1603 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "store/we-store-test-suite.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeWorkerRecord, we_worker_record_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WePluginConfig, we_plugin_config_free)
+
+/* fixed instants, so round trips compare exactly and orders are known */
+#define T0 G_GINT64_CONSTANT (1700000000123456)
+
+typedef void (*StoreTestFunc) (WeStore *store);
+
+typedef struct {
+  WeStoreTestFactory factory;
+  StoreTestFunc      func;
+} StoreCase;
+
+/* --- helpers ------------------------------------------------------------------ */
+
+static JsonObject *
+json_parse_object (const gchar *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static void
+assert_json_equal (JsonObject *a, JsonObject *b)
+{
+  g_autoptr(JsonNode) na = NULL;
+  g_autoptr(JsonNode) nb = NULL;
+
+  if (a == NULL || b == NULL) {
+    g_assert_true (a == b);
+    return;
+  }
+  na = json_node_init_object (json_node_alloc (), a);
+  nb = json_node_init_object (json_node_alloc (), b);
+  if (!json_node_equal (na, nb)) {
+    g_autofree gchar *sa = json_to_string (na, FALSE);
+    g_autofree gchar *sb = json_to_string (nb, FALSE);
+    g_assert_cmpstr (sa, ==, sb);
+  }
+}
+
+static WeJob *
+make_job (const gchar *user_id, const gchar *source_url, const gchar *profile_id,
+          WeJobStatus status, gint64 created_at)
+{
+  WeJob *job = we_job_new ();
+
+  job->id = we_uuid_new ();
+  job->user_id = g_strdup (user_id);
+  job->source_type = g_strdup ("url");
+  job->source_url = g_strdup (source_url);
+  job->profile_id = g_strdup (profile_id);
+  job->output_config = json_parse_object ("{\"output_url\":\"file:///out\"}");
+  job->status = status;
+  job->created_at = created_at;
+  job->updated_at = created_at;
+  return job;
+}
+
+/* a job with every field set to something distinguishable */
+static WeJob *
+make_full_job (void)
+{
+  WeJob *job = we_job_new ();
+
+  job->id = we_uuid_new ();
+  job->user_id = g_strdup ("3f1c2a9e-0000-4000-8000-000000000001");
+  job->source_type = g_strdup ("upload");
+  job->source_url = g_strdup ("file:///srv/uploads/in put.mp4");
+  job->profile_id = g_strdup ("720p_h264");
+  job->output_config = json_parse_object (
+    "{\"profile\":{\"id\":\"720p_h264\",\"width\":1280,\"segment_target_s\":30.5},"
+    "\"webhooks\":[\"https://hooks.example/a\",\"https://hooks.example/b\"],"
+    "\"publish\":null,\"output_url\":\"s3://bucket/out/\"}");
+  job->status = WE_JOB_STATUS_PROCESSING;
+  job->progress_pct = 42.25;
+  job->fps = 29.97;
+  job->speed = 1.5;
+  job->eta_seconds = 17;
+  job->error_code = g_strdup ("WE-JOB-007");
+  job->error_message = g_strdup ("unsupported \"codec\" — 'ünïcödé' ✓");
+  job->assigned_worker_id = g_strdup ("worker-7");
+  job->retry_of = we_uuid_new ();
+  job->media_info = json_parse_object (
+    "{\"duration\":12.5,\"streams\":[{\"type\":\"video\",\"codec\":\"h264\"}],"
+    "\"keyframes\":[0,2.002,4.004]}");
+  job->created_at = T0;
+  job->updated_at = T0 + 1;
+  job->started_at = T0 + 2;
+  job->finished_at = T0 + 3;
+  return job;
+}
+
+static WeTask *
+make_task (const gchar *job_id, gint sequence_index)
+{
+  WeTask *task = we_task_new ();
+
+  task->id = we_uuid_new ();
+  task->job_id = g_strdup (job_id);
+  task->sequence_index = sequence_index;
+  task->start_time_sec = sequence_index * 10.0;
+  task->end_time_sec = (sequence_index + 1) * 10.0;
+  task->updated_at = T0 + sequence_index;
+  return task;
+}
+
+static GPtrArray *
+make_tasks (const gchar *job_id, guint n)
+{
+  GPtrArray *tasks = g_ptr_array_new_with_free_func ((GDestroyNotify) we_task_unref);
+
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (tasks, make_task (job_id, (gint) i));
+  return tasks;
+}
+
+static void
+assert_job_equal (const WeJob *a, const WeJob *b)
+{
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpstr (a->user_id, ==, b->user_id);
+  g_assert_cmpstr (a->source_type, ==, b->source_type);
+  g_assert_cmpstr (a->source_url, ==, b->source_url);
+  g_assert_cmpstr (a->profile_id, ==, b->profile_id);
+  assert_json_equal (a->output_config, b->output_config);
+  g_assert_cmpint (a->status, ==, b->status);
+  g_assert_cmpfloat (a->progress_pct, ==, b->progress_pct);
+  g_assert_cmpfloat (a->fps, ==, b->fps);
+  g_assert_cmpfloat (a->speed, ==, b->speed);
+  g_assert_cmpint (a->eta_seconds, ==, b->eta_seconds);
+  g_assert_cmpstr (a->error_code, ==, b->error_code);
+  g_assert_cmpstr (a->error_message, ==, b->error_message);
+  g_assert_cmpstr (a->assigned_worker_id, ==, b->assigned_worker_id);
+  g_assert_cmpstr (a->retry_of, ==, b->retry_of);
+  assert_json_equal (a->media_info, b->media_info);
+  g_assert_cmpint (a->created_at, ==, b->created_at);
+  g_assert_cmpint (a->updated_at, ==, b->updated_at);
+  g_assert_cmpint (a->started_at, ==, b->started_at);
+  g_assert_cmpint (a->finished_at, ==, b->finished_at);
+}
+
+static void
+assert_task_equal (const WeTask *a, const WeTask *b)
+{
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpstr (a->job_id, ==, b->job_id);
+  g_assert_cmpint (a->sequence_index, ==, b->sequence_index);
+  g_assert_cmpstr (a->kind, ==, b->kind);
+  g_assert_cmpfloat (a->start_time_sec, ==, b->start_time_sec);
+  g_assert_cmpfloat (a->end_time_sec, ==, b->end_time_sec);
+  g_assert_cmpstr (a->assigned_worker_id, ==, b->assigned_worker_id);
+  g_assert_cmpint (a->attempt_count, ==, b->attempt_count);
+  g_assert_cmpint (a->max_attempts, ==, b->max_attempts);
+  g_assert_cmpstr (a->output_key, ==, b->output_key);
+  g_assert_cmpint (a->output_size_bytes, ==, b->output_size_bytes);
+  g_assert_cmpint (a->status, ==, b->status);
+  g_assert_cmpfloat (a->progress_pct, ==, b->progress_pct);
+  g_assert_cmpstr (a->error_code, ==, b->error_code);
+  g_assert_cmpstr (a->error_message, ==, b->error_message);
+  g_assert_cmpint (a->not_before, ==, b->not_before);
+  g_assert_cmpint (a->updated_at, ==, b->updated_at);
+}
+
+static void
+create_job (WeStore *store, WeJob *job, GPtrArray *tasks)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (we_store_job_create (store, job, tasks, &error));
+  g_assert_no_error (error);
+}
+
+static void
+add_event (WeStore *store, const gchar *job_id, const gchar *type)
+{
+  g_autoptr(WeJobEvent) event = we_job_event_new ();
+  g_autoptr(GError) error = NULL;
+
+  event->job_id = g_strdup (job_id);
+  event->type = g_strdup (type);
+  g_assert_true (we_store_event_add (store, event, &error));
+  g_assert_no_error (error);
+}
+
+static void
+put_output (WeStore *store, const gchar *job_id, const gchar *name, const gchar *url,
+            gint64 size, gint64 created_at)
+{
+  g_autoptr(WeJobOutput) output = we_job_output_new ();
+  g_autoptr(GError) error = NULL;
+
+  output->job_id = g_strdup (job_id);
+  output->name = g_strdup (name);
+  output->type = g_strdup (g_str_has_suffix (name, ".m3u8") ? "manifest" : "final");
+  output->url = g_strdup (url);
+  output->content_type = g_strdup ("video/mp4");
+  output->size_bytes = size;
+  output->profile_id = g_strdup ("720p_h264");
+  output->created_at = created_at;
+  g_assert_true (we_store_output_put (store, output, &error));
+  g_assert_no_error (error);
+}
+
+static guint
+list_len (GPtrArray *list)
+{
+  g_assert_nonnull (list);
+  return list->len;
+}
+
+/* --- jobs ----------------------------------------------------------------------- */
+
+static void
+test_job_roundtrip (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) tasks = make_tasks (job->id, 3);
+  g_autoptr(WeJob) got = NULL;
+  g_autoptr(GPtrArray) got_tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  WeTask *t2 = g_ptr_array_index (tasks, 2);
+
+  /* a task with every field set */
+  t2->assigned_worker_id = g_strdup ("worker-3");
+  t2->attempt_count = 2;
+  t2->max_attempts = 5;
+  t2->output_key = g_strdup ("file:///work/seg-2.mp4");
+  t2->output_size_bytes = G_GINT64_CONSTANT (5000000000);
+  t2->status = WE_TASK_STATUS_COMPLETED;
+  t2->progress_pct = 100;
+  t2->error_code = g_strdup ("WE-JOB-008");
+  t2->error_message = g_strdup ("first attempt crashed");
+  t2->not_before = T0 + 99;
+  g_free (t2->kind);
+  t2->kind = g_strdup ("stitch");
+
+  create_job (store, job, tasks);
+
+  got = we_store_job_get (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (got);
+  assert_job_equal (got, job);
+  g_assert_cmpint (got->tasks_total, ==, 3);
+  g_assert_cmpint (got->tasks_completed, ==, 1);
+
+  got_tasks = we_store_task_list (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (got_tasks), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    assert_task_equal (g_ptr_array_index (got_tasks, i), g_ptr_array_index (tasks, i));
+}
+
+static void
+test_job_defaults (WeStore *store)
+{
+  g_autoptr(WeJob) job = we_job_new ();
+  g_autoptr(WeJob) got = NULL;
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new_with_free_func ((GDestroyNotify) we_task_unref);
+  g_autoptr(GPtrArray) got_tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  WeTask *task = we_task_new ();
+  gint64 before = g_get_real_time ();
+
+  /* the store fills in ids and times the caller left empty */
+  job->profile_id = g_strdup ("480p_fast");
+  job->source_url = g_strdup ("https://example.com/a.mp4");
+  task->sequence_index = 0;
+  g_ptr_array_add (tasks, task);
+  create_job (store, job, tasks);
+  g_assert_nonnull (job->id);
+  g_assert_true (g_uuid_string_is_valid (job->id));
+  g_assert_cmpint (job->created_at, >=, before);
+  g_assert_cmpint (job->updated_at, ==, job->created_at);
+  g_assert_nonnull (task->id);
+  g_assert_cmpstr (task->job_id, ==, job->id);
+
+  got = we_store_job_get (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (got->eta_seconds, ==, -1);
+  g_assert_cmpint (got->started_at, ==, 0);
+  g_assert_cmpint (got->finished_at, ==, 0);
+  g_assert_null (got->media_info);
+  g_assert_null (got->user_id);
+  g_assert_null (got->error_code);
+  g_assert_cmpstr (got->source_type, ==, "url");
+  g_assert_cmpint (got->status, ==, WE_JOB_STATUS_QUEUED);
+  g_assert_cmpint (got->created_at, ==, job->created_at);
+  /* output_config is never NULL once stored */
+  g_assert_nonnull (got->output_config);
+  g_assert_cmpuint (json_object_get_size (got->output_config), ==, 0);
+
+  got_tasks = we_store_task_list (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (got_tasks), ==, 1);
+  assert_task_equal (g_ptr_array_index (got_tasks, 0), task);
+  g_assert_cmpstr (((WeTask *) g_ptr_array_index (got_tasks, 0))->kind, ==, "transcode");
+  g_assert_cmpint (((WeTask *) g_ptr_array_index (got_tasks, 0))->max_attempts, ==, 3);
+}
+
+static void
+test_job_create_atomic (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) tasks = make_tasks (job->id, 2);
+  g_autoptr(WeJob) got = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* two tasks with one id: the second insert fails and takes the job with it */
+  g_free (((WeTask *) g_ptr_array_index (tasks, 1))->id);
+  ((WeTask *) g_ptr_array_index (tasks, 1))->id =
+    g_strdup (((WeTask *) g_ptr_array_index (tasks, 0))->id);
+  g_assert_false (we_store_job_create (store, job, tasks, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE);
+  g_clear_error (&error);
+
+  got = we_store_job_get (store, job->id, &error);
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  g_assert_null (got);
+  g_clear_error (&error);
+
+  /* and the same id twice is refused too */
+  {
+    g_autoptr(WeJob) a = make_job ("u", "https://x/a", "720p_h264", WE_JOB_STATUS_QUEUED, T0);
+    g_autoptr(WeJob) b = make_job ("u", "https://x/b", "720p_h264", WE_JOB_STATUS_QUEUED, T0);
+
+    create_job (store, a, NULL);
+    g_free (b->id);
+    b->id = g_strdup (a->id);
+    g_assert_false (we_store_job_create (store, b, NULL, &error));
+    g_assert_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE);
+  }
+}
+
+static void
+test_job_update (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) tasks = make_tasks (job->id, 2);
+  g_autoptr(WeJob) got = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 before;
+
+  create_job (store, job, tasks);
+
+  job->status = WE_JOB_STATUS_COMPLETED;
+  job->progress_pct = 100;
+  job->fps = 0;
+  job->speed = 2.75;
+  job->eta_seconds = -1;
+  g_clear_pointer (&job->error_code, g_free);
+  g_clear_pointer (&job->error_message, g_free);
+  g_clear_pointer (&job->assigned_worker_id, g_free);
+  g_clear_pointer (&job->media_info, json_object_unref);
+  job->media_info = json_parse_object ("{\"duration\":99.5}");
+  json_object_set_string_member (job->output_config, "output_url", "s3://other/");
+  job->source_type = (g_free (job->source_type), g_strdup ("restream"));
+  job->started_at = 0;
+  job->finished_at = T0 + 1000;
+  before = g_get_real_time ();
+  g_assert_true (we_store_job_update (store, job, &error));
+  g_assert_no_error (error);
+  /* the store stamps the update */
+  g_assert_cmpint (job->updated_at, >=, before);
+
+  got = we_store_job_get (store, job->id, &error);
+  g_assert_no_error (error);
+  assert_job_equal (got, job);
+  g_assert_cmpint (got->created_at, ==, T0);
+  g_assert_cmpint (got->tasks_total, ==, 2);
+  g_assert_cmpint (got->tasks_completed, ==, 0);
+}
+
+static void
+assert_page (GPtrArray *page, WeJob **expected, guint n)
+{
+  g_assert_cmpuint (list_len (page), ==, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpstr (((WeJob *) g_ptr_array_index (page, i))->id, ==, expected[i]->id);
+}
+
+static GPtrArray *
+list_jobs (WeStore *store, const WeJobFilter *filter, guint *total)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *jobs;
+
+  *total = G_MAXUINT;
+  jobs = we_store_job_list (store, filter, total, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (jobs);
+  return jobs;
+}
+
+static void
+test_job_list_filters (WeStore *store)
+{
+  static const WeJobStatus statuses[] = {
+    WE_JOB_STATUS_QUEUED, WE_JOB_STATUS_PROCESSING, WE_JOB_STATUS_COMPLETED,
+    WE_JOB_STATUS_FAILED, WE_JOB_STATUS_CANCELLED, WE_JOB_STATUS_STITCHING,
+  };
+  WeJob *jobs[11];
+  WeJob *expect[11];
+  guint n = 0;
+  guint total;
+
+  /* jobs[i] is created at T0 + i s: newest first is jobs[10] .. jobs[0] */
+  for (guint i = 0; i < 10; i++) {
+    g_autofree gchar *url = g_strdup_printf ("https://example.com/video-%u.mp4", i);
+    jobs[i] = make_job (i % 2 == 0 ? "alice" : "bob", url, i < 5 ? "720p_h264" : "1080p_h264",
+                        statuses[i % G_N_ELEMENTS (statuses)], T0 + i * G_USEC_PER_SEC);
+    create_job (store, jobs[i], NULL);
+  }
+  jobs[10] = make_job ("carol", "https://shop.example/100%_off.mp4", "480p_fast",
+                       WE_JOB_STATUS_QUEUED, T0 + 10 * G_USEC_PER_SEC);
+  create_job (store, jobs[10], NULL);
+
+  /* no filter (and a NULL filter): everything, newest first */
+  {
+    WeJobFilter filter = { 0 };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+    g_autoptr(GPtrArray) page_null = list_jobs (store, NULL, &total);
+
+    for (guint i = 0; i < 11; i++)
+      expect[i] = jobs[10 - i];
+    assert_page (page, expect, 11);
+    assert_page (page_null, expect, 11);
+    g_assert_cmpuint (total, ==, 11);
+    /* list rows carry the task counters too */
+    g_assert_cmpint (((WeJob *) g_ptr_array_index (page, 0))->tasks_total, ==, 0);
+    assert_job_equal (g_ptr_array_index (page, 0), jobs[10]);
+  }
+  /* oldest first */
+  {
+    WeJobFilter filter = { .oldest_first = TRUE };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    assert_page (page, jobs, 11);
+    g_assert_cmpuint (total, ==, 11);
+  }
+  /* status mask */
+  {
+    WeJobFilter filter = { .status_mask = WE_JOB_STATUS_MASK (WE_JOB_STATUS_QUEUED) |
+                                          WE_JOB_STATUS_MASK (WE_JOB_STATUS_FAILED),
+                           .oldest_first = TRUE };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    n = 0;
+    for (guint i = 0; i < 11; i++) {
+      if (jobs[i]->status == WE_JOB_STATUS_QUEUED || jobs[i]->status == WE_JOB_STATUS_FAILED)
+        expect[n++] = jobs[i];
+    }
+    g_assert_cmpuint (n, ==, 5);
+    assert_page (page, expect, n);
+    g_assert_cmpuint (total, ==, n);
+  }
+  {
+    WeJobFilter filter = { .status_mask = WE_JOB_STATUS_MASK_ACTIVE, .oldest_first = TRUE };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    n = 0;
+    for (guint i = 0; i < 11; i++) {
+      if (!we_job_status_is_final (jobs[i]->status))
+        expect[n++] = jobs[i];
+    }
+    assert_page (page, expect, n);
+    g_assert_cmpuint (total, ==, n);
+  }
+  {
+    /* a mask naming no status matches nothing */
+    WeJobFilter filter = { .status_mask = 1u << 30 };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    g_assert_cmpuint (list_len (page), ==, 0);
+    g_assert_cmpuint (total, ==, 0);
+  }
+  /* user */
+  {
+    WeJobFilter filter = { .user_id = "alice", .oldest_first = TRUE };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    for (guint i = 0; i < 5; i++)
+      expect[i] = jobs[i * 2];
+    assert_page (page, expect, 5);
+    g_assert_cmpuint (total, ==, 5);
+  }
+  {
+    WeJobFilter filter = { .user_id = "nobody" };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    g_assert_cmpuint (list_len (page), ==, 0);
+    g_assert_cmpuint (total, ==, 0);
+  }
+  /* search: source_url, profile_id, id; case-insensitive; wildcards literal */
+  {
+    WeJobFilter filter = { .search = "video-3" };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    assert_page (page, &jobs[3], 1);
+    g_assert_cmpuint (total, ==, 1);
+  }
+  {
+    WeJobFilter filter = { .search = "VIDEO-3" };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    assert_page (page, &jobs[3], 1);
+  }
+  {
+    WeJobFilter filter = { .search = "1080p", .oldest_first = TRUE };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    assert_page (page, &jobs[5], 5);
+    g_assert_cmpuint (total, ==, 5);
+  }
+  {
+    g_autofree gchar *needle = g_strndup (jobs[7]->id + 9, 14); /* the middle of the uuid */
+    WeJobFilter filter = { .search = needle };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    assert_page (page, &jobs[7], 1);
+  }
+  {
+    WeJobFilter filter = { .search = "%" };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    assert_page (page, &jobs[10], 1);
+  }
+  {
+    WeJobFilter filter = { .search = "0%_off" };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    assert_page (page, &jobs[10], 1);
+  }
+  {
+    /* "_" is a literal: video_ matches nothing though video- is everywhere */
+    WeJobFilter filter = { .search = "video_" };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    g_assert_cmpuint (list_len (page), ==, 0);
+    g_assert_cmpuint (total, ==, 0);
+  }
+  {
+    WeJobFilter filter = { .search = "" };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    g_assert_cmpuint (list_len (page), ==, 11);
+  }
+  /* everything at once */
+  {
+    WeJobFilter filter = { .status_mask = WE_JOB_STATUS_MASK_ALL & ~WE_JOB_STATUS_MASK (
+                                            WE_JOB_STATUS_COMPLETED),
+                           .user_id = "alice", .search = "720p", .oldest_first = TRUE };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    n = 0;
+    for (guint i = 0; i < 5; i += 2) {
+      if (jobs[i]->status != WE_JOB_STATUS_COMPLETED)
+        expect[n++] = jobs[i];
+    }
+    assert_page (page, expect, n);
+    g_assert_cmpuint (total, ==, n);
+  }
+  /* pagination: pages tile the full list, the total ignores limit/offset */
+  {
+    g_autoptr(GPtrArray) seen = g_ptr_array_new ();
+
+    for (guint offset = 0; offset < 12; offset += 3) {
+      WeJobFilter filter = { .limit = 3, .offset = offset };
+      g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+      g_assert_cmpuint (total, ==, 11);
+      g_assert_cmpuint (list_len (page), ==, MIN (3, 11 - offset));
+      for (guint i = 0; i < page->len; i++) {
+        WeJob *got = g_ptr_array_index (page, i);
+        g_assert_cmpstr (got->id, ==, jobs[10 - offset - i]->id);
+      }
+    }
+  }
+  {
+    WeJobFilter filter = { .limit = 5, .offset = 100 };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    g_assert_cmpuint (list_len (page), ==, 0);
+    g_assert_cmpuint (total, ==, 11);
+  }
+  {
+    WeJobFilter filter = { .limit = 2, .offset = 1, .user_id = "bob", .oldest_first = TRUE };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    expect[0] = jobs[3];
+    expect[1] = jobs[5];
+    assert_page (page, expect, 2);
+    g_assert_cmpuint (total, ==, 5);
+  }
+
+  for (guint i = 0; i < 11; i++)
+    we_job_unref (jobs[i]);
+}
+
+static void
+test_job_list_limits (WeStore *store)
+{
+  g_autoptr(GPtrArray) tasks = NULL;
+  guint total;
+
+  for (guint i = 0; i < 505; i++) {
+    g_autoptr(WeJob) job = make_job ("u", "https://example.com/x.mp4", "720p_h264",
+                                     WE_JOB_STATUS_QUEUED, T0 + i);
+    create_job (store, job, NULL);
+  }
+  {
+    WeJobFilter filter = { 0 };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    g_assert_cmpuint (list_len (page), ==, 50);
+    g_assert_cmpuint (total, ==, 505);
+  }
+  {
+    WeJobFilter filter = { .limit = 100000 };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    g_assert_cmpuint (list_len (page), ==, 500);
+    g_assert_cmpuint (total, ==, 505);
+  }
+  {
+    WeJobFilter filter = { .limit = 500, .offset = 500 };
+    g_autoptr(GPtrArray) page = list_jobs (store, &filter, &total);
+
+    g_assert_cmpuint (list_len (page), ==, 5);
+    g_assert_cmpuint (total, ==, 505);
+  }
+}
+
+static void
+test_job_not_found (WeStore *store)
+{
+  g_autofree gchar *id = we_uuid_new ();
+  g_autoptr(WeJob) job = make_job ("u", "https://x", "720p_h264", WE_JOB_STATUS_QUEUED, T0);
+  g_autoptr(WeTask) task = make_task (id, 0);
+  g_autoptr(WeJobEvent) event = we_job_event_new ();
+  g_autoptr(WeJobOutput) output = we_job_output_new ();
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GError) error = NULL;
+  WeJob *got;
+
+  got = we_store_job_get (store, id, &error);
+  g_assert_null (got);
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_free (job->id);
+  job->id = g_strdup (id);
+  g_assert_false (we_store_job_update (store, job, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_false (we_store_job_delete (store, id, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* rows hanging off a missing job: the job is what is missing */
+  g_assert_false (we_store_task_insert (store, task, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_false (we_store_task_update (store, task, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  g_clear_error (&error);
+
+  event->job_id = g_strdup (id);
+  event->type = g_strdup ("job.created");
+  g_assert_false (we_store_event_add (store, event, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  g_clear_error (&error);
+
+  output->job_id = g_strdup (id);
+  output->name = g_strdup ("out.mp4");
+  output->type = g_strdup ("final");
+  output->url = g_strdup ("file:///out.mp4");
+  g_assert_false (we_store_output_put (store, output, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* listing under a missing job is just empty */
+  tasks = we_store_task_list (store, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (tasks), ==, 0);
+}
+
+static void
+test_job_delete_cascades (WeStore *store)
+{
+  g_autoptr(WeJob) a = make_full_job ();
+  g_autoptr(WeJob) b = make_full_job ();
+  g_autoptr(GPtrArray) ta = make_tasks (a->id, 3);
+  g_autoptr(GPtrArray) tb = make_tasks (b->id, 2);
+  g_autoptr(GError) error = NULL;
+  WeJob *got;
+
+  create_job (store, a, ta);
+  create_job (store, b, tb);
+  for (guint i = 0; i < 3; i++) {
+    add_event (store, a->id, "task.completed");
+    add_event (store, b->id, "task.completed");
+  }
+  put_output (store, a->id, "a.mp4", "file:///a.mp4", 1, T0);
+  put_output (store, b->id, "b.mp4", "file:///b.mp4", 1, T0);
+
+  g_assert_true (we_store_job_delete (store, a->id, &error));
+  g_assert_no_error (error);
+
+  got = we_store_job_get (store, a->id, &error);
+  g_assert_null (got);
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  g_clear_error (&error);
+  {
+    g_autoptr(GPtrArray) tasks = we_store_task_list (store, a->id, &error);
+    g_autoptr(GPtrArray) outputs = we_store_output_list (store, a->id, &error);
+    g_autoptr(GPtrArray) events = we_store_event_list (store, a->id, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (tasks), ==, 0);
+    g_assert_cmpuint (list_len (outputs), ==, 0);
+    g_assert_cmpuint (list_len (events), ==, 0);
+  }
+  /* the other job keeps everything */
+  {
+    g_autoptr(GPtrArray) tasks = we_store_task_list (store, b->id, &error);
+    g_autoptr(GPtrArray) outputs = we_store_output_list (store, b->id, &error);
+    g_autoptr(GPtrArray) events = we_store_event_list (store, b->id, &error);
+    g_autoptr(WeJob) still = we_store_job_get (store, b->id, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (tasks), ==, 2);
+    g_assert_cmpuint (list_len (outputs), ==, 1);
+    g_assert_cmpuint (list_len (events), ==, 3);
+    g_assert_cmpint (still->tasks_total, ==, 2);
+  }
+  g_assert_false (we_store_job_delete (store, a->id, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+}
+
+/* --- tasks, outputs, events ------------------------------------------------------- */
+
+static void
+test_task_order_and_update (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) got = NULL;
+  g_autoptr(WeJob) got_job = NULL;
+  g_autoptr(GError) error = NULL;
+  WeTask *tasks[3];
+  const gint order[3] = { 2, 0, 1 };
+
+  create_job (store, job, NULL);
+  for (guint i = 0; i < 3; i++) {
+    tasks[order[i]] = make_task (job->id, order[i]);
+    g_assert_true (we_store_task_insert (store, tasks[order[i]], &error));
+    g_assert_no_error (error);
+  }
+  got = we_store_task_list (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (got), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    assert_task_equal (g_ptr_array_index (got, i), tasks[i]);
+  g_clear_pointer (&got, g_ptr_array_unref);
+
+  tasks[1]->status = WE_TASK_STATUS_RUNNING;
+  tasks[1]->assigned_worker_id = g_strdup ("worker-1");
+  tasks[1]->attempt_count = 1;
+  tasks[1]->progress_pct = 55.5;
+  tasks[1]->output_key = g_strdup ("file:///work/1.mp4");
+  tasks[1]->output_size_bytes = 123456789;
+  tasks[1]->error_code = g_strdup ("WE-WRK-004");
+  tasks[1]->error_message = g_strdup ("lost contact");
+  tasks[1]->not_before = T0 + 5 * G_USEC_PER_SEC;
+  tasks[1]->max_attempts = 4;
+  tasks[1]->start_time_sec = 9.5;
+  tasks[1]->end_time_sec = 21.25;
+  g_assert_true (we_store_task_update (store, tasks[1], &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (tasks[1]->updated_at, >, T0 + 1);
+
+  tasks[0]->status = WE_TASK_STATUS_COMPLETED;
+  tasks[2]->status = WE_TASK_STATUS_COMPLETED;
+  g_assert_true (we_store_task_update (store, tasks[0], &error));
+  g_assert_true (we_store_task_update (store, tasks[2], &error));
+  g_assert_no_error (error);
+
+  got = we_store_task_list (store, job->id, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3; i++)
+    assert_task_equal (g_ptr_array_index (got, i), tasks[i]);
+
+  got_job = we_store_job_get (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (got_job->tasks_total, ==, 3);
+  g_assert_cmpint (got_job->tasks_completed, ==, 2);
+
+  for (guint i = 0; i < 3; i++)
+    we_task_unref (tasks[i]);
+}
+
+static void
+test_outputs (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) got = NULL;
+  g_autoptr(GError) error = NULL;
+  WeJobOutput *o;
+
+  create_job (store, job, NULL);
+  put_output (store, job->id, "final.mp4", "file:///v1/final.mp4", 100, T0);
+  put_output (store, job->id, "master.m3u8", "file:///v1/master.m3u8", 2, T0 + 1);
+  /* same name again: replaces, does not add */
+  put_output (store, job->id, "final.mp4", "file:///v2/final.mp4", G_GINT64_CONSTANT (1) << 40,
+              T0 + 2);
+
+  got = we_store_output_list (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (got), ==, 2);
+  o = g_ptr_array_index (got, 0);
+  g_assert_cmpstr (o->job_id, ==, job->id);
+  g_assert_cmpstr (o->name, ==, "master.m3u8");
+  g_assert_cmpstr (o->type, ==, "manifest");
+  g_assert_cmpstr (o->url, ==, "file:///v1/master.m3u8");
+  g_assert_cmpint (o->size_bytes, ==, 2);
+  g_assert_cmpint (o->created_at, ==, T0 + 1);
+  o = g_ptr_array_index (got, 1);
+  g_assert_cmpstr (o->name, ==, "final.mp4");
+  g_assert_cmpstr (o->type, ==, "final");
+  g_assert_cmpstr (o->url, ==, "file:///v2/final.mp4");
+  g_assert_cmpstr (o->content_type, ==, "video/mp4");
+  g_assert_cmpstr (o->profile_id, ==, "720p_h264");
+  g_assert_cmpint (o->size_bytes, ==, G_GINT64_CONSTANT (1) << 40);
+  g_assert_cmpint (o->created_at, ==, T0 + 2);
+}
+
+static void
+test_events (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(WeJob) other = make_full_job ();
+  g_autoptr(GPtrArray) got = NULL;
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func ((GDestroyNotify) we_job_event_free);
+  g_autoptr(GError) error = NULL;
+  gint64 last_id = 0;
+
+  create_job (store, job, NULL);
+  create_job (store, other, NULL);
+  for (guint i = 0; i < 6; i++) {
+    WeJobEvent *event = we_job_event_new ();
+
+    /* interleave another job's events: ids are global, lists per job */
+    add_event (store, other->id, "task.progress");
+    event->job_id = g_strdup (job->id);
+    event->type = g_strdup_printf ("task.event%u", i);
+    if (i != 3) {
+      event->message = g_strdup_printf ("message %u", i);
+      event->payload = json_parse_object ("{\"task\":1,\"progress\":[1,2.5],\"ok\":true}");
+      json_object_set_int_member (event->payload, "i", i);
+    }
+    event->created_at = i == 4 ? 0 : T0 + i;
+    g_assert_true (we_store_event_add (store, event, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (event->id, >, last_id);
+    last_id = event->id;
+    g_ptr_array_add (sent, event);
+  }
+  got = we_store_event_list (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (got), ==, 6);
+  for (guint i = 0; i < 6; i++) {
+    WeJobEvent *a = g_ptr_array_index (got, i);
+    WeJobEvent *b = g_ptr_array_index (sent, i);
+
+    g_assert_cmpint (a->id, ==, b->id);
+    g_assert_cmpstr (a->job_id, ==, b->job_id);
+    g_assert_cmpstr (a->type, ==, b->type);
+    g_assert_cmpstr (a->message, ==, b->message);
+    assert_json_equal (a->payload, b->payload);
+    g_assert_cmpint (a->created_at, ==, b->created_at);
+    g_assert_cmpint (a->created_at, >, 0);
+  }
+}
+
+/* --- profiles, workers, plugin configs ---------------------------------------------- */
+
+static void
+assert_profile_equal (const WeProfile *a, const WeProfile *b)
+{
+  g_autoptr(JsonObject) ja = we_profile_to_json (a);
+  g_autoptr(JsonObject) jb = we_profile_to_json (b);
+
+  assert_json_equal (ja, jb);
+  g_assert_cmpint (a->builtin, ==, b->builtin);
+}
+
+static gint
+profile_id_cmp (gconstpointer a, gconstpointer b)
+{
+  const WeProfile *pa = *(WeProfile * const *) a;
+  const WeProfile *pb = *(WeProfile * const *) b;
+
+  return g_strcmp0 (pa->id, pb->id);
+}
+
+static void
+test_profiles (WeStore *store)
+{
+  g_autoptr(GPtrArray) builtins = we_profile_builtins ();
+  g_autoptr(WeProfile) custom = we_profile_new ("00_custom");
+  g_autoptr(WeProfile) bad = we_profile_new ("bad");
+  g_autoptr(GPtrArray) sorted = g_ptr_array_new ();
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+  WeProfile *got;
+
+  list = we_store_profile_list (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (list), ==, 0);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  for (guint i = 0; i < builtins->len; i++) {
+    g_assert_true (we_store_profile_put (store, g_ptr_array_index (builtins, i), &error));
+    g_assert_no_error (error);
+    g_ptr_array_add (sorted, g_ptr_array_index (builtins, i));
+  }
+  custom->width = 640;
+  custom->height = 360;
+  custom->pad = TRUE;
+  custom->segment_target_s = 12.5;
+  g_free (custom->description);
+  custom->description = g_strdup ("a user's profile, sorted after the builtins");
+  g_assert_true (we_store_profile_put (store, custom, &error));
+  g_assert_no_error (error);
+
+  /* builtins first (by id), then the rest by id, though "00_custom" sorts first */
+  g_ptr_array_sort (sorted, profile_id_cmp);
+  g_ptr_array_add (sorted, custom);
+  list = we_store_profile_list (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (list), ==, sorted->len);
+  for (guint i = 0; i < list->len; i++)
+    assert_profile_equal (g_ptr_array_index (list, i), g_ptr_array_index (sorted, i));
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  got = we_store_profile_get (store, "00_custom", &error);
+  g_assert_no_error (error);
+  assert_profile_equal (got, custom);
+  g_assert_false (got->builtin);
+  g_clear_pointer (&got, we_profile_unref);
+
+  got = we_store_profile_get (store, "1080p_h264", &error);
+  g_assert_no_error (error);
+  g_assert_true (got->builtin);
+  g_clear_pointer (&got, we_profile_unref);
+
+  /* put replaces */
+  custom->width = 1024;
+  custom->height = 576;
+  g_assert_true (we_store_profile_put (store, custom, &error));
+  g_assert_no_error (error);
+  got = we_store_profile_get (store, "00_custom", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (got->width, ==, 1024);
+  g_clear_pointer (&got, we_profile_unref);
+  list = we_store_profile_list (store, &error);
+  g_assert_cmpuint (list_len (list), ==, builtins->len + 1);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* an invalid profile is refused and not stored */
+  g_free (bad->container);
+  bad->container = g_strdup ("avi");
+  g_assert_false (we_store_profile_put (store, bad, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE);
+  g_clear_error (&error);
+
+  g_assert_true (we_store_profile_delete (store, "00_custom", &error));
+  g_assert_no_error (error);
+  got = we_store_profile_get (store, "00_custom", &error);
+  g_assert_null (got);
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE);
+  g_clear_error (&error);
+  g_assert_false (we_store_profile_delete (store, "00_custom", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE);
+  g_clear_error (&error);
+  got = we_store_profile_get (store, "bad", &error);
+  g_assert_null (got);
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE);
+}
+
+static WeWorkerRecord *
+make_worker (const gchar *id, gint port)
+{
+  WeWorkerRecord *w = we_worker_record_new ();
+
+  w->id = g_strdup (id);
+  w->hostname = g_strdup_printf ("%s.local", id);
+  w->ip_address = g_strdup ("192.0.2.10");
+  w->port = port;
+  w->capabilities = json_parse_object (
+    "{\"encoders\":[\"x264enc\",\"vp9enc\"],\"hardware\":{\"nvenc\":false},\"slots\":4}");
+  w->is_healthy = TRUE;
+  w->last_heartbeat = T0 + port;
+  w->version = g_strdup ("0.1.0");
+  w->created_at = T0;
+  return w;
+}
+
+static void
+assert_worker_equal (const WeWorkerRecord *a, const WeWorkerRecord *b)
+{
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpstr (a->hostname, ==, b->hostname);
+  g_assert_cmpstr (a->ip_address, ==, b->ip_address);
+  g_assert_cmpint (a->port, ==, b->port);
+  assert_json_equal (a->capabilities, b->capabilities);
+  g_assert_cmpint (a->is_healthy, ==, b->is_healthy);
+  g_assert_cmpint (a->is_draining, ==, b->is_draining);
+  g_assert_cmpint (a->last_heartbeat, ==, b->last_heartbeat);
+  g_assert_cmpstr (a->version, ==, b->version);
+  g_assert_cmpint (a->created_at, ==, b->created_at);
+}
+
+static void
+test_workers (WeStore *store)
+{
+  g_autoptr(WeWorkerRecord) w1 = make_worker ("worker-1", 7001);
+  g_autoptr(WeWorkerRecord) w2 = make_worker ("worker-2", 7002);
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (we_store_worker_put (store, w2, &error));
+  g_assert_true (we_store_worker_put (store, w1, &error));
+  g_assert_no_error (error);
+  list = we_store_worker_list (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (list), ==, 2);
+  assert_worker_equal (g_ptr_array_index (list, 0), w1);
+  assert_worker_equal (g_ptr_array_index (list, 1), w2);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* a heartbeat re-puts the record; the first registration time stays */
+  w1->is_draining = TRUE;
+  w1->is_healthy = FALSE;
+  w1->last_heartbeat = T0 + 99999;
+  w1->created_at = T0 + 5;
+  g_clear_pointer (&w1->capabilities, json_object_unref);
+  g_assert_true (we_store_worker_put (store, w1, &error));
+  g_assert_no_error (error);
+  w1->created_at = T0;
+  list = we_store_worker_list (store, &error);
+  g_assert_cmpuint (list_len (list), ==, 2);
+  assert_worker_equal (g_ptr_array_index (list, 0), w1);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  g_assert_true (we_store_worker_delete (store, "worker-1", &error));
+  g_assert_no_error (error);
+  list = we_store_worker_list (store, &error);
+  g_assert_cmpuint (list_len (list), ==, 1);
+  assert_worker_equal (g_ptr_array_index (list, 0), w2);
+  g_assert_false (we_store_worker_delete (store, "worker-1", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_WRK_NOT_FOUND);
+
+  /* the API representation */
+  {
+    g_autoptr(JsonObject) json = we_worker_record_to_json (w2);
+    g_assert_cmpstr (json_object_get_string_member (json, "id"), ==, "worker-2");
+    g_assert_cmpint (json_object_get_int_member (json, "port"), ==, 7002);
+    g_assert_true (json_object_get_boolean_member (json, "is_healthy"));
+    g_assert_nonnull (json_object_get_object_member (json, "capabilities"));
+  }
+}
+
+static WePluginConfig *
+make_plugin_config (const gchar *id, const gchar *type, gint priority, const gchar *json)
+{
+  WePluginConfig *c = we_plugin_config_new ();
+
+  c->id = g_strdup (id);
+  c->plugin_type = g_strdup (type);
+  c->config = json_parse_object (json);
+  c->priority = priority;
+  c->created_at = T0;
+  c->updated_at = T0 + priority;
+  return c;
+}
+
+static void
+assert_plugin_config_equal (const WePluginConfig *a, const WePluginConfig *b)
+{
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpstr (a->plugin_type, ==, b->plugin_type);
+  assert_json_equal (a->config, b->config);
+  g_assert_cmpint (a->is_enabled, ==, b->is_enabled);
+  g_assert_cmpint (a->priority, ==, b->priority);
+  g_assert_cmpint (a->created_at, ==, b->created_at);
+  g_assert_cmpint (a->updated_at, ==, b->updated_at);
+}
+
+static void
+test_plugin_configs (WeStore *store)
+{
+  g_autoptr(WePluginConfig) fs =
+    make_plugin_config ("storage-fs", "storage", 10, "{\"root\":\"/srv/media\"}");
+  g_autoptr(WePluginConfig) s3 =
+    make_plugin_config ("storage-s3", "storage", 20,
+                        "{\"bucket\":\"b\",\"endpoint\":\"http://127.0.0.1:4568\"}");
+  g_autoptr(WePluginConfig) auth = make_plugin_config ("auth-basic", "auth", 0, "{}");
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (we_store_plugin_config_put (store, fs, &error));
+  g_assert_true (we_store_plugin_config_put (store, s3, &error));
+  g_assert_true (we_store_plugin_config_put (store, auth, &error));
+  g_assert_no_error (error);
+
+  /* by pillar, then by priority, highest first */
+  list = we_store_plugin_config_list (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (list), ==, 3);
+  assert_plugin_config_equal (g_ptr_array_index (list, 0), auth);
+  assert_plugin_config_equal (g_ptr_array_index (list, 1), s3);
+  assert_plugin_config_equal (g_ptr_array_index (list, 2), fs);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  fs->is_enabled = FALSE;
+  fs->priority = 30;
+  fs->updated_at = T0 + 1000;
+  json_object_set_string_member (fs->config, "root", "/mnt/other");
+  g_assert_true (we_store_plugin_config_put (store, fs, &error));
+  g_assert_no_error (error);
+  list = we_store_plugin_config_list (store, &error);
+  g_assert_cmpuint (list_len (list), ==, 3);
+  assert_plugin_config_equal (g_ptr_array_index (list, 1), fs);
+  assert_plugin_config_equal (g_ptr_array_index (list, 2), s3);
+}
+
+static void
+test_schema_version (WeStore *store)
+{
+  g_assert_cmpint (we_store_schema_version (store), >, 0);
+}
+
+/* --- asynchronous wrappers ------------------------------------------------------------ */
+
+typedef struct {
+  GAsyncResult *result;
+  GThread      *thread;
+} Waiter;
+
+static void
+waiter_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Waiter *w = user_data;
+
+  g_assert_true (w->thread == g_thread_self ());
+  g_assert_null (w->result);
+  w->result = g_object_ref (result);
+}
+
+/* Runs the thread-default context until the call completes. */
+static GAsyncResult *
+waiter_wait (Waiter *w)
+{
+  /* never synchronously from inside the _async call */
+  while (w->result == NULL)
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+  return w->result;
+}
+
+static void
+waiter_clear (Waiter *w)
+{
+  g_clear_object (&w->result);
+  w->thread = g_thread_self ();
+}
+
+static void
+test_async_roundtrip (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) tasks = make_tasks (job->id, 2);
+  g_autoptr(GError) error = NULL;
+  Waiter w = { NULL, g_thread_self () };
+
+  we_store_job_create_async (store, job, tasks, NULL, waiter_cb, &w);
+  g_assert_null (w.result);
+  g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_no_error (error);
+  waiter_clear (&w);
+
+  we_store_job_get_async (store, job->id, NULL, waiter_cb, &w);
+  {
+    g_autoptr(WeJob) got = we_store_finish_job (store, waiter_wait (&w), &error);
+    g_assert_no_error (error);
+    assert_job_equal (got, job);
+    g_assert_cmpint (got->tasks_total, ==, 2);
+  }
+  waiter_clear (&w);
+
+  job->status = WE_JOB_STATUS_STITCHING;
+  we_store_job_update_async (store, job, NULL, waiter_cb, &w);
+  g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_no_error (error);
+  waiter_clear (&w);
+
+  {
+    WeJobFilter filter = { .status_mask = WE_JOB_STATUS_MASK (WE_JOB_STATUS_STITCHING),
+                           .user_id = job->user_id, .search = "uploads" };
+    g_autoptr(GPtrArray) list = NULL;
+    guint total = 0;
+
+    we_store_job_list_async (store, &filter, NULL, waiter_cb, &w);
+    list = we_store_finish_list (store, waiter_wait (&w), &total, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (list), ==, 1);
+    g_assert_cmpuint (total, ==, 1);
+    g_assert_cmpint (((WeJob *) g_ptr_array_index (list, 0))->status, ==,
+                     WE_JOB_STATUS_STITCHING);
+    waiter_clear (&w);
+  }
+
+  {
+    g_autoptr(WeTask) task = make_task (job->id, 2);
+    g_autoptr(GPtrArray) list = NULL;
+
+    we_store_task_insert_async (store, task, NULL, waiter_cb, &w);
+    g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+    g_assert_no_error (error);
+    waiter_clear (&w);
+
+    task->status = WE_TASK_STATUS_COMPLETED;
+    we_store_task_update_async (store, task, NULL, waiter_cb, &w);
+    g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+    g_assert_no_error (error);
+    waiter_clear (&w);
+
+    we_store_task_list_async (store, job->id, NULL, waiter_cb, &w);
+    list = we_store_finish_list (store, waiter_wait (&w), NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (list), ==, 3);
+    g_assert_cmpint (((WeTask *) g_ptr_array_index (list, 2))->status, ==,
+                     WE_TASK_STATUS_COMPLETED);
+    waiter_clear (&w);
+  }
+
+  {
+    g_autoptr(WeJobOutput) output = we_job_output_new ();
+    g_autoptr(GPtrArray) list = NULL;
+
+    output->job_id = g_strdup (job->id);
+    output->name = g_strdup ("final.mp4");
+    output->type = g_strdup ("final");
+    output->url = g_strdup ("file:///final.mp4");
+    we_store_output_put_async (store, output, NULL, waiter_cb, &w);
+    g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+    g_assert_no_error (error);
+    waiter_clear (&w);
+
+    we_store_output_list_async (store, job->id, NULL, waiter_cb, &w);
+    list = we_store_finish_list (store, waiter_wait (&w), NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (list), ==, 1);
+    waiter_clear (&w);
+  }
+
+  {
+    g_autoptr(WeJobEvent) event = we_job_event_new ();
+    g_autoptr(GPtrArray) list = NULL;
+
+    event->job_id = g_strdup (job->id);
+    event->type = g_strdup ("job.created");
+    event->payload = json_parse_object ("{\"a\":1}");
+    we_store_event_add_async (store, event, NULL, waiter_cb, &w);
+    g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+    g_assert_no_error (error);
+    waiter_clear (&w);
+
+    we_store_event_list_async (store, job->id, NULL, waiter_cb, &w);
+    list = we_store_finish_list (store, waiter_wait (&w), NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (list), ==, 1);
+    assert_json_equal (((WeJobEvent *) g_ptr_array_index (list, 0))->payload, event->payload);
+    waiter_clear (&w);
+  }
+
+  {
+    g_autoptr(GPtrArray) builtins = we_profile_builtins ();
+    g_autoptr(GPtrArray) list = NULL;
+    g_autoptr(WeProfile) got = NULL;
+
+    g_assert_true (we_store_profile_put (store, g_ptr_array_index (builtins, 0), &error));
+    we_store_profile_list_async (store, NULL, waiter_cb, &w);
+    list = we_store_finish_list (store, waiter_wait (&w), NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (list), ==, 1);
+    waiter_clear (&w);
+
+    we_store_profile_get_async (store, "1080p_h264", NULL, waiter_cb, &w);
+    got = we_store_finish_profile (store, waiter_wait (&w), &error);
+    g_assert_no_error (error);
+    assert_profile_equal (got, g_ptr_array_index (builtins, 0));
+    waiter_clear (&w);
+
+    we_store_profile_get_async (store, "nope", NULL, waiter_cb, &w);
+    g_assert_null (we_store_finish_profile (store, waiter_wait (&w), &error));
+    g_assert_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE);
+    g_clear_error (&error);
+    waiter_clear (&w);
+  }
+
+  {
+    g_autoptr(WeWorkerRecord) worker = make_worker ("worker-async", 1);
+    g_autoptr(GPtrArray) list = NULL;
+
+    we_store_worker_put_async (store, worker, NULL, waiter_cb, &w);
+    g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+    g_assert_no_error (error);
+    waiter_clear (&w);
+    list = we_store_worker_list (store, &error);
+    g_assert_cmpuint (list_len (list), ==, 1);
+    assert_worker_equal (g_ptr_array_index (list, 0), worker);
+  }
+
+  we_store_job_delete_async (store, job->id, NULL, waiter_cb, &w);
+  g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_no_error (error);
+  waiter_clear (&w);
+
+  /* errors travel too */
+  we_store_job_get_async (store, job->id, NULL, waiter_cb, &w);
+  g_assert_null (we_store_finish_job (store, waiter_wait (&w), &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  g_clear_error (&error);
+  waiter_clear (&w);
+
+  we_store_job_delete_async (store, job->id, NULL, waiter_cb, &w);
+  g_assert_false (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  waiter_clear (&w);
+}
+
+typedef struct {
+  guint  done;
+  guint  failed;
+} Counter;
+
+static void
+ordered_update_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Counter *c = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!we_store_finish_boolean (WE_STORE (source), result, &error))
+    c->failed++;
+  c->done++;
+}
+
+static void
+test_async_ordering (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) tasks = make_tasks (job->id, 1);
+  g_autoptr(GError) error = NULL;
+  WeTask *task = g_ptr_array_index (tasks, 0);
+  Counter counter = { 0 };
+  Waiter w = { NULL, g_thread_self () };
+  const guint n = 200;
+
+  create_job (store, job, tasks);
+
+  /* progress writes queue up behind each other; the last submitted wins */
+  task->status = WE_TASK_STATUS_RUNNING;
+  for (guint i = 1; i <= n; i++) {
+    task->progress_pct = i * 0.5;
+    task->attempt_count = (gint) i;
+    we_store_task_update_async (store, task, NULL, ordered_update_cb, &counter);
+  }
+  job->progress_pct = 99.5;
+  we_store_job_update_async (store, job, NULL, ordered_update_cb, &counter);
+  we_store_task_list_async (store, job->id, NULL, waiter_cb, &w);
+  {
+    g_autoptr(GPtrArray) list = we_store_finish_list (store, waiter_wait (&w), NULL, &error);
+    WeTask *got;
+
+    g_assert_no_error (error);
+    /* completions arrive in submission order, so all earlier ones are in */
+    g_assert_cmpuint (counter.done, ==, n + 1);
+    g_assert_cmpuint (counter.failed, ==, 0);
+    g_assert_cmpuint (list_len (list), ==, 1);
+    got = g_ptr_array_index (list, 0);
+    g_assert_cmpfloat (got->progress_pct, ==, n * 0.5);
+    g_assert_cmpint (got->attempt_count, ==, (gint) n);
+    g_assert_cmpint (got->status, ==, WE_TASK_STATUS_RUNNING);
+  }
+  waiter_clear (&w);
+
+  we_store_job_get_async (store, job->id, NULL, waiter_cb, &w);
+  {
+    g_autoptr(WeJob) got = we_store_finish_job (store, waiter_wait (&w), &error);
+    g_assert_no_error (error);
+    g_assert_cmpfloat (got->progress_pct, ==, 99.5);
+  }
+  waiter_clear (&w);
+}
+
+typedef struct {
+  WeStore     *store;
+  const gchar *job_id;
+  const gchar *name;
+  guint        n;
+  guint        done;
+  GThread     *thread;
+} ThreadClient;
+
+static void
+thread_event_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ThreadClient *client = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* completion comes back to the submitting thread's own context */
+  g_assert_true (client->thread == g_thread_self ());
+  g_assert_true (we_store_finish_boolean (WE_STORE (source), result, &error));
+  g_assert_no_error (error);
+  client->done++;
+}
+
+static gpointer
+thread_client_run (gpointer data)
+{
+  ThreadClient *client = data;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+
+  client->thread = g_thread_self ();
+  g_main_context_push_thread_default (context);
+  for (guint i = 0; i < client->n; i++) {
+    g_autoptr(WeJobEvent) event = we_job_event_new ();
+
+    event->job_id = g_strdup (client->job_id);
+    event->type = g_strdup ("task.progress");
+    event->message = g_strdup_printf ("%s-%03u", client->name, i);
+    event->payload = json_parse_object ("{\"from\":\"thread\"}");
+    we_store_event_add_async (client->store, event, NULL, thread_event_cb, client);
+  }
+  while (client->done < client->n)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_pop_thread_default (context);
+  return NULL;
+}
+
+static void
+test_async_threads (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(GError) error = NULL;
+  ThreadClient clients[2] = {
+    { store, NULL, "a", 100, 0, NULL },
+    { store, NULL, "b", 100, 0, NULL },
+  };
+  GThread *threads[2];
+  guint next[2] = { 0, 0 };
+
+  create_job (store, job, NULL);
+  for (guint i = 0; i < 2; i++) {
+    clients[i].job_id = job->id;
+    threads[i] = g_thread_new ("store-client", thread_client_run, &clients[i]);
+  }
+  for (guint i = 0; i < 2; i++)
+    g_thread_join (threads[i]);
+
+  events = we_store_event_list (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (events), ==, 200);
+  /* each thread's events are stored in the order it submitted them */
+  for (guint i = 0; i < events->len; i++) {
+    WeJobEvent *event = g_ptr_array_index (events, i);
+    guint who = event->message[0] == 'a' ? 0 : 1;
+    g_autofree gchar *expect = g_strdup_printf ("%s-%03u", clients[who].name, next[who]++);
+
+    g_assert_cmpstr (event->message, ==, expect);
+  }
+  g_assert_cmpuint (next[0], ==, 100);
+  g_assert_cmpuint (next[1], ==, 100);
+}
+
+static void
+test_async_flush_and_cancel (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  Waiter w = { NULL, g_thread_self () };
+
+  /* flush before anything was submitted returns at once */
+  we_store_flush (store);
+
+  create_job (store, job, NULL);
+  for (guint i = 0; i < 50; i++) {
+    g_autoptr(WeJobEvent) event = we_job_event_new ();
+
+    event->job_id = g_strdup (job->id);
+    event->type = g_strdup ("task.progress");
+    /* fire and forget */
+    we_store_event_add_async (store, event, NULL, NULL, NULL);
+  }
+  we_store_flush (store);
+  events = we_store_event_list (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (events), ==, 50);
+
+  /* a call cancelled before it ran reports so and writes nothing */
+  g_cancellable_cancel (cancellable);
+  job->status = WE_JOB_STATUS_CANCELLED;
+  we_store_job_update_async (store, job, cancellable, waiter_cb, &w);
+  g_assert_false (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  waiter_clear (&w);
+  {
+    g_autoptr(WeJob) got = we_store_job_get (store, job->id, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (got->status, ==, WE_JOB_STATUS_PROCESSING);
+  }
+}
+
+/* --- registration ------------------------------------------------------------------------ */
+
+static void
+store_case_run (gconstpointer data)
+{
+  const StoreCase *c = data;
+  g_autoptr(GError) error = NULL;
+  WeStore *store = c->factory (&error);
+
+  g_assert_no_error (error);
+  g_assert_true (WE_IS_STORE (store));
+  c->func (store);
+
+  /* let every completion be delivered, so the last reference goes here */
+  we_store_flush (store);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_finalize_object (store);
+}
+
+static void
+add_case (const gchar *prefix, const gchar *name, WeStoreTestFactory factory, StoreTestFunc func)
+{
+  g_autofree gchar *path = g_strdup_printf ("%s/%s", prefix, name);
+  StoreCase *c = g_new0 (StoreCase, 1);
+
+  c->factory = factory;
+  c->func = func;
+  g_test_add_data_func_full (path, c, store_case_run, g_free);
+}
+
+void
+we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **error))
+{
+  static const struct {
+    const gchar  *name;
+    StoreTestFunc func;
+  } cases[] = {
+    { "job/roundtrip", test_job_roundtrip },
+    { "job/defaults", test_job_defaults },
+    { "job/create-atomic", test_job_create_atomic },
+    { "job/update", test_job_update },
+    { "job/list-filters", test_job_list_filters },
+    { "job/list-limits", test_job_list_limits },
+    { "job/not-found", test_job_not_found },
+    { "job/delete-cascades", test_job_delete_cascades },
+    { "task/order-and-update", test_task_order_and_update },
+    { "output/replace", test_outputs },
+    { "event/append-order", test_events },
+    { "profile/put-get-list-delete", test_profiles },
+    { "worker/put-list-delete", test_workers },
+    { "plugin-config/put-list", test_plugin_configs },
+    { "migration/schema-version", test_schema_version },
+    { "async/roundtrip", test_async_roundtrip },
+    { "async/ordering", test_async_ordering },
+    { "async/threads", test_async_threads },
+    { "async/flush-and-cancel", test_async_flush_and_cancel },
+  };
+
+  g_return_if_fail (prefix != NULL && factory != NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    add_case (prefix, cases[i].name, factory, cases[i].func);
+}

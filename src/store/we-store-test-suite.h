@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The behaviour every WeStore backend must show, as GTest cases. A backend's
+ * test program calls we_store_test_suite_add() once per configuration; each
+ * case gets a fresh, empty store from @factory.
+ */
+#pragma once
+
+#include "store/we-store.h"
+
+G_BEGIN_DECLS
+
+typedef WeStore *(*WeStoreTestFactory) (GError **error);
+
+/* Registers the cases under @prefix (e.g. "/store/sqlite/file"). Call before
+ * g_test_run(). */
+void we_store_test_suite_add (const gchar *prefix,
+                              WeStore *(*factory) (GError **error));
+
+G_END_DECLS

@@ -1,0 +1,1067 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "we-worker.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/we-log.h"
+#include "common/we-worker-protocol.h"
+#include "plugin/we-plugin-host.h"
+
+/* Progress is rate-limited so a fast encoder cannot flood the kernel, and
+ * the last value held back is flushed by the ticker so it is never lost. */
+#define WE_WORKER_PROGRESS_MIN_INTERVAL_US (500 * G_TIME_SPAN_MILLISECOND)
+#define WE_WORKER_HEARTBEAT_US             (G_TIME_SPAN_SECOND)
+#define WE_WORKER_TICK_MS                  250
+/* How long a shutdown waits for the running task to report before the
+ * process leaves anyway; the kernel kills us a little later. */
+#define WE_WORKER_SHUTDOWN_DEADLINE_S      3
+#define WE_WORKER_MAX_TASK_ID              256
+
+typedef enum {
+  WE_WORKER_PHASE_RESOLVE,
+  WE_WORKER_PHASE_PROBE,
+  WE_WORKER_PHASE_TRANSCODE,
+  WE_WORKER_PHASE_UPLOAD,
+} WeWorkerPhase;
+
+typedef struct {
+  WeWorker         *worker;       /* not owned: the worker owns the task */
+  guint             seq;          /* 1 for the first task of this process */
+  gchar            *id;
+  gchar            *input_url;
+  gchar            *output_url;
+  WeProfile        *profile;
+  gdouble           start_s;
+  gdouble           duration_s;
+  GCancellable     *cancellable;
+  WeStorage        *input_storage;
+  WeStorage        *output_storage;
+  WeEncoder        *encoder;
+  gchar            *media_uri;
+  gchar            *scratch_path;
+  WeEncodeRequest   request;
+  WeWorkerPhase     phase;
+  WeEncodeProgress  progress;
+  gboolean          progress_pending;
+  gint64            last_sent_us;
+  guint             ticker_id;
+  guint64           size_bytes;
+} WeWorkerTask;
+
+typedef struct {
+  GBytes   *bytes;
+  gboolean  abort_after;  /* test-only crash hook, see we_worker_send_progress() */
+} WeWorkerWrite;
+
+struct _WeWorker {
+  GObject           parent_instance;
+
+  GDataInputStream *input;
+  GOutputStream    *output;
+  GCancellable     *read_cancellable;
+  GQueue            writes;        /* (element-type WeWorkerWrite) */
+  WeWorkerWrite    *current_write;
+  gboolean          started;
+  gboolean          closing;
+  gboolean          output_broken;
+  gboolean          finished;
+  guint             deadline_id;
+  gint              exit_status;
+
+  gchar            *worker_id;
+  gchar            *scratch_dir;
+  GHashTable       *plugin_configs; /* id → JsonObject */
+  WePluginHost     *host;
+  gboolean          configured;
+
+  WeWorkerTask     *task;
+  guint             task_seq;
+  guint             crash_after_progress;
+  guint             first_task_progress;
+};
+
+G_DEFINE_TYPE (WeWorker, we_worker, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_FINISHED,
+  SIGNAL_LAST
+};
+
+static guint signals[SIGNAL_LAST];
+
+static void we_worker_read_next (WeWorker *self);
+static void we_worker_write_next (WeWorker *self);
+static void we_worker_close (WeWorker *self);
+static void we_worker_maybe_finish (WeWorker *self);
+
+/* Typed reads that never warn: every message comes from outside. */
+static const gchar *
+json_get_str (JsonObject *obj, const gchar *name)
+{
+  JsonNode *node = json_object_get_member (obj, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static gdouble
+json_get_double (JsonObject *obj, const gchar *name, gdouble default_value)
+{
+  JsonNode *node = json_object_get_member (obj, name);
+  GType type;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return default_value;
+  type = json_node_get_value_type (node);
+  if (type != G_TYPE_INT64 && type != G_TYPE_DOUBLE)
+    return default_value;
+  return json_node_get_double (node);
+}
+
+static JsonObject *
+json_get_obj (JsonObject *obj, const gchar *name)
+{
+  JsonNode *node = json_object_get_member (obj, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  return json_node_get_object (node);
+}
+
+static JsonArray *
+json_get_arr (JsonObject *obj, const gchar *name)
+{
+  JsonNode *node = json_object_get_member (obj, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return NULL;
+  return json_node_get_array (node);
+}
+
+static void
+we_worker_write_free (WeWorkerWrite *write)
+{
+  g_bytes_unref (write->bytes);
+  g_free (write);
+}
+
+static void
+we_worker_test_crash (void)
+{
+  struct rlimit no_core = { 0, 0 };
+
+  /* a core dump per test run helps nobody and costs seconds */
+  setrlimit (RLIMIT_CORE, &no_core);
+  g_printerr ("WE_WORKER_TEST_CRASH_AFTER_PROGRESS reached, aborting\n");
+  abort ();
+}
+
+static void
+we_worker_write_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(WeWorker) self = user_data;
+  g_autoptr(GError) error = NULL;
+  WeWorkerWrite *write = g_steal_pointer (&self->current_write);
+  gboolean abort_after = write->abort_after;
+
+  we_worker_write_free (write);
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), res, NULL, &error)) {
+    /* the kernel is gone: nobody is left to report to */
+    g_warning ("writing to the kernel failed: %s", error->message);
+    self->output_broken = TRUE;
+    g_queue_clear_full (&self->writes, (GDestroyNotify) we_worker_write_free);
+    we_worker_close (self);
+    we_worker_maybe_finish (self);
+    return;
+  }
+  if (abort_after)
+    we_worker_test_crash ();
+  we_worker_write_next (self);
+  we_worker_maybe_finish (self);
+}
+
+static void
+we_worker_write_next (WeWorker *self)
+{
+  gsize size = 0;
+  gconstpointer data;
+
+  if (self->current_write != NULL || self->output_broken)
+    return;
+  self->current_write = g_queue_pop_head (&self->writes);
+  if (self->current_write == NULL)
+    return;
+  data = g_bytes_get_data (self->current_write->bytes, &size);
+  g_output_stream_write_all_async (self->output, data, size, G_PRIORITY_DEFAULT, NULL,
+                                   we_worker_write_cb, g_object_ref (self));
+}
+
+static void
+we_worker_send_full (WeWorker *self, JsonObject *msg, gboolean abort_after)
+{
+  WeWorkerWrite *write;
+  gchar *line;
+
+  if (self->output_broken)
+    return;
+  line = we_worker_msg_serialize (msg);
+  write = g_new0 (WeWorkerWrite, 1);
+  write->bytes = g_bytes_new_take (line, strlen (line));
+  write->abort_after = abort_after;
+  g_queue_push_tail (&self->writes, write);
+  we_worker_write_next (self);
+}
+
+static void
+we_worker_send (WeWorker *self, JsonObject *msg)
+{
+  we_worker_send_full (self, msg, FALSE);
+}
+
+static JsonObject *
+we_worker_msg_new (const gchar *type, const gchar *task_id)
+{
+  JsonObject *msg = json_object_new ();
+
+  json_object_set_string_member (msg, "type", type);
+  if (task_id != NULL)
+    json_object_set_string_member (msg, "task_id", task_id);
+  return msg;
+}
+
+static void
+we_worker_send_failed (WeWorker *self, const gchar *task_id, WeErrorCode code,
+                       const gchar *message, gboolean retryable)
+{
+  g_autoptr(JsonObject) msg = we_worker_msg_new ("failed", task_id);
+
+  we_log (G_LOG_LEVEL_WARNING, task_id, we_error_code_to_string (code),
+          "task failed (%s): %s", retryable ? "retryable" : "final", message);
+  json_object_set_string_member (msg, "code", we_error_code_to_string (code));
+  json_object_set_string_member (msg, "message", message);
+  json_object_set_boolean_member (msg, "retryable", retryable);
+  we_worker_send (self, msg);
+}
+
+/* ---- tasks ------------------------------------------------------------- */
+
+static void
+we_worker_task_free (WeWorkerTask *task)
+{
+  g_clear_handle_id (&task->ticker_id, g_source_remove);
+  g_free (task->id);
+  g_free (task->input_url);
+  g_free (task->output_url);
+  g_clear_pointer (&task->profile, we_profile_unref);
+  g_clear_object (&task->cancellable);
+  g_clear_object (&task->input_storage);
+  g_clear_object (&task->output_storage);
+  g_clear_object (&task->encoder);
+  g_free (task->media_uri);
+  g_free (task->scratch_path);
+  g_free (task);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeWorkerTask, we_worker_task_free)
+
+static void
+we_worker_task_remove_scratch (WeWorkerTask *task)
+{
+  if (task->scratch_path == NULL)
+    return;
+  if (g_unlink (task->scratch_path) != 0 && errno != ENOENT)
+    we_log (G_LOG_LEVEL_WARNING, task->id, NULL, "cannot remove %s: %s",
+            task->scratch_path, g_strerror (errno));
+}
+
+/* Ends the running task; every path through a task ends here exactly once,
+ * from the completion of its one outstanding operation. */
+static void
+we_worker_task_end (WeWorker *self)
+{
+  g_clear_pointer (&self->task, we_worker_task_free);
+  we_worker_maybe_finish (self);
+}
+
+static void
+we_worker_task_end_cancelled (WeWorker *self)
+{
+  WeWorkerTask *task = self->task;
+  g_autoptr(JsonObject) msg = we_worker_msg_new ("cancelled", task->id);
+
+  we_worker_task_remove_scratch (task);
+  we_log (G_LOG_LEVEL_INFO, task->id, NULL, "task cancelled");
+  we_worker_send (self, msg);
+  we_worker_task_end (self);
+}
+
+static void
+we_worker_task_end_failed (WeWorker *self, const GError *error, gboolean retryable)
+{
+  WeWorkerTask *task = self->task;
+
+  we_worker_task_remove_scratch (task);
+  if (error == NULL) {
+    /* a pillar broke its contract; still report, never crash */
+    we_worker_send_failed (self, task->id, WE_ERROR_SYS_INTERNAL,
+                           "a plugin failed without saying why", TRUE);
+  } else {
+    we_worker_send_failed (self, task->id, we_error_code_from_gerror (error), error->message,
+                           retryable);
+  }
+  we_worker_task_end (self);
+}
+
+/* A task is cancelled once its cancellable is, whatever the operation that
+ * was running made of it: a result that raced the cancel is dropped. */
+static gboolean
+we_worker_task_is_cancelled (WeWorkerTask *task, const GError *error)
+{
+  return g_cancellable_is_cancelled (task->cancellable) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void
+we_worker_send_progress (WeWorker *self)
+{
+  WeWorkerTask *task = self->task;
+  g_autoptr(JsonObject) msg = we_worker_msg_new ("progress", task->id);
+  gboolean abort_after = FALSE;
+
+  json_object_set_double_member (msg, "percent", CLAMP (task->progress.percent, 0.0, 100.0));
+  json_object_set_double_member (msg, "position_s", task->progress.position_s);
+  json_object_set_double_member (msg, "duration_s", task->progress.duration_s);
+  json_object_set_double_member (msg, "fps", task->progress.fps);
+  json_object_set_double_member (msg, "speed", task->progress.speed);
+  json_object_set_int_member (msg, "frames", (gint64) task->progress.frames);
+  task->progress_pending = FALSE;
+  task->last_sent_us = g_get_monotonic_time ();
+
+  /* TEST ONLY: WE_WORKER_TEST_CRASH_AFTER_PROGRESS=N makes the process abort
+   * once its N-th progress message of its first task has been written, so the
+   * queue's crash handling can be tested with a real worker. */
+  if (task->seq == 1 && self->crash_after_progress > 0 &&
+      ++self->first_task_progress == self->crash_after_progress)
+    abort_after = TRUE;
+  we_worker_send_full (self, msg, abort_after);
+}
+
+static void
+we_worker_progress_cb (const WeEncodeProgress *progress, gpointer user_data)
+{
+  WeWorkerTask *task = user_data;
+
+  if (task->worker->task != task || task->phase != WE_WORKER_PHASE_TRANSCODE)
+    return;
+  task->progress = *progress;
+  task->progress_pending = TRUE;
+  if (g_get_monotonic_time () - task->last_sent_us >= WE_WORKER_PROGRESS_MIN_INTERVAL_US)
+    we_worker_send_progress (task->worker);
+}
+
+static gboolean
+we_worker_tick_cb (gpointer user_data)
+{
+  WeWorker *self = user_data;
+  WeWorkerTask *task = self->task;
+  gint64 since = g_get_monotonic_time () - task->last_sent_us;
+
+  if (task->progress_pending && since >= WE_WORKER_PROGRESS_MIN_INTERVAL_US) {
+    we_worker_send_progress (self);
+  } else if (task->phase == WE_WORKER_PHASE_UPLOAD && since >= WE_WORKER_HEARTBEAT_US) {
+    /* storage gives no progress; tell the kernel we are alive. During the
+     * encode the encoder's own reports are the heartbeat, so a wedged
+     * pipeline still goes quiet and trips the stall detection. */
+    we_worker_send_progress (self);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+typedef struct {
+  WeStorage *storage;
+  gchar     *url;
+  gchar     *local_path;
+} WeWorkerStorageOp;
+
+static void
+we_worker_storage_op_free (WeWorkerStorageOp *op)
+{
+  g_clear_object (&op->storage);
+  g_free (op->url);
+  g_free (op->local_path);
+  g_free (op);
+}
+
+static void
+we_worker_media_uri_thread (GTask *gtask, gpointer source, gpointer task_data,
+                            GCancellable *cancellable)
+{
+  WeWorkerStorageOp *op = task_data;
+  g_auto(WeObjectInfo) info = { 0 };
+  GError *error = NULL;
+  gchar *uri;
+
+  /* a media URI is only a name; ask the storage whether the object is
+   * there so a missing source fails as such (final) and not as a decoder
+   * error (retried) */
+  if (!we_storage_stat (op->storage, op->url, &info, &error)) {
+    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED)) {
+      g_task_return_error (gtask, error);
+      return;
+    }
+    g_clear_error (&error);
+  }
+  uri = we_storage_get_media_uri (op->storage, op->url, &error);
+  if (uri == NULL)
+    g_task_return_error (gtask, error);
+  else
+    g_task_return_pointer (gtask, uri, g_free);
+}
+
+static void
+we_worker_upload_thread (GTask *gtask, gpointer source, gpointer task_data,
+                         GCancellable *cancellable)
+{
+  WeWorkerStorageOp *op = task_data;
+  GError *error = NULL;
+
+  if (!we_storage_upload_file (op->storage, op->local_path, op->url, cancellable, &error))
+    g_task_return_error (gtask, error);
+  else
+    g_task_return_boolean (gtask, TRUE);
+}
+
+static gboolean
+we_worker_storage_error_is_retryable (const GError *error)
+{
+  WeErrorCode code = we_error_code_from_gerror (error);
+
+  /* a missing object or a refused access will not change on a retry */
+  return code != WE_ERROR_STO_NOT_FOUND && code != WE_ERROR_STO_ACCESS_DENIED;
+}
+
+static void
+we_worker_upload_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeWorker *self = WE_WORKER (source);
+  WeWorkerTask *task = self->task;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) msg = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (res), &error)) {
+    if (we_worker_task_is_cancelled (task, error))
+      we_worker_task_end_cancelled (self);
+    else
+      we_worker_task_end_failed (self, error, we_worker_storage_error_is_retryable (error));
+    return;
+  }
+  /* the bytes are committed: report what happened even if a cancel raced
+   * the last chunk, the kernel must not believe there is no output */
+  we_worker_task_remove_scratch (task);
+  msg = we_worker_msg_new ("done", task->id);
+  json_object_set_string_member (msg, "output_url", task->output_url);
+  json_object_set_int_member (msg, "size_bytes", (gint64) task->size_bytes);
+  we_log (G_LOG_LEVEL_INFO, task->id, NULL, "task done: %s (%" G_GUINT64_FORMAT " bytes)",
+          task->output_url, task->size_bytes);
+  we_worker_send (self, msg);
+  we_worker_task_end (self);
+}
+
+static void
+we_worker_transcode_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(WeWorker) self = user_data;
+  WeWorkerTask *task = self->task;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) gtask = NULL;
+  WeWorkerStorageOp *op;
+  GStatBuf st;
+
+  if (!we_encoder_transcode_finish (WE_ENCODER (source), res, &error)) {
+    if (we_worker_task_is_cancelled (task, error))
+      we_worker_task_end_cancelled (self);
+    else
+      we_worker_task_end_failed (
+        self, error, !g_error_matches (error, WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE));
+    return;
+  }
+  if (g_cancellable_is_cancelled (task->cancellable)) {
+    we_worker_task_end_cancelled (self);
+    return;
+  }
+  if (g_stat (task->scratch_path, &st) != 0) {
+    g_set_error (&error, WE_ERROR, WE_ERROR_JOB_FAILED,
+                 "the encoder reported success but wrote no %s", task->scratch_path);
+    we_worker_task_end_failed (self, error, TRUE);
+    return;
+  }
+  task->size_bytes = (guint64) st.st_size;
+
+  /* always end the encode at 100 % so a short task still shows progress */
+  task->progress.percent = 100.0;
+  if (task->progress.duration_s > 0)
+    task->progress.position_s = task->progress.duration_s;
+  we_worker_send_progress (self);
+
+  task->phase = WE_WORKER_PHASE_UPLOAD;
+  op = g_new0 (WeWorkerStorageOp, 1);
+  op->storage = g_object_ref (task->output_storage);
+  op->url = g_strdup (task->output_url);
+  op->local_path = g_strdup (task->scratch_path);
+  /* a thread: storages may block, and the loop must keep reading cancels */
+  gtask = g_task_new (self, task->cancellable, we_worker_upload_cb, NULL);
+  g_task_set_source_tag (gtask, we_worker_transcode_cb);
+  g_task_set_task_data (gtask, op, (GDestroyNotify) we_worker_storage_op_free);
+  g_task_run_in_thread (gtask, we_worker_upload_thread);
+}
+
+static void
+we_worker_probe_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(WeWorker) self = user_data;
+  WeWorkerTask *task = self->task;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeMediaInfo) info = NULL;
+  g_autoptr(JsonObject) msg = NULL;
+  g_autofree gchar *safe_id = NULL;
+  g_autofree gchar *name = NULL;
+
+  info = we_encoder_probe_finish (WE_ENCODER (source), res, &error);
+  if (info == NULL || g_cancellable_is_cancelled (task->cancellable)) {
+    if (we_worker_task_is_cancelled (task, error))
+      we_worker_task_end_cancelled (self);
+    else
+      we_worker_task_end_failed (
+        self, error, !g_error_matches (error, WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE));
+    return;
+  }
+  msg = we_worker_msg_new ("probe", task->id);
+  json_object_set_object_member (msg, "media", we_media_info_to_json (info));
+  we_worker_send (self, msg);
+
+  /* task ids come from outside: keep them from naming other paths */
+  safe_id = g_strdup (task->id);
+  g_strcanon (safe_id, G_CSET_A_2_Z G_CSET_a_2_z G_CSET_DIGITS "_-", '_');
+  name = g_strdup_printf ("%s.%s.part", safe_id, we_profile_get_extension (task->profile));
+  task->scratch_path = g_build_filename (self->scratch_dir, name, NULL);
+  /* a previous attempt that died may have left its scratch file */
+  we_worker_task_remove_scratch (task);
+
+  task->request.task_id = task->id;
+  task->request.input_uri = task->media_uri;
+  task->request.output_path = task->scratch_path;
+  task->request.profile = task->profile;
+  task->request.start_s = task->start_s;
+  task->request.duration_s = task->duration_s;
+  task->phase = WE_WORKER_PHASE_TRANSCODE;
+
+  /* an immediate 0 % so the kernel sees the encode start */
+  memset (&task->progress, 0, sizeof (task->progress));
+  task->progress.duration_s = task->duration_s > 0 ? task->duration_s
+                                                   : MAX (info->duration_s - task->start_s, 0.0);
+  we_worker_send_progress (self);
+  task->ticker_id = g_timeout_add (WE_WORKER_TICK_MS, we_worker_tick_cb, self);
+
+  we_log (G_LOG_LEVEL_INFO, task->id, NULL, "transcoding %s into %s", task->media_uri,
+          task->scratch_path);
+  we_encoder_transcode_async (task->encoder, &task->request, we_worker_progress_cb, task,
+                              task->cancellable, we_worker_transcode_cb, g_object_ref (self));
+}
+
+static void
+we_worker_media_uri_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeWorker *self = WE_WORKER (source);
+  WeWorkerTask *task = self->task;
+  g_autoptr(GError) error = NULL;
+
+  task->media_uri = g_task_propagate_pointer (G_TASK (res), &error);
+  if (task->media_uri == NULL || g_cancellable_is_cancelled (task->cancellable)) {
+    if (we_worker_task_is_cancelled (task, error))
+      we_worker_task_end_cancelled (self);
+    else
+      we_worker_task_end_failed (self, error, we_worker_storage_error_is_retryable (error));
+    return;
+  }
+  task->phase = WE_WORKER_PHASE_PROBE;
+  we_encoder_probe_async (task->encoder, task->media_uri, task->cancellable, we_worker_probe_cb,
+                          g_object_ref (self));
+}
+
+static void
+we_worker_handle_task (WeWorker *self, JsonObject *msg)
+{
+  JsonObject *spec = json_get_obj (msg, "task");
+  JsonObject *profile_json;
+  const gchar *id = spec != NULL ? json_get_str (spec, "id") : NULL;
+  const gchar *kind, *input_url, *output_url;
+  const gchar *plugin_id = NULL;
+  g_autoptr(WeWorkerTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) gtask = NULL;
+  g_autofree gchar *why = NULL;
+  WeWorkerStorageOp *op;
+
+  if (id == NULL || *id == '\0' || strlen (id) > WE_WORKER_MAX_TASK_ID) {
+    g_warning ("ignoring a task message without a valid task id");
+    return;
+  }
+  if (self->closing)
+    return;
+  if (self->task != NULL) {
+    why = g_strdup_printf ("worker %s is busy with task %s", self->worker_id, self->task->id);
+    we_worker_send_failed (self, id, WE_ERROR_WRK_BUSY, why, TRUE);
+    return;
+  }
+  if (!self->configured) {
+    we_worker_send_failed (self, id, WE_ERROR_WRK_OFFLINE, "worker is not configured yet", TRUE);
+    return;
+  }
+
+  kind = json_get_str (spec, "kind");
+  if (g_strcmp0 (kind, "transcode") != 0) {
+    why = g_strdup_printf ("unsupported task kind \"%s\"", kind != NULL ? kind : "");
+    we_worker_send_failed (self, id, WE_ERROR_JOB_INVALID_REQUEST, why, FALSE);
+    return;
+  }
+  input_url = json_get_str (spec, "input_url");
+  output_url = json_get_str (spec, "output_url");
+  profile_json = json_get_obj (spec, "profile");
+  if (input_url == NULL || output_url == NULL || profile_json == NULL) {
+    we_worker_send_failed (self, id, WE_ERROR_JOB_INVALID_REQUEST,
+                           "task needs input_url, output_url and profile", FALSE);
+    return;
+  }
+
+  task = g_new0 (WeWorkerTask, 1);
+  task->worker = self;
+  task->id = g_strdup (id);
+  task->input_url = g_strdup (input_url);
+  task->output_url = g_strdup (output_url);
+  task->start_s = MAX (json_get_double (spec, "start_s", 0.0), 0.0);
+  task->duration_s = MAX (json_get_double (spec, "duration_s", 0.0), 0.0);
+  task->cancellable = g_cancellable_new ();
+  task->profile = we_profile_new_from_json (profile_json, &error);
+  if (task->profile == NULL) {
+    we_worker_send_failed (self, id, we_error_code_from_gerror (error), error->message, FALSE);
+    return;
+  }
+
+  /* resolve every pillar up front: a task that cannot finish should fail
+   * before it costs an encode */
+  task->input_storage = we_plugin_host_storage_for_url (self->host, input_url, &plugin_id);
+  task->output_storage = we_plugin_host_storage_for_url (self->host, output_url, &plugin_id);
+  task->encoder = we_plugin_host_encoder_for (self->host, task->profile->video_codec,
+                                              task->profile->prefer_hardware, &plugin_id);
+  if (task->input_storage == NULL || task->output_storage == NULL) {
+    why = g_strdup_printf ("no storage plugin on worker %s handles %s", self->worker_id,
+                           task->input_storage == NULL ? input_url : output_url);
+    we_worker_send_failed (self, id, WE_ERROR_PLG_NOT_FOUND, why, FALSE);
+    return;
+  }
+  if (task->encoder == NULL) {
+    why = g_strdup_printf ("no encoder plugin on worker %s supports %s", self->worker_id,
+                           task->profile->video_codec);
+    we_worker_send_failed (self, id, WE_ERROR_PLG_NOT_FOUND, why, FALSE);
+    return;
+  }
+  g_object_ref (task->input_storage);
+  g_object_ref (task->output_storage);
+  g_object_ref (task->encoder);
+
+  task->seq = ++self->task_seq;
+  task->phase = WE_WORKER_PHASE_RESOLVE;
+  we_log (G_LOG_LEVEL_INFO, task->id, NULL, "task %s: %s → %s (profile %s, encoder %s)", id,
+          input_url, output_url, task->profile->id, plugin_id);
+  self->task = g_steal_pointer (&task);
+
+  op = g_new0 (WeWorkerStorageOp, 1);
+  op->storage = g_object_ref (self->task->input_storage);
+  op->url = g_strdup (input_url);
+  gtask = g_task_new (self, self->task->cancellable, we_worker_media_uri_cb, NULL);
+  g_task_set_source_tag (gtask, we_worker_handle_task);
+  g_task_set_task_data (gtask, op, (GDestroyNotify) we_worker_storage_op_free);
+  /* nothing to clean up after a media URI: answer a cancel at once */
+  g_task_set_return_on_cancel (gtask, TRUE);
+  g_task_run_in_thread (gtask, we_worker_media_uri_thread);
+}
+
+static void
+we_worker_handle_cancel (WeWorker *self, JsonObject *msg)
+{
+  const gchar *task_id = json_get_str (msg, "task_id");
+
+  if (self->task == NULL || g_strcmp0 (task_id, self->task->id) != 0) {
+    /* a cancel that crossed our final report: nothing to do */
+    g_debug ("ignoring cancel for task %s which is not running", task_id ? task_id : "(null)");
+    return;
+  }
+  we_log (G_LOG_LEVEL_INFO, task_id, NULL, "cancelling task");
+  g_cancellable_cancel (self->task->cancellable);
+}
+
+/* ---- configure --------------------------------------------------------- */
+
+static JsonObject *
+we_worker_plugin_config_cb (const gchar *plugin_id, gpointer user_data)
+{
+  GHashTable *configs = user_data;
+  JsonObject *config = g_hash_table_lookup (configs, plugin_id);
+
+  return config != NULL ? json_object_ref (config) : NULL;
+}
+
+static void
+we_strv_builder_add_unique (GPtrArray *list, gchar **items)
+{
+  for (guint i = 0; items != NULL && items[i] != NULL; i++) {
+    gboolean seen = FALSE;
+
+    for (guint j = 0; j < list->len && !seen; j++)
+      seen = g_strcmp0 (g_ptr_array_index (list, j), items[i]) == 0;
+    if (!seen)
+      g_ptr_array_add (list, g_strdup (items[i]));
+  }
+}
+
+static JsonArray *
+we_json_array_from_strings (GPtrArray *list)
+{
+  JsonArray *array = json_array_new ();
+
+  for (guint i = 0; i < list->len; i++)
+    json_array_add_string_element (array, g_ptr_array_index (list, i));
+  return array;
+}
+
+static void
+we_worker_send_hello (WeWorker *self)
+{
+  g_autoptr(JsonObject) msg = we_worker_msg_new ("hello", NULL);
+  g_autoptr(GPtrArray) video = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) audio = g_ptr_array_new_with_free_func (g_free);
+  JsonObject *caps = json_object_new ();
+  JsonArray *plugins = json_array_new ();
+  gboolean gpu = FALSE;
+  g_autofree gchar *gpu_type = NULL;
+  GPtrArray *infos = self->host != NULL ? we_plugin_host_get_plugins (self->host) : NULL;
+
+  for (guint i = 0; infos != NULL && i < infos->len; i++) {
+    WePluginInfo *info = g_ptr_array_index (infos, i);
+    JsonObject *entry = json_object_new ();
+
+    json_object_set_string_member (entry, "id", info->id);
+    json_object_set_string_member (entry, "pillar", we_pillar_type_to_string (info->pillar));
+    json_object_set_string_member (entry, "state", we_plugin_state_to_string (info->state));
+    if (info->error != NULL)
+      json_object_set_string_member (entry, "error", info->error);
+    json_array_add_object_element (plugins, entry);
+
+    if (info->pillar == WE_PILLAR_ENCODER && info->state == WE_PLUGIN_STATE_HEALTHY &&
+        info->instance != NULL && WE_IS_ENCODER (info->instance)) {
+      g_auto(WeEncoderCapabilities) ec = { 0 };
+
+      we_encoder_get_capabilities (WE_ENCODER (info->instance), &ec);
+      we_strv_builder_add_unique (video, ec.video_codecs);
+      we_strv_builder_add_unique (audio, ec.audio_codecs);
+      gpu |= ec.gpu_accelerated;
+      if (gpu_type == NULL && ec.gpu_type != NULL)
+        gpu_type = g_strdup (ec.gpu_type);
+    }
+  }
+
+  json_object_set_array_member (caps, "video_codecs", we_json_array_from_strings (video));
+  json_object_set_array_member (caps, "audio_codecs", we_json_array_from_strings (audio));
+  json_object_set_boolean_member (caps, "gpu_accelerated", gpu);
+  if (gpu_type != NULL)
+    json_object_set_string_member (caps, "gpu_type", gpu_type);
+  else
+    json_object_set_null_member (caps, "gpu_type");
+  json_object_set_int_member (caps, "cores", g_get_num_processors ());
+
+  json_object_set_string_member (msg, "worker_id", self->worker_id);
+  json_object_set_int_member (msg, "pid", getpid ());
+  json_object_set_string_member (msg, "version", PACKAGE_VERSION);
+  json_object_set_object_member (msg, "capabilities", caps);
+  json_object_set_array_member (msg, "plugins", plugins);
+  we_worker_send (self, msg);
+}
+
+static void
+we_worker_handle_configure (WeWorker *self, JsonObject *msg)
+{
+  const gchar *worker_id = json_get_str (msg, "worker_id");
+  const gchar *scratch_dir = json_get_str (msg, "scratch_dir");
+  const gchar *plugin_dir = json_get_str (msg, "plugin_dir");
+  JsonArray *plugins = json_get_arr (msg, "plugins");
+  g_autoptr(GError) error = NULL;
+  guint healthy;
+
+  if (self->configured) {
+    g_warning ("ignoring a second configure message");
+    return;
+  }
+  self->configured = TRUE;
+  if (worker_id != NULL && *worker_id != '\0') {
+    g_free (self->worker_id);
+    self->worker_id = g_strdup (worker_id);
+  }
+  if (scratch_dir != NULL && *scratch_dir != '\0')
+    self->scratch_dir = g_strdup (scratch_dir);
+  else
+    self->scratch_dir = g_build_filename (g_get_tmp_dir (), "webencode-scratch", NULL);
+  if (g_mkdir_with_parents (self->scratch_dir, 0700) != 0)
+    g_warning ("cannot create scratch dir %s: %s", self->scratch_dir, g_strerror (errno));
+
+  for (guint i = 0; plugins != NULL && i < json_array_get_length (plugins); i++) {
+    JsonNode *node = json_array_get_element (plugins, i);
+    JsonObject *entry = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+    const gchar *id = entry != NULL ? json_get_str (entry, "id") : NULL;
+    JsonObject *config = entry != NULL ? json_get_obj (entry, "config") : NULL;
+
+    if (id == NULL) {
+      g_warning ("ignoring plugin entry %u without an id", i);
+      continue;
+    }
+    g_hash_table_replace (self->plugin_configs, g_strdup (id),
+                          config != NULL ? json_object_ref (config) : json_object_new ());
+  }
+
+  self->host = we_plugin_host_new ();
+  we_plugin_host_set_config_func (self->host, we_worker_plugin_config_cb,
+                                  g_hash_table_ref (self->plugin_configs),
+                                  (GDestroyNotify) g_hash_table_unref);
+  we_plugin_host_set_pillar_filter (self->host,
+                                    (1u << WE_PILLAR_STORAGE) | (1u << WE_PILLAR_ENCODER));
+  if (plugin_dir == NULL || *plugin_dir == '\0')
+    plugin_dir = WE_PLUGINDIR;
+  healthy = we_plugin_host_load_dir (self->host, plugin_dir, &error);
+  if (error != NULL)
+    g_warning ("cannot load plugins from %s: %s", plugin_dir, error->message);
+  else
+    g_info ("worker %s: %u healthy plugins from %s", self->worker_id, healthy, plugin_dir);
+  we_worker_send_hello (self);
+}
+
+/* ---- channel ----------------------------------------------------------- */
+
+static void
+we_worker_handle_line (WeWorker *self, const gchar *line, gsize length)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) msg = we_worker_msg_parse (line, length, &error);
+  const gchar *type;
+
+  if (msg == NULL) {
+    g_warning ("ignoring a message from the kernel: %s", error->message);
+    return;
+  }
+  type = we_worker_msg_type (msg);
+  if (g_strcmp0 (type, "configure") == 0)
+    we_worker_handle_configure (self, msg);
+  else if (g_strcmp0 (type, "task") == 0)
+    we_worker_handle_task (self, msg);
+  else if (g_strcmp0 (type, "cancel") == 0)
+    we_worker_handle_cancel (self, msg);
+  else if (g_strcmp0 (type, "shutdown") == 0)
+    we_worker_close (self);
+  else
+    g_debug ("ignoring message of unknown type \"%s\"", type);
+}
+
+static void
+we_worker_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(WeWorker) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gsize length = 0;
+  g_autofree gchar *line = NULL;
+
+  line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), res, &length,
+                                               &error);
+  if (line == NULL) {
+    if (error == NULL)
+      g_info ("the kernel closed the channel");
+    else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_warning ("reading from the kernel failed: %s", error->message);
+    we_worker_close (self);
+    return;
+  }
+  if (length > WE_WORKER_MAX_LINE) {
+    g_warning ("the kernel sent a line of %" G_GSIZE_FORMAT " bytes, closing the channel",
+               length);
+    we_worker_close (self);
+    return;
+  }
+  if (length > 0)
+    we_worker_handle_line (self, line, length);
+  if (!self->closing)
+    we_worker_read_next (self);
+}
+
+static void
+we_worker_read_next (WeWorker *self)
+{
+  g_data_input_stream_read_line_async (self->input, G_PRIORITY_DEFAULT, self->read_cancellable,
+                                       we_worker_read_cb, g_object_ref (self));
+}
+
+static gboolean
+we_worker_deadline_cb (gpointer user_data)
+{
+  WeWorker *self = user_data;
+
+  self->deadline_id = 0;
+  if (!self->finished) {
+    g_warning ("task %s did not stop within %d s, leaving anyway",
+               self->task != NULL ? self->task->id : "-", WE_WORKER_SHUTDOWN_DEADLINE_S);
+    self->finished = TRUE;
+    g_signal_emit (self, signals[SIGNAL_FINISHED], 0);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+we_worker_maybe_finish (WeWorker *self)
+{
+  if (!self->closing || self->finished || self->task != NULL)
+    return;
+  if (self->current_write != NULL || !g_queue_is_empty (&self->writes))
+    return;
+  g_clear_handle_id (&self->deadline_id, g_source_remove);
+  self->finished = TRUE;
+  g_signal_emit (self, signals[SIGNAL_FINISHED], 0);
+}
+
+static void
+we_worker_close (WeWorker *self)
+{
+  if (self->closing)
+    return;
+  self->closing = TRUE;
+  g_cancellable_cancel (self->read_cancellable);
+  if (self->task != NULL) {
+    we_log (G_LOG_LEVEL_INFO, self->task->id, NULL, "shutting down: cancelling the task");
+    g_cancellable_cancel (self->task->cancellable);
+    self->deadline_id = g_timeout_add_seconds (WE_WORKER_SHUTDOWN_DEADLINE_S,
+                                               we_worker_deadline_cb, self);
+  }
+  we_worker_maybe_finish (self);
+}
+
+void
+we_worker_start (WeWorker *self)
+{
+  g_return_if_fail (WE_IS_WORKER (self));
+  g_return_if_fail (!self->started);
+
+  self->started = TRUE;
+  we_worker_read_next (self);
+}
+
+void
+we_worker_shutdown (WeWorker *self)
+{
+  g_return_if_fail (WE_IS_WORKER (self));
+
+  we_worker_close (self);
+}
+
+gboolean
+we_worker_is_busy (WeWorker *self)
+{
+  g_return_val_if_fail (WE_IS_WORKER (self), FALSE);
+
+  return self->task != NULL;
+}
+
+gint
+we_worker_get_exit_status (WeWorker *self)
+{
+  g_return_val_if_fail (WE_IS_WORKER (self), 1);
+
+  return self->exit_status;
+}
+
+static void
+we_worker_dispose (GObject *object)
+{
+  WeWorker *self = WE_WORKER (object);
+
+  g_cancellable_cancel (self->read_cancellable);
+  g_clear_handle_id (&self->deadline_id, g_source_remove);
+  g_clear_pointer (&self->task, we_worker_task_free);
+  g_clear_object (&self->host);
+  G_OBJECT_CLASS (we_worker_parent_class)->dispose (object);
+}
+
+static void
+we_worker_finalize (GObject *object)
+{
+  WeWorker *self = WE_WORKER (object);
+
+  g_queue_clear_full (&self->writes, (GDestroyNotify) we_worker_write_free);
+  g_clear_object (&self->input);
+  g_clear_object (&self->output);
+  g_clear_object (&self->read_cancellable);
+  g_clear_pointer (&self->plugin_configs, g_hash_table_unref);
+  g_free (self->worker_id);
+  g_free (self->scratch_dir);
+  G_OBJECT_CLASS (we_worker_parent_class)->finalize (object);
+}
+
+static void
+we_worker_class_init (WeWorkerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = we_worker_dispose;
+  object_class->finalize = we_worker_finalize;
+
+  /**
+   * WeWorker::finished:
+   *
+   * The channel has ended and every reply was written: time to exit.
+   */
+  signals[SIGNAL_FINISHED] = g_signal_new ("finished", G_TYPE_FROM_CLASS (klass),
+                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                           G_TYPE_NONE, 0);
+}
+
+static void
+we_worker_init (WeWorker *self)
+{
+  const gchar *crash = g_getenv ("WE_WORKER_TEST_CRASH_AFTER_PROGRESS");
+
+  g_queue_init (&self->writes);
+  self->read_cancellable = g_cancellable_new ();
+  self->plugin_configs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                (GDestroyNotify) json_object_unref);
+  if (crash != NULL)
+    self->crash_after_progress = (guint) g_ascii_strtoull (crash, NULL, 10);
+}
+
+WeWorker *
+we_worker_new (GInputStream *input, GOutputStream *output, const gchar *worker_id)
+{
+  WeWorker *self;
+
+  g_return_val_if_fail (G_IS_INPUT_STREAM (input), NULL);
+  g_return_val_if_fail (G_IS_OUTPUT_STREAM (output), NULL);
+
+  self = g_object_new (WE_TYPE_WORKER, NULL);
+  self->input = g_data_input_stream_new (input);
+  g_data_input_stream_set_newline_type (self->input, G_DATA_STREAM_NEWLINE_TYPE_LF);
+  self->output = g_object_ref (output);
+  self->worker_id = g_strdup (worker_id != NULL ? worker_id : "worker");
+  return self;
+}

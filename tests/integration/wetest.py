@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Harness for the integration tests: a real webencoded from the build tree
+with its real workers, plugins and SQLite store in a temporary directory,
+and media generated with tests/media/make-clip."""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+BUILD = os.environ.get("WE_BUILD_ROOT") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SOURCE = os.environ.get("WE_SOURCE_ROOT") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+DAEMON = os.path.join(BUILD, "src", "daemon", "webencoded")
+WORKER = os.path.join(BUILD, "src", "worker", "webencode-worker")
+PLUGINS = os.path.join(BUILD, "plugins")
+MAKE_CLIP = os.path.join(SOURCE, "tests", "media", "make-clip")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_clip(path, **kw):
+    args = [sys.executable, MAKE_CLIP, path]
+    for k, v in kw.items():
+        flag = "--" + k.replace("_", "-")
+        if v is True:
+            args.append(flag)
+        elif v is not False and v is not None:
+            args += [flag, str(v)]
+    subprocess.run(args, check=True, timeout=300)
+    return path
+
+
+def probe(path):
+    """ffprobe as an independent check of what we produced."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-count_frames",
+         "-of", "json", path], check=True, capture_output=True, text=True, timeout=120).stdout
+    return json.loads(out)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body.decode())
+
+
+class Daemon:
+    def __init__(self, workers=2, env=None, data_dir=None, config=None):
+        self.tmp = data_dir or tempfile.mkdtemp(prefix="we-it-")
+        self.port = free_port()
+        self.workers = workers
+        self.extra_env = env or {}
+        self.config = config
+        self.proc = None
+        self.log_path = os.path.join(self.tmp, "webencoded.log")
+        self.media = os.path.join(self.tmp, "media")
+        os.makedirs(self.media, exist_ok=True)
+
+    def env(self):
+        env = dict(os.environ)
+        env.update({
+            "KERNEL_PORT": str(self.port),
+            "WE_DATA_DIR": os.path.join(self.tmp, "data"),
+            "WE_PLUGIN_DIR": PLUGINS,
+            "WE_WORKER_BINARY": WORKER,
+            "WE_WORKERS": str(self.workers),
+            "WE_PLUGIN_STORAGE_FS_BROWSE_ROOTS": self.media,
+            "WE_RETRY_BASE_MS": "300",
+            "LOG_LEVEL": "debug" if os.environ.get("WE_TEST_VERBOSE") else "info",
+        })
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout=30):
+        args = [DAEMON]
+        if self.config:
+            args += ["--config", self.config]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, env=self.env(), stdout=subprocess.PIPE,
+                                     stderr=self.log)
+        line = self.proc.stdout.readline().decode()
+        if "listening on" not in line:
+            self.proc.wait(timeout=10)
+            raise RuntimeError("webencoded did not start: %r\n%s" % (line, self.tail()))
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                h = self.get("/health").json()
+                if h["workers"]["free"] >= 1:
+                    return self
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("webencoded has no ready worker\n" + self.tail())
+
+    def tail(self, n=60):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"".join(f.readlines()[-n:]).decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode
+        self.proc.stdout.close()
+        self.log.close()
+        self.proc = None
+        return rc
+
+    def cleanup(self):
+        self.stop()
+        if not os.environ.get("WE_TEST_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def worker_pids(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid), "-f", "webencode-worker"],
+                             capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    # --- HTTP ---
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        hdrs = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def upload(self, path, filename=None, headers=None, query=None):
+        q = {"filename": filename or os.path.basename(path)}
+        q.update(query or {})
+        with open(path, "rb") as f:
+            data = f.read()
+        h = {"Content-Type": "application/octet-stream"}
+        h.update(headers or {})
+        return self.post("/v1/files/upload?" + urllib.parse.urlencode(q), body=data, headers=h)
+
+    def submit(self, source_url, profile, expect=201, **extra):
+        body = {"source_url": source_url, "profile": profile}
+        body.update(extra)
+        r = self.post("/v1/jobs", body)
+        if r.status != expect:
+            raise AssertionError("submit: %d %s\n%s" % (r.status, r.body, self.tail(20)))
+        return r.json()
+
+    def wait_job(self, job_id, statuses=("completed", "failed", "cancelled"), timeout=240):
+        deadline = time.time() + timeout
+        job = None
+        while time.time() < deadline:
+            job = self.get("/v1/jobs/" + job_id).json()
+            if job["status"] in statuses:
+                return job
+            time.sleep(0.2)
+        raise AssertionError("job %s still %s after %ds\n%s" % (
+            job_id, job and job["status"], timeout, self.tail()))
+
+    def download(self, job_id, dest_dir):
+        outs = self.get("/v1/jobs/%s/outputs" % job_id).json()["outputs"]
+        paths = []
+        for o in outs:
+            u = urllib.parse.urlparse(o["download_url"])
+            r = self.get(u.path)
+            assert r.status == 200, (r.status, r.body[:200])
+            p = os.path.join(dest_dir, o["name"])
+            with open(p, "wb") as f:
+                f.write(r.body)
+            paths.append((o, p))
+        return paths
+
+
+class DaemonTestCase(unittest.TestCase):
+    workers = 2
+    daemon_env = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(workers=cls.workers, env=cls.daemon_env)
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def assertError(self, r, status, code):
+        self.assertEqual(r.status, status, r.body)
+        err = r.json()["error"]
+        self.assertEqual(err["code"], code, err)
+        for k in ("message", "details", "request_id", "timestamp", "docs_url"):
+            self.assertIn(k, err)
+        self.assertEqual(err["request_id"], r.headers.get("x-request-id"))
+        return err
+
+
+def main():
+    unittest.main(verbosity=2)
