@@ -78,6 +78,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "width": 1280, "height": 720, "video_bitrate_kbps": 2500},
                 {"id": "odd\x1b[31m", "container": 7, "width": "wide", "crf": 30},
                 "not an object"]})
+        if path.startswith("/v1/profiles/"):
+            pid = urllib.parse.unquote(path[len("/v1/profiles/"):])
+            if pid in ("720p_h264", "fails", "garbage", "x"):
+                return self.reply(200, {"id": pid, "container": "mp4"})
+            return self.reply(400, envelope("WE-JOB-003", "Invalid profile",
+                                            "Unknown profile: " + pid))
         if path == "/v1/jobs":
             if query.get("status") == ["bogus"]:
                 return self.reply(400, envelope("WE-JOB-001", "Invalid request", "bad status"))
@@ -260,6 +266,11 @@ def main():
         run(["submit", "fs://in/clip.mp4", "-p", "garbage"], 2, err="invalid JSON")
         run(["submit", os.path.join(tmp, "missing.mp4"), "-p", "x"], 2, err="no such file")
         run(["submit", tmp, "-p", "x"], 2, err="not a regular file")
+        UPLOADS.clear()
+        run(["submit", CLI, "-p", "nope"], 2, err="WE-JOB-003: Invalid profile: Unknown profile: nope")
+        if UPLOADS:
+            FAILURES.append("uploaded before checking the profile")
+            print("FAIL: uploaded before checking the profile")
 
         # upload: streamed, with the right length and bytes
         src = os.path.join(tmp, "my clip.mp4")

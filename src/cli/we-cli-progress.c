@@ -77,17 +77,20 @@ terminal_columns (FILE *out)
   return 80;
 }
 
-/* "label [#####.....] tail", fitted to the terminal's width */
+/* "label [#####.....] tail", fitted to the terminal's width; the bar keeps
+ * one width while the tail grows and shrinks, so it does not jitter */
+#define WE_CLI_PROGRESS_TAIL_RESERVE 48
+
 static void
 draw_bar (WeCliProgress *self, const gchar *label, gdouble fraction, const gchar *tail)
 {
   guint cols = terminal_columns (self->out);
-  glong fixed = g_utf8_strlen (label, -1) + g_utf8_strlen (tail, -1) + 5;
+  glong fixed = MAX (10, g_utf8_strlen (label, -1)) + WE_CLI_PROGRESS_TAIL_RESERVE + 4;
   g_autoptr(GString) line = g_string_new (NULL);
 
   g_string_append_printf (line, "\r%-10s ", label);
-  if ((glong) cols > fixed + 10) {
-    guint width = MIN (40, cols - fixed - 1);
+  if ((glong) cols >= fixed + 10) {
+    guint width = MIN (40, cols - fixed);
     guint filled;
 
     fraction = CLAMP (fraction, 0.0, 1.0);

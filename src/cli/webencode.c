@@ -611,6 +611,31 @@ we_cli_upload_progress_cb (guint64 done, guint64 total, gpointer user_data)
 }
 
 static void
+we_cli_start_upload (WeCli *self)
+{
+  g_autoptr(GFile) file = g_file_new_for_commandline_arg (self->args[0]);
+
+  self->progress = we_cli_progress_new (self->json ? stderr : stdout);
+  we_cli_client_upload_async (self->client, file, we_cli_upload_progress_cb, self,
+                              self->cancellable, we_cli_uploaded_cb, self);
+}
+
+static void
+we_cli_profile_checked_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeCli *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  node = we_cli_client_request_finish (WE_CLI_CLIENT (source), res, NULL, &error);
+  if (node == NULL) {
+    we_cli_fail (self, error);
+    return;
+  }
+  we_cli_start_upload (self);
+}
+
+static void
 cmd_submit (WeCli *self)
 {
   const gchar *source = self->args[0];
@@ -632,10 +657,11 @@ cmd_submit (WeCli *self)
 
   /* an existing local path wins over a look-alike URL */
   if (g_file_test (source, G_FILE_TEST_EXISTS)) {
-    g_autoptr(GFile) file = g_file_new_for_commandline_arg (source);
-    self->progress = we_cli_progress_new (self->json ? stderr : stdout);
-    we_cli_client_upload_async (self->client, file, we_cli_upload_progress_cb, self,
-                                self->cancellable, we_cli_uploaded_cb, self);
+    /* a mistyped profile is cheaper to learn before a large upload than after */
+    g_autofree gchar *escaped = g_uri_escape_string (self->profile, NULL, FALSE);
+    g_autofree gchar *path = g_strconcat ("/v1/profiles/", escaped, NULL);
+    we_cli_client_request_async (self->client, "GET", path, NULL, self->cancellable,
+                                 we_cli_profile_checked_cb, self);
     return;
   }
   if (g_uri_peek_scheme (source) == NULL) {

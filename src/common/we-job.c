@@ -371,16 +371,14 @@ gchar *
 we_time_format (gint64 unix_usec)
 {
   g_autoptr(GDateTime) dt = NULL;
+  g_autofree gchar *secs = NULL;
 
   if (unix_usec <= 0)
     return NULL;
-  {
-    g_autoptr(GDateTime) secs = g_date_time_new_from_unix_utc (unix_usec / G_USEC_PER_SEC);
-    if (secs == NULL)
-      return NULL;
-    dt = g_date_time_add (secs, unix_usec % G_USEC_PER_SEC);
-  }
+  dt = g_date_time_new_from_unix_utc (unix_usec / G_USEC_PER_SEC);
   if (dt == NULL)
     return NULL;
-  return g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S.%fZ");
+  /* %f would give microseconds; the API promises milliseconds */
+  secs = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
+  return g_strdup_printf ("%s.%03dZ", secs, (gint) ((unix_usec % G_USEC_PER_SEC) / 1000));
 }

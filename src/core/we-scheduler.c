@@ -1026,9 +1026,11 @@ delete_outputs_done_cb (GObject *source, GAsyncResult *result, gpointer user_dat
 {
   g_autoptr(GTask) task = user_data;
   WeScheduler *self = g_task_get_source_object (task);
+  const gchar *job_id = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
 
-  we_store_job_delete_async (self->store, g_task_get_task_data (task),
-                             g_task_get_cancellable (task), delete_records_cb,
+  /* argument evaluation order is unspecified: read the task before giving it away */
+  we_store_job_delete_async (self->store, job_id, cancellable, delete_records_cb,
                              g_steal_pointer (&task));
 }
 
@@ -1058,6 +1060,7 @@ delete_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   WeScheduler *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(WeJob) job = we_store_finish_job (WE_STORE (source), result, &error);
+  GCancellable *cancellable;
   ActiveJob *aj;
 
   if (job == NULL) {
@@ -1068,8 +1071,9 @@ delete_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (aj != NULL) {
     g_autoptr(WeJob) cancelled = cancel_active (self, aj);
   }
-  we_store_output_list_async (self->store, job->id, g_task_get_cancellable (task),
-                              delete_outputs_listed_cb, g_steal_pointer (&task));
+  cancellable = g_task_get_cancellable (task);
+  we_store_output_list_async (self->store, job->id, cancellable, delete_outputs_listed_cb,
+                              g_steal_pointer (&task));
 }
 
 void

@@ -166,6 +166,25 @@ seed_profiles (WeDaemon *self, GError **error)
   return TRUE;
 }
 
+/* No worker runs yet, so whatever is in the scratch folder was left by one
+ * that died with the previous service: half-written outputs, never valid. */
+static void
+clean_scratch (const gchar *scratch)
+{
+  g_autoptr(GDir) dir = g_dir_open (scratch, 0, NULL);
+  const gchar *name;
+  guint removed = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *path = g_build_filename (scratch, name, NULL);
+    if (g_file_test (path, G_FILE_TEST_IS_REGULAR) && g_unlink (path) == 0)
+      removed++;
+  }
+  if (removed > 0)
+    we_log (G_LOG_LEVEL_INFO, NULL, NULL, "discarded %u half-written file(s) from %s", removed,
+            scratch);
+}
+
 static JsonObject *
 build_configure_message (WeDaemon *self)
 {
@@ -176,6 +195,7 @@ build_configure_message (WeDaemon *self)
                                                 NULL);
 
   g_mkdir_with_parents (scratch, 0700);
+  clean_scratch (scratch);
   json_object_set_string_member (msg, "type", "configure");
   json_object_set_string_member (msg, "plugin_dir", self->plugin_dir);
   json_object_set_string_member (msg, "scratch_dir", scratch);

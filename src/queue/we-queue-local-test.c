@@ -246,13 +246,25 @@ fixture_start (Fixture *f, guint count, guint stall_s)
   return TRUE;
 }
 
+static gboolean
+pred_all_exited (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) workers = we_queue_list_workers (WE_QUEUE (f->queue));
+
+  for (guint i = 0; i < workers->len; i++) {
+    if (json_object_get_int_member (g_ptr_array_index (workers, i), "pid") != 0)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 fixture_stop (Fixture *f)
 {
   if (f->queue != NULL) {
     we_queue_stop (WE_QUEUE (f->queue));
-    /* let the children take their shutdown */
-    wait_for (f, pred_never, NULL, 300);
+    /* let the children take their shutdown rather than be killed by dispose */
+    g_assert_true (wait_for (f, pred_all_exited, NULL, 5000));
   }
   g_clear_object (&f->queue);
   g_clear_pointer (&f->events, g_ptr_array_unref);
@@ -541,31 +553,174 @@ test_crash_after_progress (void)
   fixture_stop (&f);
 }
 
+/* A worker that says hello, takes a task and then hangs: what a wedged
+ * decoder looks like from the queue. Scripted because a real pipeline that
+ * hangs on demand is not something this machine can produce reliably (a
+ * FIFO source is refused by storage-fs before any decoder sees it). */
+static const gchar *hung_worker_script =
+  "read -r configure; "
+  "echo '{\"type\":\"hello\",\"worker_id\":\"hung\",\"pid\":'$$',"
+  "\"version\":\"0\",\"capabilities\":{}}'; "
+  "read -r task; exec sleep 600";
+
 static void
 test_stall (void)
 {
   Fixture f = { 0 };
-  g_autoptr(JsonObject) task = make_task ("t-stall", "fs://in/fifo.mp4", "fs://out/stall.mp4");
+  const gchar *argv[] = { "/bin/sh", "-c", hung_worker_script, "hung-worker", NULL };
+  g_autoptr(JsonObject) task = make_task ("t-stall", "fs://in/clip.mp4", "fs://out/stall.mp4");
+  g_autoptr(JsonObject) configure = make_configure ();
   g_autoptr(GError) error = NULL;
-  g_autofree gchar *fifo = store_path ("in/fifo.mp4");
   Event *final;
+  GPid pid;
+  gint64 t0;
 
-  /* a FIFO nobody writes: the worker blocks opening it and goes silent,
-   * which is what a wedged decoder looks like from the queue */
-  g_unlink (fifo);
-  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
-  if (!fixture_start (&f, 1, 1))
-    return;
+  f.events = g_ptr_array_new_with_free_func ((GDestroyNotify) event_free);
+  f.queue = we_queue_local_new (argv, 1, configure, 1);
+  g_signal_connect (f.queue, "task-event", G_CALLBACK (on_task_event), &f);
+  g_assert_true (we_queue_start (WE_QUEUE (f.queue), &error));
+  g_assert_no_error (error);
+  g_assert_true (wait_for (&f, pred_free_slots, GUINT_TO_POINTER (1), 10000));
+
+  t0 = g_get_monotonic_time ();
   g_assert_true (we_queue_dispatch (WE_QUEUE (f.queue), task, &error));
   g_assert_no_error (error);
-  g_assert_true (wait_for (&f, pred_final, "t-stall", 15000));
+  pid = we_queue_local_get_task_pid (f.queue, "t-stall");
+  g_assert_cmpint (pid, >, 0);
+  g_assert_true (wait_for (&f, pred_final, "t-stall", 10000));
   final = find_final (&f, "t-stall");
+  g_test_message ("stall reported after %" G_GINT64_FORMAT " ms", (final->at_us - t0) / 1000);
   assert_failed (final, "WE-WRK-004", TRUE);
   g_assert_nonnull (strstr (msg_str (final->msg, "message"), "stalled"));
-  g_assert_true (wait_for (&f, pred_free_slots, GUINT_TO_POINTER (1), 30000));
+  g_assert_cmpint (final->at_us - t0, >=, G_TIME_SPAN_SECOND);
+  g_assert_cmpint (final->at_us - t0, <, 3 * G_TIME_SPAN_SECOND);
+  g_assert_true (pid_gone (pid));
+  /* the slot comes back */
+  g_assert_true (wait_for (&f, pred_free_slots, GUINT_TO_POINTER (1), 10000));
 
   fixture_stop (&f);
-  g_unlink (fifo);
+}
+
+static void
+test_cancel_unresponsive (void)
+{
+  Fixture f = { 0 };
+  const gchar *argv[] = { "/bin/sh", "-c", hung_worker_script, "hung-worker", NULL };
+  g_autoptr(JsonObject) task = make_task ("t-deaf", "fs://in/clip.mp4", "fs://out/deaf.mp4");
+  g_autoptr(JsonObject) configure = make_configure ();
+  g_autoptr(GError) error = NULL;
+  Event *final;
+  gint64 t0;
+
+  f.events = g_ptr_array_new_with_free_func ((GDestroyNotify) event_free);
+  f.queue = we_queue_local_new (argv, 1, configure, 0);
+  g_signal_connect (f.queue, "task-event", G_CALLBACK (on_task_event), &f);
+  g_assert_true (we_queue_start (WE_QUEUE (f.queue), &error));
+  g_assert_no_error (error);
+  g_assert_true (wait_for (&f, pred_free_slots, GUINT_TO_POINTER (1), 10000));
+  g_assert_true (we_queue_dispatch (WE_QUEUE (f.queue), task, &error));
+  g_assert_no_error (error);
+
+  /* a worker that cannot answer a cancel is killed, and the task counts as
+   * cancelled, not failed */
+  t0 = g_get_monotonic_time ();
+  we_queue_cancel (WE_QUEUE (f.queue), "t-deaf");
+  g_assert_true (wait_for (&f, pred_final, "t-deaf", 10000));
+  final = find_final (&f, "t-deaf");
+  g_assert_cmpstr (we_worker_msg_type (final->msg), ==, "cancelled");
+  g_assert_cmpint (final->at_us - t0, >=, 2 * G_TIME_SPAN_SECOND);
+  g_assert_cmpint (final->at_us - t0, <, 4 * G_TIME_SPAN_SECOND);
+
+  fixture_stop (&f);
+}
+
+static gboolean
+pred_restarts (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) workers = we_queue_list_workers (WE_QUEUE (f->queue));
+
+  return json_object_get_int_member (g_ptr_array_index (workers, 0), "restarts") >=
+         GPOINTER_TO_UINT (data);
+}
+
+static void
+test_crash_loop_backoff (void)
+{
+  Fixture f = { 0 };
+  const gchar *argv[] = { "/bin/sh", "-c", "exit 3", "dying-worker", NULL };
+  g_autoptr(GPtrArray) workers = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = g_get_monotonic_time ();
+  gint64 elapsed;
+
+  f.events = g_ptr_array_new_with_free_func ((GDestroyNotify) event_free);
+  f.queue = we_queue_local_new (argv, 1, NULL, 0);
+  g_assert_true (we_queue_start (WE_QUEUE (f.queue), &error));
+  g_assert_no_error (error);
+
+  /* it dies at once, then after waits of 0.5, 1 and 2 s: the fourth death
+   * comes 3.5 s in, where no backoff would have taken milliseconds */
+  g_assert_true (wait_for (&f, pred_restarts, GUINT_TO_POINTER (4), 15000));
+  elapsed = g_get_monotonic_time () - t0;
+  g_test_message ("4 restarts after %" G_GINT64_FORMAT " ms", elapsed / 1000);
+  g_assert_cmpint (elapsed, >=, 3000 * G_TIME_SPAN_MILLISECOND);
+  g_assert_cmpint (elapsed, <, 8000 * G_TIME_SPAN_MILLISECOND);
+  g_assert_cmpuint (we_queue_free_slots (WE_QUEUE (f.queue)), ==, 0);
+  workers = we_queue_list_workers (WE_QUEUE (f.queue));
+  g_assert_cmpstr (msg_str (g_ptr_array_index (workers, 0), "state"), !=, "idle");
+
+  fixture_stop (&f);
+}
+
+/* Workers that break the protocol while holding a task: the queue must not
+ * believe them, must not buffer without bound, and must report the task. */
+static void
+run_abusive_worker (const gchar *script, const gchar *expect)
+{
+  Fixture f = { 0 };
+  const gchar *argv[] = { "/bin/sh", "-c", script, "abusive-worker", NULL };
+  g_autoptr(JsonObject) task = make_task ("t-abuse", "fs://in/clip.mp4", "fs://out/abuse.mp4");
+  g_autoptr(GError) error = NULL;
+  Event *final;
+
+  f.events = g_ptr_array_new_with_free_func ((GDestroyNotify) event_free);
+  f.queue = we_queue_local_new (argv, 1, NULL, 0);
+  g_signal_connect (f.queue, "task-event", G_CALLBACK (on_task_event), &f);
+  g_assert_true (we_queue_start (WE_QUEUE (f.queue), &error));
+  g_assert_no_error (error);
+  g_assert_true (wait_for (&f, pred_free_slots, GUINT_TO_POINTER (1), 10000));
+  g_assert_true (we_queue_dispatch (WE_QUEUE (f.queue), task, &error));
+  g_assert_no_error (error);
+  g_assert_true (wait_for (&f, pred_final, "t-abuse", 10000));
+  final = find_final (&f, "t-abuse");
+  assert_failed (final, "WE-WRK-004", TRUE);
+  g_assert_nonnull (strstr (msg_str (final->msg, "message"), expect));
+  /* nothing it said before the garbage got through either */
+  g_assert_cmpuint (f.events->len, ==, 1);
+  fixture_stop (&f);
+}
+
+static void
+test_protocol_abuse (void)
+{
+  run_abusive_worker ("read -r c; echo '{\"type\":\"hello\"}'; read -r t; "
+                      "echo 'this is not json'; exec sleep 600",
+                      "broke the protocol");
+  run_abusive_worker ("read -r c; echo '{\"type\":\"hello\"}'; read -r t; "
+                      "head -c 1100000 /dev/zero | tr '\\0' a; exec sleep 600",
+                      "over-long line");
+}
+
+static void
+test_start_fails (void)
+{
+  const gchar *argv[] = { "/nonexistent/webencode-worker", "--stdio", NULL };
+  g_autoptr(WeQueueLocal) queue = we_queue_local_new (argv, 2, NULL, 0);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (we_queue_start (WE_QUEUE (queue), &error));
+  g_assert_nonnull (error);
+  g_assert_cmpuint (we_queue_free_slots (WE_QUEUE (queue)), ==, 0);
 }
 
 static void
@@ -728,6 +883,33 @@ test_worker_protocol (void)
 }
 
 static void
+test_worker_long_line (void)
+{
+  const gchar *argv[] = { env.worker, "--stdio", "--log-level", "error", NULL };
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *big = NULL;
+  gsize size = WE_WORKER_MAX_LINE + 100;
+  GOutputStream *out;
+
+  if (env.worker == NULL || !g_file_test (env.worker, G_FILE_TEST_IS_EXECUTABLE)) {
+    g_test_skip ("no worker binary");
+    return;
+  }
+  proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+                            &error);
+  g_assert_no_error (error);
+  out = g_subprocess_get_stdin_pipe (proc);
+  big = g_malloc (size + 1);
+  memset (big, 'x', size);
+  big[size] = '\n';
+  /* the worker ends the channel, so the write may or may not see EPIPE */
+  g_output_stream_write_all (out, big, size + 1, NULL, NULL, NULL);
+  g_assert_true (g_subprocess_wait_check (proc, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
 test_worker_stdin_eof (void)
 {
   const gchar *argv[] = { env.worker, "--stdio", "--log-level", "error", NULL };
@@ -843,9 +1025,14 @@ main (int argc, char **argv)
   g_test_add_func ("/queue-local/kill-and-redispatch", test_kill_and_redispatch);
   g_test_add_func ("/queue-local/crash-after-progress", test_crash_after_progress);
   g_test_add_func ("/queue-local/stall", test_stall);
+  g_test_add_func ("/queue-local/cancel-unresponsive", test_cancel_unresponsive);
+  g_test_add_func ("/queue-local/crash-loop-backoff", test_crash_loop_backoff);
+  g_test_add_func ("/queue-local/start-fails", test_start_fails);
+  g_test_add_func ("/queue-local/protocol-abuse", test_protocol_abuse);
   g_test_add_func ("/queue-local/stop", test_stop);
   g_test_add_func ("/queue-local/worker-protocol", test_worker_protocol);
   g_test_add_func ("/queue-local/worker-stdin-eof", test_worker_stdin_eof);
+  g_test_add_func ("/queue-local/worker-long-line", test_worker_long_line);
   rc = g_test_run ();
 
   rm_rf (env.tmp);

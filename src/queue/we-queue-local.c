@@ -13,6 +13,7 @@
 #define WE_QUEUE_LOCAL_CANCEL_GRACE_MS 2000
 #define WE_QUEUE_LOCAL_STOP_GRACE_MS   2000
 #define WE_QUEUE_LOCAL_EOF_GRACE_MS    1000
+#define WE_QUEUE_LOCAL_DRAIN_GRACE_MS  500
 #define WE_QUEUE_LOCAL_BACKOFF_MIN_MS  500
 #define WE_QUEUE_LOCAL_BACKOFF_MAX_MS  30000
 #define WE_QUEUE_LOCAL_CRASH_LOOP_US   (10 * G_TIME_SPAN_SECOND)
@@ -43,7 +44,10 @@ typedef struct {
   GQueue         writes;     /* (element-type GBytes) */
   gboolean       writing;
   gboolean       killed;
+  gboolean       eof;
+  gboolean       exited;
   guint          eof_kill_id;
+  guint          drain_id;
   gint64         started_us;
 } WeQueueProc;
 
@@ -132,6 +136,7 @@ we_queue_proc_unref (WeQueueProc *proc)
   if (!g_ref_count_dec (&proc->ref))
     return;
   g_clear_handle_id (&proc->eof_kill_id, g_source_remove);
+  g_clear_handle_id (&proc->drain_id, g_source_remove);
   g_queue_clear_full (&proc->writes, (GDestroyNotify) g_bytes_unref);
   g_byte_array_unref (proc->inbuf);
   g_clear_object (&proc->cancellable);
@@ -341,6 +346,11 @@ we_queue_proc_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     return;
   }
   if (g_bytes_get_size (bytes) == 0) {
+    proc->eof = TRUE;
+    if (proc->exited) {
+      we_queue_child_exited (proc->child, proc);
+      return;
+    }
     /* normally the exit follows at once and reports the real status; a
      * process that closed stdout but lives on is of no use either */
     if (proc->child->state == WE_QUEUE_CHILD_IDLE)
@@ -386,6 +396,17 @@ we_queue_proc_read_next (WeQueueProc *proc)
                                    we_queue_proc_read_cb, we_queue_proc_ref (proc));
 }
 
+static gboolean
+we_queue_proc_drain_cb (gpointer user_data)
+{
+  WeQueueProc *proc = user_data;
+
+  proc->drain_id = 0;
+  if (proc->child != NULL)
+    we_queue_child_exited (proc->child, proc);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 we_queue_proc_wait_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -393,8 +414,16 @@ we_queue_proc_wait_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 
   /* the wait has no cancellable, so this only fails for a vanished process */
   g_subprocess_wait_finish (G_SUBPROCESS (source), res, NULL);
-  if (proc->child != NULL)
+  proc->exited = TRUE;
+  if (proc->child == NULL)
+    return;
+  /* the exit can overtake the last lines in the pipe: a "done" written just
+   * before a crash must still count, so read to EOF first (bounded, in case
+   * something else holds the pipe open) */
+  if (proc->eof || proc->killed)
     we_queue_child_exited (proc->child, proc);
+  else
+    proc->drain_id = g_timeout_add (WE_QUEUE_LOCAL_DRAIN_GRACE_MS, we_queue_proc_drain_cb, proc);
 }
 
 static gboolean
@@ -452,6 +481,7 @@ we_queue_child_exited (WeQueueChild *child, WeQueueProc *proc)
   proc->child = NULL;
   g_cancellable_cancel (proc->cancellable);
   g_clear_handle_id (&proc->eof_kill_id, g_source_remove);
+  g_clear_handle_id (&proc->drain_id, g_source_remove);
   g_clear_pointer (&child->proc, we_queue_proc_unref);
   g_clear_pointer (&child->capabilities, json_object_unref);
 

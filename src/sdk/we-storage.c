@@ -156,10 +156,11 @@ we_storage_upload_file (WeStorage *self, const gchar *local_path, const gchar *u
   out = we_storage_create (self, url, error);
   if (out == NULL)
     return FALSE;
-  if (g_output_stream_splice (out, G_INPUT_STREAM (in),
-                              G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE |
-                              G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
-                              cancellable, error) < 0) {
+  /* close (= publish) the object only after every byte arrived: GIO's
+   * CLOSE_TARGET would close it even when reading the source failed */
+  if (g_output_stream_splice (out, G_INPUT_STREAM (in), G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE,
+                              cancellable, error) < 0 ||
+      !g_output_stream_close (out, cancellable, error)) {
     g_prefix_error (error, "uploading %s: ", url);
     return FALSE;
   }

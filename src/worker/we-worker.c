@@ -50,6 +50,7 @@ typedef struct {
   WeWorkerPhase     phase;
   WeEncodeProgress  progress;
   gboolean          progress_pending;
+  gdouble           last_sent_percent;
   gint64            last_sent_us;
   guint             ticker_id;
   guint64           size_bytes;
@@ -344,6 +345,7 @@ we_worker_send_progress (WeWorker *self)
   json_object_set_double_member (msg, "speed", task->progress.speed);
   json_object_set_int_member (msg, "frames", (gint64) task->progress.frames);
   task->progress_pending = FALSE;
+  task->last_sent_percent = task->progress.percent;
   task->last_sent_us = g_get_monotonic_time ();
 
   /* TEST ONLY: WE_WORKER_TEST_CRASH_AFTER_PROGRESS=N makes the process abort
@@ -507,10 +509,12 @@ we_worker_transcode_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   task->size_bytes = (guint64) st.st_size;
 
   /* always end the encode at 100 % so a short task still shows progress */
-  task->progress.percent = 100.0;
-  if (task->progress.duration_s > 0)
-    task->progress.position_s = task->progress.duration_s;
-  we_worker_send_progress (self);
+  if (task->last_sent_percent < 100.0) {
+    task->progress.percent = 100.0;
+    if (task->progress.duration_s > 0)
+      task->progress.position_s = task->progress.duration_s;
+    we_worker_send_progress (self);
+  }
 
   task->phase = WE_WORKER_PHASE_UPLOAD;
   op = g_new0 (WeWorkerStorageOp, 1);
@@ -922,8 +926,9 @@ we_worker_deadline_cb (gpointer user_data)
 
   self->deadline_id = 0;
   if (!self->finished) {
-    g_warning ("task %s did not stop within %d s, leaving anyway",
-               self->task != NULL ? self->task->id : "-", WE_WORKER_SHUTDOWN_DEADLINE_S);
+    g_warning ("could not finish %s within %d s, leaving anyway",
+               self->task != NULL ? self->task->id : "the last replies",
+               WE_WORKER_SHUTDOWN_DEADLINE_S);
     self->finished = TRUE;
     g_signal_emit (self, signals[SIGNAL_FINISHED], 0);
   }
@@ -952,9 +957,11 @@ we_worker_close (WeWorker *self)
   if (self->task != NULL) {
     we_log (G_LOG_LEVEL_INFO, self->task->id, NULL, "shutting down: cancelling the task");
     g_cancellable_cancel (self->task->cancellable);
-    self->deadline_id = g_timeout_add_seconds (WE_WORKER_SHUTDOWN_DEADLINE_S,
-                                               we_worker_deadline_cb, self);
   }
+  /* neither a task deaf to its cancel nor a kernel that stopped reading
+   * may keep the process alive */
+  self->deadline_id = g_timeout_add_seconds (WE_WORKER_SHUTDOWN_DEADLINE_S,
+                                             we_worker_deadline_cb, self);
   we_worker_maybe_finish (self);
 }
 

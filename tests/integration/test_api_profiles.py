@@ -14,12 +14,12 @@ SRC_W, SRC_H, FPS, SECONDS = 320, 240, 10, 1.0
 
 EXPECT = {
     # profile: (container format, video codec, width, height, audio codec)
-    "1080p_h264": ("mov,mp4", "h264", 1920, 1080, "aac"),   # padded to the full box
-    "720p_h264": ("mov,mp4", "h264", 960, 720, "aac"),
-    "480p_fast": ("mov,mp4", "h264", 640, 480, "aac"),
+    "1080p_h264": ("mov,mp4,m4a,3gp,3g2,mj2", "h264", 1920, 1080, "aac"),   # padded to the full box
+    "720p_h264": ("mov,mp4,m4a,3gp,3g2,mj2", "h264", 960, 720, "aac"),
+    "480p_fast": ("mov,mp4,m4a,3gp,3g2,mj2", "h264", 640, 480, "aac"),
     "720p_vp9": ("matroska,webm", "vp9", 960, 720, "opus"),
-    "1080p_av1": ("mov,mp4", "av1", 1440, 1080, "opus"),
-    "4k_hevc": ("mov,mp4", "hevc", 2880, 2160, "aac"),
+    "1080p_av1": ("mov,mp4,m4a,3gp,3g2,mj2", "av1", 1440, 1080, "opus"),
+    "4k_hevc": ("mov,mp4,m4a,3gp,3g2,mj2", "hevc", 2880, 2160, "aac"),
 }
 
 

@@ -392,7 +392,7 @@ test_range (void)
 static void
 test_progress (void)
 {
-  g_autoptr(WeProfile) profile = builtin_profile ("480p_fast");
+  g_autoptr(WeProfile) profile = builtin_profile ("720p_h264");
   g_autofree gchar *out = tmp_path ("out-progress.mp4");
   g_autoptr(GError) error = NULL;
   ProgressLog log = { g_array_new (FALSE, FALSE, sizeof (gdouble)),

@@ -193,24 +193,23 @@ we_gst_video_encoder_configure (WeGstElementSpec *spec, const WeGstEncoderChoice
     if (kbps > 0) {
       we_gst_element_spec_set_int (spec, "bitrate", kbps);
     } else {
-      we_gst_element_spec_set (spec, "pass", "quant");
+      /* crf; x264enc caps even this mode's VBV at "bitrate", so that is
+       * the profile's ceiling or, without one, out of the way */
+      we_gst_element_spec_set (spec, "pass", "qual");
       we_gst_element_spec_set_int (spec, "quantizer", profile->crf);
+      we_gst_element_spec_set_int (spec, "bitrate",
+                                   profile->max_bitrate_kbps > 0 ? profile->max_bitrate_kbps : 100000);
     }
     we_gst_element_spec_set (spec, "speed-preset", profile->preset);
     we_gst_element_spec_set_int (spec, "key-int-max", gop);
     if (threads > 0)
       we_gst_element_spec_set_int (spec, "threads", threads);
-    /* vbv-buf-capacity is in milliseconds of the target rate; the explicit
-     * option-string values are what ffmpeg's -maxrate/-bufsize mean */
+    /* vbv-buf-capacity is in milliseconds of the target rate. x264enc
+     * always caps the VBV rate at "bitrate" (its option-string is applied
+     * before that), so -maxrate above -b:v cannot be expressed; -bufsize can */
     if (kbps > 0 && profile->buffer_kbps > 0)
       we_gst_element_spec_set_int (spec, "vbv-buf-capacity",
-                                   MIN ((gint64) profile->buffer_kbps * 1000 / kbps, 10000));
-    if (profile->max_bitrate_kbps > 0)
-      g_string_append_printf (opts, "vbv-maxrate=%d", profile->max_bitrate_kbps);
-    if (profile->buffer_kbps > 0)
-      g_string_append_printf (opts, "%svbv-bufsize=%d", opts->len ? ":" : "", profile->buffer_kbps);
-    if (opts->len > 0)
-      we_gst_element_spec_set (spec, "option-string", opts->str);
+                                   CLAMP ((gint64) profile->buffer_kbps * 1000 / kbps, 1, 10000));
   } else if (g_strcmp0 (f, "x265enc") == 0) {
     if (kbps > 0)
       we_gst_element_spec_set_int (spec, "bitrate", kbps);

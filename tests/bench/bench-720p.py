@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Whole-job time of WebEncode against one ffmpeg process, in the same run.
+
+bench-720p.py [--build DIR] [--smoke] [--duration S] [--profile P] [--keep]
+
+Generates a 1080p30 H.264+AAC source (60 s; --smoke: 5 s at 640x360), starts a
+real webencoded from the build directory in embedded mode on a free port with
+a temporary data directory, submits the source as file://… with the profile
+(default 720p_h264) and measures submit → completed. Then times one ffmpeg
+process encoding the same source with the same codec, bitrate, preset, size
+and audio settings, and prints both times, the output sizes and the ratio
+webencode/ffmpeg. Python standard library only.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
+MAKE_CLIP = os.path.join(SOURCE_ROOT, "tests", "media", "make-clip")
+SKIP = 77  # meson's "skipped"
+
+# The brief's ffmpeg baseline for 720p_h264, used where the profile is silent.
+FALLBACK = {"width": 1280, "height": 720, "video_bitrate_kbps": 2500, "max_bitrate_kbps": 2750,
+            "buffer_kbps": 5000, "preset": "fast", "audio_bitrate_kbps": 128,
+            "audio_sample_rate": 48000, "audio_channels": 2}
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api(base, method, path, body=None, timeout=30):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"} if data else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+    except urllib.error.HTTPError as e:
+        raise BenchError("%s %s: HTTP %d: %s" % (method, path, e.code,
+                                                  e.read().decode(errors="replace")))
+    return json.loads(raw) if raw else None
+
+
+def probe_duration(path):
+    if shutil.which("ffprobe") is None:
+        return None
+    p = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                        "-of", "default=nw=1:nk=1", path], capture_output=True, text=True)
+    try:
+        return float(p.stdout.strip())
+    except ValueError:
+        return None
+
+
+def mb(n):
+    return "%.1f MB" % (n / 1e6)
+
+
+class Daemon:
+    def __init__(self, build, tmp):
+        self.exe = os.path.join(build, "src", "daemon", "webencoded")
+        if not os.access(self.exe, os.X_OK):
+            raise BenchError("%s is not built (see --build)" % self.exe)
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(tmp, "webencoded.log")
+        env = dict(os.environ)
+        env.update({
+            "WE_DATA_DIR": os.path.join(tmp, "data"),
+            "KERNEL_PORT": str(self.port),
+            "KERNEL_HOST": "127.0.0.1",
+            "WE_PLUGIN_DIR": os.path.join(build, "plugins"),
+            "WE_WORKER_BINARY": os.path.join(build, "src", "worker", "webencode-worker"),
+            "WE_PLUGIN_STORAGE_FS_ROOT": os.path.join(tmp, "storage"),
+            "WE_PLUGIN_STORAGE_FS_BROWSE_ROOTS": tmp,
+        })
+        env.pop("WE_CONFIG", None)
+        env.pop("DATABASE_URL", None)
+        env.pop("NATS_URL", None)
+        self.log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([self.exe], env=env, stdout=self.log_file,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def wait_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError("webencoded exited with %d:\n%s" % (self.proc.returncode,
+                                                                      self.log_tail()))
+            try:
+                health = api(self.base, "GET", "/health", timeout=2)
+                if health and health.get("status") == "ok":
+                    return health
+            except (OSError, BenchError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise BenchError("webencoded did not answer /health within %d s:\n%s"
+                         % (timeout, self.log_tail()))
+
+    def log_tail(self, lines=30):
+        self.log_file.flush()
+        with open(self.log_path, "rb") as f:
+            return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+
+
+def run_webencode(daemon, source, profile, timeout):
+    t0 = time.monotonic()
+    job = api(daemon.base, "POST", "/v1/jobs",
+              {"source_url": "file://" + source, "profile": profile})
+    jid = job["id"]
+    last = None
+    while True:
+        job = api(daemon.base, "GET", "/v1/jobs/" + jid)
+        status = job.get("status")
+        if status in ("completed", "failed", "cancelled"):
+            break
+        if time.monotonic() - t0 > timeout:
+            raise BenchError("job %s still %s after %d s" % (jid, status, timeout))
+        pct = int(job.get("progress") or 0) // 10 * 10
+        if (status, pct) != last:
+            log("  webencode: %-10s %3d%%  (%.1f s)" % (status, pct, time.monotonic() - t0))
+            last = (status, pct)
+        time.sleep(0.1)
+    elapsed = time.monotonic() - t0
+    if status != "completed":
+        raise BenchError("job %s %s: %s: %s" % (jid, status, job.get("error_code"),
+                                                job.get("error_message")))
+    outputs = api(daemon.base, "GET", "/v1/jobs/%s/outputs" % jid).get("outputs", [])
+    finals = [o for o in outputs if o.get("type") in (None, "final")] or outputs
+    if not finals:
+        raise BenchError("job %s completed without outputs" % jid)
+    size = sum(int(o.get("size_bytes") or 0) for o in finals)
+    path = None
+    url = finals[0].get("url", "")
+    if url.startswith("fs://"):
+        candidate = os.path.join(daemon.storage_root, url[len("fs://"):])
+        path = candidate if os.path.exists(candidate) else None
+    return elapsed, size, path, jid
+
+
+def ffmpeg_args(profile, source, out):
+    p = dict(FALLBACK)
+    p.update({k: v for k, v in profile.items() if v not in (None, 0, "")})
+    args = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", source,
+            "-c:v", "libx264", "-preset", str(p["preset"]),
+            "-b:v", "%dk" % p["video_bitrate_kbps"],
+            "-maxrate", "%dk" % p["max_bitrate_kbps"],
+            "-bufsize", "%dk" % p["buffer_kbps"],
+            "-vf", "scale=%d:%d" % (p["width"], p["height"])]
+    if p.get("keyframe_interval_s"):
+        # the same closed GOP length as the profile asks of webencode
+        args += ["-force_key_frames", "expr:gte(t,n_forced*%s)" % p["keyframe_interval_s"]]
+    args += ["-c:a", "aac", "-b:a", "%dk" % p["audio_bitrate_kbps"],
+             "-ar", str(p["audio_sample_rate"]), "-ac", str(p["audio_channels"]),
+             "-movflags", "+faststart", out]
+    return args
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build", help="meson build directory (default: build)")
+    ap.add_argument("--smoke", action="store_true", help="5 s 640x360 source, for CI")
+    ap.add_argument("--duration", type=float, help="source duration in seconds")
+    ap.add_argument("--profile", default="720p_h264")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the job")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    a = ap.parse_args()
+
+    if shutil.which("ffmpeg") is None:
+        log("bench: ffmpeg is not installed; skipping")
+        return SKIP
+    build = os.path.abspath(a.build)
+    width, height = (640, 360) if a.smoke else (1920, 1080)
+    duration = a.duration or (5.0 if a.smoke else 60.0)
+
+    tmp = tempfile.mkdtemp(prefix="we-bench-")
+    daemon = None
+    try:
+        source = os.path.join(tmp, "source-%dp.mp4" % height)
+        log("bench: generating a %.0f s %dx%d@30 H.264+AAC source" % (duration, width, height))
+        subprocess.run([sys.executable, MAKE_CLIP, source, "--duration", str(duration),
+                        "--width", str(width), "--height", str(height), "--fps", "30"],
+                       check=True, stdout=subprocess.DEVNULL)
+
+        daemon = Daemon(build, tmp)
+        daemon.storage_root = os.path.join(tmp, "storage")
+        health = daemon.wait_ready()
+        workers = (health.get("workers") or {}).get("total", "?")
+        profile = api(daemon.base, "GET", "/v1/profiles/" + a.profile)
+        log("bench: webencoded %s at %s, %s workers" % (health.get("version"), daemon.base, workers))
+
+        we_time, we_size, we_path, jid = run_webencode(daemon, source, a.profile, a.timeout)
+        log("bench: webencode job %s completed" % jid)
+        daemon.stop()
+        daemon = None
+
+        out = os.path.join(tmp, "ffmpeg-%s.mp4" % a.profile)
+        args = ffmpeg_args(profile, source, out)
+        log("bench: " + " ".join(args))
+        t0 = time.monotonic()
+        subprocess.run(args, check=True)
+        ff_time = time.monotonic() - t0
+        ff_size = os.path.getsize(out)
+
+        we_dur = probe_duration(we_path) if we_path else None
+        ff_dur = probe_duration(out)
+        ratio = we_time / ff_time if ff_time > 0 else float("inf")
+        log("")
+        log("source:    %.1f s %dx%d@30, %s" % (duration, width, height,
+                                                  mb(os.path.getsize(source))))
+        log("webencode: %7.2f s  output %s%s" % (we_time, mb(we_size),
+                                                  ", %.2f s long" % we_dur if we_dur else ""))
+        log("ffmpeg:    %7.2f s  output %s%s" % (ff_time, mb(ff_size),
+                                                  ", %.2f s long" % ff_dur if ff_dur else ""))
+        log("ratio webencode/ffmpeg: %.2f" % ratio)
+        log("result: " + json.dumps({
+            "profile": a.profile, "source_duration_s": duration, "width": width,
+            "height": height, "webencode_s": round(we_time, 3), "ffmpeg_s": round(ff_time, 3),
+            "ratio": round(ratio, 3), "webencode_bytes": we_size, "ffmpeg_bytes": ff_size,
+            "workers": workers, "cpus": os.cpu_count()}))
+        if we_size <= 0:
+            raise BenchError("webencode's output is empty")
+        if we_dur is not None and abs(we_dur - duration) > 0.5:
+            raise BenchError("webencode's output lasts %.2f s, the source %.2f s"
+                             % (we_dur, duration))
+        return 0
+    except (BenchError, subprocess.CalledProcessError, OSError, KeyError, ValueError) as e:
+        log("bench: FAILED: %s" % e)
+        if daemon is not None:
+            log("bench: webencoded log:\n" + daemon.log_tail())
+        return 1
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        if a.keep:
+            log("bench: kept %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
