@@ -291,7 +291,8 @@ we_cli_client_request_async (WeCliClient *self, const gchar *method, const gchar
   }
   if (body != NULL) {
     g_autofree gchar *text = json_to_string (body, FALSE);
-    g_autoptr(GBytes) bytes = g_bytes_new_take (g_steal_pointer (&text), strlen (text));
+    gsize length = strlen (text);
+    g_autoptr(GBytes) bytes = g_bytes_new_take (g_steal_pointer (&text), length);
     soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
   }
   g_task_set_task_data (task, g_object_ref (msg), g_object_unref);

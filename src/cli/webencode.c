@@ -75,7 +75,6 @@ struct _WeCli {
   WeCliProgress      *progress;
   guint               poll_id;
   guint               poll_misses;
-  JsonNode           *final_job;
   GPtrArray          *downloads; /* of JsonObject, the outputs still to fetch */
   guint               download_idx;
   gchar              *download_name;
@@ -98,7 +97,6 @@ we_cli_free (WeCli *self)
   g_free (self->status_filter);
   g_strfreev (self->args);
   g_free (self->job_id);
-  g_clear_pointer (&self->final_job, json_node_unref);
   g_clear_pointer (&self->downloads, g_ptr_array_unref);
   g_free (self->download_name);
   g_free (self);
@@ -613,7 +611,8 @@ we_cli_upload_progress_cb (guint64 done, guint64 total, gpointer user_data)
 static void
 we_cli_start_upload (WeCli *self)
 {
-  g_autoptr(GFile) file = g_file_new_for_commandline_arg (self->args[0]);
+  /* known to exist as a local path, even if it looks like "scheme:…" */
+  g_autoptr(GFile) file = g_file_new_for_path (self->args[0]);
 
   self->progress = we_cli_progress_new (self->json ? stderr : stdout);
   we_cli_client_upload_async (self->client, file, we_cli_upload_progress_cb, self,
