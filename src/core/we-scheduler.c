@@ -150,6 +150,21 @@ build_task_message (ActiveJob *aj, WeTask *task)
   return msg;
 }
 
+static gchar *
+find_worker_of (WeScheduler *self, const gchar *task_id)
+{
+  g_autoptr(GPtrArray) workers = we_queue_list_workers (self->queue);
+
+  for (guint i = 0; workers != NULL && i < workers->len; i++) {
+    JsonObject *w = g_ptr_array_index (workers, i);
+    JsonNode *t = json_object_get_member (w, "task_id");
+    if (t != NULL && JSON_NODE_HOLDS_VALUE (t) &&
+        g_strcmp0 (json_node_get_string (t), task_id) == 0)
+      return g_strdup (json_object_get_string_member_with_default (w, "id", NULL));
+  }
+  return NULL;
+}
+
 static gboolean
 dispatch_task (WeScheduler *self, ActiveJob *aj, WeTask *task)
 {
@@ -167,6 +182,10 @@ dispatch_task (WeScheduler *self, ActiveJob *aj, WeTask *task)
   }
   task->status = WE_TASK_STATUS_RUNNING;
   task->progress_pct = 0;
+  g_free (task->assigned_worker_id);
+  task->assigned_worker_id = find_worker_of (self, task->id);
+  g_free (aj->job->assigned_worker_id);
+  aj->job->assigned_worker_id = g_strdup (task->assigned_worker_id);
   g_clear_pointer (&task->error_code, g_free);
   g_clear_pointer (&task->error_message, g_free);
   write_task (self, task);

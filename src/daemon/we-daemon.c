@@ -22,6 +22,7 @@ struct _WeDaemon {
   gchar        *api_url;
   gchar        *plugin_dir;
   gchar        *storage_root;
+  guint         worker_sync_id;
 };
 
 G_DEFINE_TYPE (WeDaemon, we_daemon, G_TYPE_OBJECT)
@@ -31,6 +32,7 @@ we_daemon_dispose (GObject *object)
 {
   WeDaemon *self = WE_DAEMON (object);
 
+  g_clear_handle_id (&self->worker_sync_id, g_source_remove);
   g_clear_object (&self->api);
   g_clear_object (&self->scheduler);
   if (self->queue != NULL)
@@ -216,6 +218,48 @@ build_configure_message (WeDaemon *self)
 }
 
 static void
+worker_put_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!we_store_finish_boolean (WE_STORE (source), result, &error))
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-SYS-002", "recording workers: %s", error->message);
+}
+
+/* The workers table mirrors the local pool so operators (and later the
+ * dashboard) see hosts, capabilities and heartbeats the same way in both run
+ * modes. */
+static gboolean
+sync_workers (gpointer user_data)
+{
+  WeDaemon *self = user_data;
+  g_autoptr(GPtrArray) workers = we_queue_list_workers (self->queue);
+  const gchar *hostname = g_get_host_name ();
+
+  for (guint i = 0; workers != NULL && i < workers->len; i++) {
+    JsonObject *w = g_ptr_array_index (workers, i);
+    JsonNode *caps = json_object_get_member (w, "capabilities");
+    const gchar *state = json_object_get_string_member_with_default (w, "state", "");
+    WeWorkerRecord *rec = we_worker_record_new ();
+
+    rec->id = g_strdup_printf ("%s/%s", hostname,
+                               json_object_get_string_member_with_default (w, "id", "?"));
+    rec->hostname = g_strdup (hostname);
+    rec->ip_address = g_strdup ("127.0.0.1");
+    rec->capabilities = caps != NULL && JSON_NODE_HOLDS_OBJECT (caps)
+                            ? json_object_ref (json_node_get_object (caps))
+                            : json_object_new ();
+    json_object_set_int_member (rec->capabilities, "max_parallel_tasks", 1);
+    rec->is_healthy = g_str_equal (state, "idle") || g_str_equal (state, "busy");
+    rec->last_heartbeat = g_get_real_time ();
+    rec->version = g_strdup (PACKAGE_VERSION);
+    we_store_worker_put_async (self->store, rec, NULL, worker_put_cb, NULL);
+    we_worker_record_free (rec);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
 resumed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
@@ -296,6 +340,7 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   self->api_url = g_strdup (we_config_get_public_url (self->config));
 
   we_scheduler_resume_async (self->scheduler, NULL, resumed_cb, NULL);
+  self->worker_sync_id = g_timeout_add_seconds (2, sync_workers, self);
   return TRUE;
 }
 
@@ -327,6 +372,7 @@ we_daemon_stop (WeDaemon *self, GSourceFunc done, gpointer user_data)
 
   d->done = done;
   d->user_data = user_data;
+  g_clear_handle_id (&self->worker_sync_id, g_source_remove);
   if (self->api != NULL)
     we_api_server_disconnect (self->api);
   /* jobs stay active in the store: the next start resumes them */

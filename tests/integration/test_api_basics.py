@@ -151,6 +151,22 @@ class ApiBasics(wetest.DaemonTestCase):
                         headers={"Content-Type": "multipart/form-data"})
         self.assertError(r, 400, "WE-JOB-001")
 
+    def test_workers_are_recorded(self):
+        import sqlite3
+        import time
+        db = os.path.join(self.d.tmp, "data", "webencode.db")
+        rows = []
+        deadline = time.time() + 10
+        while time.time() < deadline and not rows:
+            with sqlite3.connect(db) as conn:
+                rows = conn.execute("SELECT id, hostname, capabilities, is_healthy "
+                                    "FROM workers").fetchall()
+            time.sleep(0.3)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertTrue(rows[0][0].endswith("/local-1"))
+        self.assertIn('"h264"', rows[0][2])
+        self.assertEqual(rows[0][3], 1)
+
     def test_jobs_listing(self):
         r = self.d.get("/v1/jobs?limit=0")
         self.assertError(r, 400, "WE-JOB-001")
