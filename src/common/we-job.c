@@ -107,20 +107,21 @@ we_job_unref (WeJob *job)
   g_free (JOB_PRIV (job));
 }
 
-/* json_node_copy() shares the object, so a real copy is a round trip */
-static JsonObject *
-json_object_deep_copy (JsonObject *o)
+JsonObject *
+we_json_object_copy (JsonObject *object)
 {
   g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonParser) parser = NULL;
   g_autofree gchar *text = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
 
-  if (o == NULL)
+  if (object == NULL)
     return NULL;
-  node = json_node_init_object (json_node_alloc (), o);
+  node = json_node_init_object (json_node_alloc (), object);
   text = json_to_string (node, FALSE);
-  if (!json_parser_load_from_data (parser, text, -1, NULL))
-    return json_object_ref (o);
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, text, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return json_object_new ();
   return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
 }
 
@@ -134,7 +135,7 @@ we_job_copy (const WeJob *job)
   c->source_type = g_strdup (job->source_type);
   c->source_url = g_strdup (job->source_url);
   c->profile_id = g_strdup (job->profile_id);
-  c->output_config = json_object_deep_copy (job->output_config);
+  c->output_config = we_json_object_copy (job->output_config);
   c->status = job->status;
   c->progress_pct = job->progress_pct;
   c->fps = job->fps;
@@ -144,7 +145,7 @@ we_job_copy (const WeJob *job)
   c->error_message = g_strdup (job->error_message);
   c->assigned_worker_id = g_strdup (job->assigned_worker_id);
   c->retry_of = g_strdup (job->retry_of);
-  c->media_info = json_object_deep_copy (job->media_info);
+  c->media_info = we_json_object_copy (job->media_info);
   c->created_at = job->created_at;
   c->updated_at = job->updated_at;
   c->started_at = job->started_at;
@@ -299,6 +300,22 @@ we_job_output_new (void)
   return g_new0 (WeJobOutput, 1);
 }
 
+WeJobOutput *
+we_job_output_copy (const WeJobOutput *output)
+{
+  WeJobOutput *c = we_job_output_new ();
+
+  c->job_id = g_strdup (output->job_id);
+  c->name = g_strdup (output->name);
+  c->type = g_strdup (output->type);
+  c->url = g_strdup (output->url);
+  c->content_type = g_strdup (output->content_type);
+  c->size_bytes = output->size_bytes;
+  c->profile_id = g_strdup (output->profile_id);
+  c->created_at = output->created_at;
+  return c;
+}
+
 void
 we_job_output_free (WeJobOutput *output)
 {
@@ -332,6 +349,20 @@ WeJobEvent *
 we_job_event_new (void)
 {
   return g_new0 (WeJobEvent, 1);
+}
+
+WeJobEvent *
+we_job_event_copy (const WeJobEvent *event)
+{
+  WeJobEvent *c = we_job_event_new ();
+
+  c->id = event->id;
+  c->job_id = g_strdup (event->job_id);
+  c->type = g_strdup (event->type);
+  c->message = g_strdup (event->message);
+  c->payload = we_json_object_copy (event->payload);
+  c->created_at = event->created_at;
+  return c;
 }
 
 void

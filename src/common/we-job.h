@@ -133,12 +133,18 @@ WeTask *we_task_copy      (const WeTask *task);
 JsonObject *we_task_to_json (const WeTask *task);
 
 WeJobOutput *we_job_output_new  (void);
+WeJobOutput *we_job_output_copy (const WeJobOutput *output);
 void         we_job_output_free (WeJobOutput *output);
 JsonObject  *we_job_output_to_json (const WeJobOutput *output);
 
 WeJobEvent  *we_job_event_new   (void);
+WeJobEvent  *we_job_event_copy  (const WeJobEvent *event);
 void         we_job_event_free  (WeJobEvent *event);
 JsonObject  *we_job_event_to_json (const WeJobEvent *event);
+
+/* A deep copy safe to hand to another thread (json_node_copy() shares
+ * objects). Returns: (transfer full) (nullable): NULL for NULL */
+JsonObject *we_json_object_copy (JsonObject *object);
 
 /* A new random (v4) UUID string. Returns: (transfer full) */
 gchar  *we_uuid_new       (void);

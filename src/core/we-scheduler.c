@@ -936,6 +936,26 @@ we_scheduler_cancel_finish (WeScheduler *self, GAsyncResult *result, GError **er
 
 /* --- retry --- */
 
+/* Finishes a job_get for @task; a job still running is cancelled first.
+ * Returns: (transfer full) (nullable): NULL once @task has its error */
+static WeJob *
+finish_get_and_stop (WeScheduler *self, GAsyncResult *result, GTask *task)
+{
+  g_autoptr(GError) error = NULL;
+  WeJob *job = we_store_finish_job (self->store, result, &error);
+  ActiveJob *aj;
+
+  if (job == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return NULL;
+  }
+  aj = g_hash_table_lookup (self->active, job->id);
+  if (aj != NULL) {
+    g_autoptr(WeJob) cancelled = cancel_active (self, aj);
+  }
+  return job;
+}
+
 static void
 retry_submitted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -954,20 +974,12 @@ retry_get_chain_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   WeScheduler *self = g_task_get_source_object (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(WeJob) job = we_store_finish_job (WE_STORE (source), result, &error);
-  ActiveJob *aj;
+  g_autoptr(WeJob) job = finish_get_and_stop (self, result, task);
   WeJobRequest *request;
   JsonNode *node;
 
-  if (job == NULL) {
-    g_task_return_error (task, g_steal_pointer (&error));
+  if (job == NULL)
     return;
-  }
-  aj = g_hash_table_lookup (self->active, job->id);
-  if (aj != NULL) {
-    g_autoptr(WeJob) cancelled = cancel_active (self, aj);
-  }
 
   request = g_new0 (WeJobRequest, 1);
   request->source_url = g_strdup (job->source_url);
@@ -1077,19 +1089,11 @@ delete_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   WeScheduler *self = g_task_get_source_object (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(WeJob) job = we_store_finish_job (WE_STORE (source), result, &error);
+  g_autoptr(WeJob) job = finish_get_and_stop (self, result, task);
   GCancellable *cancellable;
-  ActiveJob *aj;
 
-  if (job == NULL) {
-    g_task_return_error (task, g_steal_pointer (&error));
+  if (job == NULL)
     return;
-  }
-  aj = g_hash_table_lookup (self->active, job->id);
-  if (aj != NULL) {
-    g_autoptr(WeJob) cancelled = cancel_active (self, aj);
-  }
   cancellable = g_task_get_cancellable (task);
   we_store_output_list_async (self->store, job->id, cancellable, delete_outputs_listed_cb,
                               g_steal_pointer (&task));

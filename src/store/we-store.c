@@ -434,56 +434,6 @@ we_store_flush (WeStore *self)
 
 /* --- arguments, copied on the caller's thread ----------------------------- */
 
-/* JsonObject is not safe to share between threads and json_node_copy() shares
- * objects, so a copy is a serialisation round trip. */
-static JsonObject *
-json_object_deep_copy (JsonObject *object)
-{
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(JsonParser) parser = NULL;
-  g_autofree gchar *text = NULL;
-
-  if (object == NULL)
-    return NULL;
-  node = json_node_init_object (json_node_alloc (), object);
-  text = json_to_string (node, FALSE);
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, text, -1, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    return json_object_new ();
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
-}
-
-static WeJobOutput *
-job_output_copy (const WeJobOutput *output)
-{
-  WeJobOutput *c = we_job_output_new ();
-
-  c->job_id = g_strdup (output->job_id);
-  c->name = g_strdup (output->name);
-  c->type = g_strdup (output->type);
-  c->url = g_strdup (output->url);
-  c->content_type = g_strdup (output->content_type);
-  c->size_bytes = output->size_bytes;
-  c->profile_id = g_strdup (output->profile_id);
-  c->created_at = output->created_at;
-  return c;
-}
-
-static WeJobEvent *
-job_event_copy (const WeJobEvent *event)
-{
-  WeJobEvent *c = we_job_event_new ();
-
-  c->id = event->id;
-  c->job_id = g_strdup (event->job_id);
-  c->type = g_strdup (event->type);
-  c->message = g_strdup (event->message);
-  c->payload = json_object_deep_copy (event->payload);
-  c->created_at = event->created_at;
-  return c;
-}
-
 static WeWorkerRecord *
 worker_record_copy (const WeWorkerRecord *worker)
 {
@@ -493,7 +443,7 @@ worker_record_copy (const WeWorkerRecord *worker)
   c->hostname = g_strdup (worker->hostname);
   c->ip_address = g_strdup (worker->ip_address);
   c->port = worker->port;
-  c->capabilities = json_object_deep_copy (worker->capabilities);
+  c->capabilities = we_json_object_copy (worker->capabilities);
   c->is_healthy = worker->is_healthy;
   c->is_draining = worker->is_draining;
   c->last_heartbeat = worker->last_heartbeat;
@@ -890,7 +840,7 @@ we_store_output_put_async (WeStore *self, WeJobOutput *output, GCancellable *can
 
   task = op_task_new (self, cancellable, callback, user_data, we_store_output_put_async,
                       "we_store_output_put_async", &args);
-  args->output = job_output_copy (output);
+  args->output = we_job_output_copy (output);
   store_submit (self, task, op_output_put);
 }
 
@@ -922,7 +872,7 @@ we_store_event_add_async (WeStore *self, WeJobEvent *event, GCancellable *cancel
 
   task = op_task_new (self, cancellable, callback, user_data, we_store_event_add_async,
                       "we_store_event_add_async", &args);
-  args->event = job_event_copy (event);
+  args->event = we_job_event_copy (event);
   store_submit (self, task, op_event_add);
 }
 
