@@ -5,6 +5,7 @@
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
 #include "we-job-request.h"
+#include "we-segment-planner.h"
 
 #define RETRY_MAX_MS (5 * 60 * 1000)
 
@@ -16,7 +17,35 @@ typedef struct {
   WeProfile *profile;
   GPtrArray *tasks;        /* (element-type WeTask) ordered by sequence_index */
   gchar     *output_prefix;
+  GHashTable *rates;       /* task id → TaskRate of running tasks */
 } ActiveJob;
+
+typedef struct {
+  gdouble fps;
+  gdouble speed;
+  gdouble remaining_s;     /* media seconds the task still has to do */
+} TaskRate;
+
+/* Task kinds (tasks.kind). A job starts with a scan; the plan then adds either
+ * one transcode task or segment tasks, an audio task and a stitch task. */
+#define KIND_SCAN      "scan"
+#define KIND_TRANSCODE "transcode"
+#define KIND_SEGMENT   "segment"
+#define KIND_AUDIO     "audio"
+#define KIND_STITCH    "stitch"
+
+static gboolean
+task_is (const WeTask *t, const gchar *kind)
+{
+  return g_strcmp0 (t->kind, kind) == 0;
+}
+
+/* The task whose output is the job's output. */
+static gboolean
+task_is_final (const WeTask *t)
+{
+  return task_is (t, KIND_TRANSCODE) || task_is (t, KIND_STITCH);
+}
 
 struct _WeScheduler {
   GObject       parent_instance;
@@ -42,6 +71,7 @@ enum {
 static guint signals[SIGNAL_LAST];
 
 static void schedule_pump (WeScheduler *self);
+static void plan_job (WeScheduler *self, ActiveJob *aj, JsonObject *index_json);
 
 static void
 active_job_free (ActiveJob *aj)
@@ -50,6 +80,7 @@ active_job_free (ActiveJob *aj)
   we_profile_unref (aj->profile);
   g_ptr_array_unref (aj->tasks);
   g_free (aj->output_prefix);
+  g_hash_table_unref (aj->rates);
   g_free (aj);
 }
 
@@ -141,13 +172,55 @@ build_task_message (ActiveJob *aj, WeTask *task)
   json_object_set_string_member (msg, "kind", task->kind);
   json_object_set_int_member (msg, "attempt", task->attempt_count);
   json_object_set_string_member (msg, "input_url", aj->job->source_url);
-  json_object_set_string_member (msg, "output_url", task->output_key);
+  if (task->output_key != NULL)
+    json_object_set_string_member (msg, "output_url", task->output_key);
   json_object_set_double_member (msg, "start_s", task->start_time_sec);
   json_object_set_double_member (msg, "duration_s",
                                  task->end_time_sec > task->start_time_sec
                                      ? task->end_time_sec - task->start_time_sec : 0);
   json_object_set_object_member (msg, "profile", we_profile_to_json (aj->profile));
+  if (task_is (task, KIND_STITCH)) {
+    JsonArray *segments = json_array_new ();
+    JsonNode *scan = json_object_get_member (aj->job->output_config, "scan");
+    JsonObject *index = scan != NULL && JSON_NODE_HOLDS_OBJECT (scan)
+                            ? json_node_get_object (scan) : NULL;
+
+    for (guint i = 0; i < aj->tasks->len; i++) {
+      WeTask *t = g_ptr_array_index (aj->tasks, i);
+      if (task_is (t, KIND_SEGMENT))
+        json_array_add_string_element (segments, t->output_key);
+      else if (task_is (t, KIND_AUDIO))
+        json_object_set_string_member (msg, "audio_url", t->output_key);
+    }
+    json_object_set_array_member (msg, "segment_urls", segments);
+    if (index != NULL) {
+      gdouble frames = json_object_get_double_member_with_default (index, "video_frames", 0);
+      gdouble duration = json_object_get_double_member_with_default (index, "duration_s", 0);
+      gdouble fps_n = json_object_get_double_member_with_default (index, "fps_n", 0);
+      gdouble fps_d = json_object_get_double_member_with_default (index, "fps_d", 1);
+      json_object_set_int_member (msg, "expected_frames", (gint64) frames);
+      json_object_set_double_member (msg, "expected_duration_s", duration);
+      json_object_set_double_member (msg, "frame_duration_s",
+                                     fps_n > 0 ? fps_d / fps_n
+                                               : frames > 0 ? duration / frames : 0);
+    }
+  }
   return msg;
+}
+
+/* A stitch waits for every segment and the audio. */
+static gboolean
+task_is_ready (ActiveJob *aj, WeTask *task)
+{
+  if (!task_is (task, KIND_STITCH))
+    return TRUE;
+  for (guint i = 0; i < aj->tasks->len; i++) {
+    WeTask *t = g_ptr_array_index (aj->tasks, i);
+    if ((task_is (t, KIND_SEGMENT) || task_is (t, KIND_AUDIO)) &&
+        t->status != WE_TASK_STATUS_COMPLETED)
+      return FALSE;
+  }
+  return TRUE;
 }
 
 static gchar *
@@ -227,7 +300,7 @@ pump (gpointer user_data)
       continue;
     for (guint i = 0; i < aj->tasks->len; i++) {
       WeTask *t = g_ptr_array_index (aj->tasks, i);
-      if (t->status != WE_TASK_STATUS_PENDING)
+      if (t->status != WE_TASK_STATUS_PENDING || !task_is_ready (aj, t))
         continue;
       if (t->not_before > now) {
         next_wakeup = MIN (next_wakeup, t->not_before);
@@ -280,23 +353,32 @@ content_type_for (const gchar *container)
   return "video/mp4";
 }
 
+static void delete_object_in_background (WeScheduler *self, const gchar *url);
+
+/* Segment and audio files only serve the stitch: drop them once the job is
+ * over, whatever its end. */
 static void
-complete_job (WeScheduler *self, ActiveJob *aj)
+discard_intermediates (WeScheduler *self, ActiveJob *aj)
+{
+  for (guint i = 0; i < aj->tasks->len; i++) {
+    WeTask *t = g_ptr_array_index (aj->tasks, i);
+    if ((task_is (t, KIND_SEGMENT) || task_is (t, KIND_AUDIO)) && t->output_key != NULL)
+      delete_object_in_background (self, t->output_key);
+  }
+}
+
+static void
+complete_job (WeScheduler *self, ActiveJob *aj, WeTask *final)
 {
   WeJob *job = aj->job;
   g_autoptr(WeJobOutput) output = we_job_output_new ();
-  WeTask *task = g_ptr_array_index (aj->tasks, 0);
-  gint64 total_size = 0;
-
-  for (guint i = 0; i < aj->tasks->len; i++)
-    total_size += ((WeTask *) g_ptr_array_index (aj->tasks, i))->output_size_bytes;
 
   output->job_id = g_strdup (job->id);
-  output->name = g_path_get_basename (task->output_key);
+  output->name = g_path_get_basename (final->output_key);
   output->type = g_strdup ("final");
-  output->url = g_strdup (task->output_key);
+  output->url = g_strdup (final->output_key);
   output->content_type = g_strdup (content_type_for (aj->profile->container));
-  output->size_bytes = total_size;
+  output->size_bytes = final->output_size_bytes;
   output->profile_id = g_strdup (aj->profile->id);
   output->created_at = now_usec ();
   we_store_output_put_async (self->store, output, NULL, store_write_done, g_strdup ("output"));
@@ -307,7 +389,8 @@ complete_job (WeScheduler *self, ActiveJob *aj)
   job->finished_at = now_usec ();
   write_job (self, job);
   add_event (self, job->id, "job.completed", NULL, "completed: %s (%" G_GINT64_FORMAT " bytes)",
-             output->name, total_size);
+             output->name, output->size_bytes);
+  discard_intermediates (self, aj);
   forget_job (self, job->id);
 }
 
@@ -341,6 +424,7 @@ fail_job (WeScheduler *self, ActiveJob *aj, const gchar *code, const gchar *mess
   write_job (self, job);
   add_event (self, job->id, "job.failed", NULL, "%s: %s", code, message);
   we_log (G_LOG_LEVEL_WARNING, job->id, code, "job failed: %s", message);
+  discard_intermediates (self, aj);
   forget_job (self, job->id);
 }
 
@@ -359,29 +443,75 @@ get_double (JsonObject *o, const gchar *name)
   return 0;
 }
 
+/* How much of the job's work a task is, in media seconds: encoding dominates,
+ * audio is cheap, scanning and stitching are quick passes over the data. */
+static gdouble
+task_weight (ActiveJob *aj, const WeTask *t)
+{
+  gdouble duration = 0;
+
+  if (aj->job->media_info != NULL)
+    duration = json_object_get_double_member_with_default (aj->job->media_info, "duration_s", 0);
+  if (duration <= 0)
+    duration = 1;
+  if (task_is (t, KIND_SEGMENT))
+    return MAX (t->end_time_sec - t->start_time_sec, 0.001);
+  if (task_is (t, KIND_TRANSCODE))
+    return duration;
+  if (task_is (t, KIND_AUDIO))
+    return duration * 0.05;
+  return duration * 0.02; /* scan, stitch */
+}
+
 static void
-update_job_progress (WeScheduler *self, ActiveJob *aj, JsonObject *msg)
+update_job_progress (WeScheduler *self, ActiveJob *aj, WeTask *task, JsonObject *msg)
 {
   WeJob *job = aj->job;
-  gdouble total = 0, done = 0;
-  gdouble speed = get_double (msg, "speed");
-  gdouble position = get_double (msg, "position_s");
-  gdouble duration = get_double (msg, "duration_s");
+  gdouble total = 0, done = 0, fps = 0, speed = 0, remaining = 0;
+  gboolean planned = FALSE;
+  GHashTableIter iter;
+  TaskRate *rate;
 
-  /* weight tasks equally until split tasks carry their durations */
+  if (task != NULL && msg != NULL) {
+    gdouble duration = get_double (msg, "duration_s");
+    rate = g_hash_table_lookup (aj->rates, task->id);
+    if (rate == NULL) {
+      rate = g_new0 (TaskRate, 1);
+      g_hash_table_insert (aj->rates, g_strdup (task->id), rate);
+    }
+    rate->fps = get_double (msg, "fps");
+    rate->speed = get_double (msg, "speed");
+    rate->remaining_s = MAX (duration - get_double (msg, "position_s"), 0);
+  }
+
   for (guint i = 0; i < aj->tasks->len; i++) {
     WeTask *t = g_ptr_array_index (aj->tasks, i);
-    total += 100;
-    done += t->status == WE_TASK_STATUS_COMPLETED ? 100 : t->progress_pct;
+    gdouble w = task_weight (aj, t);
+    planned |= task_is_final (t);
+    total += w;
+    done += w * (t->status == WE_TASK_STATUS_COMPLETED ? 100 : t->progress_pct) / 100;
+    if (t->status == WE_TASK_STATUS_PENDING)
+      remaining += task_is (t, KIND_SEGMENT) || task_is (t, KIND_TRANSCODE) ? w : 0;
   }
-  job->progress_pct = total > 0 ? CLAMP (done * 100 / total, 0, 100) : 0;
-  job->fps = get_double (msg, "fps");
+  /* before the plan exists the scan is all we know of: keep it small */
+  if (!planned)
+    total += task_weight (aj, &(WeTask){ .kind = (gchar *) KIND_TRANSCODE });
+  g_hash_table_iter_init (&iter, aj->rates);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &rate)) {
+    fps += rate->fps;
+    speed += rate->speed;
+    remaining += rate->remaining_s;
+  }
+  /* users trust a bar that never goes back and reaches 100 % only when the
+   * output is verified (complete_job sets it) */
+  job->progress_pct = MAX (job->progress_pct, total > 0 ? MIN (done * 100 / total, 99.9) : 0);
+  job->fps = fps;
   job->speed = speed;
-  if (speed > 0 && duration > 0 && position <= duration)
-    job->eta_seconds = (gint) ((duration - position) / speed + 0.5);
-  if (msg != NULL && json_object_has_member (msg, "worker_id")) {
+  if (speed > 0)
+    job->eta_seconds = (gint) (remaining / speed + 0.5);
+  if (task != NULL && task->assigned_worker_id != NULL) {
     g_free (job->assigned_worker_id);
-    job->assigned_worker_id = g_strdup (json_object_get_string_member (msg, "worker_id"));
+    job->assigned_worker_id = g_strdup (task->assigned_worker_id);
   }
   write_job (self, job);
 }
@@ -420,6 +550,99 @@ delete_object_in_background (WeScheduler *self, const gchar *url)
   g_task_run_in_thread (task, delete_object_thread);
 }
 
+/* --- planning: one task, or segments + audio + stitch --- */
+
+static WeTask *
+new_task (ActiveJob *aj, const gchar *kind, gdouble start, gdouble end, gchar *output_key)
+{
+  WeTask *t = we_task_new ();
+
+  t->id = we_uuid_new ();
+  t->job_id = g_strdup (aj->job->id);
+  t->sequence_index = (gint) aj->tasks->len;
+  g_free (t->kind);
+  t->kind = g_strdup (kind);
+  t->start_time_sec = start;
+  t->end_time_sec = end;
+  t->max_attempts = aj->profile->max_attempts;
+  t->output_key = output_key;
+  t->updated_at = now_usec ();
+  return t;
+}
+
+static gchar *
+work_url (ActiveJob *aj, const gchar *name)
+{
+  /* intermediates sit beside the output, in a folder of their own */
+  return g_strdup_printf ("%swork/%s", aj->output_prefix, name);
+}
+
+/* Called when the scan finished. The plan's tasks are written to the store
+ * before any of them is dispatched (the store runs writes in order). */
+static void
+plan_job (WeScheduler *self, ActiveJob *aj, JsonObject *index_json)
+{
+  g_autoptr(WeKeyframeIndex) index = NULL;
+  g_autoptr(GArray) segments = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *name = NULL;
+  WePlanLimits limits = { aj->profile->segment_target_s, aj->profile->segment_min_s,
+                          aj->profile->segment_max_s, 1 };
+  guint first_new = aj->tasks->len;
+  gboolean split;
+
+  if (index_json != NULL) {
+    index = we_keyframe_index_new_from_json (index_json, &error);
+    if (index == NULL)
+      we_log (G_LOG_LEVEL_WARNING, aj->job->id, "WE-WRK-004", "unusable keyframe index: %s",
+              error->message);
+    else
+      json_object_set_object_member (aj->job->output_config, "scan",
+                                     we_json_object_copy (index_json));
+  }
+  /* every slot that is free now, plus the one the scan just gave back */
+  limits.slots = MAX (we_queue_free_slots (self->queue), 1);
+  if (index != NULL && index->keyframes_s->len > 0)
+    segments = we_segment_plan ((const gdouble *) index->keyframes_s->data,
+                                index->keyframes_s->len, index->duration_s, &limits);
+  split = segments != NULL && segments->len > 1;
+  name = we_job_output_name (aj->job->source_url, aj->profile->id,
+                             we_profile_get_extension (aj->profile));
+
+  if (!split) {
+    g_ptr_array_add (aj->tasks, new_task (aj, KIND_TRANSCODE, 0, 0,
+                                          g_strconcat (aj->output_prefix, name, NULL)));
+  } else {
+    gdouble duration = index->duration_s;
+    for (guint i = 0; i < segments->len; i++) {
+      WeSegment *seg = &g_array_index (segments, WeSegment, i);
+      g_autofree gchar *seg_name = g_strdup_printf ("segment-%04u.part", i);
+      /* the last segment runs to the end, whatever the index said the duration was */
+      g_ptr_array_add (aj->tasks, new_task (aj, KIND_SEGMENT, seg->start_s,
+                                            i + 1 == segments->len ? 0 : seg->end_s,
+                                            work_url (aj, seg_name)));
+    }
+    if (index->has_audio && g_strcmp0 (aj->profile->audio_codec, "none") != 0)
+      g_ptr_array_add (aj->tasks, new_task (aj, KIND_AUDIO, 0, 0, work_url (aj, "audio.part")));
+    g_ptr_array_add (aj->tasks, new_task (aj, KIND_STITCH, 0, duration,
+                                          g_strconcat (aj->output_prefix, name, NULL)));
+  }
+  json_object_set_int_member (aj->job->output_config, "segments", split ? segments->len : 1);
+  aj->job->tasks_total = (gint) aj->tasks->len;
+  write_job (self, aj->job);
+  for (guint i = first_new; i < aj->tasks->len; i++) {
+    g_autoptr(WeTask) copy = we_task_copy (g_ptr_array_index (aj->tasks, i));
+    we_store_task_insert_async (self->store, copy, NULL, store_write_done,
+                                g_strdup ("planned task"));
+  }
+  if (split)
+    add_event (self, aj->job->id, "job.planned", NULL, "split into %u segments for %u slot(s)",
+               segments->len, limits.slots);
+  else
+    add_event (self, aj->job->id, "job.planned", NULL, "encoding in one task");
+  schedule_pump (self);
+}
+
 static void
 on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeScheduler *self)
 {
@@ -448,22 +671,30 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
     }
   } else if (g_str_equal (type, "progress")) {
     task->progress_pct = CLAMP (get_double (msg, "percent"), 0, 100);
-    update_job_progress (self, aj, msg);
+    update_job_progress (self, aj, task, msg);
   } else if (g_str_equal (type, "done")) {
     g_hash_table_remove (self->running, task_id);
     task->status = WE_TASK_STATUS_COMPLETED;
     task->progress_pct = 100;
     task->output_size_bytes = (gint64) get_double (msg, "size_bytes");
+    g_hash_table_remove (aj->rates, task->id);
     write_task (self, task);
-    add_event (self, aj->job->id, "task.completed", NULL, "task %d completed",
-               task->sequence_index);
-    for (guint i = 0; i < aj->tasks->len; i++) {
-      if (((WeTask *) g_ptr_array_index (aj->tasks, i))->status != WE_TASK_STATUS_COMPLETED) {
-        update_job_progress (self, aj, msg);
-        return;
-      }
+    add_event (self, aj->job->id, "task.completed", NULL, "task %d (%s) completed",
+               task->sequence_index, task->kind);
+    if (task_is (task, KIND_SCAN)) {
+      JsonNode *index = json_object_get_member (msg, "index");
+      plan_job (self, aj, index != NULL && JSON_NODE_HOLDS_OBJECT (index)
+                              ? json_node_get_object (index) : NULL);
+    } else if (task_is_final (task)) {
+      JsonNode *report = json_object_get_member (msg, "result");
+      if (report != NULL && JSON_NODE_HOLDS_OBJECT (report))
+        json_object_set_object_member (aj->job->output_config, "verification",
+                                       json_object_ref (json_node_get_object (report)));
+      complete_job (self, aj, task);
+      return;
     }
-    complete_job (self, aj);
+    update_job_progress (self, aj, NULL, NULL);
+    schedule_pump (self);
   } else if (g_str_equal (type, "failed")) {
     const gchar *code = json_object_get_string_member_with_default (msg, "code", "WE-JOB-008");
     const gchar *message = json_object_get_string_member_with_default (msg, "message",
@@ -471,6 +702,18 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
     gboolean retryable = json_object_get_boolean_member_with_default (msg, "retryable", TRUE);
 
     g_hash_table_remove (self->running, task_id);
+    g_hash_table_remove (aj->rates, task->id);
+    if (task_is (task, KIND_SCAN) && !g_str_equal (code, "WE-JOB-007") &&
+        !g_str_equal (code, "WE-STO-001") && !g_str_equal (code, "WE-STO-002") &&
+        (!retryable || task->attempt_count >= task->max_attempts)) {
+      /* an encoder that cannot index keyframes can still encode in one go */
+      task->status = WE_TASK_STATUS_COMPLETED;
+      write_task (self, task);
+      add_event (self, aj->job->id, "task.completed", NULL,
+                 "keyframe scan unavailable (%s: %s); encoding in one task", code, message);
+      plan_job (self, aj, NULL);
+      return;
+    }
     g_free (task->error_code);
     task->error_code = g_strdup (code);
     g_free (task->error_message);
@@ -499,6 +742,7 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
     }
   } else if (g_str_equal (type, "cancelled")) {
     g_hash_table_remove (self->running, task_id);
+    g_hash_table_remove (aj->rates, task->id);
     task->status = WE_TASK_STATUS_CANCELLED;
     write_task (self, task);
   }
@@ -600,6 +844,11 @@ adopt_job (WeScheduler *self, WeJob *job, WeProfile *profile, GPtrArray *tasks)
   aj->job = we_job_ref (job);
   aj->profile = we_profile_ref (profile);
   aj->tasks = g_ptr_array_ref (tasks);
+  aj->rates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  aj->output_prefix = g_strdup (job->output_config != NULL
+                                    ? json_object_get_string_member_with_default (
+                                          job->output_config, "output_url", "")
+                                    : "");
   g_hash_table_replace (self->active, g_strdup (job->id), aj);
   g_queue_push_tail (&self->order, g_strdup (job->id));
   return aj;
@@ -708,7 +957,6 @@ submit_source_checked_cb (GObject *source, GAsyncResult *result, gpointer user_d
   SubmitData *d = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autofree gchar *output_prefix = g_task_propagate_pointer (G_TASK (result), &error);
-  g_autofree gchar *name = NULL;
   g_autoptr(WeTask) t = NULL;
   g_autoptr(GPtrArray) tasks_copy = NULL;
   g_autoptr(WeJob) job_copy = NULL;
@@ -717,16 +965,16 @@ submit_source_checked_cb (GObject *source, GAsyncResult *result, gpointer user_d
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
-  name = we_job_output_name (d->request->source_url, d->profile->id,
-                             we_profile_get_extension (d->profile));
   json_object_set_string_member (d->job->output_config, "output_url", output_prefix);
 
+  /* every job starts with a keyframe scan; its result decides the plan */
   t = we_task_new ();
   t->id = we_uuid_new ();
   t->job_id = g_strdup (d->job->id);
   t->sequence_index = 0;
+  g_free (t->kind);
+  t->kind = g_strdup (KIND_SCAN);
   t->max_attempts = d->profile->max_attempts;
-  t->output_key = g_strconcat (output_prefix, name, NULL);
   t->updated_at = d->job->created_at;
   d->tasks = g_ptr_array_new_with_free_func ((GDestroyNotify) we_task_unref);
   g_ptr_array_add (d->tasks, g_steal_pointer (&t));
@@ -1175,8 +1423,23 @@ resume_tasks_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       write_task (self, t);
     }
   }
-  adopt_job (self, job, profile, tasks);
-  add_event (self, job->id, "job.resumed", NULL, "resumed after a service restart");
+  {
+    ActiveJob *aj = adopt_job (self, job, profile, tasks);
+    gboolean has_final = FALSE, scanned = FALSE;
+
+    for (guint i = 0; i < tasks->len; i++) {
+      WeTask *t = g_ptr_array_index (tasks, i);
+      has_final |= task_is_final (t);
+      scanned |= task_is (t, KIND_SCAN) && t->status == WE_TASK_STATUS_COMPLETED;
+    }
+    add_event (self, job->id, "job.resumed", NULL, "resumed after a service restart");
+    /* the service died between the scan and writing its plan */
+    if (scanned && !has_final) {
+      JsonNode *scan = json_object_get_member (job->output_config, "scan");
+      plan_job (self, aj, scan != NULL && JSON_NODE_HOLDS_OBJECT (scan)
+                              ? json_node_get_object (scan) : NULL);
+    }
+  }
   d->resumed++;
   resume_next (g_steal_pointer (&task));
 }

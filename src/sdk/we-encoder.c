@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "webencode/we-encoder.h"
+#include "webencode/we-error.h"
 
 G_DEFINE_INTERFACE (WeEncoder, we_encoder, G_TYPE_OBJECT)
 
@@ -65,4 +66,153 @@ we_encoder_describe (WeEncoder *self, const WeEncodeRequest *request)
   if (WE_ENCODER_GET_IFACE (self)->describe == NULL)
     return NULL;
   return WE_ENCODER_GET_IFACE (self)->describe (self, request);
+}
+
+gboolean
+we_encoder_can_split (WeEncoder *self)
+{
+  WeEncoderInterface *iface;
+
+  g_return_val_if_fail (WE_IS_ENCODER (self), FALSE);
+  iface = WE_ENCODER_GET_IFACE (self);
+  return iface->scan_async != NULL && iface->stitch_async != NULL;
+}
+
+void
+we_encoder_scan_async (WeEncoder *self, const gchar *uri, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (WE_IS_ENCODER (self));
+  if (WE_ENCODER_GET_IFACE (self)->scan_async == NULL) {
+    g_task_report_new_error (self, callback, user_data, we_encoder_scan_async, G_IO_ERROR,
+                             G_IO_ERROR_NOT_SUPPORTED, "%s cannot scan keyframes",
+                             G_OBJECT_TYPE_NAME (self));
+    return;
+  }
+  WE_ENCODER_GET_IFACE (self)->scan_async (self, uri, cancellable, callback, user_data);
+}
+
+WeKeyframeIndex *
+we_encoder_scan_finish (WeEncoder *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (WE_IS_ENCODER (self), NULL);
+  if (g_async_result_is_tagged (result, we_encoder_scan_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
+  return WE_ENCODER_GET_IFACE (self)->scan_finish (self, result, error);
+}
+
+void
+we_encoder_stitch_async (WeEncoder *self, const WeStitchRequest *request,
+                         GCancellable *cancellable, GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_return_if_fail (WE_IS_ENCODER (self));
+  if (WE_ENCODER_GET_IFACE (self)->stitch_async == NULL) {
+    g_task_report_new_error (self, callback, user_data, we_encoder_stitch_async, G_IO_ERROR,
+                             G_IO_ERROR_NOT_SUPPORTED, "%s cannot stitch",
+                             G_OBJECT_TYPE_NAME (self));
+    return;
+  }
+  WE_ENCODER_GET_IFACE (self)->stitch_async (self, request, cancellable, callback, user_data);
+}
+
+gboolean
+we_encoder_stitch_finish (WeEncoder *self, GAsyncResult *result, WeStitchReport *report,
+                          GError **error)
+{
+  g_return_val_if_fail (WE_IS_ENCODER (self), FALSE);
+  if (report != NULL)
+    memset (report, 0, sizeof (*report));
+  if (g_async_result_is_tagged (result, we_encoder_stitch_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return WE_ENCODER_GET_IFACE (self)->stitch_finish (self, result, report, error);
+}
+
+WeKeyframeIndex *
+we_keyframe_index_new (void)
+{
+  WeKeyframeIndex *index = g_new0 (WeKeyframeIndex, 1);
+
+  index->keyframes_s = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  index->fps_d = 1;
+  return index;
+}
+
+void
+we_keyframe_index_free (WeKeyframeIndex *index)
+{
+  if (index == NULL)
+    return;
+  g_clear_pointer (&index->keyframes_s, g_array_unref);
+  g_free (index);
+}
+
+JsonObject *
+we_keyframe_index_to_json (const WeKeyframeIndex *index)
+{
+  JsonObject *o = json_object_new ();
+  JsonArray *kf = json_array_new ();
+
+  json_object_set_double_member (o, "duration_s", index->duration_s);
+  for (guint i = 0; i < index->keyframes_s->len; i++)
+    json_array_add_double_element (kf, g_array_index (index->keyframes_s, gdouble, i));
+  json_object_set_array_member (o, "keyframes_s", kf);
+  json_object_set_int_member (o, "video_frames", (gint64) index->video_frames);
+  json_object_set_boolean_member (o, "has_audio", index->has_audio);
+  json_object_set_double_member (o, "audio_start_s", index->audio_start_s);
+  json_object_set_double_member (o, "audio_duration_s", index->audio_duration_s);
+  json_object_set_int_member (o, "fps_n", index->fps_n);
+  json_object_set_int_member (o, "fps_d", index->fps_d);
+  return o;
+}
+
+static gdouble
+member_double (JsonObject *o, const gchar *name)
+{
+  JsonNode *n = json_object_get_member (o, name);
+
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n))
+    return 0;
+  if (json_node_get_value_type (n) == G_TYPE_INT64)
+    return (gdouble) json_node_get_int (n);
+  if (json_node_get_value_type (n) == G_TYPE_DOUBLE)
+    return json_node_get_double (n);
+  return 0;
+}
+
+WeKeyframeIndex *
+we_keyframe_index_new_from_json (JsonObject *o, GError **error)
+{
+  g_autoptr(WeKeyframeIndex) index = we_keyframe_index_new ();
+  JsonNode *kf = o ? json_object_get_member (o, "keyframes_s") : NULL;
+  gdouble last = -1;
+
+  if (kf == NULL || !JSON_NODE_HOLDS_ARRAY (kf)) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_WRK_COMMUNICATION,
+                         "keyframe index without keyframes_s");
+    return NULL;
+  }
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (kf)); i++) {
+    JsonNode *el = json_array_get_element (json_node_get_array (kf), i);
+    gdouble t;
+    if (!JSON_NODE_HOLDS_VALUE (el)) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_WRK_COMMUNICATION,
+                           "keyframe index holds a non-number");
+      return NULL;
+    }
+    t = json_node_get_double (el);
+    /* the planner relies on strictly ascending times */
+    if (t <= last)
+      continue;
+    g_array_append_val (index->keyframes_s, t);
+    last = t;
+  }
+  index->duration_s = member_double (o, "duration_s");
+  index->video_frames = (guint64) member_double (o, "video_frames");
+  index->has_audio = json_object_get_boolean_member_with_default (o, "has_audio", FALSE);
+  index->audio_start_s = member_double (o, "audio_start_s");
+  index->audio_duration_s = member_double (o, "audio_duration_s");
+  index->fps_n = (gint) member_double (o, "fps_n");
+  index->fps_d = MAX (1, (gint) member_double (o, "fps_d"));
+  return g_steal_pointer (&index);
 }

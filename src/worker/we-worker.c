@@ -31,6 +31,15 @@ typedef enum {
   WE_WORKER_PHASE_UPLOAD,
 } WeWorkerPhase;
 
+/* What a task asks for (the "kind" of a task message). */
+typedef enum {
+  WE_WORKER_KIND_TRANSCODE,   /* the finished file in one go */
+  WE_WORKER_KIND_SCAN,        /* probe + keyframe index, for planning */
+  WE_WORKER_KIND_SEGMENT,     /* split & stitch: one video range */
+  WE_WORKER_KIND_AUDIO,       /* split & stitch: the whole audio track */
+  WE_WORKER_KIND_STITCH,      /* split & stitch: join, mux and verify */
+} WeWorkerKind;
+
 typedef struct {
   WeWorker         *worker;       /* not owned: the worker owns the task */
   guint             seq;          /* 1 for the first task of this process */
@@ -54,6 +63,17 @@ typedef struct {
   gint64            last_sent_us;
   guint             ticker_id;
   guint64           size_bytes;
+  WeWorkerKind      kind;
+  /* stitch only */
+  gchar           **part_urls;      /* segment URLs, then the audio URL if any */
+  gboolean          has_audio_part;
+  gchar           **part_uris;      /* their media URIs */
+  guint64           expected_frames;
+  gdouble           expected_duration_s;
+  gdouble           frame_duration_s;
+  JsonObject       *result;         /* extra members for the "done" message */
+  gchar            *audio_uri;
+  WeStitchRequest   stitch_request; /* lives as long as the stitch runs */
 } WeWorkerTask;
 
 typedef struct {
@@ -269,6 +289,10 @@ we_worker_task_free (WeWorkerTask *task)
   g_clear_object (&task->encoder);
   g_free (task->media_uri);
   g_free (task->scratch_path);
+  g_strfreev (task->part_urls);
+  g_strfreev (task->part_uris);
+  g_clear_pointer (&task->result, json_object_unref);
+  g_free (task->audio_uri);
   g_free (task);
 }
 
@@ -472,11 +496,15 @@ we_worker_upload_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   msg = we_worker_msg_new ("done", task->id);
   json_object_set_string_member (msg, "output_url", task->output_url);
   json_object_set_int_member (msg, "size_bytes", (gint64) task->size_bytes);
+  if (task->result != NULL)
+    json_object_set_object_member (msg, "result", json_object_ref (task->result));
   we_log (G_LOG_LEVEL_INFO, task->id, NULL, "task done: %s (%" G_GUINT64_FORMAT " bytes)",
           task->output_url, task->size_bytes);
   we_worker_send (self, msg);
   we_worker_task_end (self);
 }
+
+static void we_worker_upload_scratch (WeWorker *self);
 
 static void
 we_worker_transcode_cb (GObject *source, GAsyncResult *res, gpointer user_data)
@@ -484,9 +512,6 @@ we_worker_transcode_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(WeWorker) self = user_data;
   WeWorkerTask *task = self->task;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GTask) gtask = NULL;
-  WeWorkerStorageOp *op;
-  GStatBuf st;
 
   if (!we_encoder_transcode_finish (WE_ENCODER (source), res, &error)) {
     if (we_worker_task_is_cancelled (task, error))
@@ -496,6 +521,19 @@ we_worker_transcode_cb (GObject *source, GAsyncResult *res, gpointer user_data)
         self, error, !g_error_matches (error, WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE));
     return;
   }
+  we_worker_upload_scratch (self);
+}
+
+/* The encode (or stitch) wrote the scratch file: send it to storage. */
+static void
+we_worker_upload_scratch (WeWorker *self)
+{
+  WeWorkerTask *task = self->task;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) gtask = NULL;
+  WeWorkerStorageOp *op;
+  GStatBuf st;
+
   if (g_cancellable_is_cancelled (task->cancellable)) {
     we_worker_task_end_cancelled (self);
     return;
@@ -523,9 +561,136 @@ we_worker_transcode_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   op->local_path = g_strdup (task->scratch_path);
   /* a thread: storages may block, and the loop must keep reading cancels */
   gtask = g_task_new (self, task->cancellable, we_worker_upload_cb, NULL);
-  g_task_set_source_tag (gtask, we_worker_transcode_cb);
+  g_task_set_source_tag (gtask, we_worker_upload_scratch);
   g_task_set_task_data (gtask, op, (GDestroyNotify) we_worker_storage_op_free);
   g_task_run_in_thread (gtask, we_worker_upload_thread);
+}
+
+static void
+we_worker_scan_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(WeWorker) self = user_data;
+  WeWorkerTask *task = self->task;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeKeyframeIndex) index = we_encoder_scan_finish (WE_ENCODER (source), res, &error);
+  g_autoptr(JsonObject) msg = NULL;
+
+  if (index == NULL || g_cancellable_is_cancelled (task->cancellable)) {
+    if (we_worker_task_is_cancelled (task, error))
+      we_worker_task_end_cancelled (self);
+    else
+      we_worker_task_end_failed (
+        self, error, !g_error_matches (error, WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE));
+    return;
+  }
+  msg = we_worker_msg_new ("done", task->id);
+  json_object_set_object_member (msg, "index", we_keyframe_index_to_json (index));
+  we_log (G_LOG_LEVEL_INFO, task->id, NULL, "scanned %s: %u keyframes, %" G_GUINT64_FORMAT
+          " frames", task->media_uri, index->keyframes_s->len, index->video_frames);
+  we_worker_send (self, msg);
+  we_worker_task_end (self);
+}
+
+static void
+we_worker_stitch_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(WeWorker) self = user_data;
+  WeWorkerTask *task = self->task;
+  g_autoptr(GError) error = NULL;
+  WeStitchReport report = { 0 };
+
+  if (!we_encoder_stitch_finish (WE_ENCODER (source), res, &report, &error)) {
+    if (we_worker_task_is_cancelled (task, error))
+      we_worker_task_end_cancelled (self);
+    else
+      /* a failed verification will fail again: the kernel must not loop on it */
+      we_worker_task_end_failed (self, error,
+                                 !g_error_matches (error, WE_ERROR, WE_ERROR_JOB_FAILED) &&
+                                 !g_error_matches (error, WE_ERROR,
+                                                   WE_ERROR_JOB_UNSUPPORTED_SOURCE));
+    return;
+  }
+  task->result = json_object_new ();
+  json_object_set_int_member (task->result, "frames", (gint64) report.frames);
+  json_object_set_double_member (task->result, "duration_s", report.duration_s);
+  json_object_set_double_member (task->result, "video_duration_s", report.video_duration_s);
+  json_object_set_double_member (task->result, "audio_duration_s", report.audio_duration_s);
+  we_worker_upload_scratch (self);
+}
+
+static void
+we_worker_parts_thread (GTask *gtask, gpointer source, gpointer task_data,
+                        GCancellable *cancellable)
+{
+  WeWorker *self = source;
+  gchar **urls = task_data;
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; urls[i] != NULL; i++) {
+    WeStorage *storage = we_plugin_host_storage_for_url (self->host, urls[i], NULL);
+    GError *error = NULL;
+    g_auto(WeObjectInfo) info = { 0 };
+    g_autofree gchar *uri = NULL;
+
+    if (storage == NULL) {
+      g_task_return_new_error (gtask, WE_ERROR, WE_ERROR_PLG_NOT_FOUND,
+                               "no storage plugin handles %s", urls[i]);
+      return;
+    }
+    if (!we_storage_stat (storage, urls[i], &info, &error) ||
+        (uri = we_storage_get_media_uri (storage, urls[i], &error)) == NULL) {
+      g_prefix_error (&error, "stitch input %s: ", urls[i]);
+      g_task_return_error (gtask, error);
+      return;
+    }
+    g_strv_builder_add (builder, uri);
+  }
+  g_task_return_pointer (gtask, g_strv_builder_end (builder), (GDestroyNotify) g_strfreev);
+}
+
+static void
+we_worker_parts_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeWorker *self = WE_WORKER (source);
+  WeWorkerTask *task = self->task;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *safe_id = NULL;
+  g_autofree gchar *name = NULL;
+  WeStitchRequest *req = &self->task->stitch_request;
+  guint n;
+
+  task->part_uris = g_task_propagate_pointer (G_TASK (res), &error);
+  if (task->part_uris == NULL || g_cancellable_is_cancelled (task->cancellable)) {
+    if (we_worker_task_is_cancelled (task, error))
+      we_worker_task_end_cancelled (self);
+    else
+      we_worker_task_end_failed (self, error, we_worker_storage_error_is_retryable (error));
+    return;
+  }
+  safe_id = g_strdup (task->id);
+  g_strcanon (safe_id, G_CSET_A_2_Z G_CSET_a_2_z G_CSET_DIGITS "_-", '_');
+  name = g_strdup_printf ("%s.%s.part", safe_id, we_profile_get_extension (task->profile));
+  task->scratch_path = g_build_filename (self->scratch_dir, name, NULL);
+  we_worker_task_remove_scratch (task);
+
+  n = g_strv_length (task->part_uris);
+  if (task->has_audio_part && n > 0) {
+    /* the audio is the last part; the list stays NULL-terminated without it */
+    task->audio_uri = g_steal_pointer (&task->part_uris[n - 1]);
+  }
+  req->segment_uris = (const gchar * const *) task->part_uris;
+  req->audio_uri = task->audio_uri;
+  req->output_path = task->scratch_path;
+  req->profile = task->profile;
+  req->expected_frames = task->expected_frames;
+  req->expected_duration_s = task->expected_duration_s;
+  req->frame_duration_s = task->frame_duration_s;
+  task->phase = WE_WORKER_PHASE_TRANSCODE;
+  we_log (G_LOG_LEVEL_INFO, task->id, NULL, "stitching %u segment(s)%s into %s",
+          g_strv_length (task->part_uris), task->has_audio_part ? " and audio" : "",
+          task->scratch_path);
+  we_encoder_stitch_async (task->encoder, req, task->cancellable, we_worker_stitch_cb,
+                           g_object_ref (self));
 }
 
 static void
@@ -552,6 +717,13 @@ we_worker_probe_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   json_object_set_object_member (msg, "media", we_media_info_to_json (info));
   we_worker_send (self, msg);
 
+  if (task->kind == WE_WORKER_KIND_SCAN) {
+    task->phase = WE_WORKER_PHASE_TRANSCODE;
+    we_encoder_scan_async (task->encoder, task->media_uri, task->cancellable, we_worker_scan_cb,
+                           g_object_ref (self));
+    return;
+  }
+
   /* task ids come from outside: keep them from naming other paths */
   safe_id = g_strdup (task->id);
   g_strcanon (safe_id, G_CSET_A_2_Z G_CSET_a_2_z G_CSET_DIGITS "_-", '_');
@@ -566,6 +738,9 @@ we_worker_probe_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   task->request.profile = task->profile;
   task->request.start_s = task->start_s;
   task->request.duration_s = task->duration_s;
+  task->request.mode = task->kind == WE_WORKER_KIND_SEGMENT ? WE_ENCODE_MODE_VIDEO_SEGMENT
+                       : task->kind == WE_WORKER_KIND_AUDIO ? WE_ENCODE_MODE_AUDIO
+                                                            : WE_ENCODE_MODE_FULL;
   task->phase = WE_WORKER_PHASE_TRANSCODE;
 
   /* an immediate 0 % so the kernel sees the encode start */
@@ -609,6 +784,8 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
   const gchar *id = spec != NULL ? json_get_str (spec, "id") : NULL;
   const gchar *kind, *input_url, *output_url;
   const gchar *plugin_id = NULL;
+  WeWorkerKind task_kind;
+  g_auto(GStrv) part_urls = NULL;
   g_autoptr(WeWorkerTask) task = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GTask) gtask = NULL;
@@ -632,19 +809,57 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
   }
 
   kind = json_get_str (spec, "kind");
-  if (g_strcmp0 (kind, "transcode") != 0) {
+  if (g_strcmp0 (kind, "transcode") == 0)
+    task_kind = WE_WORKER_KIND_TRANSCODE;
+  else if (g_strcmp0 (kind, "scan") == 0)
+    task_kind = WE_WORKER_KIND_SCAN;
+  else if (g_strcmp0 (kind, "segment") == 0)
+    task_kind = WE_WORKER_KIND_SEGMENT;
+  else if (g_strcmp0 (kind, "audio") == 0)
+    task_kind = WE_WORKER_KIND_AUDIO;
+  else if (g_strcmp0 (kind, "stitch") == 0)
+    task_kind = WE_WORKER_KIND_STITCH;
+  else {
     why = g_strdup_printf ("unsupported task kind \"%s\"", kind != NULL ? kind : "");
     we_worker_send_failed (self, id, WE_ERROR_JOB_INVALID_REQUEST, why, FALSE);
     return;
   }
-  input_url = json_get_str (spec, "input_url");
+  if (task_kind == WE_WORKER_KIND_STITCH) {
+    JsonArray *segments = json_get_arr (spec, "segment_urls");
+    const gchar *audio_url = json_get_str (spec, "audio_url");
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+    if (segments == NULL || json_array_get_length (segments) == 0) {
+      we_worker_send_failed (self, id, WE_ERROR_JOB_INVALID_REQUEST,
+                             "a stitch task needs segment_urls", FALSE);
+      return;
+    }
+    for (guint i = 0; i < json_array_get_length (segments); i++) {
+      JsonNode *el = json_array_get_element (segments, i);
+      if (!JSON_NODE_HOLDS_VALUE (el) || json_node_get_value_type (el) != G_TYPE_STRING) {
+        we_worker_send_failed (self, id, WE_ERROR_JOB_INVALID_REQUEST,
+                               "segment_urls must be strings", FALSE);
+        return;
+      }
+      g_strv_builder_add (builder, json_node_get_string (el));
+    }
+    if (audio_url != NULL)
+      g_strv_builder_add (builder, audio_url);
+    part_urls = g_strv_builder_end (builder);
+    input_url = part_urls[0];
+  } else {
+    input_url = json_get_str (spec, "input_url");
+  }
   output_url = json_get_str (spec, "output_url");
   profile_json = json_get_obj (spec, "profile");
-  if (input_url == NULL || output_url == NULL || profile_json == NULL) {
+  if (input_url == NULL || profile_json == NULL ||
+      (output_url == NULL && task_kind != WE_WORKER_KIND_SCAN)) {
     we_worker_send_failed (self, id, WE_ERROR_JOB_INVALID_REQUEST,
                            "task needs input_url, output_url and profile", FALSE);
     return;
   }
+  if (output_url == NULL)
+    output_url = input_url; /* a scan writes nothing */
 
   task = g_new0 (WeWorkerTask, 1);
   task->worker = self;
@@ -654,6 +869,11 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
   task->start_s = MAX (json_get_double (spec, "start_s", 0.0), 0.0);
   task->duration_s = MAX (json_get_double (spec, "duration_s", 0.0), 0.0);
   task->cancellable = g_cancellable_new ();
+  task->kind = task_kind;
+  task->has_audio_part = json_get_str (spec, "audio_url") != NULL;
+  task->expected_frames = (guint64) MAX (json_get_double (spec, "expected_frames", 0.0), 0.0);
+  task->expected_duration_s = MAX (json_get_double (spec, "expected_duration_s", 0.0), 0.0);
+  task->frame_duration_s = MAX (json_get_double (spec, "frame_duration_s", 0.0), 0.0);
   task->profile = we_profile_new_from_json (profile_json, &error);
   if (task->profile == NULL) {
     we_worker_send_failed (self, id, we_error_code_from_gerror (error), error->message, FALSE);
@@ -681,6 +901,12 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
   g_object_ref (task->input_storage);
   g_object_ref (task->output_storage);
   g_object_ref (task->encoder);
+  if (task_kind != WE_WORKER_KIND_TRANSCODE && !we_encoder_can_split (task->encoder)) {
+    why = g_strdup_printf ("encoder %s cannot split and stitch", plugin_id);
+    we_worker_send_failed (self, id, WE_ERROR_PLG_NOT_FOUND, why, FALSE);
+    return;
+  }
+  task->part_urls = g_steal_pointer (&part_urls);
 
   task->seq = ++self->task_seq;
   task->phase = WE_WORKER_PHASE_RESOLVE;
@@ -688,6 +914,14 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
           input_url, output_url, task->profile->id, plugin_id);
   self->task = g_steal_pointer (&task);
 
+  if (self->task->kind == WE_WORKER_KIND_STITCH) {
+    gtask = g_task_new (self, self->task->cancellable, we_worker_parts_cb, NULL);
+    g_task_set_source_tag (gtask, we_worker_parts_thread);
+    g_task_set_task_data (gtask, g_strdupv (self->task->part_urls), (GDestroyNotify) g_strfreev);
+    g_task_set_return_on_cancel (gtask, TRUE);
+    g_task_run_in_thread (gtask, we_worker_parts_thread);
+    return;
+  }
   op = g_new0 (WeWorkerStorageOp, 1);
   op->storage = g_object_ref (self->task->input_storage);
   op->url = g_strdup (input_url);

@@ -13,6 +13,7 @@
 #include <gio/gio.h>
 #include "we-profile.h"
 #include "we-media-info.h"
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -26,6 +27,19 @@ typedef struct {
   gchar    *gpu_type;         /* "nvidia", "vaapi", "qsv" or NULL */
 } WeEncoderCapabilities;
 
+typedef enum {
+  /* the finished file: video and audio in the profile's container */
+  WE_ENCODE_MODE_FULL,
+  /* split & stitch: video only, the frames whose source PTS lies in
+   * [start_s, start_s + duration_s) (duration 0 = to the end), as a closed-GOP
+   * stream starting on an IDR, keeping the source's timestamps, in an
+   * intermediate file that stitch() accepts */
+  WE_ENCODE_MODE_VIDEO_SEGMENT,
+  /* split & stitch: the whole audio track, once, in an intermediate file
+   * that stitch() accepts (so no seam can appear at segment boundaries) */
+  WE_ENCODE_MODE_AUDIO,
+} WeEncodeMode;
+
 typedef struct {
   const gchar     *task_id;
   const gchar     *input_uri;    /* readable by a GStreamer source element */
@@ -33,7 +47,46 @@ typedef struct {
   const WeProfile *profile;
   gdouble          start_s;      /* 0 = from the start */
   gdouble          duration_s;   /* 0 = to the end */
+  WeEncodeMode     mode;
 } WeEncodeRequest;
+
+/* What a keyframe scan learned without decoding (demux + parse only). */
+typedef struct {
+  gdouble  duration_s;       /* of the video stream */
+  GArray  *keyframes_s;      /* (element-type gdouble) source PTS of every keyframe, ascending */
+  guint64  video_frames;     /* frames in the video stream */
+  gboolean has_audio;
+  gdouble  audio_start_s;    /* first audio PTS, 0 without audio */
+  gdouble  audio_duration_s;
+  gint     fps_n;            /* nominal rate; 0/1 when variable or unknown */
+  gint     fps_d;
+} WeKeyframeIndex;
+
+WeKeyframeIndex *we_keyframe_index_new  (void);
+void             we_keyframe_index_free (WeKeyframeIndex *index);
+/* Returns: (transfer full) */
+JsonObject      *we_keyframe_index_to_json (const WeKeyframeIndex *index);
+/* Returns: (transfer full) (nullable) */
+WeKeyframeIndex *we_keyframe_index_new_from_json (JsonObject *object,
+                                                  GError    **error);
+
+typedef struct {
+  const gchar * const *segment_uris;  /* NULL-terminated, in order */
+  const gchar         *audio_uri;     /* nullable: no audio */
+  const gchar         *output_path;   /* local file, the profile's container */
+  const WeProfile     *profile;
+  /* what verification demands; 0 skips a check */
+  guint64              expected_frames;
+  gdouble              expected_duration_s;
+  gdouble              frame_duration_s;   /* tolerance for the duration */
+} WeStitchRequest;
+
+typedef struct {
+  guint64 frames;
+  gdouble duration_s;
+  gdouble video_duration_s;
+  gdouble audio_duration_s;
+} WeStitchReport;
 
 typedef struct {
   gdouble percent;      /* 0..100 */
@@ -75,7 +128,29 @@ struct _WeEncoderInterface {
   gchar       *(*describe)         (WeEncoder             *self,
                                     const WeEncodeRequest *request);
 
-  gpointer padding[12];
+  /* ABI minor 1: split & stitch */
+  void             (*scan_async)   (WeEncoder           *self,
+                                    const gchar         *uri,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data);
+  WeKeyframeIndex *(*scan_finish)  (WeEncoder    *self,
+                                    GAsyncResult *result,
+                                    GError      **error);
+  /* Joins segments (and the audio) without re-encoding into the profile's
+   * container, then verifies the result; a verification failure is
+   * WE_ERROR_JOB_FAILED naming what differs. */
+  void             (*stitch_async) (WeEncoder             *self,
+                                    const WeStitchRequest *request,
+                                    GCancellable          *cancellable,
+                                    GAsyncReadyCallback    callback,
+                                    gpointer               user_data);
+  gboolean         (*stitch_finish)(WeEncoder       *self,
+                                    GAsyncResult    *result,
+                                    WeStitchReport  *report,
+                                    GError         **error);
+
+  gpointer padding[8];
 };
 
 void         we_encoder_get_capabilities (WeEncoder *self, WeEncoderCapabilities *caps);
@@ -92,7 +167,20 @@ void         we_encoder_transcode_async  (WeEncoder *self, const WeEncodeRequest
 gboolean     we_encoder_transcode_finish (WeEncoder *self, GAsyncResult *result, GError **error);
 /* Returns: (transfer full) (nullable) */
 gchar       *we_encoder_describe         (WeEncoder *self, const WeEncodeRequest *request);
+/* TRUE when the encoder implements scan and stitch (split & stitch). */
+gboolean     we_encoder_can_split        (WeEncoder *self);
+void         we_encoder_scan_async       (WeEncoder *self, const gchar *uri,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data);
+/* Returns: (transfer full) (nullable) */
+WeKeyframeIndex *we_encoder_scan_finish  (WeEncoder *self, GAsyncResult *result, GError **error);
+void         we_encoder_stitch_async     (WeEncoder *self, const WeStitchRequest *request,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data);
+gboolean     we_encoder_stitch_finish    (WeEncoder *self, GAsyncResult *result,
+                                          WeStitchReport *report, GError **error);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (WeEncoderCapabilities, we_encoder_capabilities_clear)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeKeyframeIndex, we_keyframe_index_free)
 
 G_END_DECLS
