@@ -20,6 +20,7 @@ void we_api_jobs_events     (WeApiRequest *request);
 void we_api_jobs_cancel     (WeApiRequest *request);
 void we_api_jobs_retry      (WeApiRequest *request);
 void we_api_jobs_delete     (WeApiRequest *request);
+void we_api_jobs_update     (WeApiRequest *request);
 void we_api_jobs_outputs    (WeApiRequest *request);
 void we_api_jobs_download   (WeApiRequest *request);
 

@@ -2,6 +2,7 @@
 #include "we-api-handlers.h"
 
 #include "common/we-log.h"
+#include "core/we-job-request.h"
 
 static void
 respond_job (WeApiRequest *request, guint status, WeJob *job)
@@ -376,4 +377,53 @@ we_api_jobs_outputs (WeApiRequest *request)
 {
   we_store_job_get_async (we_api_request_context (request)->store,
                           we_api_request_param (request, 0), NULL, outputs_job_cb, request);
+}
+
+/* --- PATCH /v1/jobs/{id} --- */
+
+static void
+updated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  WeApiRequest *request = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeJob) job = we_scheduler_set_priority_finish (WE_SCHEDULER (source), result, &error);
+
+  if (job == NULL) {
+    we_api_request_respond_error (request, error);
+    return;
+  }
+  respond_job (request, SOUP_STATUS_OK, job);
+}
+
+void
+we_api_jobs_update (WeApiRequest *request)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) body = we_api_request_parse_json_object (request, &error);
+  g_autoptr(GList) members = NULL;
+  gint priority = 0;
+
+  if (body == NULL) {
+    we_api_request_respond_error (request, error);
+    return;
+  }
+  /* only the priority can change once a job exists */
+  members = json_object_get_members (body);
+  for (GList *l = members; l != NULL; l = l->next) {
+    if (g_strcmp0 (l->data, "priority") != 0) {
+      g_set_error (&error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                   "\"%s\" cannot be changed; only \"priority\" can",
+                   (const gchar *) l->data);
+      we_api_request_respond_error (request, error);
+      return;
+    }
+  }
+  if (!we_job_request_parse_priority (json_object_get_member (body, "priority"), &priority,
+                                      &error)) {
+    we_api_request_respond_error (request, error);
+    return;
+  }
+  we_scheduler_set_priority_async (we_api_request_context (request)->scheduler,
+                                   we_api_request_param (request, 0), priority, NULL,
+                                   updated_cb, request);
 }

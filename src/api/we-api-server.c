@@ -23,6 +23,7 @@ static const WeApiRoute routes[] = {
   { "GET", "/v1/jobs", WE_ROLE_VIEWER, we_api_jobs_list },
   { "GET", "/v1/jobs/{}", WE_ROLE_VIEWER, we_api_jobs_get },
   { "DELETE", "/v1/jobs/{}", WE_ROLE_OPERATOR, we_api_jobs_delete },
+  { "PATCH", "/v1/jobs/{}", WE_ROLE_OPERATOR, we_api_jobs_update },
   { "GET", "/v1/jobs/{}/tasks", WE_ROLE_VIEWER, we_api_jobs_tasks },
   { "GET", "/v1/jobs/{}/events", WE_ROLE_VIEWER, we_api_jobs_events },
   { "POST", "/v1/jobs/{}/cancel", WE_ROLE_OPERATOR, we_api_jobs_cancel },

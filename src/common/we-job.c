@@ -78,6 +78,7 @@ we_job_new (void)
 
   priv->ref_count = 1;
   priv->job.eta_seconds = -1;
+  priv->job.priority = 50;
   return &priv->job;
 }
 
@@ -145,6 +146,7 @@ we_job_copy (const WeJob *job)
   c->error_message = g_strdup (job->error_message);
   c->assigned_worker_id = g_strdup (job->assigned_worker_id);
   c->retry_of = g_strdup (job->retry_of);
+  c->priority = job->priority;
   c->media_info = we_json_object_copy (job->media_info);
   c->created_at = job->created_at;
   c->updated_at = job->updated_at;
@@ -199,6 +201,7 @@ we_job_to_json (const WeJob *job)
   set_nullable_string (o, "error_message", job->error_message);
   set_nullable_string (o, "assigned_to_worker_id", job->assigned_worker_id);
   set_nullable_string (o, "retry_of", job->retry_of);
+  json_object_set_int_member (o, "priority", job->priority);
   set_nullable_string (o, "user_id", job->user_id);
   if (job->media_info != NULL)
     json_object_set_object_member (o, "source_media", json_object_ref (job->media_info));

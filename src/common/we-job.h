@@ -51,6 +51,7 @@ typedef struct {
   gchar       *error_message;
   gchar       *assigned_worker_id;
   gchar       *retry_of;           /* id of the job this one retries */
+  gint         priority;           /* 0..100, higher is dispatched first; default 50 */
   JsonObject  *media_info;         /* probe result (WeMediaInfo JSON), NULL until probed */
   gint64       created_at;         /* unix microseconds */
   gint64       updated_at;

@@ -5,7 +5,7 @@
 
 static const gchar *known_members[] = {
   "source_url", "profile", "profile_id", "profile_overrides", "output_url", "webhooks",
-  "publish", "source_type", NULL,
+  "publish", "source_type", "priority", NULL,
 };
 
 static gboolean
@@ -56,6 +56,22 @@ has_scheme (const gchar *url)
   return scheme != NULL;
 }
 
+gboolean
+we_job_request_parse_priority (JsonNode *node, gint *priority, GError **error)
+{
+  gint64 v;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64 ||
+      (v = json_node_get_int (node)) < 0 || v > 100) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                         "\"priority\" must be an integer from 0 to 100");
+    return FALSE;
+  }
+  *priority = (gint) v;
+  return TRUE;
+}
+
 WeJobRequest *
 we_job_request_parse (JsonObject *body, GError **error)
 {
@@ -101,6 +117,13 @@ we_job_request_parse (JsonObject *body, GError **error)
     g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
                  "output_url \"%s\" has no scheme", req->output_url);
     return NULL;
+  }
+
+  req->priority = 50;
+  node = json_object_get_member (body, "priority");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node)) {
+    if (!we_job_request_parse_priority (node, &req->priority, error))
+      return NULL;
   }
 
   node = json_object_get_member (body, "profile_overrides");

@@ -20,6 +20,7 @@ typedef struct {
   gchar     **webhooks;            /* nullable */
   JsonObject *publish;             /* nullable, kept for the publisher pillar */
   gchar      *retry_of;            /* nullable */
+  gint        priority;            /* 0..100, default 50 */
 } WeJobRequest;
 
 /* Errors: WE_ERROR_JOB_INVALID_REQUEST naming the offending member.
@@ -27,6 +28,10 @@ typedef struct {
 WeJobRequest *we_job_request_parse (JsonObject *body,
                                     GError    **error);
 void          we_job_request_free  (WeJobRequest *request);
+/* Errors: WE_ERROR_JOB_INVALID_REQUEST unless @node is an integer 0..100. */
+gboolean      we_job_request_parse_priority (JsonNode *node,
+                                             gint     *priority,
+                                             GError  **error);
 
 /* The object file name for an output of @source_url encoded with @profile_id
  * into @extension: "<source stem>-<profile>.<ext>", reduced to safe characters.

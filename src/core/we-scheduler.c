@@ -286,6 +286,14 @@ pump_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gint
+compare_priority (gconstpointer a, gconstpointer b)
+{
+  const ActiveJob *ja = *(ActiveJob * const *) a, *jb = *(ActiveJob * const *) b;
+
+  return jb->job->priority - ja->job->priority;
+}
+
 static gboolean
 pump (gpointer user_data)
 {
@@ -293,11 +301,18 @@ pump (gpointer user_data)
   gint64 now = now_usec ();
   gint64 next_wakeup = G_MAXINT64;
 
+  g_autoptr(GPtrArray) jobs = g_ptr_array_new ();
+
   self->pump_idle = 0;
   for (GList *l = self->order.head; l != NULL; l = l->next) {
     ActiveJob *aj = g_hash_table_lookup (self->active, l->data);
-    if (aj == NULL)
-      continue;
+    if (aj != NULL)
+      g_ptr_array_add (jobs, aj);
+  }
+  /* higher priority first; GLib's sort is stable, keeping submission order */
+  g_ptr_array_sort (jobs, compare_priority);
+  for (guint j = 0; j < jobs->len; j++) {
+    ActiveJob *aj = g_ptr_array_index (jobs, j);
     for (guint i = 0; i < aj->tasks->len; i++) {
       WeTask *t = g_ptr_array_index (aj->tasks, i);
       if (t->status != WE_TASK_STATUS_PENDING || !task_is_ready (aj, t))
@@ -1031,6 +1046,7 @@ submit_profile_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   job->profile_id = g_strdup (d->profile->id);
   job->status = WE_JOB_STATUS_QUEUED;
   job->retry_of = g_strdup (d->request->retry_of);
+  job->priority = d->request->priority;
   job->created_at = job->updated_at = now_usec ();
   job->output_config = json_object_new ();
   json_object_set_object_member (job->output_config, "profile", we_profile_to_json (d->profile));
@@ -1233,6 +1249,7 @@ retry_get_chain_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   request->source_url = g_strdup (job->source_url);
   request->profile_id = g_strdup (job->profile_id);
   request->retry_of = g_strdup (job->id);
+  request->priority = job->priority;
   if (job->output_config != NULL) {
     node = json_object_get_member (job->output_config, "profile_overrides");
     if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
@@ -1500,4 +1517,54 @@ gboolean
 we_scheduler_resume_finish (WeScheduler *self, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* --- priority --- */
+
+static void
+priority_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeJob) job = we_store_finish_job (WE_STORE (source), result, &error);
+
+  if (job == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  /* not active: it has finished (or is about to be resumed) */
+  if (!check_cancellable (job, &error)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  g_task_return_new_error (task, WE_ERROR, WE_ERROR_SYS_UNAVAILABLE,
+                           "job %s is not scheduled yet; try again", job->id);
+}
+
+void
+we_scheduler_set_priority_async (WeScheduler *self, const gchar *job_id, gint priority,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  ActiveJob *aj = g_hash_table_lookup (self->active, job_id);
+
+  g_task_set_source_tag (task, we_scheduler_set_priority_async);
+  if (aj != NULL) {
+    aj->job->priority = CLAMP (priority, 0, 100);
+    write_job (self, aj->job);
+    add_event (self, aj->job->id, "job.priority", NULL, "priority set to %d",
+               aj->job->priority);
+    schedule_pump (self);
+    g_task_return_pointer (task, we_job_copy (aj->job), (GDestroyNotify) we_job_unref);
+    return;
+  }
+  we_store_job_get_async (self->store, job_id, cancellable, priority_get_cb,
+                          g_steal_pointer (&task));
+}
+
+WeJob *
+we_scheduler_set_priority_finish (WeScheduler *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

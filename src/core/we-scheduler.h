@@ -79,6 +79,19 @@ gboolean     we_scheduler_delete_finish  (WeScheduler  *self,
                                           GAsyncResult *result,
                                           GError      **error);
 
+/* Changes the dispatch priority (0..100) of a job that has not finished.
+ * Errors: WE-JOB-004 / 005 / 006. */
+void         we_scheduler_set_priority_async  (WeScheduler         *self,
+                                               const gchar         *job_id,
+                                               gint                 priority,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+/* Returns: (transfer full) (nullable): the job */
+WeJob       *we_scheduler_set_priority_finish (WeScheduler  *self,
+                                               GAsyncResult *result,
+                                               GError      **error);
+
 /* Number of jobs the scheduler is driving right now. */
 guint        we_scheduler_get_active_count (WeScheduler *self);
 

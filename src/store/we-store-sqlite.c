@@ -268,7 +268,8 @@ step_done (sqlite3_stmt *stmt)
   "j.error_message, j.assigned_to_worker_id, j.retry_of, j.media_info, "             \
   "j.created_at, j.updated_at, j.started_at, j.finished_at, "                        \
   "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id), "                           \
-  "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.status = 'completed')"
+  "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.status = 'completed'), " \
+  "j.priority"
 
 static WeJob *
 job_from_row (sqlite3_stmt *stmt, GError **error)
@@ -305,6 +306,7 @@ job_from_row (sqlite3_stmt *stmt, GError **error)
   job->finished_at = column_int64_or (stmt, 19, 0);
   job->tasks_total = sqlite3_column_int (stmt, 20);
   job->tasks_completed = sqlite3_column_int (stmt, 21);
+  job->priority = sqlite3_column_int (stmt, 22);
   return g_steal_pointer (&job);
 }
 
@@ -330,6 +332,7 @@ bind_job_body (Binder *b, const WeJob *job)
   bind_text (b, job->assigned_worker_id);
   bind_text (b, job->retry_of);
   bind_json (b, job->media_info, NULL);
+  bind_int64 (b, CLAMP (job->priority, 0, 100));
 }
 
 #define TASK_COLUMNS                                                                  \
@@ -441,9 +444,9 @@ we_store_sqlite_job_create (WeStore *store, WeJob *job, GPtrArray *tasks, GError
   stmt = prepare (self,
                   "INSERT INTO jobs (id, user_id, source_type, source_url, profile_id, "
                   "output_config, status, progress_pct, fps, speed, eta_seconds, error_code, "
-                  "error_message, assigned_to_worker_id, retry_of, media_info, created_at, "
+                  "error_message, assigned_to_worker_id, retry_of, media_info, priority, created_at, "
                   "updated_at, started_at, finished_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   error);
   if (stmt == NULL) {
     rollback (self);
@@ -683,7 +686,7 @@ we_store_sqlite_job_update (WeStore *store, WeJob *job, GError **error)
                   "UPDATE jobs SET user_id = ?, source_type = ?, source_url = ?, "
                   "profile_id = ?, output_config = ?, status = ?, progress_pct = ?, fps = ?, "
                   "speed = ?, eta_seconds = ?, error_code = ?, error_message = ?, "
-                  "assigned_to_worker_id = ?, retry_of = ?, media_info = ?, updated_at = ?, "
+                  "assigned_to_worker_id = ?, retry_of = ?, media_info = ?, priority = ?, updated_at = ?, "
                   "started_at = ?, finished_at = ? WHERE id = ?",
                   error);
   if (stmt == NULL)

@@ -608,6 +608,28 @@ test_job_list_filters (WeStore *store)
 }
 
 static void
+test_job_priority (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_job ("u", "https://x/p", "720p_h264", WE_JOB_STATUS_QUEUED, T0);
+  g_autoptr(WeJob) got = NULL;
+  g_autoptr(WeJob) again = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (job->priority, ==, 50);
+  job->priority = 90;
+  g_assert_true (we_store_job_create (store, job, NULL, &error));
+  g_assert_no_error (error);
+  got = we_store_job_get (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (got->priority, ==, 90);
+  got->priority = 5;
+  g_assert_true (we_store_job_update (store, got, &error));
+  again = we_store_job_get (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (again->priority, ==, 5);
+}
+
+static void
 test_job_list_limits (WeStore *store)
 {
   g_autoptr(GPtrArray) tasks = NULL;
@@ -1582,6 +1604,7 @@ we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **erro
     { "job/update", test_job_update },
     { "job/list-filters", test_job_list_filters },
     { "job/list-limits", test_job_list_limits },
+    { "job/priority", test_job_priority },
     { "job/not-found", test_job_not_found },
     { "job/delete-cascades", test_job_delete_cascades },
     { "task/order-and-update", test_task_order_and_update },

@@ -136,6 +136,35 @@ class Lifecycle(wetest.DaemonTestCase):
         self.assertNotEqual(set(self.d.worker_pids()) & set(pids), set(pids))
 
 
+class Priority(wetest.DaemonTestCase):
+    workers = 1
+
+    def test_priority_orders_dispatch(self):
+        m = self.d.media
+        blocker_src = "file://" + wetest.make_clip(os.path.join(m, "b.mp4"), duration=8,
+                                                   width=640, height=360)
+        short = "file://" + wetest.make_clip(os.path.join(m, "s.mp4"), duration=1)
+        blocker = self.d.submit(blocker_src, "480p_fast", profile_overrides=SLOW)
+        low = self.d.submit(short, "480p_fast", priority=10)
+        high = self.d.submit(short, "480p_fast")
+        self.assertEqual(low["priority"], 10)
+        self.assertEqual(high["priority"], 50)
+        # raised while queued, the later job overtakes; bad values are refused
+        self.assertError(self.d.request("PATCH", "/v1/jobs/" + high["id"], {"priority": 101}),
+                         400, "WE-JOB-001")
+        self.assertError(self.d.request("PATCH", "/v1/jobs/" + high["id"], {"status": "x"}),
+                         400, "WE-JOB-001")
+        r = self.d.request("PATCH", "/v1/jobs/" + high["id"], {"priority": 95})
+        self.assertEqual((r.status, r.json()["priority"]), (200, 95), r.body)
+        self.assertError(self.d.request("PATCH", "/v1/jobs/nope", {"priority": 1}), 404,
+                         "WE-JOB-004")
+        jobs = [self.d.wait_job(j["id"]) for j in (blocker, low, high)]
+        self.assertTrue(all(j["status"] == "completed" for j in jobs), jobs)
+        self.assertLess(jobs[2]["started_at"], jobs[1]["started_at"])
+        self.assertError(self.d.request("PATCH", "/v1/jobs/" + low["id"], {"priority": 1}), 409,
+                         "WE-JOB-006")
+
+
 class Restart(wetest.DaemonTestCase):
     workers = 1
 

@@ -93,6 +93,20 @@ we_gst_plan_new (const WeEncodeRequest *request, const WeGstProbeResult *probe,
   if (probe != NULL && probe->info->fps_n > 0 && probe->info->fps_d > 0)
     fps = (gdouble) probe->info->fps_n / probe->info->fps_d;
 
+  if (request->mode == WE_ENCODE_MODE_AUDIO) {
+    if (probe != NULL && !probe->info->has_audio) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
+                           "source has no audio");
+      return NULL;
+    }
+    if (g_strcmp0 (profile->audio_codec, "none") == 0 || profile->audio_codec == NULL) {
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE,
+                   "profile '%s' has no audio to encode", profile->id);
+      return NULL;
+    }
+    goto audio;
+  }
+
   /* video: the pixel format is pinned only for software encoders; hardware
    * ones pick their own (NV12, P010…) from what videoconvert offers */
   g_ptr_array_add (plan->video, we_gst_element_spec_new ("queue", NULL));
@@ -140,7 +154,24 @@ we_gst_plan_new (const WeEncodeRequest *request, const WeGstProbeResult *probe,
   if (parser != NULL)
     g_ptr_array_add (plan->video, we_gst_element_spec_new (parser, NULL));
   g_ptr_array_add (plan->video, we_gst_element_spec_new ("queue", NULL));
+  if (request->mode == WE_ENCODE_MODE_VIDEO_SEGMENT &&
+      g_strcmp0 (plan->video_encoder.factory, "x265enc") == 0) {
+    /* x265 defaults to open GOPs, whose leading pictures reference the
+     * previous segment; a segment must decode on its own */
+    const gchar *old = NULL;
+    g_autofree gchar *opts = NULL;
 
+    for (guint i = 0; i + 1 < spec->props->len; i += 2) {
+      if (g_strcmp0 (g_ptr_array_index (spec->props, i), "option-string") == 0)
+        old = g_ptr_array_index (spec->props, i + 1);
+    }
+    opts = old != NULL ? g_strdup_printf ("%s:open-gop=0", old) : g_strdup ("open-gop=0");
+    we_gst_element_spec_set (spec, "option-string", opts);
+  }
+  if (request->mode == WE_ENCODE_MODE_VIDEO_SEGMENT)
+    goto mux;
+
+audio:
   /* audio: only when the source has some and the profile wants it */
   want_audio = g_strcmp0 (profile->audio_codec, "none") != 0 && profile->audio_codec != NULL &&
                (probe == NULL || probe->info->has_audio);
@@ -175,6 +206,21 @@ we_gst_plan_new (const WeEncodeRequest *request, const WeGstProbeResult *probe,
     g_ptr_array_add (plan->audio, we_gst_element_spec_new ("queue", NULL));
   }
 
+mux:
+  if (request->mode != WE_ENCODE_MODE_FULL) {
+    /* the intermediate for split & stitch: Matroska keeps the source's
+     * timestamps as they are (no rebasing to zero); its default 1 ms
+     * timecode scale would round them, so ticks are 50 µs. Block times are
+     * 16-bit offsets from their cluster's, so at that scale a cluster must
+     * stay well under ±1.6 s, including B-frames reordered before it */
+    plan->mux = we_gst_element_spec_new ("matroskamux", "mux");
+    we_gst_element_spec_set_int (plan->mux, "timecodescale", WE_GST_INTERMEDIATE_TIMECODESCALE);
+    we_gst_element_spec_set_int (plan->mux, "max-cluster-duration", GST_SECOND);
+    we_gst_element_spec_set (plan->mux, "offset-to-zero", "false");
+    plan->sink = we_gst_element_spec_new ("filesink", NULL);
+    we_gst_element_spec_set (plan->sink, "location", request->output_path);
+    return g_steal_pointer (&plan);
+  }
   plan->mux = we_gst_element_spec_new (mux_factory, "mux");
   /* -movflags +faststart: moov in front so players can start before the end */
   if (g_strcmp0 (mux_factory, "mp4mux") == 0)

@@ -16,6 +16,9 @@
 
 G_BEGIN_DECLS
 
+/* Matroska ticks of the split & stitch intermediates, in nanoseconds */
+#define WE_GST_INTERMEDIATE_TIMECODESCALE 50000
+
 typedef struct {
   guint    threads;         /* 0 = auto */
   gboolean allow_hardware;  /* config "hardware" != off */
