@@ -246,6 +246,8 @@ dispatch_task (WeScheduler *self, ActiveJob *aj, WeTask *task)
 
   task->attempt_count++;
   msg = build_task_message (aj, task);
+  if (task->attempt_count > 1 && task->assigned_worker_id != NULL)
+    json_object_set_string_member (msg, "avoid_worker", task->assigned_worker_id);
   if (!we_queue_dispatch (self->queue, msg, &error)) {
     task->attempt_count--;
     if (!g_error_matches (error, WE_ERROR, WE_ERROR_JOB_NO_WORKERS))

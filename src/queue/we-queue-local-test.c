@@ -723,6 +723,36 @@ test_start_fails (void)
   g_assert_cmpuint (we_queue_free_slots (WE_QUEUE (queue)), ==, 0);
 }
 
+/* A retry names the worker that failed it; another idle one takes it. */
+static void
+test_avoid_worker (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  if (!fixture_start (&f, 2, 0))
+    return;
+  for (guint round = 0; round < 2; round++) {
+    const gchar *avoid = round == 0 ? "local-1" : "local-2";
+    g_autofree gchar *id = g_strdup_printf ("t-avoid-%u", round);
+    g_autoptr(JsonObject) task = make_task (id, "fs://in/long.mp4", "fs://out/avoid.mp4");
+    g_autoptr(GPtrArray) workers = NULL;
+
+    json_object_set_string_member (task, "avoid_worker", avoid);
+    g_assert_true (we_queue_dispatch (WE_QUEUE (f.queue), task, &error));
+    g_assert_no_error (error);
+    workers = we_queue_list_workers (WE_QUEUE (f.queue));
+    for (guint i = 0; i < workers->len; i++) {
+      JsonObject *w = g_ptr_array_index (workers, i);
+      if (g_strcmp0 (msg_str (w, "task_id"), id) == 0)
+        g_assert_cmpstr (msg_str (w, "id"), !=, avoid);
+    }
+    we_queue_cancel (WE_QUEUE (f.queue), id);
+    g_assert_true (wait_for (&f, pred_free_slots, GUINT_TO_POINTER (2), 10000));
+  }
+  fixture_stop (&f);
+}
+
 static void
 test_stop (void)
 {
@@ -1030,6 +1060,7 @@ main (int argc, char **argv)
   g_test_add_func ("/queue-local/start-fails", test_start_fails);
   g_test_add_func ("/queue-local/protocol-abuse", test_protocol_abuse);
   g_test_add_func ("/queue-local/stop", test_stop);
+  g_test_add_func ("/queue-local/avoid-worker", test_avoid_worker);
   g_test_add_func ("/queue-local/worker-protocol", test_worker_protocol);
   g_test_add_func ("/queue-local/worker-stdin-eof", test_worker_stdin_eof);
   g_test_add_func ("/queue-local/worker-long-line", test_worker_long_line);

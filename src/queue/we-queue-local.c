@@ -746,10 +746,16 @@ we_queue_local_dispatch (WeQueue *queue, JsonObject *task, GError **error)
     return FALSE;
   }
   if (self->started && !self->stopping) {
-    for (guint i = 0; i < self->children->len && child == NULL; i++) {
+    /* a retry goes to another worker when one is free (spec §9.8: a crash
+     * may be the worker's, not the task's) */
+    const gchar *avoid = json_get_str (task, "avoid_worker");
+    for (guint i = 0; i < self->children->len; i++) {
       WeQueueChild *candidate = g_ptr_array_index (self->children, i);
 
-      if (candidate->state == WE_QUEUE_CHILD_IDLE)
+      if (candidate->state != WE_QUEUE_CHILD_IDLE)
+        continue;
+      if (child == NULL || (g_strcmp0 (child->id, avoid) == 0 &&
+                            g_strcmp0 (candidate->id, avoid) != 0))
         child = candidate;
     }
   }

@@ -26,7 +26,8 @@ struct _WeQueueInterface {
 
   gboolean    (*start)          (WeQueue *self, GError **error);
   void        (*stop)           (WeQueue *self);
-  /* Hands @task (the "task" member of a task message) to a free worker.
+  /* Hands @task (the "task" member of a task message) to a free worker,
+   * another than @task's "avoid_worker" when there is a choice.
    * FALSE with WE_ERROR_JOB_NO_WORKERS when no slot is free right now. */
   gboolean    (*dispatch)       (WeQueue *self, JsonObject *task, GError **error);
   /* Asks the worker running @task_id to stop; it answers "cancelled". */

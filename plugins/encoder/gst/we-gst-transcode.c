@@ -2,7 +2,9 @@
 
 #include "we-gst-transcode.h"
 
+#include <math.h>
 #include <glib/gstdio.h>
+#include <gst/video/video.h>
 #include <webencode/we-error.h>
 
 #define PROGRESS_INTERVAL_MS 500
@@ -15,6 +17,7 @@ typedef struct {
   WeProfile           *profile;
   gdouble              start_s;
   gdouble              duration_s;
+  WeEncodeMode         mode;
   WeGstOptions         options;
   WeEncodeProgressFunc progress;
   gpointer             progress_data;
@@ -46,7 +49,18 @@ typedef struct {
   GstSegment           out_segment;
   GstClockTime         out_position;  /* running time encoded so far */
   guint64              frames;
+
+  /* segment mode, streaming thread only */
+  GstClockTime         range_start;   /* source PTS of the first frame to keep */
+  GstClockTime         range_stop;    /* first PTS not to keep; NONE = to the end */
+  GstClockTime         key_interval;  /* forced keyframe grid on the source timeline */
+  guint64              last_key_slot;
+  gboolean             kept_any;
 } TranscodeJob;
+
+/* a double from a keyframe index may land a nanosecond either side of the
+ * PTS it came from; frame times are compared with this slack */
+#define PTS_SLACK (GST_USECOND)
 
 typedef struct {
   GstPad *pad;
@@ -248,6 +262,74 @@ hold_buffers_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* Segment mode, on the encoder's sink pad: keeps exactly the frames whose
+ * source PTS lies in the range (decoders and B-frame reordering can hand
+ * out a frame or two either side), and forces keyframes on the grid of the
+ * whole source, so a stitched encode has them where a single pass would. */
+static GstPadProbeReturn
+segment_input_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  TranscodeJob *job = user_data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  guint64 slot;
+
+  if (!GST_CLOCK_TIME_IS_VALID (pts))
+    return GST_PAD_PROBE_OK;
+  if (pts + PTS_SLACK < job->range_start)
+    return GST_PAD_PROBE_DROP;
+  if (GST_CLOCK_TIME_IS_VALID (job->range_stop) && pts + PTS_SLACK >= job->range_stop)
+    return GST_PAD_PROBE_DROP;
+  slot = job->key_interval > 0 ? (pts + PTS_SLACK) / job->key_interval : 0;
+  if (job->kept_any && slot > job->last_key_slot) {
+    /* the encoder applies it to the frame that follows */
+    gst_pad_send_event (pad, gst_video_event_new_downstream_force_key_unit (
+                               GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
+                               FALSE, (guint) slot));
+  }
+  job->last_key_slot = slot;
+  job->kept_any = TRUE;
+  return GST_PAD_PROBE_OK;
+}
+
+/* Segment and audio mode, in front of the muxer: the seek made running time
+ * start at zero, but the intermediate must carry source timestamps so that
+ * stitch can join segments exactly; running time is made equal to stream
+ * time. */
+static GstPadProbeReturn
+source_timeline_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  const GstSegment *segment;
+  GstSegment copy;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_SEGMENT)
+    return GST_PAD_PROBE_OK;
+  gst_event_parse_segment (event, &segment);
+  if (segment->format != GST_FORMAT_TIME || segment->rate != 1.0 || segment->base == segment->time)
+    return GST_PAD_PROBE_OK;
+  gst_segment_copy_into (segment, &copy);
+  copy.base = copy.time;
+  info->data = gst_event_new_segment (&copy);
+  gst_event_unref (event);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Audio mode: video is demuxed and parsed but never decoded. */
+static gboolean
+audio_only_autoplug_continue (GstElement *bin, GstPad *pad, GstCaps *caps, gpointer user_data)
+{
+  const GstStructure *s;
+  gboolean parsed = FALSE;
+
+  if (gst_caps_get_size (caps) == 0)
+    return TRUE;
+  s = gst_caps_get_structure (caps, 0);
+  if (!g_str_has_prefix (gst_structure_get_name (s), "video/"))
+    return TRUE;
+  return !(gst_structure_get_boolean (s, "parsed", &parsed) && parsed);
+}
+
 static gboolean
 link_to_mux (TranscodeJob *job, GstElement *tail, const gchar *template_name)
 {
@@ -283,7 +365,7 @@ decodebin_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
 
   g_mutex_lock (&job->lock);
   /* like ffmpeg's -map 0:v:0 -map 0:a:0: the first stream of each kind */
-  if (g_str_has_prefix (name, "video/x-raw") && !job->video_linked) {
+  if (g_str_has_prefix (name, "video/x-raw") && !job->video_linked && job->video_head != NULL) {
     if (link_to_mux (job, job->video_tail, "video_%u")) {
       head = job->video_head;
       job->video_linked = TRUE;
@@ -360,15 +442,28 @@ handle_pads_done (GTask *task)
   seek_pad = g_steal_pointer (&job->seek_pad);
   g_mutex_unlock (&job->lock);
 
-  if (!video_linked) {
+  if (job->mode == WE_ENCODE_MODE_AUDIO) {
+    gboolean audio_linked;
+
+    g_mutex_lock (&job->lock);
+    audio_linked = job->audio_linked;
+    g_mutex_unlock (&job->lock);
+    if (!audio_linked) {
+      transcode_complete (task, g_error_new (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
+                                             "source has no audio"));
+      return;
+    }
+  } else if (!video_linked) {
     transcode_complete (task, g_error_new (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
                                            "source has no decodable video stream"));
     return;
   }
   if (job->need_seek && seek_pad != NULL) {
     GstSeekType stop_type = job->duration_s > 0 ? GST_SEEK_TYPE_SET : GST_SEEK_TYPE_NONE;
-    gint64 start = (gint64) (job->start_s * GST_SECOND);
-    gint64 stop = (gint64) ((job->start_s + job->duration_s) * GST_SECOND);
+    /* a little early, so rounding cannot make the decoder drop the
+     * keyframe the range starts on */
+    gint64 start = MAX ((gint64) llround (job->start_s * GST_SECOND) - (gint64) PTS_SLACK, 0);
+    gint64 stop = (gint64) llround ((job->start_s + job->duration_s) * GST_SECOND);
     GstEvent *seek;
 
     /* flushing + accurate: decoders drop what lies before @start, the
@@ -494,8 +589,8 @@ static gboolean
 build_pipeline (TranscodeJob *job, GError **error)
 {
   g_autoptr(GstElement) sink = NULL;
-  g_autoptr(GstElement) venc = NULL;
-  g_autoptr(GstPad) venc_src = NULL;
+  g_autoptr(GstElement) enc = NULL;
+  g_autoptr(GstPad) enc_src = NULL;
   g_autoptr(GstBus) bus = NULL;
 
   job->pipeline = gst_object_ref_sink (gst_pipeline_new ("we-transcode"));
@@ -522,16 +617,31 @@ build_pipeline (TranscodeJob *job, GError **error)
     return FALSE;
   }
 
-  if (!build_chain (job, job->plan->video, &job->video_head, &job->video_tail, error))
+  if (job->plan->video->len > 0 &&
+      !build_chain (job, job->plan->video, &job->video_head, &job->video_tail, error))
     return FALSE;
   if (job->plan->audio->len > 0 &&
       !build_chain (job, job->plan->audio, &job->audio_head, &job->audio_tail, error))
     return FALSE;
 
-  venc = gst_bin_get_by_name (GST_BIN (job->pipeline), job->plan->video_encoder_name);
-  venc_src = gst_element_get_static_pad (venc, "src");
-  gst_pad_add_probe (venc_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+  /* progress follows the stream the output is made of */
+  enc = gst_bin_get_by_name (GST_BIN (job->pipeline), job->mode == WE_ENCODE_MODE_AUDIO
+                                                        ? "aenc" : job->plan->video_encoder_name);
+  enc_src = gst_element_get_static_pad (enc, "src");
+  gst_pad_add_probe (enc_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                      encoder_output_probe, job, NULL);
+
+  if (job->mode == WE_ENCODE_MODE_VIDEO_SEGMENT) {
+    g_autoptr(GstPad) enc_sink = gst_element_get_static_pad (enc, "sink");
+    g_autoptr(GstPad) tail_src = gst_element_get_static_pad (job->video_tail, "src");
+
+    gst_pad_add_probe (enc_sink, GST_PAD_PROBE_TYPE_BUFFER, segment_input_probe, job, NULL);
+    gst_pad_add_probe (tail_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, source_timeline_probe,
+                       NULL, NULL);
+  } else if (job->mode == WE_ENCODE_MODE_AUDIO) {
+    g_signal_connect (job->decodebin, "autoplug-continue",
+                      G_CALLBACK (audio_only_autoplug_continue), NULL);
+  }
 
   g_signal_connect (job->decodebin, "pad-added", G_CALLBACK (decodebin_pad_added), job);
   g_signal_connect (job->decodebin, "no-more-pads", G_CALLBACK (decodebin_no_more_pads), job);
@@ -566,6 +676,11 @@ probed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
                                            probe->info->duration_s));
     return;
   }
+  if (job->mode == WE_ENCODE_MODE_AUDIO && !probe->info->has_audio) {
+    transcode_complete (task, g_error_new_literal (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
+                                                   "source has no audio"));
+    return;
+  }
   remaining = MAX (probe->info->duration_s - job->start_s, 0);
   job->expected_s = job->duration_s > 0 ? MIN (job->duration_s, remaining) : remaining;
 
@@ -577,6 +692,7 @@ probed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       .profile = job->profile,
       .start_s = job->start_s,
       .duration_s = job->duration_s,
+      .mode = job->mode,
     };
 
     job->plan = we_gst_plan_new (&req, probe, &job->options, &error);
@@ -634,7 +750,8 @@ we_gst_transcode_async (gpointer source_object, const WeEncodeRequest *request,
   g_task_set_task_data (task, job, (GDestroyNotify) transcode_job_free);
 
   if (request == NULL || request->input_uri == NULL || request->output_path == NULL ||
-      request->profile == NULL || request->start_s < 0 || request->duration_s < 0) {
+      request->profile == NULL || request->start_s < 0 || request->duration_s < 0 ||
+      request->mode > WE_ENCODE_MODE_AUDIO) {
     transcode_complete (task, g_error_new_literal (WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
                                                    "transcode request needs an input URI, an "
                                                    "output path, a profile and a valid range"));
@@ -646,7 +763,17 @@ we_gst_transcode_async (gpointer source_object, const WeEncodeRequest *request,
   job->profile = we_profile_ref ((WeProfile *) request->profile);
   job->start_s = request->start_s;
   job->duration_s = request->duration_s;
-  job->need_seek = request->start_s > 0 || request->duration_s > 0;
+  job->mode = request->mode;
+  if (job->mode == WE_ENCODE_MODE_AUDIO) {
+    /* the whole track, whatever range was asked for */
+    job->start_s = job->duration_s = 0;
+  }
+  job->need_seek = job->start_s > 0 || job->duration_s > 0;
+  job->range_start = (GstClockTime) llround (job->start_s * GST_SECOND);
+  job->range_stop = job->duration_s > 0
+                      ? (GstClockTime) llround ((job->start_s + job->duration_s) * GST_SECOND)
+                      : GST_CLOCK_TIME_NONE;
+  job->key_interval = (GstClockTime) MAX (job->profile->keyframe_interval_s, 1) * GST_SECOND;
 
   if (cancellable != NULL) {
     if (g_cancellable_is_cancelled (cancellable)) {
