@@ -13,6 +13,7 @@ and audio settings, and prints both times, the output sizes and the ratio
 webencode/ffmpeg. Python standard library only.
 """
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -170,6 +171,47 @@ def run_webencode(daemon, source, profile, timeout):
     return elapsed, size, path, jid
 
 
+def ts(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def phases(daemon, jid):
+    """Where the job's wall time went, from its event timeline: the scan
+    (probe + keyframe index), planning, encoding (segments, audio or the one
+    transcode) and the stitch with its verification."""
+    events = api(daemon.base, "GET", "/v1/jobs/%s/events" % jid).get("events", [])
+    tasks = {t["sequence_index"]: t for t in
+             api(daemon.base, "GET", "/v1/jobs/%s/tasks" % jid).get("tasks", [])}
+    first = {}
+    last = {}
+    for e in events:
+        t = ts(e["created_at"])
+        kind = e["type"]
+        first.setdefault(kind, t)
+        last[kind] = t
+    created = first.get("job.created")
+    out = {}
+    completions = [ts(e["created_at"]) for e in events if e["type"] == "task.completed"]
+    planned = first.get("job.planned")
+    if created and completions:
+        out["scan"] = completions[0] - created
+    if planned and completions:
+        out["plan"] = planned - completions[0]
+    stitch_start = None
+    for e in events:
+        if e["type"] == "task.started" and "stitch" in e.get("message", ""):
+            stitch_start = ts(e["created_at"])
+    ends = [ts(e["created_at"]) for e in events if e["type"] == "task.completed"
+            and ("segment" in e["message"] or "audio" in e["message"]
+                 or "transcode" in e["message"])]
+    if planned and ends:
+        out["encode"] = max(ends) - planned
+    if stitch_start and last.get("job.completed"):
+        out["stitch+verify"] = last["job.completed"] - stitch_start
+    out["segments"] = sum(1 for t in tasks.values() if t.get("kind") == "segment") or 1
+    return out
+
+
 def ffmpeg_args(profile, source, out):
     p = dict(FALLBACK)
     p.update({k: v for k, v in profile.items() if v not in (None, 0, "")})
@@ -196,6 +238,8 @@ def main():
     ap.add_argument("--profile", default="720p_h264")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the job")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="worker slots for webencoded (default: one per core)")
     a = ap.parse_args()
 
     if shutil.which("ffmpeg") is None:
@@ -214,6 +258,8 @@ def main():
                         "--width", str(width), "--height", str(height), "--fps", "30"],
                        check=True, stdout=subprocess.DEVNULL)
 
+        if a.workers:
+            os.environ["WE_WORKERS"] = str(a.workers)
         daemon = Daemon(build, tmp)
         daemon.storage_root = os.path.join(tmp, "storage")
         health = daemon.wait_ready()
@@ -223,6 +269,10 @@ def main():
 
         we_time, we_size, we_path, jid = run_webencode(daemon, source, a.profile, a.timeout)
         log("bench: webencode job %s completed" % jid)
+        split = phases(daemon, jid)
+        log("bench: where the time went: " + ", ".join(
+            "%s %.2f s" % (k, v) if isinstance(v, float) else "%s %s" % (k, v)
+            for k, v in split.items()))
         daemon.stop()
         daemon = None
 
@@ -249,7 +299,7 @@ def main():
             "profile": a.profile, "source_duration_s": duration, "width": width,
             "height": height, "webencode_s": round(we_time, 3), "ffmpeg_s": round(ff_time, 3),
             "ratio": round(ratio, 3), "webencode_bytes": we_size, "ffmpeg_bytes": ff_size,
-            "workers": workers, "cpus": os.cpu_count()}))
+            "workers": workers, "cpus": os.cpu_count(), "phases": split}))
         if we_size <= 0:
             raise BenchError("webencode's output is empty")
         if we_dur is not None and abs(we_dur - duration) > 0.5:

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Split & stitch through the REST API on real workers: sources with
+B-frames, variable frame rate, late audio, no audio and odd GOPs come out
+frame-exact; a killed worker, a killed service and a cancel mid-job behave."""
+
+import os
+import signal
+import time
+
+import wetest
+
+# short segments so small clips split: the planner still cuts only at keyframes
+SPLIT = {"segment_target_s": 2.0, "segment_min_s": 1.0, "segment_max_s": 20.0}
+SLOW = dict(SPLIT, preset="medium")
+
+
+def frames_and_duration(path):
+    info = wetest.probe(path)
+    v = [s for s in info["streams"] if s["codec_type"] == "video"][0]
+    return int(v["nb_read_frames"]), float(info["format"]["duration"]), info
+
+
+class Split(wetest.DaemonTestCase):
+    workers = 2
+
+    def tasks(self, job_id):
+        return self.d.get("/v1/jobs/%s/tasks" % job_id).json()["tasks"]
+
+    def encode_and_check(self, name, fps=25, **clip):
+        src = wetest.make_clip(os.path.join(self.d.media, name + ".mp4"), **clip)
+        src_frames, src_duration, _ = frames_and_duration(src)
+        job = self.d.submit("file://" + src, "480p_fast", profile_overrides=SPLIT)
+        done = self.d.wait_job(job["id"], timeout=300)
+        self.assertEqual(done["status"], "completed", (done, self.d.tail(30)))
+        kinds = [t["kind"] for t in self.tasks(job["id"])]
+        self.assertEqual(kinds[0], "scan")
+        self.assertEqual(kinds[-1], "stitch")
+        self.assertGreaterEqual(kinds.count("segment"), 2, kinds)
+        self.assertEqual(kinds.count("audio"), 0 if clip.get("no_audio") else 1)
+        self.assertEqual(done["progress_pct"], 100)
+        self.assertIn("verification", done["output_config"])
+        out = self.d.download(job["id"], self.d.tmp)[0][1]
+        frames, duration, info = frames_and_duration(out)
+        self.assertEqual(frames, src_frames, (name, info))
+        self.assertAlmostEqual(duration, src_duration, delta=1.0 / fps + 0.03)
+        # intermediates are gone once the job is done
+        work = os.path.join(self.d.tmp, "data", "storage", "outputs", job["id"], "work")
+        deadline = time.time() + 5
+        while os.path.exists(work) and os.listdir(work) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(os.path.exists(work) and os.listdir(work))
+        return done
+
+    def test_bframes(self):
+        self.encode_and_check("bframes", duration=6, bframes=2, gop=25)
+
+    def test_odd_gop(self):
+        self.encode_and_check("oddgop", duration=6, gop=37)
+
+    def test_no_audio(self):
+        self.encode_and_check("noaudio", duration=6, gop=25, no_audio=True)
+
+    def test_late_audio(self):
+        self.encode_and_check("lateaudio", duration=6, gop=25, audio_delay=0.5)
+
+    def test_vfr(self):
+        self.encode_and_check("vfr", duration=6, gop=25, vfr=True)
+
+    def test_cancel_mid_job(self):
+        src = wetest.make_clip(os.path.join(self.d.media, "cancel.mp4"), duration=12,
+                               width=640, height=360, gop=25)
+        job = self.d.submit("file://" + src, "1080p_h264", profile_overrides=SLOW)
+        deadline = time.time() + 60
+        while True:
+            running = [t for t in self.tasks(job["id"])
+                       if t["kind"] == "segment" and t["status"] == "running"]
+            if len(running) >= 2:
+                break
+            self.assertLess(time.time(), deadline, self.tasks(job["id"]))
+            time.sleep(0.1)
+        t0 = time.time()
+        r = self.d.post("/v1/jobs/%s/cancel" % job["id"])
+        self.assertEqual(r.status, 200)
+        while self.d.get("/health").json()["workers"]["free"] < 2:
+            self.assertLess(time.time() - t0, 1.5, "tasks still running after a cancel")
+            time.sleep(0.05)
+        statuses = {t["status"] for t in self.tasks(job["id"]) if t["kind"] != "scan"}
+        self.assertTrue(statuses <= {"cancelled", "completed"}, statuses)
+        work = os.path.join(self.d.tmp, "data", "storage", "outputs", job["id"])
+        deadline = time.time() + 5
+        while os.path.exists(work) and any(files for _, _, files in os.walk(work)):
+            self.assertLess(time.time(), deadline, list(os.walk(work)))
+            time.sleep(0.1)
+
+    def test_killed_worker_mid_segment(self):
+        src = wetest.make_clip(os.path.join(self.d.media, "kill.mp4"), duration=12,
+                               width=640, height=360, gop=25)
+        job = self.d.submit("file://" + src, "480p_fast", profile_overrides=SLOW)
+        deadline = time.time() + 60
+        while not any(t["kind"] == "segment" and t["status"] == "running" and
+                      t["progress_pct"] > 5 for t in self.tasks(job["id"])):
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        for pid in self.d.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        done = self.d.wait_job(job["id"], timeout=300)
+        self.assertEqual(done["status"], "completed", done)
+        tasks = self.tasks(job["id"])
+        self.assertIn(2, [t["attempt_count"] for t in tasks if t["kind"] == "segment"], tasks)
+        src_frames, _, _ = frames_and_duration(src)
+        out = self.d.download(job["id"], self.d.tmp)[0][1]
+        self.assertEqual(frames_and_duration(out)[0], src_frames)
+
+
+class SplitResume(wetest.DaemonTestCase):
+    workers = 2
+
+    def test_service_killed_mid_job(self):
+        src = wetest.make_clip(os.path.join(self.d.media, "resume.mp4"), duration=16,
+                               width=640, height=360, gop=25)
+        job = self.d.submit("file://" + src, "480p_fast", profile_overrides=SLOW)
+        deadline = time.time() + 120
+        while True:
+            tasks = self.d.get("/v1/jobs/%s/tasks" % job["id"]).json()["tasks"]
+            done_segments = [t for t in tasks if t["kind"] == "segment" and
+                             t["status"] == "completed"]
+            if done_segments and any(t["status"] == "running" for t in tasks):
+                break
+            self.assertLess(time.time(), deadline, tasks)
+            time.sleep(0.05)
+        before = {t["id"]: (t["attempt_count"], t["updated_at"]) for t in done_segments}
+        self.d.stop(sig=signal.SIGKILL)
+        time.sleep(0.5)
+        self.d.start()
+        done = self.d.wait_job(job["id"], timeout=300)
+        self.assertEqual(done["status"], "completed", done)
+        after = {t["id"]: t for t in
+                 self.d.get("/v1/jobs/%s/tasks" % job["id"]).json()["tasks"]}
+        for task_id, (attempts, updated) in before.items():
+            # finished segments are never encoded again
+            self.assertEqual(after[task_id]["attempt_count"], attempts)
+            self.assertEqual(after[task_id]["updated_at"], updated)
+        src_frames, _, _ = frames_and_duration(src)
+        out = self.d.download(job["id"], self.d.tmp)[0][1]
+        self.assertEqual(frames_and_duration(out)[0], src_frames)
+
+
+if __name__ == "__main__":
+    wetest.main()
