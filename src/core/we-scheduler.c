@@ -1124,6 +1124,7 @@ cancel_active (WeScheduler *self, ActiveJob *aj)
   job->finished_at = now_usec ();
   write_job (self, job);
   add_event (self, job->id, "job.cancelled", NULL, "cancelled");
+  discard_intermediates (self, aj);
   forget_job (self, job->id);
   return job;
 }
