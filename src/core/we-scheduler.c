@@ -688,6 +688,7 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
     }
   } else if (g_str_equal (type, "progress")) {
     task->progress_pct = CLAMP (get_double (msg, "percent"), 0, 100);
+    write_task (self, task);
     update_job_progress (self, aj, task, msg);
   } else if (g_str_equal (type, "done")) {
     g_hash_table_remove (self->running, task_id);

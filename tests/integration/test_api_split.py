@@ -96,7 +96,9 @@ class Split(wetest.DaemonTestCase):
     def test_killed_worker_mid_segment(self):
         src = wetest.make_clip(os.path.join(self.d.media, "kill.mp4"), duration=12,
                                width=640, height=360, gop=25)
-        job = self.d.submit("file://" + src, "480p_fast", profile_overrides=SLOW)
+        # two long segments, so there is time to kill their workers mid-way
+        job = self.d.submit("file://" + src, "480p_fast",
+                            profile_overrides=dict(SLOW, segment_target_s=6, preset="slow"))
         deadline = time.time() + 60
         while not any(t["kind"] == "segment" and t["status"] == "running" and
                       t["progress_pct"] > 5 for t in self.tasks(job["id"])):

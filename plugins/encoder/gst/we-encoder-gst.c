@@ -9,6 +9,8 @@
 #include "we-gst-encoders.h"
 #include "we-gst-pipeline.h"
 #include "we-gst-probe.h"
+#include "we-gst-scan.h"
+#include "we-gst-stitch.h"
 #include "we-gst-transcode.h"
 
 #define MAX_THREADS 256
@@ -129,6 +131,34 @@ we_encoder_gst_describe (WeEncoder *encoder, const WeEncodeRequest *request)
 }
 
 static void
+we_encoder_gst_scan_async (WeEncoder *encoder, const gchar *uri, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  we_gst_scan_async (encoder, uri, cancellable, callback, user_data);
+}
+
+static WeKeyframeIndex *
+we_encoder_gst_scan_finish (WeEncoder *encoder, GAsyncResult *result, GError **error)
+{
+  return we_gst_scan_finish (result, error);
+}
+
+static void
+we_encoder_gst_stitch_async (WeEncoder *encoder, const WeStitchRequest *request,
+                             GCancellable *cancellable, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  we_gst_stitch_async (encoder, request, cancellable, callback, user_data);
+}
+
+static gboolean
+we_encoder_gst_stitch_finish (WeEncoder *encoder, GAsyncResult *result, WeStitchReport *report,
+                              GError **error)
+{
+  return we_gst_stitch_finish (result, report, error);
+}
+
+static void
 we_encoder_gst_iface_init (WeEncoderInterface *iface)
 {
   iface->get_capabilities = we_encoder_gst_get_capabilities;
@@ -137,6 +167,10 @@ we_encoder_gst_iface_init (WeEncoderInterface *iface)
   iface->transcode_async = we_encoder_gst_transcode_async;
   iface->transcode_finish = we_encoder_gst_transcode_finish;
   iface->describe = we_encoder_gst_describe;
+  iface->scan_async = we_encoder_gst_scan_async;
+  iface->scan_finish = we_encoder_gst_scan_finish;
+  iface->stitch_async = we_encoder_gst_stitch_async;
+  iface->stitch_finish = we_encoder_gst_stitch_finish;
 }
 
 static void

@@ -17,16 +17,40 @@ typedef struct {
   gboolean      stopped;
 } Reader;
 
+static GstClockTime
+to_stream_time (const GstSegment *segment, GstClockTime ts)
+{
+  if (segment == NULL || segment->format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID (ts))
+    return ts;
+  return gst_segment_to_stream_time (segment, GST_FORMAT_TIME, ts);
+}
+
 static GstPadProbeReturn
 reader_buffer_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   Reader *r = user_data;
   WeGstStreamKind kind = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (pad), "we-kind"));
-  g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
+  g_autoptr(GstCaps) caps = NULL;
+  g_autoptr(GstEvent) seg_event = NULL;
+  g_autoptr(GstBuffer) buf = NULL;
+  const GstSegment *segment = NULL;
   gboolean stop = FALSE;
 
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM)
+    return GST_PAD_PROBE_OK;
+  caps = gst_pad_get_current_caps (pad);
+  /* times on the source timeline are stream time: an MP4 edit list, for
+   * one, makes qtdemux's PTS differ from it (ffprobe shows stream time too) */
+  if ((r->kinds & WE_GST_READ_RAW_TIME) == 0)
+    seg_event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  if (seg_event != NULL)
+    gst_event_parse_segment (seg_event, &segment);
+  buf = gst_buffer_copy (GST_PAD_PROBE_INFO_BUFFER (info));
+  GST_BUFFER_PTS (buf) = to_stream_time (segment, GST_BUFFER_PTS (buf));
+  GST_BUFFER_DTS (buf) = to_stream_time (segment, GST_BUFFER_DTS (buf));
+
   g_mutex_lock (&r->lock);
-  if (!r->stopped && !r->func (kind, GST_PAD_PROBE_INFO_BUFFER (info), caps, r->user_data)) {
+  if (!r->stopped && !r->func (kind, buf, caps, r->user_data)) {
     r->stopped = TRUE;
     stop = TRUE;
   }

@@ -38,5 +38,9 @@ gboolean we_gst_read_streams (const gchar   *uri,
 
 #define WE_GST_READ_VIDEO (1u << WE_GST_STREAM_VIDEO)
 #define WE_GST_READ_AUDIO (1u << WE_GST_STREAM_AUDIO)
+/* hand out the demuxer's timestamps as they are, not as stream time: for our
+ * own intermediates, whose block times are the source's stream time already
+ * (matroskademux would rebase stream time to the first cluster) */
+#define WE_GST_READ_RAW_TIME (1u << 8)
 
 G_END_DECLS

@@ -56,6 +56,8 @@ typedef struct {
   GstClockTime         key_interval;  /* forced keyframe grid on the source timeline */
   guint64              last_key_slot;
   gboolean             kept_any;
+  gboolean             range_ended;
+  GstSegment           in_segment;
 } TranscodeJob;
 
 /* a double from a keyframe index may land a nanosecond either side of the
@@ -270,17 +272,51 @@ static GstPadProbeReturn
 segment_input_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   TranscodeJob *job = user_data;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
-  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstBuffer *buf;
+  GstClockTime pts;
   guint64 slot;
 
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+    if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
+      const GstSegment *segment;
+
+      gst_event_parse_segment (event, &segment);
+      gst_segment_copy_into (segment, &job->in_segment);
+      g_debug ("segment input: start %" G_GUINT64_FORMAT " time %" G_GUINT64_FORMAT " base %"
+               G_GUINT64_FORMAT " stop %" G_GUINT64_FORMAT, segment->start, segment->time,
+               segment->base, segment->stop);
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  /* the range is on the source timeline, which is stream time: with an MP4
+   * edit list, qtdemux's PTS are offset from it */
+  pts = job->in_segment.format == GST_FORMAT_TIME
+          ? gst_segment_to_stream_time (&job->in_segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf))
+          : GST_BUFFER_PTS (buf);
+
+  if (job->range_ended) {
+    /* the pad is EOS: the buffer is refused with GST_FLOW_EOS, which stops
+     * the demuxer instead of decoding the rest of the file */
+    return GST_PAD_PROBE_OK;
+  }
   if (!GST_CLOCK_TIME_IS_VALID (pts))
     return GST_PAD_PROBE_OK;
-  if (pts + PTS_SLACK < job->range_start)
+  /* half the seek's slack: a frame ending just after the seek position is
+   * clipped to it by the decoder and must not pass for the first one */
+  if (pts + PTS_SLACK / 2 < job->range_start)
     return GST_PAD_PROBE_DROP;
-  if (GST_CLOCK_TIME_IS_VALID (job->range_stop) && pts + PTS_SLACK >= job->range_stop)
+  if (GST_CLOCK_TIME_IS_VALID (job->range_stop) && pts + PTS_SLACK / 2 >= job->range_stop) {
+    /* frames leave the decoder in presentation order, so the range is
+     * complete; demuxers are not trusted to stop there (qtdemux stops
+     * early by the edit-list offset of B-frame files) */
+    job->range_ended = TRUE;
+    gst_pad_send_event (pad, gst_event_new_eos ());
     return GST_PAD_PROBE_DROP;
-  slot = job->key_interval > 0 ? (pts + PTS_SLACK) / job->key_interval : 0;
+  }
+  slot = job->key_interval > 0 ? (pts + PTS_SLACK / 2) / job->key_interval : 0;
   if (job->kept_any && slot > job->last_key_slot) {
     /* the encoder applies it to the frame that follows */
     gst_pad_send_event (pad, gst_video_event_new_downstream_force_key_unit (
@@ -463,7 +499,9 @@ handle_pads_done (GTask *task)
     /* a little early, so rounding cannot make the decoder drop the
      * keyframe the range starts on */
     gint64 start = MAX ((gint64) llround (job->start_s * GST_SECOND) - (gint64) PTS_SLACK, 0);
-    gint64 stop = (gint64) llround ((job->start_s + job->duration_s) * GST_SECOND);
+    /* a second of slack: the exact end is cut at the encoder's input */
+    gint64 stop = (gint64) llround ((job->start_s + job->duration_s) * GST_SECOND) +
+                  (job->mode == WE_ENCODE_MODE_VIDEO_SEGMENT ? GST_SECOND : 0);
     GstEvent *seek;
 
     /* flushing + accurate: decoders drop what lies before @start, the
@@ -635,7 +673,9 @@ build_pipeline (TranscodeJob *job, GError **error)
     g_autoptr(GstPad) enc_sink = gst_element_get_static_pad (enc, "sink");
     g_autoptr(GstPad) tail_src = gst_element_get_static_pad (job->video_tail, "src");
 
-    gst_pad_add_probe (enc_sink, GST_PAD_PROBE_TYPE_BUFFER, segment_input_probe, job, NULL);
+    gst_segment_init (&job->in_segment, GST_FORMAT_UNDEFINED);
+    gst_pad_add_probe (enc_sink, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                       segment_input_probe, job, NULL);
     gst_pad_add_probe (tail_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, source_timeline_probe,
                        NULL, NULL);
   } else if (job->mode == WE_ENCODE_MODE_AUDIO) {
