@@ -162,6 +162,32 @@ find_task (ActiveJob *aj, const gchar *task_id)
   return NULL;
 }
 
+/* How many frames the source holds in a segment's range, from the scan's
+ * per-keyframe counts; 0 when unknown. */
+static guint64
+segment_frames (ActiveJob *aj, WeTask *task)
+{
+  JsonNode *scan = json_object_get_member (aj->job->output_config, "scan");
+  g_autoptr(WeKeyframeIndex) index = NULL;
+  guint64 frames = 0;
+
+  if (scan == NULL || !JSON_NODE_HOLDS_OBJECT (scan))
+    return 0;
+  index = we_keyframe_index_new_from_json (json_node_get_object (scan), NULL);
+  if (index == NULL || index->gop_frames->len != index->keyframes_s->len)
+    return 0;
+  for (guint i = 0; i < index->keyframes_s->len; i++) {
+    gdouble kf = g_array_index (index->keyframes_s, gdouble, i);
+    /* segments start on keyframes (the first at 0, before any keyframe) */
+    if (kf + 1e-6 < task->start_time_sec && !(i == 0 && task->start_time_sec == 0))
+      continue;
+    if (task->end_time_sec > 0 && kf + 1e-6 >= task->end_time_sec)
+      break;
+    frames += g_array_index (index->gop_frames, guint, i);
+  }
+  return frames;
+}
+
 static JsonObject *
 build_task_message (ActiveJob *aj, WeTask *task)
 {
@@ -179,6 +205,11 @@ build_task_message (ActiveJob *aj, WeTask *task)
                                  task->end_time_sec > task->start_time_sec
                                      ? task->end_time_sec - task->start_time_sec : 0);
   json_object_set_object_member (msg, "profile", we_profile_to_json (aj->profile));
+  if (task_is (task, KIND_SEGMENT)) {
+    guint64 frames = segment_frames (aj, task);
+    if (frames > 0)
+      json_object_set_int_member (msg, "expected_frames", (gint64) frames);
+  }
   if (task_is (task, KIND_STITCH)) {
     JsonArray *segments = json_array_new ();
     JsonNode *scan = json_object_get_member (aj->job->output_config, "scan");

@@ -134,6 +134,7 @@ we_keyframe_index_new (void)
   WeKeyframeIndex *index = g_new0 (WeKeyframeIndex, 1);
 
   index->keyframes_s = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  index->gop_frames = g_array_new (FALSE, FALSE, sizeof (guint));
   index->fps_d = 1;
   return index;
 }
@@ -144,6 +145,7 @@ we_keyframe_index_free (WeKeyframeIndex *index)
   if (index == NULL)
     return;
   g_clear_pointer (&index->keyframes_s, g_array_unref);
+  g_clear_pointer (&index->gop_frames, g_array_unref);
   g_free (index);
 }
 
@@ -157,6 +159,12 @@ we_keyframe_index_to_json (const WeKeyframeIndex *index)
   for (guint i = 0; i < index->keyframes_s->len; i++)
     json_array_add_double_element (kf, g_array_index (index->keyframes_s, gdouble, i));
   json_object_set_array_member (o, "keyframes_s", kf);
+  if (index->gop_frames->len == index->keyframes_s->len) {
+    JsonArray *gops = json_array_new ();
+    for (guint i = 0; i < index->gop_frames->len; i++)
+      json_array_add_int_element (gops, g_array_index (index->gop_frames, guint, i));
+    json_object_set_array_member (o, "gop_frames", gops);
+  }
   json_object_set_int_member (o, "video_frames", (gint64) index->video_frames);
   json_object_set_boolean_member (o, "has_audio", index->has_audio);
   json_object_set_double_member (o, "audio_start_s", index->audio_start_s);
@@ -185,6 +193,7 @@ we_keyframe_index_new_from_json (JsonObject *o, GError **error)
 {
   g_autoptr(WeKeyframeIndex) index = we_keyframe_index_new ();
   JsonNode *kf = o ? json_object_get_member (o, "keyframes_s") : NULL;
+  JsonNode *gops;
   gdouble last = -1;
 
   if (kf == NULL || !JSON_NODE_HOLDS_ARRAY (kf)) {
@@ -192,19 +201,35 @@ we_keyframe_index_new_from_json (JsonObject *o, GError **error)
                          "keyframe index without keyframes_s");
     return NULL;
   }
+  gops = json_object_get_member (o, "gop_frames");
+  if (gops != NULL && (!JSON_NODE_HOLDS_ARRAY (gops) ||
+                       json_array_get_length (json_node_get_array (gops)) !=
+                           json_array_get_length (json_node_get_array (kf))))
+    gops = NULL; /* unusable: verify without per-range counts */
   for (guint i = 0; i < json_array_get_length (json_node_get_array (kf)); i++) {
     JsonNode *el = json_array_get_element (json_node_get_array (kf), i);
     gdouble t;
+    guint frames = 0;
     if (!JSON_NODE_HOLDS_VALUE (el)) {
       g_set_error_literal (error, WE_ERROR, WE_ERROR_WRK_COMMUNICATION,
                            "keyframe index holds a non-number");
       return NULL;
     }
     t = json_node_get_double (el);
-    /* the planner relies on strictly ascending times */
-    if (t <= last)
+    if (gops != NULL) {
+      JsonNode *g = json_array_get_element (json_node_get_array (gops), i);
+      frames = JSON_NODE_HOLDS_VALUE (g) ? (guint) MAX (json_node_get_int (g), 0) : 0;
+    }
+    /* the planner relies on strictly ascending times; a repeated time folds
+     * its frames into the keyframe before it */
+    if (t <= last) {
+      if (gops != NULL && index->gop_frames->len > 0)
+        g_array_index (index->gop_frames, guint, index->gop_frames->len - 1) += frames;
       continue;
+    }
     g_array_append_val (index->keyframes_s, t);
+    if (gops != NULL)
+      g_array_append_val (index->gop_frames, frames);
     last = t;
   }
   index->duration_s = member_double (o, "duration_s");

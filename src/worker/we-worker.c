@@ -521,6 +521,21 @@ we_worker_transcode_cb (GObject *source, GAsyncResult *res, gpointer user_data)
         self, error, !g_error_matches (error, WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE));
     return;
   }
+  /* decoders conceal damage by dropping frames; a segment short of the
+   * frames its range holds has met a corrupt source, which no retry fixes */
+  if (task->kind == WE_WORKER_KIND_SEGMENT && task->expected_frames > 0 &&
+      task->progress.frames < task->expected_frames) {
+    g_autofree gchar *range = task->duration_s > 0
+                                  ? g_strdup_printf ("between %.2f s and %.2f s", task->start_s,
+                                                     task->start_s + task->duration_s)
+                                  : g_strdup_printf ("after %.2f s", task->start_s);
+    g_set_error (&error, WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
+                 "source is corrupt %s: only %" G_GUINT64_FORMAT " of its %" G_GUINT64_FORMAT
+                 " frames could be decoded", range, task->progress.frames,
+                 task->expected_frames);
+    we_worker_task_end_failed (self, error, FALSE);
+    return;
+  }
   we_worker_upload_scratch (self);
 }
 

@@ -67,6 +67,27 @@ class Split(wetest.DaemonTestCase):
     def test_vfr(self):
         self.encode_and_check("vfr", duration=6, gop=25, vfr=True)
 
+    def test_corrupt_range_fails_without_retries(self):
+        import random
+        src = wetest.make_clip(os.path.join(self.d.media, "corrupt.mp4"), duration=8, gop=25,
+                               no_audio=True)
+        data = bytearray(open(src, "rb").read())
+        rnd = random.Random(7)
+        for i in range(int(len(data) * 0.55), int(len(data) * 0.75)):
+            data[i] = rnd.randrange(256)
+        with open(src, "wb") as f:
+            f.write(data)
+        job = self.d.submit("file://" + src, "480p_fast", profile_overrides=SPLIT)
+        done = self.d.wait_job(job["id"])
+        self.assertEqual(done["status"], "failed", done)
+        self.assertEqual(done["error_code"], "WE-JOB-007", done)
+        self.assertIn("corrupt", done["error_message"])
+        failed = [t for t in self.tasks(job["id"]) if t["status"] == "failed"]
+        self.assertEqual(len(failed), 1, failed)
+        self.assertEqual(failed[0]["kind"], "segment")
+        self.assertEqual(failed[0]["attempt_count"], 1)
+        self.assertEqual(self.d.get("/health").json()["status"], "ok")
+
     def test_cancel_mid_job(self):
         src = wetest.make_clip(os.path.join(self.d.media, "cancel.mp4"), duration=12,
                                width=640, height=360, gop=25)

@@ -133,6 +133,27 @@ scan_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellab
         t > g_array_index (index->keyframes_s, gdouble, index->keyframes_s->len - 1))
       g_array_append_val (index->keyframes_s, t);
   }
+  /* frames per keyframe interval, so each segment knows how many frames its
+   * range must yield: a source whose frames cannot be decoded shows up as a
+   * short segment, blamed on the source and not on the stitch */
+  {
+    guint k = 0, count = 0;
+    for (guint i = 0; i < sorted->len; i++) {
+      gdouble t = (gdouble) g_array_index (sorted, GstClockTime, i) / GST_SECOND;
+      while (k + 1 < index->keyframes_s->len &&
+             t >= g_array_index (index->keyframes_s, gdouble, k + 1)) {
+        g_array_append_val (index->gop_frames, count);
+        count = 0;
+        k++;
+      }
+      count++;
+    }
+    g_array_append_val (index->gop_frames, count);
+    while (index->gop_frames->len < index->keyframes_s->len) {
+      guint zero = 0;
+      g_array_append_val (index->gop_frames, zero);
+    }
+  }
   index->has_audio = job->has_audio;
   if (job->has_audio) {
     index->audio_start_s = (gdouble) job->audio_start / GST_SECOND;

@@ -60,6 +60,9 @@ typedef struct {
   gdouble  audio_duration_s;
   gint     fps_n;            /* nominal rate; 0/1 when variable or unknown */
   gint     fps_d;
+  /* (element-type guint) frames from each keyframe to the next (or the
+   * end), parallel to keyframes_s; empty when the encoder does not know */
+  GArray  *gop_frames;
 } WeKeyframeIndex;
 
 WeKeyframeIndex *we_keyframe_index_new  (void);
