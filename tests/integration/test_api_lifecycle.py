@@ -47,7 +47,8 @@ class Lifecycle(wetest.DaemonTestCase):
     def test_progress_and_cancel(self):
         job = self.d.submit(self.long, "1080p_h264", profile_overrides=SLOW)
         self.assertEqual(job["status"], "queued")
-        self.wait_progress(job["id"])
+        # past the scan and the encoders' start-up, into the encode proper
+        self.wait_progress(job["id"], pct=8, timeout=120)
         # progress is fresh at least once a second and carries fps, speed and ETA
         seen = set()
         values = []
