@@ -296,8 +296,8 @@ dispatch_task (WeScheduler *self, ActiveJob *aj, WeTask *task)
   g_clear_pointer (&task->error_message, g_free);
   write_task (self, task);
   g_hash_table_replace (self->running, g_strdup (task->id), g_strdup (aj->job->id));
-  add_event (self, aj->job->id, "task.started", NULL, "task %d attempt %d of %d dispatched",
-             task->sequence_index, task->attempt_count, task->max_attempts);
+  add_event (self, aj->job->id, "task.started", NULL, "task %d (%s) attempt %d of %d dispatched",
+             task->sequence_index, task->kind, task->attempt_count, task->max_attempts);
 
   if (aj->job->status == WE_JOB_STATUS_QUEUED) {
     aj->job->status = WE_JOB_STATUS_PROCESSING;
@@ -625,6 +625,20 @@ work_url (ActiveJob *aj, const gchar *name)
   return g_strdup_printf ("%swork/%s", aj->output_prefix, name);
 }
 
+/* MPEG-TS segment encodes land a frame off the scan's keyframe times (see
+ * plugins/encoder/gst/README.md), so such sources are encoded in one task
+ * until that is fixed: slower, but always right. */
+static gboolean
+splittable_container (ActiveJob *aj)
+{
+  const gchar *container = aj->job->media_info != NULL
+                               ? json_object_get_string_member_with_default (
+                                     aj->job->media_info, "container", "")
+                               : "";
+
+  return strstr (container, "mpegts") == NULL && strstr (container, "mp2t") == NULL;
+}
+
 /* Called when the scan finished. The plan's tasks are written to the store
  * before any of them is dispatched (the store runs writes in order). */
 static void
@@ -653,7 +667,7 @@ plan_job (WeScheduler *self, ActiveJob *aj, JsonObject *index_json)
   if (index != NULL && index->keyframes_s->len > 0)
     segments = we_segment_plan ((const gdouble *) index->keyframes_s->data,
                                 index->keyframes_s->len, index->duration_s, &limits);
-  split = segments != NULL && segments->len > 1;
+  split = segments != NULL && segments->len > 1 && splittable_container (aj);
   name = we_job_output_name (aj->job->source_url, aj->profile->id,
                              we_profile_get_extension (aj->profile));
 

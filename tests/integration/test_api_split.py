@@ -88,6 +88,15 @@ class Split(wetest.DaemonTestCase):
         self.assertEqual(failed[0]["attempt_count"], 1)
         self.assertEqual(self.d.get("/health").json()["status"], "ok")
 
+    def test_mpegts_is_encoded_in_one_task(self):
+        # documented limitation: TS segments do not stitch frame-exactly yet
+        src = wetest.make_clip(os.path.join(self.d.media, "ts.ts"), duration=6, gop=25,
+                               container="ts")
+        job = self.d.submit("file://" + src, "480p_fast", profile_overrides=SPLIT)
+        done = self.d.wait_job(job["id"])
+        self.assertEqual(done["status"], "completed", done)
+        self.assertEqual([t["kind"] for t in self.tasks(job["id"])], ["scan", "transcode"])
+
     def test_cancel_mid_job(self):
         src = wetest.make_clip(os.path.join(self.d.media, "cancel.mp4"), duration=12,
                                width=640, height=360, gop=25)
