@@ -88,6 +88,22 @@ class Split(wetest.DaemonTestCase):
         self.assertEqual(failed[0]["attempt_count"], 1)
         self.assertEqual(self.d.get("/health").json()["status"], "ok")
 
+    def test_every_codec_splits(self):
+        src = wetest.make_clip(os.path.join(self.d.media, "codecs.mp4"), duration=4, gop=25)
+        src_frames, src_duration, _ = frames_and_duration(src)
+        quick = dict(SPLIT, segment_target_s=1.0, segment_min_s=0.5)
+        jobs = {p: self.d.submit("file://" + src, p, profile_overrides=quick)["id"]
+                for p in ("720p_vp9", "4k_hevc", "1080p_av1")}
+        for profile, job_id in jobs.items():
+            done = self.d.wait_job(job_id, timeout=600)
+            self.assertEqual(done["status"], "completed", (profile, done))
+            kinds = [t["kind"] for t in self.tasks(job_id)]
+            self.assertGreaterEqual(kinds.count("segment"), 2, (profile, kinds))
+            out = self.d.download(job_id, self.d.tmp)[0][1]
+            frames, duration, _ = frames_and_duration(out)
+            self.assertEqual(frames, src_frames, profile)
+            self.assertAlmostEqual(duration, src_duration, delta=0.07)
+
     def test_mpegts_is_encoded_in_one_task(self):
         # documented limitation: TS segments do not stitch frame-exactly yet
         src = wetest.make_clip(os.path.join(self.d.media, "ts.ts"), duration=6, gop=25,

@@ -554,6 +554,22 @@ error_from_message (TranscodeJob *job, GstMessage *msg)
                       "source is truncated or corrupt: %s", err->message);
 }
 
+/* The segment seek flushes the pipeline before any caps reached the
+ * encoder. x265enc re-initialises itself on a flush and fails without caps
+ * ("Can not initialize x265 encoder"); with nothing encoded yet there is
+ * nothing to flush, so the flush stops here. */
+static GstPadProbeReturn
+drop_flush_before_caps (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+  if ((GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START ||
+       GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) &&
+      !gst_pad_has_current_caps (pad))
+    return GST_PAD_PROBE_DROP;
+  return GST_PAD_PROBE_OK;
+}
+
 static gboolean
 bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
 {
@@ -676,6 +692,8 @@ build_pipeline (TranscodeJob *job, GError **error)
     gst_segment_init (&job->in_segment, GST_FORMAT_UNDEFINED);
     gst_pad_add_probe (enc_sink, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                        segment_input_probe, job, NULL);
+    gst_pad_add_probe (enc_sink, GST_PAD_PROBE_TYPE_EVENT_FLUSH, drop_flush_before_caps, NULL,
+                       NULL);
     gst_pad_add_probe (tail_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, source_timeline_probe,
                        NULL, NULL);
   } else if (job->mode == WE_ENCODE_MODE_AUDIO) {
