@@ -9,6 +9,7 @@
 #include "core/we-scheduler.h"
 #include "plugin/we-plugin-host.h"
 #include "queue/we-queue-local.h"
+#include "store/we-store-pg.h"
 #include "store/we-store-sqlite.h"
 
 struct _WeDaemon {
@@ -141,17 +142,17 @@ static WeStore *
 open_store (WeDaemon *self, GError **error)
 {
   const gchar *url = we_config_get_database_url (self->config);
+  g_autofree gchar *scheme = NULL;
 
   if (g_str_has_prefix (url, "sqlite:") || g_str_has_prefix (url, "/"))
     return we_store_sqlite_new (url, error);
-  if (g_str_has_prefix (url, "postgres")) {
-    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE,
-                 "DATABASE_URL names PostgreSQL, whose store backend is not part of this "
-                 "build yet; unset it to use the embedded SQLite store");
-    return NULL;
-  }
+  if (g_str_has_prefix (url, "postgres"))
+    return we_store_pg_new (url, error);
+  /* only the scheme: the rest of a URL may hold a password */
+  scheme = g_uri_parse_scheme (url);
   g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE,
-               "DATABASE_URL \"%s\" has an unknown scheme (use sqlite:///path)", url);
+               "DATABASE_URL has an unknown scheme \"%s\" (use sqlite:///path or "
+               "postgresql://…)", scheme != NULL ? scheme : "");
   return NULL;
 }
 
@@ -331,8 +332,9 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   ctx.scheduler = self->scheduler;
   ctx.host = self->host;
   ctx.queue = self->queue;
-  ctx.mode = "embedded";
-  ctx.store_kind = "sqlite";
+  /* a shared PostgreSQL store is what makes replicas and remote workers possible */
+  ctx.mode = WE_IS_STORE_PG (self->store) ? "cluster" : "embedded";
+  ctx.store_kind = WE_IS_STORE_PG (self->store) ? "postgresql" : "sqlite";
   self->api = we_api_server_new (&ctx);
   if (!we_api_server_listen (self->api, we_config_get_host (self->config),
                              we_config_get_port (self->config), error))
