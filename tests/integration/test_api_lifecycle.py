@@ -35,15 +35,6 @@ class Lifecycle(wetest.DaemonTestCase):
             time.sleep(0.1)
         self.fail("no progress on %s\n%s" % (job_id, self.d.tail()))
 
-    def wait_idle(self, timeout=10):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            h = self.d.get("/health").json()
-            if h["workers"]["free"] == h["workers"]["total"]:
-                return
-            time.sleep(0.05)
-        self.fail("workers still busy")
-
     def test_progress_and_cancel(self):
         job = self.d.submit(self.long, "1080p_h264", profile_overrides=SLOW)
         self.assertEqual(job["status"], "queued")
@@ -68,8 +59,8 @@ class Lifecycle(wetest.DaemonTestCase):
         r = self.d.post("/v1/jobs/%s/cancel" % job["id"])
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.json()["status"], "cancelled")
-        self.wait_idle(timeout=1.5)
-        self.assertLess(time.time() - t0, 1.5)
+        # "within a second", stretched for sanitizer builds
+        self.wait_idle(timeout=1.0 * wetest.TIME_FACTOR)
         self.assertError(self.d.post("/v1/jobs/%s/cancel" % job["id"]), 409, "WE-JOB-005")
         self.assertEqual(self.d.get("/v1/jobs/%s/outputs" % job["id"]).json()["outputs"], [])
         self.assertEqual(self.d.get("/v1/jobs/" + job["id"]).json()["status"], "cancelled")

@@ -24,6 +24,10 @@ def frames_and_duration(path):
 class Split(wetest.DaemonTestCase):
     workers = 2
 
+    def setUp(self):
+        # a plan splits over the slots free when it is made
+        self.wait_idle()
+
     def tasks(self, job_id):
         return self.d.get("/v1/jobs/%s/tasks" % job_id).json()["tasks"]
 
@@ -128,8 +132,10 @@ class Split(wetest.DaemonTestCase):
         t0 = time.time()
         r = self.d.post("/v1/jobs/%s/cancel" % job["id"])
         self.assertEqual(r.status, 200)
+        # "within a second", stretched for sanitizer builds
+        bound = 1.0 * wetest.TIME_FACTOR
         while self.d.get("/health").json()["workers"]["free"] < 2:
-            self.assertLess(time.time() - t0, 1.5, "tasks still running after a cancel")
+            self.assertLess(time.time() - t0, bound, "tasks still running after a cancel")
             time.sleep(0.05)
         statuses = {t["status"] for t in self.tasks(job["id"]) if t["kind"] != "scan"}
         self.assertTrue(statuses <= {"cancelled", "completed"}, statuses)

@@ -24,6 +24,8 @@ DAEMON = os.path.join(BUILD, "src", "daemon", "webencoded")
 WORKER = os.path.join(BUILD, "src", "worker", "webencode-worker")
 PLUGINS = os.path.join(BUILD, "plugins")
 MAKE_CLIP = os.path.join(SOURCE, "tests", "media", "make-clip")
+# sanitizer builds run several times slower: latency bounds scale with this
+TIME_FACTOR = float(os.environ.get("WE_TEST_TIME_FACTOR") or "1")
 
 
 def free_port():
@@ -217,6 +219,17 @@ class DaemonTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.d.cleanup()
+
+    def wait_idle(self, timeout=30):
+        """Waits until every worker slot is free, so a test does not plan
+        around the tail of the one before it."""
+        deadline = time.time() + timeout
+        while True:
+            workers = self.d.get("/health").json()["workers"]
+            if workers["free"] >= self.workers:
+                return
+            self.assertLess(time.time(), deadline, workers)
+            time.sleep(0.05)
 
     def assertError(self, r, status, code):
         self.assertEqual(r.status, status, r.body)
