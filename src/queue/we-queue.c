@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "we-queue.h"
 
+#include <webencode/we-error.h>
+
 G_DEFINE_INTERFACE (WeQueue, we_queue, G_TYPE_OBJECT)
 
 enum {
@@ -126,6 +128,40 @@ we_queue_list_workers (WeQueue *self)
   if (iface->list_workers == NULL)
     return g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   return iface->list_workers (self);
+}
+
+gboolean
+we_queue_set_draining (WeQueue *self, const gchar *worker_id, gboolean draining, GError **error)
+{
+  WeQueueInterface *iface;
+
+  g_return_val_if_fail (WE_IS_QUEUE (self), FALSE);
+  g_return_val_if_fail (worker_id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  iface = WE_QUEUE_GET_IFACE (self);
+  if (iface->set_draining == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_WRK_NOT_FOUND, "worker %s not found", worker_id);
+    return FALSE;
+  }
+  return iface->set_draining (self, worker_id, draining, error);
+}
+
+gboolean
+we_queue_remove_worker (WeQueue *self, const gchar *worker_id, GError **error)
+{
+  WeQueueInterface *iface;
+
+  g_return_val_if_fail (WE_IS_QUEUE (self), FALSE);
+  g_return_val_if_fail (worker_id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  iface = WE_QUEUE_GET_IFACE (self);
+  if (iface->remove_worker == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_WRK_NOT_FOUND, "worker %s not found", worker_id);
+    return FALSE;
+  }
+  return iface->remove_worker (self, worker_id, error);
 }
 
 void

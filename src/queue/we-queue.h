@@ -34,10 +34,19 @@ struct _WeQueueInterface {
   void        (*cancel)         (WeQueue *self, const gchar *task_id);
   guint       (*free_slots)     (WeQueue *self);
   guint       (*total_slots)    (WeQueue *self);
-  /* (element-type JsonObject): id, pid, state, task_id, capabilities, … */
+  /* (element-type JsonObject): one object per worker, see docs/api.md
+   * "Workers": id, hostname, ip_address, version, state, draining,
+   * task_ids, slots_total, slots_free, capabilities, last_heartbeat, … */
   GPtrArray  *(*list_workers)   (WeQueue *self);
+  /* A draining worker finishes what it runs and takes nothing new.
+   * WE_ERROR_WRK_NOT_FOUND for an unknown @worker_id. */
+  gboolean    (*set_draining)   (WeQueue *self, const gchar *worker_id, gboolean draining,
+                                 GError **error);
+  /* Forgets (and, where the queue owns it, stops) an idle worker.
+   * WE_ERROR_WRK_NOT_FOUND, or WE_ERROR_WRK_BUSY while it runs a task. */
+  gboolean    (*remove_worker)  (WeQueue *self, const gchar *worker_id, GError **error);
 
-  gpointer padding[12];
+  gpointer padding[10];
 };
 
 gboolean   we_queue_start        (WeQueue *self, GError **error);
@@ -48,6 +57,13 @@ guint      we_queue_free_slots   (WeQueue *self);
 guint      we_queue_total_slots  (WeQueue *self);
 /* Returns: (transfer container) (element-type JsonObject) */
 GPtrArray *we_queue_list_workers (WeQueue *self);
+gboolean   we_queue_set_draining (WeQueue     *self,
+                                  const gchar *worker_id,
+                                  gboolean     draining,
+                                  GError     **error);
+gboolean   we_queue_remove_worker (WeQueue     *self,
+                                   const gchar *worker_id,
+                                   GError     **error);
 
 /* For implementations. */
 void       we_queue_emit_task_event   (WeQueue     *self,
