@@ -15,6 +15,7 @@ struct _WeConfig {
   gchar     *plugin_dir;
   gchar     *database_url;
   gchar     *nats_url;
+  gchar     *default_storage;
   gchar     *log_level;
   gchar     *log_format;
   guint      worker_count;
@@ -39,6 +40,7 @@ we_config_finalize (GObject *object)
   g_free (self->plugin_dir);
   g_free (self->database_url);
   g_free (self->nats_url);
+  g_free (self->default_storage);
   g_free (self->log_level);
   g_free (self->log_format);
   g_free (self->worker_binary);
@@ -139,6 +141,7 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   default_db = g_strdup_printf ("sqlite://%s/webencode.db", self->data_dir);
   self->database_url = pick_string (self, "DATABASE_URL", "store", "database_url", default_db);
   self->nats_url = pick_string (self, "NATS_URL", "queue", "nats_url", NULL);
+  self->default_storage = pick_string (self, "WE_STORAGE_DEFAULT", "storage", "default", NULL);
   self->log_level = pick_string (self, "LOG_LEVEL", "log", "level", "info");
   self->log_format = pick_string (self, "LOG_FORMAT", "log", "format", "json");
   if (!pick_uint (self, "WE_WORKERS", "workers", "count", 0, 256, &v, error))
@@ -164,6 +167,7 @@ const gchar *we_config_get_data_dir (WeConfig *self) { return self->data_dir; }
 const gchar *we_config_get_plugin_dir (WeConfig *self) { return self->plugin_dir; }
 const gchar *we_config_get_database_url (WeConfig *self) { return self->database_url; }
 const gchar *we_config_get_nats_url (WeConfig *self) { return self->nats_url; }
+const gchar *we_config_get_default_storage (WeConfig *self) { return self->default_storage; }
 const gchar *we_config_get_log_level (WeConfig *self) { return self->log_level; }
 const gchar *we_config_get_log_format (WeConfig *self) { return self->log_format; }
 guint we_config_get_worker_count (WeConfig *self) { return self->worker_count; }

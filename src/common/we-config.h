@@ -27,6 +27,8 @@ const gchar *we_config_get_data_dir      (WeConfig *self);   /* WE_DATA_DIR / [p
 const gchar *we_config_get_plugin_dir    (WeConfig *self);   /* PLUGIN_DIR / [paths] plugin_dir */
 const gchar *we_config_get_database_url  (WeConfig *self);   /* DATABASE_URL, default sqlite */
 const gchar *we_config_get_nats_url      (WeConfig *self);   /* NATS_URL, nullable */
+/* WE_STORAGE_DEFAULT: plugin id for uploads and outputs, nullable */
+const gchar *we_config_get_default_storage (WeConfig *self);
 const gchar *we_config_get_log_level     (WeConfig *self);   /* LOG_LEVEL, "info" */
 const gchar *we_config_get_log_format    (WeConfig *self);   /* LOG_FORMAT, "json" */
 guint        we_config_get_worker_count  (WeConfig *self);   /* WE_WORKERS / [workers] count; 0 → cores */

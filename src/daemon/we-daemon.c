@@ -301,6 +301,7 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
 
   self->host = we_plugin_host_new ();
   we_plugin_host_set_config_func (self->host, plugin_config_cb, self, NULL);
+  we_plugin_host_set_default_storage_id (self->host, we_config_get_default_storage (self->config));
   self->plugin_dir = resolve_plugin_dir (self, exe_path);
   loaded = we_plugin_host_load_dir (self->host, self->plugin_dir, error);
   if (*error != NULL) {

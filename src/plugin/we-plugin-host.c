@@ -32,6 +32,7 @@ struct _WePluginHost {
   GDestroyNotify      config_notify;
   guint               pillar_mask;
   GStrv               disabled_ids;
+  gchar              *default_storage_id;
 };
 
 G_DEFINE_TYPE (WePluginHost, we_plugin_host, G_TYPE_OBJECT)
@@ -79,6 +80,7 @@ we_plugin_host_finalize (GObject *object)
   if (self->config_notify != NULL)
     self->config_notify (self->config_data);
   g_strfreev (self->disabled_ids);
+  g_free (self->default_storage_id);
   G_OBJECT_CLASS (we_plugin_host_parent_class)->finalize (object);
 }
 
@@ -602,6 +604,14 @@ we_plugin_host_storage_for_url (WePluginHost *self, const gchar *url, const gcha
   return NULL;
 }
 
+void
+we_plugin_host_set_default_storage_id (WePluginHost *self, const gchar *plugin_id)
+{
+  g_return_if_fail (WE_IS_PLUGIN_HOST (self));
+  g_free (self->default_storage_id);
+  self->default_storage_id = g_strdup (plugin_id);
+}
+
 WeStorage *
 we_plugin_host_default_storage (WePluginHost *self, const gchar **plugin_id)
 {
@@ -613,6 +623,11 @@ we_plugin_host_default_storage (WePluginHost *self, const gchar **plugin_id)
   for (guint i = 0; i < list->len; i++) {
     WePluginInfo *info = g_ptr_array_index (list, i);
     WeStorageCapabilities caps;
+
+    /* a named default is that one or none: outputs silently landing on
+     * another storage than the operator chose would be worse than an error */
+    if (self->default_storage_id != NULL && g_strcmp0 (info->id, self->default_storage_id) != 0)
+      continue;
     we_storage_get_capabilities (WE_STORAGE (info->instance), &caps);
     if (caps.supports_upload) {
       set_id (plugin_id, info);

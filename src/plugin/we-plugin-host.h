@@ -83,6 +83,10 @@ WeStorage     *we_plugin_host_storage_for_url (WePluginHost *self,
                                                const gchar  *url,
                                                const gchar **plugin_id);
 /* Where uploads and outputs go when nothing else is asked for. */
+/* Names the storage plugin uploads and outputs go to; NULL (the default)
+ * picks the first healthy storage that accepts uploads, by priority. */
+void           we_plugin_host_set_default_storage_id (WePluginHost *self,
+                                                      const gchar  *plugin_id);
 WeStorage     *we_plugin_host_default_storage (WePluginHost *self,
                                                const gchar **plugin_id);
 /* Returns: (transfer container) (element-type WePluginInfo): healthy storages */
