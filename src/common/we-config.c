@@ -16,6 +16,8 @@ struct _WeConfig {
   gchar     *database_url;
   gchar     *nats_url;
   gchar     *default_storage;
+  gchar     *kernel_id;
+  guint      kernel_beat_s;
   gchar     *log_level;
   gchar     *log_format;
   guint      worker_count;
@@ -41,6 +43,7 @@ we_config_finalize (GObject *object)
   g_free (self->database_url);
   g_free (self->nats_url);
   g_free (self->default_storage);
+  g_free (self->kernel_id);
   g_free (self->log_level);
   g_free (self->log_format);
   g_free (self->worker_binary);
@@ -110,6 +113,7 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   g_autoptr(WeConfig) self = g_object_new (WE_TYPE_CONFIG, NULL);
   g_autofree gchar *default_data = NULL;
   g_autofree gchar *default_db = NULL;
+  g_autofree gchar *default_kernel = NULL;
   guint64 v;
 
   self->env = env ? g_strdupv (env) : g_get_environ ();
@@ -157,6 +161,16 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   if (!pick_uint (self, "WE_RETRY_BASE_MS", "workers", "retry_base_ms", 5000, 600000, &v, error))
     return NULL;
   self->retry_base_ms = (guint) v;
+  /* stable across restarts, so a restarted kernel is known as itself */
+  default_kernel = g_strdup_printf ("%s:%u", g_get_host_name (), self->port);
+  self->kernel_id = pick_string (self, "WE_KERNEL_ID", "server", "kernel_id", default_kernel);
+  if (!pick_uint (self, "WE_KERNEL_BEAT_S", "server", "kernel_beat_s", 5, 3600, &v, error))
+    return NULL;
+  if (v == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_INTERNAL, "configuration server/kernel_beat_s: must be at least 1");
+    return NULL;
+  }
+  self->kernel_beat_s = (guint) v;
   return g_steal_pointer (&self);
 }
 
@@ -168,6 +182,8 @@ const gchar *we_config_get_plugin_dir (WeConfig *self) { return self->plugin_dir
 const gchar *we_config_get_database_url (WeConfig *self) { return self->database_url; }
 const gchar *we_config_get_nats_url (WeConfig *self) { return self->nats_url; }
 const gchar *we_config_get_default_storage (WeConfig *self) { return self->default_storage; }
+const gchar *we_config_get_kernel_id (WeConfig *self) { return self->kernel_id; }
+guint we_config_get_kernel_beat_s (WeConfig *self) { return self->kernel_beat_s; }
 const gchar *we_config_get_log_level (WeConfig *self) { return self->log_level; }
 const gchar *we_config_get_log_format (WeConfig *self) { return self->log_format; }
 guint we_config_get_worker_count (WeConfig *self) { return self->worker_count; }

@@ -29,6 +29,9 @@ const gchar *we_config_get_database_url  (WeConfig *self);   /* DATABASE_URL, de
 const gchar *we_config_get_nats_url      (WeConfig *self);   /* NATS_URL, nullable */
 /* WE_STORAGE_DEFAULT: plugin id for uploads and outputs, nullable */
 const gchar *we_config_get_default_storage (WeConfig *self);
+/* WE_KERNEL_ID (default <hostname>:<port>) and WE_KERNEL_BEAT_S (5) */
+const gchar *we_config_get_kernel_id     (WeConfig *self);
+guint        we_config_get_kernel_beat_s (WeConfig *self);
 const gchar *we_config_get_log_level     (WeConfig *self);   /* LOG_LEVEL, "info" */
 const gchar *we_config_get_log_format    (WeConfig *self);   /* LOG_FORMAT, "json" */
 guint        we_config_get_worker_count  (WeConfig *self);   /* WE_WORKERS / [workers] count; 0 → cores */

@@ -104,6 +104,7 @@ we_job_unref (WeJob *job)
   g_free (job->error_message);
   g_free (job->assigned_worker_id);
   g_free (job->retry_of);
+  g_free (job->owner_kernel);
   g_clear_pointer (&job->media_info, json_object_unref);
   g_free (JOB_PRIV (job));
 }
@@ -146,6 +147,7 @@ we_job_copy (const WeJob *job)
   c->error_message = g_strdup (job->error_message);
   c->assigned_worker_id = g_strdup (job->assigned_worker_id);
   c->retry_of = g_strdup (job->retry_of);
+  c->owner_kernel = g_strdup (job->owner_kernel);
   c->priority = job->priority;
   c->media_info = we_json_object_copy (job->media_info);
   c->created_at = job->created_at;
@@ -201,6 +203,7 @@ we_job_to_json (const WeJob *job)
   set_nullable_string (o, "error_message", job->error_message);
   set_nullable_string (o, "assigned_to_worker_id", job->assigned_worker_id);
   set_nullable_string (o, "retry_of", job->retry_of);
+  set_nullable_string (o, "kernel_id", job->owner_kernel);
   json_object_set_int_member (o, "priority", job->priority);
   set_nullable_string (o, "user_id", job->user_id);
   if (job->media_info != NULL)

@@ -57,6 +57,9 @@ typedef struct {
   gint64       updated_at;
   gint64       started_at;         /* 0 = not yet */
   gint64       finished_at;
+  /* the kernel driving it; written by job_create, changed only by
+   * we_store_job_claim_orphans (never by job_update) */
+  gchar       *owner_kernel;
   /* filled by the store on reads */
   gint         tasks_total;
   gint         tasks_completed;

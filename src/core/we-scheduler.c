@@ -60,6 +60,12 @@ struct _WeScheduler {
   guint         pump_idle;
   gulong        task_event_id;
   gulong        slots_id;
+  /* cluster: this kernel's name in the store, and the adoption beat */
+  gchar        *kernel_id;
+  guint         beat_s;
+  guint         tick_source;
+  guint         tick_again;
+  gboolean      ticking;
 };
 
 G_DEFINE_TYPE (WeScheduler, we_scheduler, G_TYPE_OBJECT)
@@ -103,15 +109,62 @@ store_write_done (GObject *source, GAsyncResult *result, gpointer user_data)
             error->message);
 }
 
+static WeJob *cancel_active (WeScheduler *self, ActiveJob *aj);
+
+typedef struct {
+  WeScheduler *self;
+  gchar       *job_id;
+} JobWrite;
+
+static void
+job_write_free (JobWrite *w)
+{
+  g_object_unref (w->self);
+  g_free (w->job_id);
+  g_free (w);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JobWrite, job_write_free)
+
+static void
+job_write_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(JobWrite) w = user_data;
+  WeScheduler *self = w->self;
+  const gchar *job_id = w->job_id;
+  g_autoptr(GError) error = NULL;
+
+  if (we_store_finish_boolean (WE_STORE (source), result, &error))
+    return;
+  if (g_error_matches (error, WE_ERROR, WE_ERROR_JOB_CANCELLED)) {
+    /* a kernel serving the API for a job it does not drive wrote the cancel;
+     * the store refuses our writes from then on, which is how we hear of it */
+    ActiveJob *aj = g_hash_table_lookup (self->active, job_id);
+
+    if (aj != NULL && aj->job->status != WE_JOB_STATUS_CANCELLED) {
+      g_autoptr(WeJob) cancelled = NULL;
+
+      we_log (G_LOG_LEVEL_INFO, NULL, NULL, "job %s was cancelled through another kernel",
+              job_id);
+      cancelled = cancel_active (self, aj);
+    }
+    return;
+  }
+  we_log (G_LOG_LEVEL_WARNING, NULL, "WE-SYS-002", "store write (job %s) failed: %s", job_id,
+          error->message);
+}
+
 static void
 write_job (WeScheduler *self, WeJob *job)
 {
   g_autoptr(WeJob) copy = NULL;
+  JobWrite *w = g_new0 (JobWrite, 1);
 
+  w->self = g_object_ref (self);
+  w->job_id = g_strdup (job->id);
   job->updated_at = now_usec ();
   copy = we_job_copy (job);
-  we_store_job_update_async (self->store, copy, NULL, store_write_done,
-                             g_strdup_printf ("job %s", job->id));
+  we_store_job_update_async (self->store, copy, NULL, job_write_done, w);
   g_signal_emit (self, signals[SIGNAL_JOB_CHANGED], 0, job);
 }
 
@@ -830,6 +883,8 @@ we_scheduler_dispose (GObject *object)
   }
   g_clear_handle_id (&self->pump_source, g_source_remove);
   g_clear_handle_id (&self->pump_idle, g_source_remove);
+  g_clear_handle_id (&self->tick_source, g_source_remove);
+  g_clear_handle_id (&self->tick_again, g_source_remove);
   g_clear_object (&self->queue);
   g_clear_object (&self->store);
   g_clear_object (&self->host);
@@ -844,6 +899,7 @@ we_scheduler_finalize (GObject *object)
   g_hash_table_unref (self->active);
   g_hash_table_unref (self->running);
   g_queue_clear_full (&self->order, g_free);
+  g_free (self->kernel_id);
   G_OBJECT_CLASS (we_scheduler_parent_class)->finalize (object);
 }
 
@@ -1095,6 +1151,7 @@ submit_profile_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   job->status = WE_JOB_STATUS_QUEUED;
   job->retry_of = g_strdup (d->request->retry_of);
   job->priority = d->request->priority;
+  job->owner_kernel = g_strdup (self->kernel_id);
   job->created_at = job->updated_at = now_usec ();
   job->output_config = json_object_new ();
   json_object_set_object_member (job->output_config, "profile", we_profile_to_json (d->profile));
@@ -1433,20 +1490,30 @@ we_scheduler_delete_finish (WeScheduler *self, GAsyncResult *result, GError **er
 
 /* --- resume --- */
 
+/* A kernel adopts at most this many jobs per store round trip, and goes
+ * straight on to the next batch while batches come back full. */
+#define ADOPT_BATCH 200
+
 typedef struct {
   GPtrArray *jobs;   /* (element-type WeJob) still to load */
   guint      next;
   guint      resumed;
+  GPtrArray *ids;    /* (element-type utf8) adopted job ids to fetch, or NULL */
+  guint      next_id;
+  gboolean   adopting;
 } ResumeData;
 
 static void
 resume_data_free (ResumeData *d)
 {
   g_clear_pointer (&d->jobs, g_ptr_array_unref);
+  g_clear_pointer (&d->ids, g_ptr_array_unref);
   g_free (d);
 }
 
 static void resume_next (GTask *task);
+static gboolean tick_cb (gpointer user_data);
+static gboolean tick_again_cb (gpointer user_data);
 
 static void
 resume_tasks_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -1462,6 +1529,7 @@ resume_tasks_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                        ? json_object_get_member (job->output_config, "profile") : NULL;
 
   if (tasks == NULL) {
+    self->ticking = FALSE;
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
@@ -1498,7 +1566,10 @@ resume_tasks_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       has_final |= task_is_final (t);
       scanned |= task_is (t, KIND_SCAN) && t->status == WE_TASK_STATUS_COMPLETED;
     }
-    add_event (self, job->id, "job.resumed", NULL, "resumed after a service restart");
+    if (self->kernel_id != NULL)
+      add_event (self, job->id, "job.resumed", NULL, "resumed by kernel %s", self->kernel_id);
+    else
+      add_event (self, job->id, "job.resumed", NULL, "resumed after a service restart");
     /* the service died between the scan and writing its plan */
     if (scanned && !has_final) {
       JsonNode *scan = json_object_get_member (job->output_config, "scan");
@@ -1519,9 +1590,17 @@ resume_next (GTask *task)
 
   if (d->next >= d->jobs->len) {
     if (d->resumed > 0)
-      we_log (G_LOG_LEVEL_INFO, NULL, NULL, "resumed %u active job(s) from the store",
-              d->resumed);
+      we_log (G_LOG_LEVEL_INFO, NULL, NULL, "%s %u active job(s) from the store",
+              d->adopting ? "adopted" : "resumed", d->resumed);
     schedule_pump (self);
+    self->ticking = FALSE;
+    if (self->kernel_id != NULL) {
+      if (self->tick_source == 0)
+        self->tick_source = g_timeout_add_seconds (self->beat_s, tick_cb, self);
+      /* a full batch: there may be more orphans waiting right now */
+      if (d->ids != NULL && d->ids->len >= ADOPT_BATCH && self->tick_again == 0)
+        self->tick_again = g_idle_add (tick_again_cb, self);
+    }
     g_task_return_boolean (task, TRUE);
     g_object_unref (task);
     return;
@@ -1546,6 +1625,123 @@ resume_list_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   resume_next (g_steal_pointer (&task));
 }
 
+static void adopt_fetch_next (GTask *task);
+
+static void
+adopt_got_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  ResumeData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  WeJob *job = we_store_finish_job (WE_STORE (source), result, &error);
+
+  if (job == NULL)
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-SYS-002", "cannot load job %s to adopt it: %s",
+            (const gchar *) g_ptr_array_index (d->ids, d->next_id - 1), error->message);
+  else if (g_hash_table_contains (self->active, job->id))
+    we_job_unref (job);
+  else
+    g_ptr_array_add (d->jobs, job);
+  adopt_fetch_next (task);
+}
+
+/* Consumes @task's reference, like resume_next(). */
+static void
+adopt_fetch_next (GTask *task)
+{
+  WeScheduler *self = g_task_get_source_object (task);
+  ResumeData *d = g_task_get_task_data (task);
+
+  if (d->next_id < d->ids->len) {
+    const gchar *id = g_ptr_array_index (d->ids, d->next_id++);
+
+    we_store_job_get_async (self->store, id, g_task_get_cancellable (task), adopt_got_cb, task);
+    return;
+  }
+  resume_next (task);
+}
+
+static void
+adopt_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  ResumeData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  d->ids = we_store_finish_list (WE_STORE (source), result, NULL, &error);
+  if (d->ids == NULL) {
+    self->ticking = FALSE;
+    g_task_return_error (task, g_steal_pointer (&error));
+    g_object_unref (task);
+    return;
+  }
+  d->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) we_job_unref);
+  adopt_fetch_next (task);
+}
+
+/* Beats in the store and adopts the jobs no live kernel drives. */
+static void
+adopt_orphans (WeScheduler *self, gboolean release_owned, GTask *task)
+{
+  ResumeData *d = g_new0 (ResumeData, 1);
+
+  d->adopting = !release_owned;
+  g_task_set_task_data (task, d, (GDestroyNotify) resume_data_free);
+  self->ticking = TRUE;
+  we_store_kernel_tick_async (self->store, self->kernel_id, g_get_host_name (), release_owned,
+                              self->beat_s * 3, ADOPT_BATCH, g_task_get_cancellable (task),
+                              adopt_listed_cb, task);
+}
+
+static void
+tick_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-SYS-002", "kernel beat failed: %s", error->message);
+}
+
+static void
+tick_start (WeScheduler *self)
+{
+  GTask *task;
+
+  if (self->ticking || self->store == NULL)
+    return;
+  task = g_task_new (self, NULL, tick_done_cb, NULL);
+  g_task_set_source_tag (task, tick_start);
+  adopt_orphans (self, FALSE, task);
+}
+
+static gboolean
+tick_cb (gpointer user_data)
+{
+  tick_start (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+tick_again_cb (gpointer user_data)
+{
+  WeScheduler *self = user_data;
+
+  self->tick_again = 0;
+  tick_start (self);
+  return G_SOURCE_REMOVE;
+}
+
+void
+we_scheduler_set_kernel (WeScheduler *self, const gchar *kernel_id, guint beat_s)
+{
+  g_return_if_fail (WE_IS_SCHEDULER (self));
+  g_free (self->kernel_id);
+  self->kernel_id = g_strdup (kernel_id);
+  self->beat_s = MAX (beat_s, 1);
+}
+
 void
 we_scheduler_resume_async (WeScheduler *self, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer user_data)
@@ -1554,6 +1750,12 @@ we_scheduler_resume_async (WeScheduler *self, GCancellable *cancellable,
   WeJobFilter filter = { 0 };
 
   g_task_set_source_tag (task, we_scheduler_resume_async);
+  if (self->kernel_id != NULL) {
+    /* what this kernel drove before it restarted is released and adopted
+     * like any orphan, in batches, possibly by another live kernel */
+    adopt_orphans (self, TRUE, g_steal_pointer (&task));
+    return;
+  }
   g_task_set_task_data (task, g_new0 (ResumeData, 1), (GDestroyNotify) resume_data_free);
   filter.status_mask = WE_JOB_STATUS_MASK_ACTIVE;
   filter.limit = 500;

@@ -24,6 +24,14 @@ WeScheduler *we_scheduler_new            (WeStore      *store,
 void         we_scheduler_set_retry_base (WeScheduler *self,
                                           guint        milliseconds);
 
+/* Names this kernel in a store other kernels may share: the jobs it submits
+ * are its own, it beats every @beat_s seconds, and adopts the active jobs of
+ * kernels silent for 3 beats (and, on resume, those of its own previous
+ * life). Without a name the scheduler drives every active job of the store. */
+void         we_scheduler_set_kernel     (WeScheduler *self,
+                                          const gchar *kernel_id,
+                                          guint        beat_s);
+
 /* Loads active jobs from the store and re-queues unfinished tasks. */
 void         we_scheduler_resume_async   (WeScheduler         *self,
                                           GCancellable        *cancellable,

@@ -327,6 +327,8 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
 
   self->scheduler = we_scheduler_new (self->store, self->queue, self->host);
   we_scheduler_set_retry_base (self->scheduler, we_config_get_retry_base_ms (self->config));
+  we_scheduler_set_kernel (self->scheduler, we_config_get_kernel_id (self->config),
+                           we_config_get_kernel_beat_s (self->config));
 
   ctx.config = self->config;
   ctx.store = self->store;

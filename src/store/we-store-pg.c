@@ -478,7 +478,7 @@ col_json (const PGresult *res, gint row, gint col, JsonObject **out, GError **er
   "j.created_at, j.updated_at, j.started_at, j.finished_at, "                        \
   "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id), "                           \
   "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.status = 'completed'), " \
-  "j.priority"
+  "j.priority, j.owner_kernel"
 
 static WeJob *
 job_from_row (const PGresult *res, gint row, GError **error)
@@ -516,6 +516,7 @@ job_from_row (const PGresult *res, gint row, GError **error)
   job->tasks_total = (gint) col_int64 (res, row, 20);
   job->tasks_completed = (gint) col_int64 (res, row, 21);
   job->priority = (gint) col_int64 (res, row, 22);
+  job->owner_kernel = col_text (res, row, 23);
   return g_steal_pointer (&job);
 }
 
@@ -633,9 +634,9 @@ static const Statement stmt_job_insert = {
   "INSERT INTO jobs (id, user_id, source_type, source_url, profile_id, output_config, "
   "status, progress_pct, fps, speed, eta_seconds, error_code, error_message, "
   "assigned_to_worker_id, retry_of, media_info, priority, created_at, updated_at, "
-  "started_at, finished_at) "
+  "started_at, finished_at, owner_kernel) "
   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-  "$18, $19, $20, $21)",
+  "$18, $19, $20, $21, $22)",
   FALSE
 };
 
@@ -667,6 +668,7 @@ we_store_pg_job_create (WeStore *store, WeJob *job, GPtrArray *tasks, GError **e
   param_int64 (&p, job->updated_at);
   param_positive_or_null (&p, job->started_at);
   param_positive_or_null (&p, job->finished_at);
+  param_text (&p, job->owner_kernel);
   res = pg_query (c, &stmt_job_insert, &p, "inserting job", NULL, error);
   if (res == NULL)
     return FALSE;   /* pool_release() rolls back */
@@ -740,6 +742,7 @@ enum {
   FILTER_STATUS = 1 << 0,
   FILTER_USER   = 1 << 1,
   FILTER_SEARCH = 1 << 2,
+  FILTER_OWNER  = 1 << 3,
 };
 
 /* Appends the WHERE clause for @filter and its values. The SQL depends only
@@ -783,6 +786,12 @@ job_filter_where (const WeJobFilter *filter, GString *sql, Params *p)
     g_string_append_printf (sql, "(j.id ILIKE $%d OR j.source_url ILIKE $%d "
                                  "OR j.profile_id ILIKE $%d)", p->n, p->n, p->n);
     shape |= FILTER_SEARCH;
+  }
+  if (filter->owner_kernel != NULL) {
+    AND ();
+    param_text (p, filter->owner_kernel);
+    g_string_append_printf (sql, "j.owner_kernel = $%d", p->n);
+    shape |= FILTER_OWNER;
   }
 #undef AND
   return shape;
@@ -871,8 +880,12 @@ static const Statement stmt_job_update = {
   "output_config = $5, status = $6, progress_pct = $7, fps = $8, speed = $9, "
   "eta_seconds = $10, error_code = $11, error_message = $12, assigned_to_worker_id = $13, "
   "retry_of = $14, media_info = $15, priority = $16, updated_at = $17, started_at = $18, "
-  "finished_at = $19 WHERE id = $20",
+  "finished_at = $19 WHERE id = $20 AND status <> 'cancelled'",
   FALSE
+};
+
+static const Statement stmt_job_exists = {
+  "job_exists", "SELECT 1 FROM jobs WHERE id = $1", TRUE
 };
 
 static gboolean
@@ -895,7 +908,20 @@ we_store_pg_job_update (WeStore *store, WeJob *job, GError **error)
   if (res == NULL)
     return FALSE;
   if (affected_none (res)) {
-    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "job %s not found", job->id);
+    g_auto(Params) q = { 0 };
+    g_autoptr(PGresult) exists = NULL;
+
+    /* a cancel is final, whoever wrote it: another kernel's late progress
+     * write must not bring the job back, and WE_ERROR_JOB_CANCELLED tells
+     * its driver to stop it */
+    param_text (&q, job->id);
+    exists = pg_query (c, &stmt_job_exists, &q, "reading job", NULL, error);
+    if (exists == NULL)
+      return FALSE;
+    if (PQntuples (exists) > 0)
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_CANCELLED, "job %s was cancelled", job->id);
+    else
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "job %s not found", job->id);
     return FALSE;
   }
   return TRUE;
@@ -1400,6 +1426,89 @@ we_store_pg_worker_delete (WeStore *store, const gchar *id, GError **error)
   return TRUE;
 }
 
+/* --- kernels and job ownership ---------------------------------------------------------- */
+
+static const Statement stmt_kernel_beat = {
+  "kernel_beat",
+  "INSERT INTO kernels (id, hostname, started_at, last_seen) VALUES ($1, $2, $3, $3) "
+  "ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, last_seen = excluded.last_seen",
+  FALSE
+};
+
+static gboolean
+we_store_pg_kernel_beat (WeStore *store, const gchar *kernel_id, const gchar *hostname,
+                         GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, kernel_id);
+  param_text (&p, hostname);
+  param_int64 (&p, g_get_real_time ());
+  res = pg_query (c, &stmt_kernel_beat, &p, "recording the kernel's beat", NULL, error);
+  return res != NULL;
+}
+
+static const Statement stmt_job_release_owned = {
+  "job_release_owned", "UPDATE jobs SET owner_kernel = NULL WHERE owner_kernel = $1", FALSE
+};
+
+static gboolean
+we_store_pg_job_release_owned (WeStore *store, const gchar *kernel_id, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, kernel_id);
+  res = pg_query (c, &stmt_job_release_owned, &p, "releasing jobs", NULL, error);
+  return res != NULL;
+}
+
+/* SKIP LOCKED: two kernels adopting at once each take different jobs
+ * instead of one waiting for the other and then taking the same ones */
+static const Statement stmt_job_claim_orphans = {
+  "job_claim_orphans",
+  "UPDATE jobs SET owner_kernel = $1 WHERE id IN ("
+  "  SELECT id FROM jobs WHERE status IN ('queued', 'processing', 'stitching', 'uploading') "
+  "  AND (owner_kernel IS NULL OR (owner_kernel <> $1 AND owner_kernel NOT IN "
+  "    (SELECT id FROM kernels WHERE last_seen >= $2))) "
+  "  ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+  "RETURNING id",
+  FALSE
+};
+
+static GPtrArray *
+we_store_pg_job_claim_orphans (WeStore *store, const gchar *kernel_id, guint stale_s,
+                               guint limit, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  GPtrArray *ids;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, kernel_id);
+  param_int64 (&p, g_get_real_time () - (gint64) stale_s * G_USEC_PER_SEC);
+  param_int64 (&p, MAX (limit, 1));
+  res = pg_query (c, &stmt_job_claim_orphans, &p, "adopting jobs", NULL, error);
+  if (res == NULL)
+    return NULL;
+  ids = g_ptr_array_new_with_free_func (g_free);
+  for (gint row = 0; row < PQntuples (res); row++)
+    g_ptr_array_add (ids, col_text (res, row, 0));
+  return ids;
+}
+
 /* --- plugin configuration ----------------------------------------------------------------- */
 
 static const Statement stmt_plugin_config_put = {
@@ -1844,6 +1953,9 @@ we_store_pg_iface_init (WeStoreInterface *iface)
   iface->worker_put = we_store_pg_worker_put;
   iface->worker_list = we_store_pg_worker_list;
   iface->worker_delete = we_store_pg_worker_delete;
+  iface->kernel_beat = we_store_pg_kernel_beat;
+  iface->job_claim_orphans = we_store_pg_job_claim_orphans;
+  iface->job_release_owned = we_store_pg_job_release_owned;
   iface->plugin_config_put = we_store_pg_plugin_config_put;
   iface->plugin_config_list = we_store_pg_plugin_config_list;
   iface->schema_version = we_store_pg_schema_version;

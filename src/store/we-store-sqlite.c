@@ -269,7 +269,7 @@ step_done (sqlite3_stmt *stmt)
   "j.created_at, j.updated_at, j.started_at, j.finished_at, "                        \
   "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id), "                           \
   "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.status = 'completed'), " \
-  "j.priority"
+  "j.priority, j.owner_kernel"
 
 static WeJob *
 job_from_row (sqlite3_stmt *stmt, GError **error)
@@ -307,6 +307,7 @@ job_from_row (sqlite3_stmt *stmt, GError **error)
   job->tasks_total = sqlite3_column_int (stmt, 20);
   job->tasks_completed = sqlite3_column_int (stmt, 21);
   job->priority = sqlite3_column_int (stmt, 22);
+  job->owner_kernel = column_text (stmt, 23);
   return g_steal_pointer (&job);
 }
 
@@ -445,8 +446,8 @@ we_store_sqlite_job_create (WeStore *store, WeJob *job, GPtrArray *tasks, GError
                   "INSERT INTO jobs (id, user_id, source_type, source_url, profile_id, "
                   "output_config, status, progress_pct, fps, speed, eta_seconds, error_code, "
                   "error_message, assigned_to_worker_id, retry_of, media_info, priority, created_at, "
-                  "updated_at, started_at, finished_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "updated_at, started_at, finished_at, owner_kernel) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   error);
   if (stmt == NULL) {
     rollback (self);
@@ -459,6 +460,7 @@ we_store_sqlite_job_create (WeStore *store, WeJob *job, GPtrArray *tasks, GError
   bind_int64 (&b, job->updated_at);
   bind_positive_or_null (&b, job->started_at);
   bind_positive_or_null (&b, job->finished_at);
+  bind_text (&b, job->owner_kernel);
   if (!binder_check (self, &b, error)) {
     rollback (self);
     return FALSE;
@@ -571,6 +573,11 @@ job_filter_where (const WeJobFilter *filter, GString *sql, GPtrArray *values)
     g_string_append (sql, "j.user_id = ?");
     g_ptr_array_add (values, g_strdup (filter->user_id));
   }
+  if (filter->owner_kernel != NULL) {
+    AND ();
+    g_string_append (sql, "j.owner_kernel = ?");
+    g_ptr_array_add (values, g_strdup (filter->owner_kernel));
+  }
   if (filter->search != NULL && filter->search[0] != '\0') {
     gchar *pattern = like_pattern (filter->search);
 
@@ -673,6 +680,28 @@ we_store_sqlite_job_list (WeStore *store, const WeJobFilter *filter, guint *tota
   return jobs;
 }
 
+/* A cancel is final, whoever wrote it: another kernel's late progress write
+ * must not bring a cancelled job back, so updates of one are refused with
+ * WE_ERROR_JOB_CANCELLED, which tells its driver to stop it. */
+static gboolean
+job_update_refused (WeStoreSqlite *self, const gchar *id, GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (self, "SELECT 1 FROM jobs WHERE id = ?", error);
+  Binder b;
+
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_CANCELLED, "job %s was cancelled", id);
+  else
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "job %s not found", id);
+  return FALSE;
+}
+
 static gboolean
 we_store_sqlite_job_update (WeStore *store, WeJob *job, GError **error)
 {
@@ -687,7 +716,7 @@ we_store_sqlite_job_update (WeStore *store, WeJob *job, GError **error)
                   "profile_id = ?, output_config = ?, status = ?, progress_pct = ?, fps = ?, "
                   "speed = ?, eta_seconds = ?, error_code = ?, error_message = ?, "
                   "assigned_to_worker_id = ?, retry_of = ?, media_info = ?, priority = ?, updated_at = ?, "
-                  "started_at = ?, finished_at = ? WHERE id = ?",
+                  "started_at = ?, finished_at = ? WHERE id = ? AND status <> 'cancelled'",
                   error);
   if (stmt == NULL)
     return FALSE;
@@ -701,10 +730,8 @@ we_store_sqlite_job_update (WeStore *store, WeJob *job, GError **error)
     return FALSE;
   if (!step_done (stmt))
     return db_error (self, error, "updating job");
-  if (sqlite3_changes (self->db) == 0) {
-    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "job %s not found", job->id);
-    return FALSE;
-  }
+  if (sqlite3_changes (self->db) == 0)
+    return job_update_refused (self, job->id, error);
   return TRUE;
 }
 
@@ -1218,6 +1245,95 @@ we_store_sqlite_worker_delete (WeStore *store, const gchar *id, GError **error)
   return TRUE;
 }
 
+/* --- kernels and job ownership ------------------------------------------------ */
+
+static gboolean
+we_store_sqlite_kernel_beat (WeStore *store, const gchar *kernel_id, const gchar *hostname,
+                             GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint64 now = g_get_real_time ();
+  Binder b;
+
+  stmt = prepare (self,
+                  "INSERT INTO kernels (id, hostname, started_at, last_seen) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, "
+                  "last_seen = excluded.last_seen",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, kernel_id);
+  bind_text (&b, hostname);
+  bind_int64 (&b, now);
+  bind_int64 (&b, now);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "recording the kernel's beat");
+  return TRUE;
+}
+
+static gboolean
+we_store_sqlite_job_release_owned (WeStore *store, const gchar *kernel_id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self, "UPDATE jobs SET owner_kernel = NULL WHERE owner_kernel = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, kernel_id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "releasing jobs");
+  return TRUE;
+}
+
+static GPtrArray *
+we_store_sqlite_job_claim_orphans (WeStore *store, const gchar *kernel_id, guint stale_s,
+                                   guint limit, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  /* one statement: SQLite serialises writers, so two kernels cannot both win */
+  stmt = prepare (self,
+                  "UPDATE jobs SET owner_kernel = ?1 WHERE id IN ("
+                  "  SELECT id FROM jobs WHERE status IN "
+                  "    ('queued', 'processing', 'stitching', 'uploading') "
+                  "  AND (owner_kernel IS NULL OR (owner_kernel <> ?1 AND owner_kernel NOT IN "
+                  "    (SELECT id FROM kernels WHERE last_seen >= ?2))) "
+                  "  ORDER BY created_at, id LIMIT ?3) "
+                  "RETURNING id",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, kernel_id);
+  bind_int64 (&b, g_get_real_time () - (gint64) stale_s * G_USEC_PER_SEC);
+  bind_int64 (&b, MAX (limit, 1));
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (ids, column_text (stmt, 0));
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "adopting jobs");
+    return NULL;
+  }
+  return g_steal_pointer (&ids);
+}
+
 /* --- plugin configuration ------------------------------------------------------ */
 
 static gboolean
@@ -1605,6 +1721,9 @@ we_store_sqlite_iface_init (WeStoreInterface *iface)
   iface->worker_put = we_store_sqlite_worker_put;
   iface->worker_list = we_store_sqlite_worker_list;
   iface->worker_delete = we_store_sqlite_worker_delete;
+  iface->kernel_beat = we_store_sqlite_kernel_beat;
+  iface->job_claim_orphans = we_store_sqlite_job_claim_orphans;
+  iface->job_release_owned = we_store_sqlite_job_release_owned;
   iface->plugin_config_put = we_store_sqlite_plugin_config_put;
   iface->plugin_config_list = we_store_sqlite_plugin_config_list;
   iface->schema_version = we_store_sqlite_schema_version;

@@ -1560,6 +1560,114 @@ test_async_flush_and_cancel (WeStore *store)
   }
 }
 
+/* --- kernels and job ownership ------------------------------------------------------------- */
+
+static gboolean
+ids_contain (GPtrArray *ids, const gchar *id)
+{
+  for (guint i = 0; i < ids->len; i++) {
+    if (g_str_equal (g_ptr_array_index (ids, i), id))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+test_kernel_ownership (WeStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeJob) mine = make_job ("u", "fs://a", "p", WE_JOB_STATUS_PROCESSING, 1000);
+  g_autoptr(WeJob) orphan = make_job ("u", "fs://b", "p", WE_JOB_STATUS_QUEUED, 2000);
+  g_autoptr(WeJob) dead = make_job ("u", "fs://c", "p", WE_JOB_STATUS_PROCESSING, 3000);
+  g_autoptr(WeJob) done = make_job ("u", "fs://d", "p", WE_JOB_STATUS_COMPLETED, 500);
+  g_autoptr(WeJob) got = NULL;
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autoptr(GPtrArray) again = NULL;
+  g_autoptr(GPtrArray) owned = NULL;
+  WeJobFilter filter = { 0 };
+
+  mine->owner_kernel = g_strdup ("kernel-a");
+  dead->owner_kernel = g_strdup ("kernel-gone");
+  g_assert_true (we_store_kernel_beat (store, "kernel-a", "host-a", &error));
+  g_assert_no_error (error);
+  g_assert_true (we_store_kernel_beat (store, "kernel-b", "host-b", &error));
+  g_assert_no_error (error);
+  for (WeJob **j = (WeJob *[]) { mine, orphan, dead, done, NULL }; *j != NULL; j++) {
+    g_assert_true (we_store_job_create (store, *j, NULL, &error));
+    g_assert_no_error (error);
+  }
+  got = we_store_job_get (store, mine->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (got->owner_kernel, ==, "kernel-a");
+
+  /* b adopts what no live kernel drives, oldest first, never a's or a finished one */
+  ids = we_store_job_claim_orphans (store, "kernel-b", 60, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 2);
+  g_assert_true (ids_contain (ids, orphan->id));
+  g_assert_true (ids_contain (ids, dead->id));
+  /* and only once: a second pass, or a third kernel, finds nothing */
+  again = we_store_job_claim_orphans (store, "kernel-b", 60, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 0);
+  g_clear_pointer (&again, g_ptr_array_unref);
+  g_assert_true (we_store_kernel_beat (store, "kernel-c", NULL, &error));
+  again = we_store_job_claim_orphans (store, "kernel-c", 60, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 0);
+  g_clear_pointer (&again, g_ptr_array_unref);
+
+  /* once a and b are silent for longer than the stale time, c takes all three */
+  g_usleep (1100 * 1000);
+  g_assert_true (we_store_kernel_beat (store, "kernel-c", NULL, &error));
+  again = we_store_job_claim_orphans (store, "kernel-c", 1, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 2);      /* the limit holds */
+  g_assert_true (ids_contain (again, mine->id));
+  g_clear_pointer (&again, g_ptr_array_unref);
+  again = we_store_job_claim_orphans (store, "kernel-c", 1, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 1);
+
+  filter.owner_kernel = "kernel-c";
+  owned = we_store_job_list (store, &filter, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (owned->len, ==, 3);
+
+  /* c restarts: what it owned is up for adoption again, by itself too */
+  g_assert_true (we_store_job_release_owned (store, "kernel-c", &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&again, g_ptr_array_unref);
+  again = we_store_job_claim_orphans (store, "kernel-c", 1, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 3);
+}
+
+static void
+test_job_cancel_is_final (WeStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeJob) job = make_job ("u", "fs://a", "p", WE_JOB_STATUS_PROCESSING, 1000);
+  g_autoptr(WeJob) late = NULL;
+  g_autoptr(WeJob) got = NULL;
+
+  g_assert_true (we_store_job_create (store, job, NULL, &error));
+  late = we_job_copy (job);
+  job->status = WE_JOB_STATUS_CANCELLED;
+  g_assert_true (we_store_job_update (store, job, &error));
+  g_assert_no_error (error);
+
+  /* another kernel's progress write, made before it heard of the cancel */
+  late->progress_pct = 50;
+  g_assert_false (we_store_job_update (store, late, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_CANCELLED);
+  g_clear_error (&error);
+  got = we_store_job_get (store, job->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (got->status, ==, WE_JOB_STATUS_CANCELLED);
+  g_assert_cmpfloat (got->progress_pct, <, 50);
+}
+
 /* --- registration ------------------------------------------------------------------------ */
 
 static void
@@ -1614,6 +1722,8 @@ we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **erro
     { "worker/put-list-delete", test_workers },
     { "plugin-config/put-list", test_plugin_configs },
     { "migration/schema-version", test_schema_version },
+    { "kernel/ownership", test_kernel_ownership },
+    { "job/cancel-is-final", test_job_cancel_is_final },
     { "async/roundtrip", test_async_roundtrip },
     { "async/ordering", test_async_ordering },
     { "async/threads", test_async_threads },

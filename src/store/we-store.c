@@ -249,6 +249,29 @@ we_store_worker_delete (WeStore *self, const gchar *id, GError **error)
 }
 
 gboolean
+we_store_kernel_beat (WeStore *self, const gchar *kernel_id, const gchar *hostname,
+                      GError **error)
+{
+  g_return_val_if_fail (kernel_id != NULL, FALSE);
+  STORE_CALL (FALSE, kernel_beat, kernel_id, hostname, error);
+}
+
+GPtrArray *
+we_store_job_claim_orphans (WeStore *self, const gchar *kernel_id, guint stale_s, guint limit,
+                            GError **error)
+{
+  g_return_val_if_fail (kernel_id != NULL, NULL);
+  STORE_CALL (NULL, job_claim_orphans, kernel_id, stale_s, limit, error);
+}
+
+gboolean
+we_store_job_release_owned (WeStore *self, const gchar *kernel_id, GError **error)
+{
+  g_return_val_if_fail (kernel_id != NULL, FALSE);
+  STORE_CALL (FALSE, job_release_owned, kernel_id, error);
+}
+
+gboolean
 we_store_plugin_config_put (WeStore *self, const WePluginConfig *config, GError **error)
 {
   g_return_val_if_fail (config != NULL && config->id != NULL && config->plugin_type != NULL,
@@ -460,9 +483,14 @@ typedef struct {
   WeJobOutput    *output;
   WeJobEvent     *event;
   WeWorkerRecord *worker;
-  WeJobFilter     filter;   /* its strings point into the two below */
+  WeJobFilter     filter;   /* its strings point into the three below */
   gchar          *filter_user_id;
   gchar          *filter_search;
+  gchar          *filter_owner;
+  gchar          *hostname;
+  guint           stale_s;
+  guint           limit;
+  gboolean        release_owned;
 } OpArgs;
 
 static void
@@ -477,6 +505,8 @@ op_args_free (OpArgs *args)
   g_clear_pointer (&args->worker, we_worker_record_free);
   g_free (args->filter_user_id);
   g_free (args->filter_search);
+  g_free (args->filter_owner);
+  g_free (args->hostname);
   g_free (args);
 }
 
@@ -742,8 +772,10 @@ we_store_job_list_async (WeStore *self, const WeJobFilter *filter, GCancellable 
     args->filter = *filter;
     args->filter_user_id = g_strdup (filter->user_id);
     args->filter_search = g_strdup (filter->search);
+    args->filter_owner = g_strdup (filter->owner_kernel);
     args->filter.user_id = args->filter_user_id;
     args->filter.search = args->filter_search;
+    args->filter.owner_kernel = args->filter_owner;
   }
   store_submit (self, task, op_job_list);
 }
@@ -939,6 +971,40 @@ we_store_worker_put_async (WeStore *self, const WeWorkerRecord *worker,
   store_submit (self, task, op_worker_put);
 }
 
+static void
+op_kernel_tick (WeStore *self, GTask *task, gpointer data)
+{
+  OpArgs *args = data;
+  GError *error = NULL;
+  GPtrArray *adopted = NULL;
+
+  if ((!args->release_owned || we_store_job_release_owned (self, args->id, &error)) &&
+      we_store_kernel_beat (self, args->id, args->hostname, &error))
+    adopted = we_store_job_claim_orphans (self, args->id, args->stale_s, args->limit, &error);
+  return_list (task, adopted, adopted != NULL ? adopted->len : 0, error);
+}
+
+void
+we_store_kernel_tick_async (WeStore *self, const gchar *kernel_id, const gchar *hostname,
+                            gboolean release_owned, guint stale_s, guint limit, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  OpArgs *args;
+  GTask *task;
+
+  g_return_if_fail (WE_IS_STORE (self));
+  g_return_if_fail (kernel_id != NULL);
+
+  task = op_task_new (self, cancellable, callback, user_data, we_store_kernel_tick_async,
+                      "we_store_kernel_tick_async", &args);
+  args->id = g_strdup (kernel_id);
+  args->hostname = g_strdup (hostname);
+  args->stale_s = stale_s;
+  args->limit = limit;
+  args->release_owned = release_owned;
+  store_submit (self, task, op_kernel_tick);
+}
+
 /* --- finishers ------------------------------------------------------------- */
 
 static gboolean
@@ -989,7 +1055,7 @@ we_store_finish_list (WeStore *self, GAsyncResult *result, guint *total, GError 
 {
   const gpointer tags[] = {
     we_store_job_list_async, we_store_task_list_async, we_store_output_list_async,
-    we_store_event_list_async, we_store_profile_list_async,
+    we_store_event_list_async, we_store_profile_list_async, we_store_kernel_tick_async,
   };
   ListResult *res;
   GPtrArray *list;

@@ -26,6 +26,7 @@ typedef struct {
   guint        limit;           /* 0 = backend default (50), capped at 500 */
   guint        offset;
   gboolean     oldest_first;    /* default newest first */
+  const gchar *owner_kernel;    /* only jobs this kernel drives; nullable */
 } WeJobFilter;
 
 typedef struct {
@@ -103,7 +104,21 @@ struct _WeStoreInterface {
   /* the schema version the backend migrated to */
   gint        (*schema_version)    (WeStore *self);
 
-  gpointer padding[16];
+  /* kernels: each webencoded beats; a job is driven by the one kernel that
+   * owns it, and one whose owner stopped beating for @stale_s is adopted */
+  gboolean    (*kernel_beat)       (WeStore *self, const gchar *kernel_id, const gchar *hostname,
+                                    GError **error);
+  /* Atomically makes @kernel_id the owner of up to @limit active jobs,
+   * oldest first, that no live kernel owns (no owner, or one silent for
+   * @stale_s) and that @kernel_id does not own already.
+   * Returns: (element-type utf8): ids of the jobs adopted */
+  GPtrArray  *(*job_claim_orphans) (WeStore *self, const gchar *kernel_id, guint stale_s,
+                                    guint limit, GError **error);
+  /* Gives up every job @kernel_id owns (a restarted kernel's previous life):
+   * they become orphans any kernel, this one included, adopts. */
+  gboolean    (*job_release_owned) (WeStore *self, const gchar *kernel_id, GError **error);
+
+  gpointer padding[13];
 };
 
 /* --- synchronous calls: for tests, tools and startup, never the main loop --- */
@@ -135,6 +150,12 @@ gboolean    we_store_worker_put        (WeStore *self, const WeWorkerRecord *wor
 /* Returns: (transfer container) (element-type WeWorkerRecord) (nullable) */
 GPtrArray  *we_store_worker_list       (WeStore *self, GError **error);
 gboolean    we_store_worker_delete     (WeStore *self, const gchar *id, GError **error);
+gboolean    we_store_kernel_beat       (WeStore *self, const gchar *kernel_id,
+                                        const gchar *hostname, GError **error);
+/* Returns: (transfer container) (element-type utf8) */
+GPtrArray  *we_store_job_claim_orphans (WeStore *self, const gchar *kernel_id, guint stale_s,
+                                        guint limit, GError **error);
+gboolean    we_store_job_release_owned (WeStore *self, const gchar *kernel_id, GError **error);
 gboolean    we_store_plugin_config_put (WeStore *self, const WePluginConfig *config, GError **error);
 /* Returns: (transfer container) (element-type WePluginConfig) (nullable) */
 GPtrArray  *we_store_plugin_config_list(WeStore *self, GError **error);
@@ -182,6 +203,14 @@ void        we_store_profile_list_async (WeStore *self, GCancellable *cancellabl
 void        we_store_profile_get_async (WeStore *self, const gchar *id, GCancellable *cancellable,
                                         GAsyncReadyCallback callback, gpointer user_data);
 void        we_store_worker_put_async  (WeStore *self, const WeWorkerRecord *worker,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+/* Beats for @kernel_id (first releasing what it owned when @release_owned),
+ * then adopts orphaned jobs (see job_claim_orphans); finish with
+ * we_store_finish_list: (element-type utf8) adopted job ids. */
+void        we_store_kernel_tick_async (WeStore *self, const gchar *kernel_id,
+                                        const gchar *hostname, gboolean release_owned,
+                                        guint stale_s, guint limit,
                                         GCancellable *cancellable,
                                         GAsyncReadyCallback callback, gpointer user_data);
 
