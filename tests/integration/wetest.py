@@ -26,6 +26,9 @@ PLUGINS = os.path.join(BUILD, "plugins")
 MAKE_CLIP = os.path.join(SOURCE, "tests", "media", "make-clip")
 # sanitizer builds run several times slower: latency bounds scale with this
 TIME_FACTOR = float(os.environ.get("WE_TEST_TIME_FACTOR") or "1")
+# WE_TEST_CLUSTER=1 runs the same tests on the cluster mode's parts: every
+# daemon gets its own database on a real PostgreSQL server (weservers.py)
+CLUSTER = bool(os.environ.get("WE_TEST_CLUSTER"))
 
 
 def free_port():
@@ -44,6 +47,13 @@ def make_clip(path, **kw):
             args += [flag, str(v)]
     subprocess.run(args, check=True, timeout=300)
     return path
+
+
+def parse_time(stamp):
+    """Unix seconds of an API timestamp like 2026-11-23T14:53:38.591Z."""
+    import datetime
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
 
 
 def probe(path):
@@ -71,6 +81,7 @@ class Daemon:
         self.workers = workers
         self.extra_env = env or {}
         self.config = config
+        self.database_url = None
         self.proc = None
         self.log_path = os.path.join(self.tmp, "webencoded.log")
         self.media = os.path.join(self.tmp, "media")
@@ -88,6 +99,11 @@ class Daemon:
             "WE_RETRY_BASE_MS": "300",
             "LOG_LEVEL": "debug" if os.environ.get("WE_TEST_VERBOSE") else "info",
         })
+        if CLUSTER and "DATABASE_URL" not in self.extra_env:
+            if self.database_url is None:
+                import weservers
+                self.database_url = weservers.postgres().create_database()
+            env["DATABASE_URL"] = self.database_url
         env.update(self.extra_env)
         return env
 
@@ -140,6 +156,21 @@ class Daemon:
         self.stop()
         if not os.environ.get("WE_TEST_KEEP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def sql(self, query):
+        """Rows of @query on this daemon's store (SQLite file or PostgreSQL);
+        PostgreSQL hands every value back as text."""
+        if self.database_url is not None or "DATABASE_URL" in self.extra_env:
+            import weservers
+            url = self.extra_env.get("DATABASE_URL") or self.database_url
+            out = subprocess.run(
+                [os.path.join(weservers._pg_bindir(), "psql"), "-X", "-A", "-t", "-q",
+                 "-F", "\x1f", "-v", "ON_ERROR_STOP=1", "-c", query, url],
+                check=True, capture_output=True, text=True, timeout=60).stdout
+            return [tuple(line.split("\x1f")) for line in out.splitlines() if line]
+        import sqlite3
+        with sqlite3.connect(os.path.join(self.tmp, "data", "webencode.db")) as conn:
+            return conn.execute(query).fetchall()
 
     def worker_pids(self):
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid), "-f", "webencode-worker"],
