@@ -34,10 +34,17 @@ we_api_jobs_create (WeApiRequest *request)
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) body = we_api_request_parse_json_object (request, &error);
 
+  const gchar *key;
+
   if (body == NULL) {
     we_api_request_respond_error (request, error);
     return;
   }
+  /* the header wins over a body member of the same meaning */
+  key = soup_message_headers_get_one (soup_server_message_get_request_headers (request->msg),
+                                      "Idempotency-Key");
+  if (key != NULL)
+    json_object_set_string_member (body, "idempotency_key", key);
   we_scheduler_submit_async (we_api_request_context (request)->scheduler, body,
                              request->identity ? request->identity->user_id : NULL,
                              NULL, created_cb, request);

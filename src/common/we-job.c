@@ -105,6 +105,7 @@ we_job_unref (WeJob *job)
   g_free (job->assigned_worker_id);
   g_free (job->retry_of);
   g_free (job->owner_kernel);
+  g_free (job->idempotency_key);
   g_clear_pointer (&job->media_info, json_object_unref);
   g_free (JOB_PRIV (job));
 }
@@ -148,6 +149,7 @@ we_job_copy (const WeJob *job)
   c->assigned_worker_id = g_strdup (job->assigned_worker_id);
   c->retry_of = g_strdup (job->retry_of);
   c->owner_kernel = g_strdup (job->owner_kernel);
+  c->idempotency_key = g_strdup (job->idempotency_key);
   c->priority = job->priority;
   c->media_info = we_json_object_copy (job->media_info);
   c->created_at = job->created_at;

@@ -60,6 +60,8 @@ typedef struct {
   /* the kernel driving it; written by job_create, changed only by
    * we_store_job_claim_orphans (never by job_update) */
   gchar       *owner_kernel;
+  /* the client's Idempotency-Key: one job per (user_id, key) */
+  gchar       *idempotency_key;
   /* filled by the store on reads */
   gint         tasks_total;
   gint         tasks_completed;

@@ -5,7 +5,7 @@
 
 static const gchar *known_members[] = {
   "source_url", "profile", "profile_id", "profile_overrides", "output_url", "webhooks",
-  "publish", "source_type", "priority", NULL,
+  "publish", "source_type", "priority", "idempotency_key", NULL,
 };
 
 static gboolean
@@ -119,6 +119,15 @@ we_job_request_parse (JsonObject *body, GError **error)
     return NULL;
   }
 
+  if (!get_string (body, "idempotency_key", FALSE, &req->idempotency_key, error))
+    return NULL;
+  if (req->idempotency_key != NULL &&
+      (req->idempotency_key[0] == '\0' || strlen (req->idempotency_key) > 255)) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                         "the idempotency key must be 1 to 255 characters");
+    return NULL;
+  }
+
   req->priority = 50;
   node = json_object_get_member (body, "priority");
   if (node != NULL && !JSON_NODE_HOLDS_NULL (node)) {
@@ -196,6 +205,7 @@ we_job_request_free (WeJobRequest *request)
   g_strfreev (request->webhooks);
   g_clear_pointer (&request->publish, json_object_unref);
   g_free (request->retry_of);
+  g_free (request->idempotency_key);
   g_free (request);
 }
 

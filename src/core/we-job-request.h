@@ -21,6 +21,7 @@ typedef struct {
   JsonObject *publish;             /* nullable, kept for the publisher pillar */
   gchar      *retry_of;            /* nullable */
   gint        priority;            /* 0..100, default 50 */
+  gchar      *idempotency_key;     /* nullable: the Idempotency-Key header */
 } WeJobRequest;
 
 /* Errors: WE_ERROR_JOB_INVALID_REQUEST naming the offending member.

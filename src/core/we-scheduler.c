@@ -981,6 +981,7 @@ typedef struct {
   WeProfile    *profile;
   WeJob        *job;
   GPtrArray    *tasks;
+  gboolean      created;   /* job_create ran and found the key taken */
 } SubmitData;
 
 static void
@@ -1047,6 +1048,55 @@ check_source_thread (GTask *task, gpointer source, gpointer task_data, GCancella
   g_task_return_pointer (task, output_prefix, g_free);
 }
 
+static void submit_profile_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* The job an earlier submit with the same idempotency key made, if any:
+ * the answer to this submit too. */
+static void
+submit_key_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WeScheduler *self = g_task_get_source_object (task);
+  SubmitData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) jobs = we_store_finish_list (WE_STORE (source), result, NULL, &error);
+  GCancellable *cancellable;
+
+  if (jobs == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  if (jobs->len > 0) {
+    g_task_return_pointer (task, we_job_ref (g_ptr_array_index (jobs, 0)),
+                           (GDestroyNotify) we_job_unref);
+    return;
+  }
+  if (d->created) {
+    /* the store said the key was taken, yet nothing has it: deleted meanwhile */
+    g_task_return_new_error (task, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                             "the job of idempotency key \"%s\" was deleted; use a new key",
+                             d->request->idempotency_key);
+    return;
+  }
+  /* not in the call below: argument evaluation order is unspecified */
+  cancellable = g_task_get_cancellable (task);
+  we_store_profile_get_async (self->store, d->request->profile_id, cancellable,
+                              submit_profile_cb, g_steal_pointer (&task));
+}
+
+static void
+find_by_key (WeScheduler *self, GTask *task)
+{
+  SubmitData *d = g_task_get_task_data (task);
+  WeJobFilter filter = { 0 };
+
+  filter.user_id = d->user_id;
+  filter.idempotency_key = d->request->idempotency_key;
+  filter.limit = 1;
+  we_store_job_list_async (self->store, &filter, g_task_get_cancellable (task),
+                           submit_key_found_cb, task);
+}
+
 static void
 submit_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1056,6 +1106,13 @@ submit_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
 
   if (!we_store_finish_boolean (WE_STORE (source), result, &error)) {
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS) &&
+        d->request->idempotency_key != NULL) {
+      /* a concurrent submit with the same key, maybe through another kernel, won */
+      d->created = TRUE;
+      find_by_key (self, g_steal_pointer (&task));
+      return;
+    }
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
@@ -1152,6 +1209,7 @@ submit_profile_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   job->retry_of = g_strdup (d->request->retry_of);
   job->priority = d->request->priority;
   job->owner_kernel = g_strdup (self->kernel_id);
+  job->idempotency_key = g_strdup (d->request->idempotency_key);
   job->created_at = job->updated_at = now_usec ();
   job->output_config = json_object_new ();
   json_object_set_object_member (job->output_config, "profile", we_profile_to_json (d->profile));
@@ -1187,6 +1245,10 @@ submit_request (WeScheduler *self, WeJobRequest *request, const gchar *user_id,
   d->request = request;
   d->user_id = g_strdup (user_id);
   g_task_set_task_data (task, d, (GDestroyNotify) submit_data_free);
+  if (request->idempotency_key != NULL) {
+    find_by_key (self, g_steal_pointer (&task));
+    return;
+  }
   we_store_profile_get_async (self->store, request->profile_id, cancellable, submit_profile_cb,
                               g_steal_pointer (&task));
 }

@@ -478,7 +478,7 @@ col_json (const PGresult *res, gint row, gint col, JsonObject **out, GError **er
   "j.created_at, j.updated_at, j.started_at, j.finished_at, "                        \
   "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id), "                           \
   "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.status = 'completed'), " \
-  "j.priority, j.owner_kernel"
+  "j.priority, j.owner_kernel, j.idempotency_key"
 
 static WeJob *
 job_from_row (const PGresult *res, gint row, GError **error)
@@ -517,6 +517,7 @@ job_from_row (const PGresult *res, gint row, GError **error)
   job->tasks_completed = (gint) col_int64 (res, row, 21);
   job->priority = (gint) col_int64 (res, row, 22);
   job->owner_kernel = col_text (res, row, 23);
+  job->idempotency_key = col_text (res, row, 24);
   return g_steal_pointer (&job);
 }
 
@@ -634,9 +635,10 @@ static const Statement stmt_job_insert = {
   "INSERT INTO jobs (id, user_id, source_type, source_url, profile_id, output_config, "
   "status, progress_pct, fps, speed, eta_seconds, error_code, error_message, "
   "assigned_to_worker_id, retry_of, media_info, priority, created_at, updated_at, "
-  "started_at, finished_at, owner_kernel) "
+  "started_at, finished_at, owner_kernel, idempotency_key) "
   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-  "$18, $19, $20, $21, $22)",
+  "$18, $19, $20, $21, $22, $23) "
+  "ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
   FALSE
 };
 
@@ -669,9 +671,15 @@ we_store_pg_job_create (WeStore *store, WeJob *job, GPtrArray *tasks, GError **e
   param_positive_or_null (&p, job->started_at);
   param_positive_or_null (&p, job->finished_at);
   param_text (&p, job->owner_kernel);
+  param_text (&p, job->idempotency_key);
   res = pg_query (c, &stmt_job_insert, &p, "inserting job", NULL, error);
   if (res == NULL)
     return FALSE;   /* pool_release() rolls back */
+  if (affected_none (res)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                 "a job with idempotency key \"%s\" exists", job->idempotency_key);
+    return FALSE;
+  }
 
   for (guint i = 0; tasks != NULL && i < tasks->len; i++) {
     WeTask *task = g_ptr_array_index (tasks, i);
@@ -743,6 +751,7 @@ enum {
   FILTER_USER   = 1 << 1,
   FILTER_SEARCH = 1 << 2,
   FILTER_OWNER  = 1 << 3,
+  FILTER_KEY    = 1 << 4,
 };
 
 /* Appends the WHERE clause for @filter and its values. The SQL depends only
@@ -792,6 +801,12 @@ job_filter_where (const WeJobFilter *filter, GString *sql, Params *p)
     param_text (p, filter->owner_kernel);
     g_string_append_printf (sql, "j.owner_kernel = $%d", p->n);
     shape |= FILTER_OWNER;
+  }
+  if (filter->idempotency_key != NULL) {
+    AND ();
+    param_text (p, filter->idempotency_key);
+    g_string_append_printf (sql, "j.idempotency_key = $%d", p->n);
+    shape |= FILTER_KEY;
   }
 #undef AND
   return shape;

@@ -269,7 +269,7 @@ step_done (sqlite3_stmt *stmt)
   "j.created_at, j.updated_at, j.started_at, j.finished_at, "                        \
   "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id), "                           \
   "(SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.status = 'completed'), " \
-  "j.priority, j.owner_kernel"
+  "j.priority, j.owner_kernel, j.idempotency_key"
 
 static WeJob *
 job_from_row (sqlite3_stmt *stmt, GError **error)
@@ -308,6 +308,7 @@ job_from_row (sqlite3_stmt *stmt, GError **error)
   job->tasks_completed = sqlite3_column_int (stmt, 21);
   job->priority = sqlite3_column_int (stmt, 22);
   job->owner_kernel = column_text (stmt, 23);
+  job->idempotency_key = column_text (stmt, 24);
   return g_steal_pointer (&job);
 }
 
@@ -446,8 +447,10 @@ we_store_sqlite_job_create (WeStore *store, WeJob *job, GPtrArray *tasks, GError
                   "INSERT INTO jobs (id, user_id, source_type, source_url, profile_id, "
                   "output_config, status, progress_pct, fps, speed, eta_seconds, error_code, "
                   "error_message, assigned_to_worker_id, retry_of, media_info, priority, created_at, "
-                  "updated_at, started_at, finished_at, owner_kernel) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "updated_at, started_at, finished_at, owner_kernel, idempotency_key) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
+                  "DO NOTHING",
                   error);
   if (stmt == NULL) {
     rollback (self);
@@ -461,6 +464,7 @@ we_store_sqlite_job_create (WeStore *store, WeJob *job, GPtrArray *tasks, GError
   bind_positive_or_null (&b, job->started_at);
   bind_positive_or_null (&b, job->finished_at);
   bind_text (&b, job->owner_kernel);
+  bind_text (&b, job->idempotency_key);
   if (!binder_check (self, &b, error)) {
     rollback (self);
     return FALSE;
@@ -468,6 +472,12 @@ we_store_sqlite_job_create (WeStore *store, WeJob *job, GPtrArray *tasks, GError
   if (!step_done (stmt)) {
     db_error (self, error, "inserting job");
     rollback (self);
+    return FALSE;
+  }
+  if (sqlite3_changes (self->db) == 0) {
+    rollback (self);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                 "a job with idempotency key \"%s\" exists", job->idempotency_key);
     return FALSE;
   }
 
@@ -577,6 +587,11 @@ job_filter_where (const WeJobFilter *filter, GString *sql, GPtrArray *values)
     AND ();
     g_string_append (sql, "j.owner_kernel = ?");
     g_ptr_array_add (values, g_strdup (filter->owner_kernel));
+  }
+  if (filter->idempotency_key != NULL) {
+    AND ();
+    g_string_append (sql, "j.idempotency_key = ?");
+    g_ptr_array_add (values, g_strdup (filter->idempotency_key));
   }
   if (filter->search != NULL && filter->search[0] != '\0') {
     gchar *pattern = like_pattern (filter->search);

@@ -1668,6 +1668,40 @@ test_job_cancel_is_final (WeStore *store)
   g_assert_cmpfloat (got->progress_pct, <, 50);
 }
 
+static void
+test_job_idempotency_key (WeStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeJob) first = make_job ("u", "fs://a", "p", WE_JOB_STATUS_QUEUED, 1000);
+  g_autoptr(WeJob) again = make_job ("u", "fs://a", "p", WE_JOB_STATUS_QUEUED, 2000);
+  g_autoptr(WeJob) other_user = make_job ("v", "fs://a", "p", WE_JOB_STATUS_QUEUED, 3000);
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+  WeJobFilter filter = { 0 };
+
+  first->idempotency_key = g_strdup ("k-1");
+  again->idempotency_key = g_strdup ("k-1");
+  other_user->idempotency_key = g_strdup ("k-1");
+  g_assert_true (we_store_job_create (store, first, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (we_store_job_create (store, again, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+  g_clear_error (&error);
+  /* keys are per user */
+  g_assert_true (we_store_job_create (store, other_user, NULL, &error));
+  g_assert_no_error (error);
+
+  filter.user_id = "u";
+  filter.idempotency_key = "k-1";
+  found = we_store_job_list (store, &filter, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (((WeJob *) g_ptr_array_index (found, 0))->id, ==, first->id);
+  g_assert_cmpstr (((WeJob *) g_ptr_array_index (found, 0))->idempotency_key, ==, "k-1");
+  all = we_store_job_list (store, NULL, NULL, &error);
+  g_assert_cmpuint (all->len, ==, 2);
+}
+
 /* --- registration ------------------------------------------------------------------------ */
 
 static void
@@ -1724,6 +1758,7 @@ we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **erro
     { "migration/schema-version", test_schema_version },
     { "kernel/ownership", test_kernel_ownership },
     { "job/cancel-is-final", test_job_cancel_is_final },
+    { "job/idempotency-key", test_job_idempotency_key },
     { "async/roundtrip", test_async_roundtrip },
     { "async/ordering", test_async_ordering },
     { "async/threads", test_async_threads },

@@ -487,6 +487,7 @@ typedef struct {
   gchar          *filter_user_id;
   gchar          *filter_search;
   gchar          *filter_owner;
+  gchar          *filter_key;
   gchar          *hostname;
   guint           stale_s;
   guint           limit;
@@ -506,6 +507,7 @@ op_args_free (OpArgs *args)
   g_free (args->filter_user_id);
   g_free (args->filter_search);
   g_free (args->filter_owner);
+  g_free (args->filter_key);
   g_free (args->hostname);
   g_free (args);
 }
@@ -776,6 +778,8 @@ we_store_job_list_async (WeStore *self, const WeJobFilter *filter, GCancellable 
     args->filter.user_id = args->filter_user_id;
     args->filter.search = args->filter_search;
     args->filter.owner_kernel = args->filter_owner;
+    args->filter_key = g_strdup (filter->idempotency_key);
+    args->filter.idempotency_key = args->filter_key;
   }
   store_submit (self, task, op_job_list);
 }

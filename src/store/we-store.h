@@ -27,6 +27,7 @@ typedef struct {
   guint        offset;
   gboolean     oldest_first;    /* default newest first */
   const gchar *owner_kernel;    /* only jobs this kernel drives; nullable */
+  const gchar *idempotency_key; /* the job made for this key; nullable */
 } WeJobFilter;
 
 typedef struct {

@@ -65,6 +65,21 @@ class Lifecycle(wetest.DaemonTestCase):
         self.assertEqual(self.d.get("/v1/jobs/%s/outputs" % job["id"]).json()["outputs"], [])
         self.assertEqual(self.d.get("/v1/jobs/" + job["id"]).json()["status"], "cancelled")
 
+    def test_idempotency_key(self):
+        body = {"source_url": self.short, "profile": "480p_fast"}
+        first = self.d.post("/v1/jobs", body, headers={"Idempotency-Key": "lifecycle-1"})
+        self.assertEqual(first.status, 201, first.body)
+        # a client retrying after a lost answer gets the same job, not a second one
+        again = self.d.post("/v1/jobs", body, headers={"Idempotency-Key": "lifecycle-1"})
+        self.assertEqual(again.status, 201, again.body)
+        self.assertEqual(again.json()["id"], first.json()["id"])
+        other = self.d.post("/v1/jobs", body, headers={"Idempotency-Key": "lifecycle-2"})
+        self.assertNotEqual(other.json()["id"], first.json()["id"])
+        self.assertError(self.d.post("/v1/jobs", body, headers={"Idempotency-Key": "x" * 256}),
+                         400, "WE-JOB-001")
+        for job_id in (first.json()["id"], other.json()["id"]):
+            self.assertEqual(self.d.wait_job(job_id)["status"], "completed")
+
     def test_retry(self):
         # retrying a running job cancels it and queues a copy
         job = self.d.submit(self.long, "480p_fast", profile_overrides=SLOW)
