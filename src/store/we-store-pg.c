@@ -1469,7 +1469,10 @@ we_store_pg_kernel_beat (WeStore *store, const gchar *kernel_id, const gchar *ho
 }
 
 static const Statement stmt_job_release_owned = {
-  "job_release_owned", "UPDATE jobs SET owner_kernel = NULL WHERE owner_kernel = $1", FALSE
+  "job_release_owned",
+  "UPDATE jobs SET owner_kernel = NULL WHERE owner_kernel = $1 "
+  "AND status IN ('queued', 'processing', 'stitching', 'uploading')",
+  FALSE
 };
 
 static gboolean

@@ -1299,7 +1299,8 @@ we_store_sqlite_job_release_owned (WeStore *store, const gchar *kernel_id, GErro
   g_autoptr(sqlite3_stmt) stmt = NULL;
   Binder b;
 
-  stmt = prepare (self, "UPDATE jobs SET owner_kernel = NULL WHERE owner_kernel = ?", error);
+  stmt = prepare (self, "UPDATE jobs SET owner_kernel = NULL WHERE owner_kernel = ? AND status IN "
+                  "('queued', 'processing', 'stitching', 'uploading')", error);
   if (stmt == NULL)
     return FALSE;
   binder_init (&b, stmt);

@@ -115,7 +115,7 @@ struct _WeStoreInterface {
    * Returns: (element-type utf8): ids of the jobs adopted */
   GPtrArray  *(*job_claim_orphans) (WeStore *self, const gchar *kernel_id, guint stale_s,
                                     guint limit, GError **error);
-  /* Gives up every job @kernel_id owns (a restarted kernel's previous life):
+  /* Gives up every active job @kernel_id owns (a restarted kernel's previous life):
    * they become orphans any kernel, this one included, adopts. */
   gboolean    (*job_release_owned) (WeStore *self, const gchar *kernel_id, GError **error);
 

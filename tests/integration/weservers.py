@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Real servers the cluster-mode tests run against, each started on a free
 loopback port in a temporary directory and stopped at exit: PostgreSQL
-(initdb + pg_ctl from Debian's postgresql package)."""
+(initdb + pg_ctl from Debian's postgresql package) and NATS with JetStream
+(Debian's nats-server)."""
 
 import atexit
 import glob
@@ -88,7 +89,55 @@ class PostgresServer:
         return out.stdout.strip()
 
 
+class NatsServer:
+    def __init__(self):
+        self.binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        if not os.path.exists(self.binary):
+            raise RuntimeError("nats-server is not installed")
+        self.port = free_port()
+        self.tmp = tempfile.mkdtemp(prefix="we-nats-")
+        self.proc = None
+
+    def start(self, timeout=20):
+        self.log = open(os.path.join(self.tmp, "nats.log"), "ab")
+        self.proc = subprocess.Popen([self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port),
+                                      "-sd", os.path.join(self.tmp, "js")],
+                                     stdout=self.log, stderr=self.log)
+        atexit.register(self.stop)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    if s.recv(4096).startswith(b"INFO"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nats-server did not start on port %d" % self.port)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    @property
+    def url(self):
+        return "nats://127.0.0.1:%d" % self.port
+
+
 _shared = {}
+
+
+def nats():
+    """The one NATS server of this test process, started on first use."""
+    if "nats" not in _shared:
+        _shared["nats"] = NatsServer().start()
+    return _shared["nats"]
 
 
 def postgres():
