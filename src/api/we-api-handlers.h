@@ -29,6 +29,12 @@ void we_api_files_roots        (WeApiRequest *request);
 void we_api_files_browse       (WeApiRequest *request);
 void we_api_files_upload       (WeApiRequest *request);
 
+void we_api_workers_list       (WeApiRequest *request);
+void we_api_workers_get        (WeApiRequest *request);
+void we_api_workers_drain      (WeApiRequest *request);
+void we_api_workers_undrain    (WeApiRequest *request);
+void we_api_workers_delete     (WeApiRequest *request);
+
 /* The upload route streams its body: set up when the headers arrive. */
 void we_api_upload_early    (WeApiServer       *server,
                              SoupServerMessage *msg);

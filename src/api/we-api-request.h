@@ -19,7 +19,8 @@ typedef void (*WeApiHandler) (WeApiRequest *request);
 
 typedef struct {
   const gchar  *method;
-  const gchar  *pattern;   /* "/v1/jobs/{}/cancel": {} captures one segment */
+  const gchar  *pattern;   /* "/v1/jobs/{}/cancel": {} captures one segment;
+                            * {**} (once per pattern) one or more, as "a/b" */
   WeRole        role;      /* WE_ROLE_NONE = no authentication */
   WeApiHandler  handler;
 } WeApiRoute;

@@ -35,6 +35,11 @@ static const WeApiRoute routes[] = {
   { "GET", "/v1/files/roots", WE_ROLE_VIEWER, we_api_files_roots },
   { "GET", "/v1/files/browse", WE_ROLE_VIEWER, we_api_files_browse },
   { "POST", "/v1/files/upload", WE_ROLE_OPERATOR, we_api_files_upload },
+  { "GET", "/v1/workers", WE_ROLE_VIEWER, we_api_workers_list },
+  { "GET", "/v1/workers/{**}", WE_ROLE_VIEWER, we_api_workers_get },
+  { "DELETE", "/v1/workers/{**}", WE_ROLE_ADMIN, we_api_workers_delete },
+  { "POST", "/v1/workers/{**}/drain", WE_ROLE_ADMIN, we_api_workers_drain },
+  { "POST", "/v1/workers/{**}/undrain", WE_ROLE_ADMIN, we_api_workers_undrain },
 };
 
 /* --- per-message state --- */
@@ -205,12 +210,55 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
 
 /* --- routing --- */
 
+/* A {**} in @pattern takes one or more whole segments, joined with "/" again:
+ * ids such as "host/local-1" (libsoup hands us the path decoded, so an
+ * escaped %2F arrives as a plain "/" and cannot stay inside one segment).
+ * Such ids are only ever looked up, never used as a path. */
+static gboolean
+match_rest (gchar **pattern, gchar **segments, GPtrArray *captures)
+{
+  guint np = g_strv_length (pattern);
+  guint ns = g_strv_length (segments);
+  guint at = 0;
+  guint tail;
+
+  while (pattern[at] != NULL && !g_str_equal (pattern[at], "{**}"))
+    at++;
+  tail = np - at - 1;
+  if (ns < np)
+    return FALSE;
+  for (guint i = 0; i < at; i++) {
+    if (!g_str_equal (pattern[i], segments[i]))
+      return FALSE;
+  }
+  for (guint i = 0; i < tail; i++) {
+    if (!g_str_equal (pattern[np - 1 - i], segments[ns - 1 - i]))
+      return FALSE;
+  }
+  for (guint i = at; i < ns - tail; i++) {
+    if (*segments[i] == '\0')
+      return FALSE;
+  }
+  if (captures != NULL) {
+    g_autoptr(GStrvBuilder) joined = g_strv_builder_new ();
+    g_auto(GStrv) parts = NULL;
+
+    for (guint i = at; i < ns - tail; i++)
+      g_strv_builder_add (joined, segments[i]);
+    parts = g_strv_builder_end (joined);
+    g_ptr_array_add (captures, g_strjoinv ("/", parts));
+  }
+  return TRUE;
+}
+
 static gboolean
 match_route (const WeApiRoute *route, gchar **segments, GPtrArray *captures)
 {
   g_auto(GStrv) pattern = g_strsplit (route->pattern, "/", -1);
   guint n = g_strv_length (pattern);
 
+  if (g_strv_contains ((const gchar * const *) pattern, "{**}"))
+    return match_rest (pattern, segments, captures);
   if (n != g_strv_length (segments))
     return FALSE;
   for (guint i = 0; i < n; i++) {

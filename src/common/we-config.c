@@ -25,6 +25,12 @@ struct _WeConfig {
   guint      stall_timeout;
   guint64    max_upload;
   guint      retry_base_ms;
+  /* cluster mode (NATS) */
+  guint      nats_ack_wait_s;
+  guint      heartbeat_ms;
+  guint      offline_ms;
+  gchar     *scratch_dir;
+  gchar     *worker_id;
 };
 
 G_DEFINE_TYPE (WeConfig, we_config, G_TYPE_OBJECT)
@@ -47,6 +53,8 @@ we_config_finalize (GObject *object)
   g_free (self->log_level);
   g_free (self->log_format);
   g_free (self->worker_binary);
+  g_free (self->scratch_dir);
+  g_free (self->worker_id);
   G_OBJECT_CLASS (we_config_parent_class)->finalize (object);
 }
 
@@ -171,6 +179,20 @@ we_config_new (const gchar *path, gchar **env, GError **error)
     return NULL;
   }
   self->kernel_beat_s = (guint) v;
+  if (!pick_uint (self, "WE_NATS_ACK_WAIT_S", "queue", "ack_wait_s", 30, 3600, &v, error))
+    return NULL;
+  self->nats_ack_wait_s = (guint) MAX (v, 1);
+  if (!pick_uint (self, "WE_HEARTBEAT_INTERVAL_MS", "workers", "heartbeat_interval_ms", 2000,
+                  600000, &v, error))
+    return NULL;
+  self->heartbeat_ms = (guint) MAX (v, 50);
+  /* three missed heartbeats, and a second for the network */
+  if (!pick_uint (self, "WE_WORKER_OFFLINE_MS", "workers", "offline_ms",
+                  3 * self->heartbeat_ms + 1000, 3600000, &v, error))
+    return NULL;
+  self->offline_ms = (guint) MAX (v, self->heartbeat_ms + 1);
+  self->scratch_dir = pick_string (self, "WE_SCRATCH_DIR", "workers", "scratch_dir", NULL);
+  self->worker_id = pick_string (self, "WE_WORKER_ID", "workers", "id", NULL);
   return g_steal_pointer (&self);
 }
 
@@ -190,6 +212,11 @@ guint we_config_get_worker_count (WeConfig *self) { return self->worker_count; }
 const gchar *we_config_get_worker_binary (WeConfig *self) { return self->worker_binary; }
 guint we_config_get_stall_timeout (WeConfig *self) { return self->stall_timeout; }
 guint64 we_config_get_max_upload (WeConfig *self) { return self->max_upload; }
+guint we_config_get_nats_ack_wait_s (WeConfig *self) { return self->nats_ack_wait_s; }
+guint we_config_get_heartbeat_interval_ms (WeConfig *self) { return self->heartbeat_ms; }
+guint we_config_get_worker_offline_ms (WeConfig *self) { return self->offline_ms; }
+const gchar *we_config_get_scratch_dir (WeConfig *self) { return self->scratch_dir; }
+const gchar *we_config_get_worker_id (WeConfig *self) { return self->worker_id; }
 guint we_config_get_retry_base_ms (WeConfig *self) { return self->retry_base_ms; }
 
 JsonObject *
@@ -220,6 +247,24 @@ we_config_get_plugin_config (WeConfig *self, const gchar *plugin_id)
       json_object_set_string_member (config, key, eq + 1);
   }
   return config;
+}
+
+GStrv
+we_config_get_disabled_plugins (WeConfig *self)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) disabled = g_key_file_get_string_list (self->keyfile, "plugins", "disabled",
+                                                       NULL, NULL);
+  const gchar *env = env_get (self, "WE_PLUGINS_DISABLED");
+  g_auto(GStrv) parts = env != NULL ? g_strsplit_set (env, ",;", -1) : NULL;
+
+  for (guint i = 0; disabled != NULL && disabled[i] != NULL; i++)
+    g_strv_builder_add (builder, g_strstrip (disabled[i]));
+  for (guint i = 0; parts != NULL && parts[i] != NULL; i++) {
+    if (*g_strstrip (parts[i]) != '\0')
+      g_strv_builder_add (builder, parts[i]);
+  }
+  return g_strv_builder_end (builder);
 }
 
 gboolean

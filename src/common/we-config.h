@@ -39,12 +39,24 @@ const gchar *we_config_get_worker_binary (WeConfig *self);   /* [workers] binary
 guint        we_config_get_stall_timeout (WeConfig *self);   /* [workers] stall_timeout_s, 120 */
 guint64      we_config_get_max_upload    (WeConfig *self);   /* [server] max_upload_bytes, 64 GiB */
 guint        we_config_get_retry_base_ms (WeConfig *self);   /* WE_RETRY_BASE_MS / [workers] retry_base_ms, 5000 */
+/* Cluster mode (NATS). WE_NATS_ACK_WAIT_S / [queue] ack_wait_s, 30 */
+guint        we_config_get_nats_ack_wait_s (WeConfig *self);
+/* WE_HEARTBEAT_INTERVAL_MS / [workers] heartbeat_interval_ms, 2000 */
+guint        we_config_get_heartbeat_interval_ms (WeConfig *self);
+/* WE_WORKER_OFFLINE_MS / [workers] offline_ms, 3 × heartbeat + 1000 */
+guint        we_config_get_worker_offline_ms (WeConfig *self);
+/* webencode-worker --nats: WE_SCRATCH_DIR / [workers] scratch_dir and
+ * WE_WORKER_ID / [workers] id; both nullable (the worker picks defaults) */
+const gchar *we_config_get_scratch_dir   (WeConfig *self);
+const gchar *we_config_get_worker_id     (WeConfig *self);
 
 /* The configuration of one plugin: the key file group [plugin:<id>] merged
  * with environment variables WE_PLUGIN_<ID>_<KEY> (id upper-cased, '-' → '_').
  * Returns: (transfer full): possibly empty */
 JsonObject  *we_config_get_plugin_config (WeConfig    *self,
                                           const gchar *plugin_id);
+/* [plugins] disabled=… and WE_PLUGINS_DISABLED together. Returns: (transfer full) */
+GStrv        we_config_get_disabled_plugins (WeConfig *self);
 /* Plugin ids listed in [plugins] disabled=…; those are not loaded. */
 gboolean     we_config_plugin_is_disabled (WeConfig    *self,
                                            const gchar *plugin_id);

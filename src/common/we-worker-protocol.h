@@ -22,6 +22,14 @@
  *
  * A line longer than WE_WORKER_MAX_LINE is a protocol error and ends the
  * channel; unknown "type"s are ignored so either side can be newer.
+ *
+ * configure may also carry "disabled_plugins":["id",…] (not to be loaded).
+ *
+ * In cluster mode the same objects travel over NATS instead (see
+ * queue/we-nats.h and docs/architecture.md): task messages through
+ * JetStream, reports with "worker_id" and "attempt" added on
+ * jobs.events.<job>.<task>, cancel/drain/undrain/shutdown on
+ * workers.control.<worker>, and heartbeats in place of hello.
  */
 #pragma once
 

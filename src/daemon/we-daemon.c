@@ -9,6 +9,7 @@
 #include "core/we-scheduler.h"
 #include "plugin/we-plugin-host.h"
 #include "queue/we-queue-local.h"
+#include "queue/we-queue-nats.h"
 #include "store/we-store-pg.h"
 #include "store/we-store-sqlite.h"
 
@@ -218,6 +219,43 @@ build_configure_message (WeDaemon *self)
   return msg;
 }
 
+/* What `webencode-worker --nats` children of this kernel need to see the
+ * same plugins, configured the same way (including the embedded defaults
+ * above), as a local worker's configure message would give them. */
+static GStrv
+build_nats_worker_env (WeDaemon *self)
+{
+  g_auto(GStrv) env = g_get_environ ();
+  GPtrArray *infos = we_plugin_host_get_plugins (self->host);
+  g_autofree gchar *scratch = g_build_filename (we_config_get_data_dir (self->config), "scratch",
+                                                NULL);
+
+  env = g_environ_setenv (env, "WE_PLUGIN_DIR", self->plugin_dir, TRUE);
+  env = g_environ_setenv (env, "WE_SCRATCH_DIR", scratch, TRUE);
+  for (guint i = 0; i < infos->len; i++) {
+    WePluginInfo *info = g_ptr_array_index (infos, i);
+    g_autoptr(JsonObject) config = NULL;
+    g_autoptr(GList) keys = NULL;
+
+    if (info->pillar != WE_PILLAR_STORAGE && info->pillar != WE_PILLAR_ENCODER)
+      continue;
+    config = plugin_config_cb (info->id, self);
+    keys = json_object_get_members (config);
+    for (GList *l = keys; l != NULL; l = l->next) {
+      JsonNode *value = json_object_get_member (config, l->data);
+      g_autofree gchar *name = NULL;
+
+      if (!JSON_NODE_HOLDS_VALUE (value) || json_node_get_value_type (value) != G_TYPE_STRING)
+        continue;
+      name = g_strdup_printf ("WE_PLUGIN_%s_%s", info->id, (const gchar *) l->data);
+      for (gchar *p = name; *p != '\0'; p++)
+        *p = (*p == '-' || *p == '.') ? '_' : g_ascii_toupper (*p);
+      env = g_environ_setenv (env, name, json_node_get_string (value), TRUE);
+    }
+  }
+  return g_steal_pointer (&env);
+}
+
 static void
 worker_put_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -251,7 +289,9 @@ sync_workers (gpointer user_data)
                             ? json_object_ref (json_node_get_object (caps))
                             : json_object_new ();
     json_object_set_int_member (rec->capabilities, "max_parallel_tasks", 1);
-    rec->is_healthy = g_str_equal (state, "idle") || g_str_equal (state, "busy");
+    rec->is_healthy = g_str_equal (state, "idle") || g_str_equal (state, "busy") ||
+                      g_str_equal (state, "draining");
+    rec->is_draining = json_object_get_boolean_member_with_default (w, "draining", FALSE);
     rec->last_heartbeat = g_get_real_time ();
     rec->version = g_strdup (PACKAGE_VERSION);
     we_store_worker_put_async (self->store, rec, NULL, worker_put_cb, NULL);
@@ -294,11 +334,6 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   if (!seed_profiles (self, error))
     return FALSE;
 
-  if (we_config_get_nats_url (self->config) != NULL)
-    we_log (G_LOG_LEVEL_WARNING, NULL, NULL,
-            "NATS_URL is set, but the NATS queue is not part of this build yet; "
-            "running tasks on local workers");
-
   self->host = we_plugin_host_new ();
   we_plugin_host_set_config_func (self->host, plugin_config_cb, self, NULL);
   we_plugin_host_set_default_storage_id (self->host, we_config_get_default_storage (self->config));
@@ -312,18 +347,46 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   if (we_plugin_host_default_storage (self->host, NULL) == NULL)
     we_log (G_LOG_LEVEL_WARNING, NULL, "WE-STO-004", "no storage plugin loaded: jobs cannot run");
 
-  if (workers == 0)
-    workers = MAX (1, g_get_num_processors ());
   worker = resolve_worker_binary (self, exe_path);
-  argv[0] = worker;
-  configure = build_configure_message (self);
-  self->queue = WE_QUEUE (we_queue_local_new (argv, workers, configure,
-                                              we_config_get_stall_timeout (self->config)));
-  if (!we_queue_start (self->queue, error)) {
-    g_prefix_error (error, "starting workers (%s): ", worker);
-    return FALSE;
+  if (we_config_get_nats_url (self->config) != NULL) {
+    /* Cluster mode: workers run on other hosts and join through NATS. The
+     * kernel starts local ones only when [workers] count / WE_WORKERS says
+     * so explicitly, since "one per core" is the embedded mode's default and
+     * a kernel host is usually not meant to encode. */
+    WeQueueNatsOptions opts = { 0 };
+    WeQueueNats *nats;
+
+    opts.ack_wait_s = we_config_get_nats_ack_wait_s (self->config);
+    opts.heartbeat_ms = we_config_get_heartbeat_interval_ms (self->config);
+    opts.offline_ms = we_config_get_worker_offline_ms (self->config);
+    opts.kernel_id = we_config_get_kernel_id (self->config);
+    nats = we_queue_nats_new (we_config_get_nats_url (self->config), &opts);
+    if (workers > 0) {
+      const gchar *nats_argv[2] = { worker, NULL };
+      g_auto(GStrv) envp = build_nats_worker_env (self);
+
+      we_queue_nats_set_local_workers (nats, nats_argv, workers, (const gchar * const *) envp);
+    }
+    self->queue = WE_QUEUE (nats);
+    if (!we_queue_start (self->queue, error)) {
+      g_prefix_error (error, "starting the NATS queue: ");
+      return FALSE;
+    }
+    we_log (G_LOG_LEVEL_INFO, NULL, NULL, "cluster mode: tasks go through NATS; %u local "
+            "worker(s)%s%s", workers, workers > 0 ? " from " : "", workers > 0 ? worker : "");
+  } else {
+    if (workers == 0)
+      workers = MAX (1, g_get_num_processors ());
+    argv[0] = worker;
+    configure = build_configure_message (self);
+    self->queue = WE_QUEUE (we_queue_local_new (argv, workers, configure,
+                                                we_config_get_stall_timeout (self->config)));
+    if (!we_queue_start (self->queue, error)) {
+      g_prefix_error (error, "starting workers (%s): ", worker);
+      return FALSE;
+    }
+    we_log (G_LOG_LEVEL_INFO, NULL, NULL, "%u local worker(s) from %s", workers, worker);
   }
-  we_log (G_LOG_LEVEL_INFO, NULL, NULL, "%u local worker(s) from %s", workers, worker);
 
   self->scheduler = we_scheduler_new (self->store, self->queue, self->host);
   we_scheduler_set_retry_base (self->scheduler, we_config_get_retry_base_ms (self->config));

@@ -802,6 +802,193 @@ test_stop (void)
   fixture_stop (&f);
 }
 
+static JsonObject *
+find_worker (Fixture *f, const gchar *id)
+{
+  g_autoptr(GPtrArray) workers = we_queue_list_workers (WE_QUEUE (f->queue));
+
+  for (guint i = 0; i < workers->len; i++) {
+    JsonObject *w = g_ptr_array_index (workers, i);
+
+    if (g_strcmp0 (msg_str (w, "id"), id) == 0)
+      return json_object_ref (w);
+  }
+  return NULL;
+}
+
+static gboolean
+pred_worker_gone (Fixture *f, gconstpointer id)
+{
+  g_autoptr(JsonObject) w = find_worker (f, id);
+
+  return w == NULL;
+}
+
+static void
+assert_time_member (JsonObject *w, const gchar *name)
+{
+  g_autoptr(GDateTime) t = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  const gchar *text = msg_str (w, name);
+
+  g_assert_nonnull (text);
+  t = g_date_time_new_from_iso8601 (text, NULL);
+  g_assert_nonnull (t);
+  /* recent, and not in the future */
+  g_assert_cmpint (g_date_time_difference (now, t), >=, -G_TIME_SPAN_SECOND);
+  g_assert_cmpint (g_date_time_difference (now, t), <, 300 * G_TIME_SPAN_SECOND);
+}
+
+static void
+test_drain_and_remove (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(JsonObject) quick = make_task ("t-d1", "fs://in/clip.mp4", "fs://out/d1.mp4");
+  g_autoptr(JsonObject) quick2 = make_task ("t-d2", "fs://in/clip.mp4", "fs://out/d2.mp4");
+  g_autoptr(JsonObject) slow = make_task ("t-d3", "fs://in/long.mp4", "fs://out/d3.mp4");
+  g_autoptr(JsonObject) w1 = NULL;
+  g_autoptr(JsonObject) w2 = NULL;
+  g_autoptr(GPtrArray) workers = NULL;
+  g_autoptr(GError) error = NULL;
+  EventWant want = { "t-d3", "progress", 0 };
+  guint changes;
+  GPid pid2, pid1;
+
+  if (!fixture_start (&f, 2, 0))
+    return;
+
+  /* every key of docs/api.md "Workers", from the live children */
+  workers = we_queue_list_workers (WE_QUEUE (f.queue));
+  g_assert_cmpuint (workers->len, ==, 2);
+  for (guint i = 0; i < workers->len; i++) {
+    JsonObject *w = g_ptr_array_index (workers, i);
+
+    g_assert_cmpstr (msg_str (w, "hostname"), ==, g_get_host_name ());
+    g_assert_true (json_object_get_null_member (w, "ip_address"));
+    g_assert_cmpstr (msg_str (w, "version"), ==, PACKAGE_VERSION);
+    g_assert_cmpint (json_object_get_int_member (w, "pid"), >, 0);
+    g_assert_cmpstr (msg_str (w, "state"), ==, "idle");
+    g_assert_false (msg_bool (w, "draining"));
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (w, "task_ids")), ==,
+                      0);
+    g_assert_cmpint (json_object_get_int_member (w, "slots_total"), ==, 1);
+    g_assert_cmpint (json_object_get_int_member (w, "slots_free"), ==, 1);
+    g_assert_nonnull (json_object_get_object_member (w, "capabilities"));
+    assert_time_member (w, "last_heartbeat");
+    assert_time_member (w, "started_at");
+    g_assert_cmpint (json_object_get_int_member (w, "restarts"), ==, 0);
+  }
+  g_clear_pointer (&workers, g_ptr_array_unref);
+
+  /* a drained idle worker is no free slot, and says so */
+  changes = f.slots_changed;
+  g_assert_true (we_queue_set_draining (WE_QUEUE (f.queue), "local-1", TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (f.slots_changed, >, changes);
+  g_assert_cmpuint (we_queue_free_slots (WE_QUEUE (f.queue)), ==, 1);
+  g_assert_cmpuint (we_queue_total_slots (WE_QUEUE (f.queue)), ==, 2);
+  w1 = find_worker (&f, "local-1");
+  g_assert_cmpstr (msg_str (w1, "state"), ==, "draining");
+  g_assert_true (msg_bool (w1, "draining"));
+  g_assert_cmpint (json_object_get_int_member (w1, "slots_free"), ==, 0);
+  g_clear_pointer (&w1, json_object_unref);
+  /* draining twice is no error */
+  g_assert_true (we_queue_set_draining (WE_QUEUE (f.queue), "local-1", TRUE, &error));
+  g_assert_no_error (error);
+
+  /* so the one task goes to the other, and a second one waits */
+  g_assert_true (we_queue_dispatch (WE_QUEUE (f.queue), quick, &error));
+  g_assert_no_error (error);
+  w2 = find_worker (&f, "local-2");
+  g_assert_cmpstr (msg_str (w2, "task_id"), ==, "t-d1");
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (w2, "task_ids"),
+                                                  0), ==, "t-d1");
+  g_assert_cmpstr (msg_str (w2, "state"), ==, "busy");
+  g_clear_pointer (&w2, json_object_unref);
+  g_assert_false (we_queue_dispatch (WE_QUEUE (f.queue), quick2, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NO_WORKERS);
+  g_clear_error (&error);
+
+  /* a busy worker cannot be removed, and drained it still finishes its task */
+  g_assert_false (we_queue_remove_worker (WE_QUEUE (f.queue), "local-2", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_WRK_BUSY);
+  g_clear_error (&error);
+  g_assert_true (we_queue_set_draining (WE_QUEUE (f.queue), "local-2", TRUE, &error));
+  g_assert_no_error (error);
+  w2 = find_worker (&f, "local-2");
+  g_assert_cmpstr (msg_str (w2, "state"), ==, "draining");
+  g_clear_pointer (&w2, json_object_unref);
+  g_assert_true (wait_for (&f, pred_final, "t-d1", 120000));
+  g_assert_cmpstr (we_worker_msg_type (find_final (&f, "t-d1")->msg), ==, "done");
+  g_assert_cmpuint (we_queue_free_slots (WE_QUEUE (f.queue)), ==, 0);
+  g_assert_false (we_queue_dispatch (WE_QUEUE (f.queue), quick2, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NO_WORKERS);
+  g_clear_error (&error);
+
+  /* undrained, it takes work again */
+  changes = f.slots_changed;
+  g_assert_true (we_queue_set_draining (WE_QUEUE (f.queue), "local-1", FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (f.slots_changed, >, changes);
+  g_assert_cmpuint (we_queue_free_slots (WE_QUEUE (f.queue)), ==, 1);
+  g_assert_true (we_queue_dispatch (WE_QUEUE (f.queue), quick2, &error));
+  g_assert_no_error (error);
+  w1 = find_worker (&f, "local-1");
+  g_assert_cmpstr (msg_str (w1, "task_id"), ==, "t-d2");
+  g_clear_pointer (&w1, json_object_unref);
+  g_assert_true (wait_for (&f, pred_final, "t-d2", 120000));
+
+  g_assert_false (we_queue_set_draining (WE_QUEUE (f.queue), "local-9", TRUE, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_WRK_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (we_queue_remove_worker (WE_QUEUE (f.queue), "local-9", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_WRK_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* an idle worker goes away for good: its process ends, nothing restarts */
+  w2 = find_worker (&f, "local-2");
+  pid2 = json_object_get_int_member (w2, "pid");
+  changes = f.slots_changed;
+  g_assert_true (we_queue_remove_worker (WE_QUEUE (f.queue), "local-2", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (f.slots_changed, >, changes);
+  g_assert_true (pred_worker_gone (&f, "local-2"));
+  g_assert_cmpuint (we_queue_total_slots (WE_QUEUE (f.queue)), ==, 1);
+  g_assert_cmpuint (we_queue_free_slots (WE_QUEUE (f.queue)), ==, 1);
+  wait_for (&f, pred_never, NULL, 1500);
+  g_assert_true (pid_gone (pid2));
+  g_assert_true (pred_worker_gone (&f, "local-2"));
+  g_assert_false (we_queue_remove_worker (WE_QUEUE (f.queue), "local-2", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_WRK_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (we_queue_set_draining (WE_QUEUE (f.queue), "local-2", FALSE, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_WRK_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* forced, a busy worker is killed and its task handed back for a retry */
+  g_assert_true (we_queue_dispatch (WE_QUEUE (f.queue), slow, &error));
+  g_assert_no_error (error);
+  g_assert_true (wait_for (&f, pred_event, &want, 60000));
+  pid1 = we_queue_local_get_task_pid (f.queue, "t-d3");
+  g_assert_cmpint (pid1, >, 0);
+  g_assert_true (we_queue_local_remove_worker_forced (f.queue, "local-1", &error));
+  g_assert_no_error (error);
+  g_assert_true (pred_worker_gone (&f, "local-1"));
+  g_assert_cmpuint (we_queue_total_slots (WE_QUEUE (f.queue)), ==, 0);
+  g_assert_true (wait_for (&f, pred_final, "t-d3", 10000));
+  assert_failed (find_final (&f, "t-d3"), "WE-WRK-004", TRUE);
+  g_assert_nonnull (strstr (msg_str (find_final (&f, "t-d3")->msg, "message"), "removed"));
+  g_assert_cmpint (we_queue_local_get_task_pid (f.queue, "t-d3"), ==, 0);
+  g_assert_true (pid_gone (pid1));
+  wait_for (&f, pred_never, NULL, 700);
+  g_assert_cmpuint (we_queue_total_slots (WE_QUEUE (f.queue)), ==, 0);
+  g_assert_cmpuint (we_queue_free_slots (WE_QUEUE (f.queue)), ==, 0);
+  g_assert_false (we_queue_dispatch (WE_QUEUE (f.queue), slow, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NO_WORKERS);
+
+  fixture_stop (&f);
+}
+
 /* The worker on its own: it must survive anything on its stdin. */
 static gchar *
 read_reply (GDataInputStream *in, const gchar *task_id, const gchar *type)
@@ -1061,6 +1248,7 @@ main (int argc, char **argv)
   g_test_add_func ("/queue-local/protocol-abuse", test_protocol_abuse);
   g_test_add_func ("/queue-local/stop", test_stop);
   g_test_add_func ("/queue-local/avoid-worker", test_avoid_worker);
+  g_test_add_func ("/queue-local/drain-and-remove", test_drain_and_remove);
   g_test_add_func ("/queue-local/worker-protocol", test_worker_protocol);
   g_test_add_func ("/queue-local/worker-stdin-eof", test_worker_stdin_eof);
   g_test_add_func ("/queue-local/worker-long-line", test_worker_long_line);

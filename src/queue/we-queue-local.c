@@ -7,6 +7,7 @@
 #include <string.h>
 #include <webencode/we-error.h>
 
+#include "common/we-job.h"
 #include "common/we-worker-protocol.h"
 
 #define WE_QUEUE_LOCAL_READ_CHUNK      (64 * 1024)
@@ -24,7 +25,7 @@ typedef enum {
   WE_QUEUE_CHILD_IDLE,
   WE_QUEUE_CHILD_BUSY,
   WE_QUEUE_CHILD_RESTARTING, /* dead or dying; a new process is due */
-  WE_QUEUE_CHILD_STOPPED,
+  WE_QUEUE_CHILD_STOPPED,    /* the queue stopped, or the child is being removed */
 } WeQueueChildState;
 
 typedef struct _WeQueueChild WeQueueChild;
@@ -63,9 +64,18 @@ struct _WeQueueChild {
   guint              respawn_id;
   guint              stall_id;
   guint              cancel_kill_id;
+  guint              remove_kill_id;
   gint64             last_report_us;
   gboolean           cancel_requested;
   gchar             *kill_reason; /* completes "worker local-N …" */
+  /* survives restarts: an operator's drain outlives a crash of the child */
+  gboolean           draining;
+  /* removed children are out of every listing and count, and are forgotten
+   * once their process is over */
+  gboolean           removed;
+  gchar             *version;        /* from the hello, nullable */
+  gint64             last_message;   /* wall clock, µs; 0 = nothing yet */
+  gint64             started_at;     /* wall clock of the current process */
 };
 
 struct _WeQueueLocal {
@@ -119,6 +129,13 @@ we_queue_child_state_to_string (WeQueueChildState state)
   default:
     return "stopped";
   }
+}
+
+/* Whether a task may be handed to @child now. */
+static gboolean
+we_queue_child_is_free (WeQueueChild *child)
+{
+  return child->state == WE_QUEUE_CHILD_IDLE && !child->draining && !child->removed;
 }
 
 /* ---- process incarnations --------------------------------------------- */
@@ -210,10 +227,14 @@ we_queue_child_free (WeQueueChild *child)
   g_clear_handle_id (&child->respawn_id, g_source_remove);
   g_clear_handle_id (&child->stall_id, g_source_remove);
   g_clear_handle_id (&child->cancel_kill_id, g_source_remove);
+  g_clear_handle_id (&child->remove_kill_id, g_source_remove);
+  if (child->proc != NULL)
+    child->proc->child = NULL;
   g_clear_pointer (&child->proc, we_queue_proc_unref);
   g_clear_pointer (&child->capabilities, json_object_unref);
   g_free (child->task_id);
   g_free (child->kill_reason);
+  g_free (child->version);
   g_free (child->id);
   g_free (child);
 }
@@ -270,6 +291,8 @@ we_queue_child_handle_line (WeQueueChild *child, const gchar *line, gsize length
     we_queue_child_kill (child, reason);
     return;
   }
+  /* the pipe is the local worker's heartbeat: any well-formed line counts */
+  child->last_message = g_get_real_time ();
   if (self->stopping)
     return;
 
@@ -283,6 +306,8 @@ we_queue_child_handle_line (WeQueueChild *child, const gchar *line, gsize length
     child->capabilities = caps != NULL && JSON_NODE_HOLDS_OBJECT (caps)
                             ? json_object_ref (json_node_get_object (caps))
                             : json_object_new ();
+    g_free (child->version);
+    child->version = g_strdup (json_get_str (msg, "version"));
     child->state = WE_QUEUE_CHILD_IDLE;
     g_info ("worker %s (pid %d) is ready", child->id, (gint) child->proc->pid);
     we_queue_emit_slots_changed (WE_QUEUE (self));
@@ -482,6 +507,7 @@ we_queue_child_exited (WeQueueChild *child, WeQueueProc *proc)
   g_cancellable_cancel (proc->cancellable);
   g_clear_handle_id (&proc->eof_kill_id, g_source_remove);
   g_clear_handle_id (&proc->drain_id, g_source_remove);
+  g_clear_handle_id (&child->remove_kill_id, g_source_remove);
   g_clear_pointer (&child->proc, we_queue_proc_unref);
   g_clear_pointer (&child->capabilities, json_object_unref);
 
@@ -497,21 +523,26 @@ we_queue_child_exited (WeQueueChild *child, WeQueueProc *proc)
     return;
   }
 
-  /* back off only from a crash loop; a long-lived worker comes back at once */
-  if (uptime < WE_QUEUE_LOCAL_CRASH_LOOP_US) {
-    child->backoff_ms = child->backoff_ms == 0
-                          ? WE_QUEUE_LOCAL_BACKOFF_MIN_MS
-                          : MIN (child->backoff_ms * 2, WE_QUEUE_LOCAL_BACKOFF_MAX_MS);
-    delay_ms = child->backoff_ms;
-  } else if (uptime >= WE_QUEUE_LOCAL_STABLE_US) {
-    child->backoff_ms = 0;
+  if (child->removed) {
+    g_info ("worker %s exited (%s) after its removal", child->id, status);
+    child->state = WE_QUEUE_CHILD_STOPPED;
+  } else {
+    /* back off only from a crash loop; a long-lived worker comes back at once */
+    if (uptime < WE_QUEUE_LOCAL_CRASH_LOOP_US) {
+      child->backoff_ms = child->backoff_ms == 0
+                            ? WE_QUEUE_LOCAL_BACKOFF_MIN_MS
+                            : MIN (child->backoff_ms * 2, WE_QUEUE_LOCAL_BACKOFF_MAX_MS);
+      delay_ms = child->backoff_ms;
+    } else if (uptime >= WE_QUEUE_LOCAL_STABLE_US) {
+      child->backoff_ms = 0;
+    }
+    g_warning ("worker %s exited unexpectedly (%s)%s%s; restarting in %u ms", child->id, status,
+               task_id != NULL ? " while running task " : "", task_id != NULL ? task_id : "",
+               delay_ms);
+    child->state = WE_QUEUE_CHILD_RESTARTING;
+    child->restarts++;
+    child->respawn_id = g_timeout_add (delay_ms, we_queue_child_respawn_cb, child);
   }
-  g_warning ("worker %s exited unexpectedly (%s)%s%s; restarting in %u ms", child->id, status,
-             task_id != NULL ? " while running task " : "", task_id != NULL ? task_id : "",
-             delay_ms);
-  child->state = WE_QUEUE_CHILD_RESTARTING;
-  child->restarts++;
-  child->respawn_id = g_timeout_add (delay_ms, we_queue_child_respawn_cb, child);
 
   if (task_id != NULL) {
     g_autoptr(JsonObject) msg = json_object_new ();
@@ -536,6 +567,9 @@ we_queue_child_exited (WeQueueChild *child, WeQueueProc *proc)
     }
     we_queue_emit_task_event (WE_QUEUE (self), task_id, msg);
   }
+  /* nothing refers to a removed child once its process is over */
+  if (child->removed && !self->stopping)
+    g_ptr_array_remove (self->children, child);
   if (!self->stopping)
     we_queue_emit_slots_changed (WE_QUEUE (self));
 }
@@ -599,6 +633,7 @@ we_queue_child_spawn (WeQueueChild *child, GError **error)
 
   child->proc = proc;
   child->state = WE_QUEUE_CHILD_STARTING;
+  child->started_at = g_get_real_time ();
   g_info ("started worker %s (pid %d)", child->id, (gint) proc->pid);
 
   g_subprocess_wait_async (proc->subprocess, NULL, we_queue_proc_wait_cb,
@@ -671,6 +706,7 @@ we_queue_local_stop (WeQueue *queue)
     g_clear_handle_id (&child->respawn_id, g_source_remove);
     g_clear_handle_id (&child->stall_id, g_source_remove);
     g_clear_handle_id (&child->cancel_kill_id, g_source_remove);
+    g_clear_handle_id (&child->remove_kill_id, g_source_remove);
     /* tasks still running stay as the store has them and are re-dispatched
      * by the next kernel: no reports are forwarded from now on */
     if (child->proc != NULL)
@@ -752,7 +788,7 @@ we_queue_local_dispatch (WeQueue *queue, JsonObject *task, GError **error)
     for (guint i = 0; i < self->children->len; i++) {
       WeQueueChild *candidate = g_ptr_array_index (self->children, i);
 
-      if (candidate->state != WE_QUEUE_CHILD_IDLE)
+      if (!we_queue_child_is_free (candidate))
         continue;
       if (child == NULL || (g_strcmp0 (child->id, avoid) == 0 &&
                             g_strcmp0 (candidate->id, avoid) != 0))
@@ -812,7 +848,7 @@ we_queue_local_free_slots (WeQueue *queue)
   for (guint i = 0; i < self->children->len; i++) {
     WeQueueChild *child = g_ptr_array_index (self->children, i);
 
-    if (child->state == WE_QUEUE_CHILD_IDLE)
+    if (we_queue_child_is_free (child))
       n++;
   }
   return n;
@@ -821,7 +857,116 @@ we_queue_local_free_slots (WeQueue *queue)
 static guint
 we_queue_local_total_slots (WeQueue *queue)
 {
-  return WE_QUEUE_LOCAL (queue)->count;
+  WeQueueLocal *self = WE_QUEUE_LOCAL (queue);
+  guint n = 0;
+
+  if (!self->started)
+    return self->count;
+  for (guint i = 0; i < self->children->len; i++) {
+    WeQueueChild *child = g_ptr_array_index (self->children, i);
+
+    if (!child->removed)
+      n++;
+  }
+  return n;
+}
+
+static void
+set_time_member (JsonObject *obj, const gchar *name, gint64 usec)
+{
+  g_autofree gchar *text = we_time_format (usec);
+
+  if (text != NULL)
+    json_object_set_string_member (obj, name, text);
+  else
+    json_object_set_null_member (obj, name);
+}
+
+/* json_node_copy() shares objects and arrays; this does not. */
+static JsonNode *
+json_deep_copy (JsonNode *node)
+{
+  JsonNode *copy;
+
+  if (JSON_NODE_HOLDS_OBJECT (node)) {
+    JsonObject *src = json_node_get_object (node);
+    g_autoptr(JsonObject) dst = json_object_new ();
+    g_autoptr(GList) members = json_object_get_members (src);
+
+    for (GList *l = members; l != NULL; l = l->next)
+      json_object_set_member (dst, l->data,
+                              json_deep_copy (json_object_get_member (src, l->data)));
+    copy = json_node_init_object (json_node_alloc (), dst);
+  } else if (JSON_NODE_HOLDS_ARRAY (node)) {
+    JsonArray *src = json_node_get_array (node);
+    g_autoptr(JsonArray) dst = json_array_sized_new (json_array_get_length (src));
+
+    for (guint i = 0; i < json_array_get_length (src); i++)
+      json_array_add_element (dst, json_deep_copy (json_array_get_element (src, i)));
+    copy = json_node_init_array (json_node_alloc (), dst);
+  } else {
+    copy = json_node_copy (node);
+  }
+  return copy;
+}
+
+static const gchar *
+we_queue_child_state_name (WeQueueChild *child)
+{
+  if (child->draining &&
+      (child->state == WE_QUEUE_CHILD_IDLE || child->state == WE_QUEUE_CHILD_BUSY))
+    return "draining";
+  return we_queue_child_state_to_string (child->state);
+}
+
+static JsonObject *
+we_queue_child_to_json (WeQueueLocal *self, WeQueueChild *child)
+{
+  JsonObject *obj = json_object_new ();
+  JsonArray *task_ids = json_array_new ();
+  const gchar *hostname = NULL;
+
+  if (child->capabilities != NULL &&
+      json_object_has_member (child->capabilities, "hostname") &&
+      JSON_NODE_HOLDS_VALUE (json_object_get_member (child->capabilities, "hostname")))
+    hostname = json_object_get_string_member (child->capabilities, "hostname");
+  json_object_set_string_member (obj, "id", child->id);
+  /* a child runs on this host, whatever its hello says or before it says it */
+  json_object_set_string_member (obj, "hostname", hostname != NULL ? hostname
+                                                                   : g_get_host_name ());
+  /* local children are reached over a pipe, not an address */
+  json_object_set_null_member (obj, "ip_address");
+  if (child->version != NULL)
+    json_object_set_string_member (obj, "version", child->version);
+  else
+    json_object_set_null_member (obj, "version");
+  json_object_set_int_member (obj, "pid", child->proc != NULL ? child->proc->pid : 0);
+  json_object_set_string_member (obj, "state", we_queue_child_state_name (child));
+  json_object_set_boolean_member (obj, "draining", child->draining);
+  /* "task_id" is what the scheduler reads; "task_ids" is the general shape,
+   * for workers that run several tasks at once */
+  if (child->task_id != NULL) {
+    json_object_set_string_member (obj, "task_id", child->task_id);
+    json_array_add_string_element (task_ids, child->task_id);
+  } else {
+    json_object_set_null_member (obj, "task_id");
+  }
+  json_object_set_array_member (obj, "task_ids", task_ids);
+  json_object_set_int_member (obj, "slots_total", 1);
+  json_object_set_int_member (obj, "slots_free",
+                              !self->stopping && we_queue_child_is_free (child) ? 1 : 0);
+  /* a copy: callers decorate what they get (the daemon adds to it) */
+  if (child->capabilities != NULL) {
+    g_autoptr(JsonNode) caps = json_node_init_object (json_node_alloc (), child->capabilities);
+
+    json_object_set_member (obj, "capabilities", json_deep_copy (caps));
+  } else {
+    json_object_set_null_member (obj, "capabilities");
+  }
+  set_time_member (obj, "last_heartbeat", child->last_message);
+  set_time_member (obj, "started_at", child->proc != NULL ? child->started_at : 0);
+  json_object_set_int_member (obj, "restarts", child->restarts);
+  return obj;
 }
 
 static GPtrArray *
@@ -832,23 +977,117 @@ we_queue_local_list_workers (WeQueue *queue)
 
   for (guint i = 0; i < self->children->len; i++) {
     WeQueueChild *child = g_ptr_array_index (self->children, i);
-    JsonObject *obj = json_object_new ();
 
-    json_object_set_string_member (obj, "id", child->id);
-    json_object_set_int_member (obj, "pid", child->proc != NULL ? child->proc->pid : 0);
-    json_object_set_string_member (obj, "state", we_queue_child_state_to_string (child->state));
-    if (child->task_id != NULL)
-      json_object_set_string_member (obj, "task_id", child->task_id);
-    else
-      json_object_set_null_member (obj, "task_id");
-    if (child->capabilities != NULL)
-      json_object_set_object_member (obj, "capabilities", json_object_ref (child->capabilities));
-    else
-      json_object_set_null_member (obj, "capabilities");
-    json_object_set_int_member (obj, "restarts", child->restarts);
-    g_ptr_array_add (list, obj);
+    if (!child->removed)
+      g_ptr_array_add (list, we_queue_child_to_json (self, child));
   }
   return list;
+}
+
+static WeQueueChild *
+we_queue_local_find_child (WeQueueLocal *self, const gchar *worker_id, GError **error)
+{
+  for (guint i = 0; i < self->children->len; i++) {
+    WeQueueChild *child = g_ptr_array_index (self->children, i);
+
+    if (!child->removed && g_strcmp0 (child->id, worker_id) == 0)
+      return child;
+  }
+  g_set_error (error, WE_ERROR, WE_ERROR_WRK_NOT_FOUND, "worker %s not found", worker_id);
+  return NULL;
+}
+
+static gboolean
+we_queue_local_set_draining (WeQueue *queue, const gchar *worker_id, gboolean draining,
+                             GError **error)
+{
+  WeQueueLocal *self = WE_QUEUE_LOCAL (queue);
+  WeQueueChild *child = we_queue_local_find_child (self, worker_id, error);
+
+  if (child == NULL)
+    return FALSE;
+  if (self->stopping) {
+    g_set_error (error, WE_ERROR, WE_ERROR_WRK_OFFLINE, "worker %s is stopped", worker_id);
+    return FALSE;
+  }
+  if (child->draining == draining)
+    return TRUE;
+  child->draining = draining;
+  if (draining)
+    g_info ("worker %s is draining%s%s", child->id,
+            child->task_id != NULL ? ": it finishes task " : "",
+            child->task_id != NULL ? child->task_id : "");
+  else
+    g_info ("worker %s takes tasks again", child->id);
+  /* the scheduler may have tasks waiting for exactly this slot */
+  we_queue_emit_slots_changed (queue);
+  return TRUE;
+}
+
+static gboolean
+we_queue_child_remove_kill_cb (gpointer user_data)
+{
+  WeQueueChild *child = user_data;
+
+  child->remove_kill_id = 0;
+  we_queue_child_kill (child, "did not shut down after its removal and was killed");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+we_queue_local_remove_child (WeQueueLocal *self, WeQueueChild *child, gboolean force,
+                             GError **error)
+{
+  if (child->task_id != NULL && !force) {
+    g_set_error (error, WE_ERROR, WE_ERROR_WRK_BUSY, "worker %s is running task %s",
+                 child->id, child->task_id);
+    return FALSE;
+  }
+  child->removed = TRUE;
+  g_clear_handle_id (&child->respawn_id, g_source_remove);
+  if (child->proc == NULL) {
+    g_info ("worker %s removed", child->id);
+    g_ptr_array_remove (self->children, child);
+  } else if (child->task_id != NULL) {
+    /* the exit reports the task failed and retryable, as after a crash, and
+     * then forgets the child instead of restarting it */
+    g_autofree gchar *reason = g_strdup_printf ("was removed while running task %s and was "
+                                                "killed", child->task_id);
+    we_queue_child_kill (child, reason);
+  } else {
+    g_autoptr(JsonObject) shutdown = json_object_new ();
+
+    g_info ("worker %s (pid %d) removed; shutting it down", child->id, (gint) child->proc->pid);
+    json_object_set_string_member (shutdown, "type", "shutdown");
+    we_queue_proc_send (child->proc, shutdown);
+    child->state = WE_QUEUE_CHILD_STOPPED;
+    child->remove_kill_id = g_timeout_add (WE_QUEUE_LOCAL_STOP_GRACE_MS,
+                                           we_queue_child_remove_kill_cb, child);
+  }
+  we_queue_emit_slots_changed (WE_QUEUE (self));
+  return TRUE;
+}
+
+static gboolean
+we_queue_local_remove_worker (WeQueue *queue, const gchar *worker_id, GError **error)
+{
+  WeQueueLocal *self = WE_QUEUE_LOCAL (queue);
+  WeQueueChild *child = we_queue_local_find_child (self, worker_id, error);
+
+  return child != NULL && we_queue_local_remove_child (self, child, FALSE, error);
+}
+
+gboolean
+we_queue_local_remove_worker_forced (WeQueueLocal *self, const gchar *worker_id, GError **error)
+{
+  WeQueueChild *child;
+
+  g_return_val_if_fail (WE_IS_QUEUE_LOCAL (self), FALSE);
+  g_return_val_if_fail (worker_id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  child = we_queue_local_find_child (self, worker_id, error);
+  return child != NULL && we_queue_local_remove_child (self, child, TRUE, error);
 }
 
 GPid
@@ -873,6 +1112,8 @@ we_queue_local_iface_init (WeQueueInterface *iface)
   iface->free_slots = we_queue_local_free_slots;
   iface->total_slots = we_queue_local_total_slots;
   iface->list_workers = we_queue_local_list_workers;
+  iface->set_draining = we_queue_local_set_draining;
+  iface->remove_worker = we_queue_local_remove_worker;
 }
 
 static void
@@ -889,6 +1130,7 @@ we_queue_local_dispose (GObject *object)
     g_clear_handle_id (&child->respawn_id, g_source_remove);
     g_clear_handle_id (&child->stall_id, g_source_remove);
     g_clear_handle_id (&child->cancel_kill_id, g_source_remove);
+    g_clear_handle_id (&child->remove_kill_id, g_source_remove);
     if (child->proc != NULL) {
       child->proc->child = NULL;
       g_cancellable_cancel (child->proc->cancellable);

@@ -3,7 +3,8 @@
  * The work queue: carries tasks to workers and their reports back. It holds
  * no state the kernel cannot rebuild from the store (DESIGN principle 2).
  * Implementations: WeQueueLocal (worker child processes over pipes, the
- * embedded default) and, later, NATS JetStream.
+ * embedded default) and WeQueueNats (workers on any host through NATS
+ * JetStream, the cluster mode).
  *
  * Reports arrive as the "task-event" signal on the main context the queue was
  * created in, with the worker protocol message (see

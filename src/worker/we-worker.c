@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "we-worker.h"
+#include "we-worker-caps.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -84,8 +85,11 @@ typedef struct {
 struct _WeWorker {
   GObject           parent_instance;
 
-  GDataInputStream *input;
+  GDataInputStream *input;   /* stdio transport; NULL with another one */
   GOutputStream    *output;
+  WeWorkerSendFunc  send_func; /* any other transport */
+  gpointer          send_data;
+  GDestroyNotify    send_notify;
   GCancellable     *read_cancellable;
   GQueue            writes;        /* (element-type WeWorkerWrite) */
   WeWorkerWrite    *current_write;
@@ -99,6 +103,9 @@ struct _WeWorker {
   gchar            *worker_id;
   gchar            *scratch_dir;
   GHashTable       *plugin_configs; /* id → JsonObject */
+  WePluginConfigFunc config_func;
+  gpointer          config_data;
+  GDestroyNotify    config_notify;
   WePluginHost     *host;
   gboolean          configured;
 
@@ -232,6 +239,12 @@ we_worker_send_full (WeWorker *self, JsonObject *msg, gboolean abort_after)
   WeWorkerWrite *write;
   gchar *line;
 
+  if (self->send_func != NULL) {
+    self->send_func (self, msg, self->send_data);
+    if (abort_after)
+      we_worker_test_crash ();
+    return;
+  }
   if (self->output_broken)
     return;
   line = we_worker_msg_serialize (msg);
@@ -973,39 +986,11 @@ we_worker_plugin_config_cb (const gchar *plugin_id, gpointer user_data)
   return config != NULL ? json_object_ref (config) : NULL;
 }
 
-static void
-we_strv_builder_add_unique (GPtrArray *list, gchar **items)
-{
-  for (guint i = 0; items != NULL && items[i] != NULL; i++) {
-    gboolean seen = FALSE;
-
-    for (guint j = 0; j < list->len && !seen; j++)
-      seen = g_strcmp0 (g_ptr_array_index (list, j), items[i]) == 0;
-    if (!seen)
-      g_ptr_array_add (list, g_strdup (items[i]));
-  }
-}
-
+/* Returns: (transfer full): each loaded plugin's id, pillar, state and error */
 static JsonArray *
-we_json_array_from_strings (GPtrArray *list)
+we_worker_plugins_json (WeWorker *self)
 {
-  JsonArray *array = json_array_new ();
-
-  for (guint i = 0; i < list->len; i++)
-    json_array_add_string_element (array, g_ptr_array_index (list, i));
-  return array;
-}
-
-static void
-we_worker_send_hello (WeWorker *self)
-{
-  g_autoptr(JsonObject) msg = we_worker_msg_new ("hello", NULL);
-  g_autoptr(GPtrArray) video = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GPtrArray) audio = g_ptr_array_new_with_free_func (g_free);
-  JsonObject *caps = json_object_new ();
   JsonArray *plugins = json_array_new ();
-  gboolean gpu = FALSE;
-  g_autofree gchar *gpu_type = NULL;
   GPtrArray *infos = self->host != NULL ? we_plugin_host_get_plugins (self->host) : NULL;
 
   for (guint i = 0; infos != NULL && i < infos->len; i++) {
@@ -1018,34 +1003,29 @@ we_worker_send_hello (WeWorker *self)
     if (info->error != NULL)
       json_object_set_string_member (entry, "error", info->error);
     json_array_add_object_element (plugins, entry);
-
-    if (info->pillar == WE_PILLAR_ENCODER && info->state == WE_PLUGIN_STATE_HEALTHY &&
-        info->instance != NULL && WE_IS_ENCODER (info->instance)) {
-      g_auto(WeEncoderCapabilities) ec = { 0 };
-
-      we_encoder_get_capabilities (WE_ENCODER (info->instance), &ec);
-      we_strv_builder_add_unique (video, ec.video_codecs);
-      we_strv_builder_add_unique (audio, ec.audio_codecs);
-      gpu |= ec.gpu_accelerated;
-      if (gpu_type == NULL && ec.gpu_type != NULL)
-        gpu_type = g_strdup (ec.gpu_type);
-    }
   }
+  return plugins;
+}
 
-  json_object_set_array_member (caps, "video_codecs", we_json_array_from_strings (video));
-  json_object_set_array_member (caps, "audio_codecs", we_json_array_from_strings (audio));
-  json_object_set_boolean_member (caps, "gpu_accelerated", gpu);
-  if (gpu_type != NULL)
-    json_object_set_string_member (caps, "gpu_type", gpu_type);
-  else
-    json_object_set_null_member (caps, "gpu_type");
-  json_object_set_int_member (caps, "cores", g_get_num_processors ());
+JsonObject *
+we_worker_get_capabilities (WeWorker *self)
+{
+  g_return_val_if_fail (WE_IS_WORKER (self), json_object_new ());
+
+  /* one task at a time per process: operators start more processes for more */
+  return we_worker_caps_collect (self->host, 1);
+}
+
+static void
+we_worker_send_hello (WeWorker *self)
+{
+  g_autoptr(JsonObject) msg = we_worker_msg_new ("hello", NULL);
 
   json_object_set_string_member (msg, "worker_id", self->worker_id);
   json_object_set_int_member (msg, "pid", getpid ());
   json_object_set_string_member (msg, "version", PACKAGE_VERSION);
-  json_object_set_object_member (msg, "capabilities", caps);
-  json_object_set_array_member (msg, "plugins", plugins);
+  json_object_set_object_member (msg, "capabilities", we_worker_get_capabilities (self));
+  json_object_set_array_member (msg, "plugins", we_worker_plugins_json (self));
   we_worker_send (self, msg);
 }
 
@@ -1056,6 +1036,9 @@ we_worker_handle_configure (WeWorker *self, JsonObject *msg)
   const gchar *scratch_dir = json_get_str (msg, "scratch_dir");
   const gchar *plugin_dir = json_get_str (msg, "plugin_dir");
   JsonArray *plugins = json_get_arr (msg, "plugins");
+  JsonArray *disabled = json_get_arr (msg, "disabled_plugins");
+  g_autoptr(GStrvBuilder) disabled_ids = g_strv_builder_new ();
+  g_auto(GStrv) disabled_list = NULL;
   g_autoptr(GError) error = NULL;
   guint healthy;
 
@@ -1090,11 +1073,23 @@ we_worker_handle_configure (WeWorker *self, JsonObject *msg)
   }
 
   self->host = we_plugin_host_new ();
-  we_plugin_host_set_config_func (self->host, we_worker_plugin_config_cb,
-                                  g_hash_table_ref (self->plugin_configs),
-                                  (GDestroyNotify) g_hash_table_unref);
+  if (plugins == NULL && self->config_func != NULL)
+    we_plugin_host_set_config_func (self->host, self->config_func, self->config_data, NULL);
+  else
+    we_plugin_host_set_config_func (self->host, we_worker_plugin_config_cb,
+                                    g_hash_table_ref (self->plugin_configs),
+                                    (GDestroyNotify) g_hash_table_unref);
   we_plugin_host_set_pillar_filter (self->host,
                                     (1u << WE_PILLAR_STORAGE) | (1u << WE_PILLAR_ENCODER));
+  for (guint i = 0; disabled != NULL && i < json_array_get_length (disabled); i++) {
+    JsonNode *node = json_array_get_element (disabled, i);
+
+    if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+      g_strv_builder_add (disabled_ids, json_node_get_string (node));
+  }
+  disabled_list = g_strv_builder_end (disabled_ids);
+  if (disabled_list[0] != NULL)
+    we_plugin_host_set_disabled (self->host, (const gchar * const *) disabled_list);
   if (plugin_dir == NULL || *plugin_dir == '\0')
     plugin_dir = WE_PLUGINDIR;
   healthy = we_plugin_host_load_dir (self->host, plugin_dir, &error);
@@ -1107,17 +1102,14 @@ we_worker_handle_configure (WeWorker *self, JsonObject *msg)
 
 /* ---- channel ----------------------------------------------------------- */
 
-static void
-we_worker_handle_line (WeWorker *self, const gchar *line, gsize length)
+void
+we_worker_receive (WeWorker *self, JsonObject *msg)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) msg = we_worker_msg_parse (line, length, &error);
   const gchar *type;
 
-  if (msg == NULL) {
-    g_warning ("ignoring a message from the kernel: %s", error->message);
-    return;
-  }
+  g_return_if_fail (WE_IS_WORKER (self));
+  g_return_if_fail (msg != NULL);
+
   type = we_worker_msg_type (msg);
   if (g_strcmp0 (type, "configure") == 0)
     we_worker_handle_configure (self, msg);
@@ -1129,6 +1121,19 @@ we_worker_handle_line (WeWorker *self, const gchar *line, gsize length)
     we_worker_close (self);
   else
     g_debug ("ignoring message of unknown type \"%s\"", type);
+}
+
+static void
+we_worker_handle_line (WeWorker *self, const gchar *line, gsize length)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) msg = we_worker_msg_parse (line, length, &error);
+
+  if (msg == NULL) {
+    g_warning ("ignoring a message from the kernel: %s", error->message);
+    return;
+  }
+  we_worker_receive (self, msg);
 }
 
 static void
@@ -1221,7 +1226,8 @@ we_worker_start (WeWorker *self)
   g_return_if_fail (!self->started);
 
   self->started = TRUE;
-  we_worker_read_next (self);
+  if (self->input != NULL)
+    we_worker_read_next (self);
 }
 
 void
@@ -1270,6 +1276,10 @@ we_worker_finalize (GObject *object)
   g_clear_object (&self->output);
   g_clear_object (&self->read_cancellable);
   g_clear_pointer (&self->plugin_configs, g_hash_table_unref);
+  if (self->send_notify != NULL)
+    self->send_notify (self->send_data);
+  if (self->config_notify != NULL)
+    self->config_notify (self->config_data);
   g_free (self->worker_id);
   g_free (self->scratch_dir);
   G_OBJECT_CLASS (we_worker_parent_class)->finalize (object);
@@ -1304,6 +1314,44 @@ we_worker_init (WeWorker *self)
                                                 (GDestroyNotify) json_object_unref);
   if (crash != NULL)
     self->crash_after_progress = (guint) g_ascii_strtoull (crash, NULL, 10);
+}
+
+WeWorker *
+we_worker_new_with_transport (WeWorkerSendFunc send, gpointer user_data, GDestroyNotify notify,
+                              const gchar *worker_id)
+{
+  WeWorker *self;
+
+  g_return_val_if_fail (send != NULL, NULL);
+
+  self = g_object_new (WE_TYPE_WORKER, NULL);
+  self->send_func = send;
+  self->send_data = user_data;
+  self->send_notify = notify;
+  self->worker_id = g_strdup (worker_id != NULL ? worker_id : "worker");
+  return self;
+}
+
+void
+we_worker_set_plugin_config_func (WeWorker *self, WePluginConfigFunc func, gpointer user_data,
+                                  GDestroyNotify notify)
+{
+  g_return_if_fail (WE_IS_WORKER (self));
+  g_return_if_fail (!self->configured);
+
+  if (self->config_notify != NULL)
+    self->config_notify (self->config_data);
+  self->config_func = func;
+  self->config_data = user_data;
+  self->config_notify = notify;
+}
+
+WePluginHost *
+we_worker_get_plugin_host (WeWorker *self)
+{
+  g_return_val_if_fail (WE_IS_WORKER (self), NULL);
+
+  return self->host;
 }
 
 WeWorker *
