@@ -398,8 +398,9 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   ctx.scheduler = self->scheduler;
   ctx.host = self->host;
   ctx.queue = self->queue;
-  /* a shared PostgreSQL store is what makes replicas and remote workers possible */
-  ctx.mode = WE_IS_STORE_PG (self->store) ? "cluster" : "embedded";
+  /* a shared PostgreSQL store or a NATS queue: replicas or remote workers */
+  ctx.mode = WE_IS_STORE_PG (self->store) || we_config_get_nats_url (self->config) != NULL
+                 ? "cluster" : "embedded";
   ctx.store_kind = WE_IS_STORE_PG (self->store) ? "postgresql" : "sqlite";
   self->api = we_api_server_new (&ctx);
   if (!we_api_server_listen (self->api, we_config_get_host (self->config),

@@ -1036,8 +1036,15 @@ on_event (GObject *target, WeNatsMsg *msg)
     return;
   }
 
-  /* free the slot before telling anyone, so a handler can dispatch into it */
+  /* free the slot before telling anyone, so a handler can dispatch into it:
+   * the worker gives it back with this report, not at its next heartbeat */
   id = g_strdup (task_id);
+  if (t->holder != NULL) {
+    NatsWorker *w = g_hash_table_lookup (self->workers, t->holder);
+
+    if (w != NULL && w->slots_free < w->slots_total)
+      w->slots_free++;
+  }
   task_finish (self, t);
   reply_json (self, msg->reply, "ack", TRUE, NULL, FALSE);
   we_queue_emit_task_event (WE_QUEUE (self), id, report);

@@ -641,6 +641,14 @@ on_work (GObject *target, WeNatsMsg *msg)
     pull_shared_release (self->shared);
     return;
   }
+  if (g_hash_table_size (self->works) >= WE_WORKER_NATS_MAX_PARALLEL) {
+    /* pullers of two routes fetched into the same free slot: the later
+     * message goes back at once, to a worker with room, not to a claim
+     * this worker would have to fail */
+    natsConnection_PublishString (self->nc, msg->reply, "-NAK");
+    pull_shared_release (self->shared);
+    return;
+  }
   payload = we_nats_msg_parse (msg, &error);
   task = payload != NULL && g_strcmp0 (we_worker_msg_type (payload), "task") == 0 &&
          json_object_has_member (payload, "task") &&

@@ -163,7 +163,8 @@ class ApiBasics(wetest.DaemonTestCase):
             rows = self.d.sql("SELECT id, hostname, capabilities, is_healthy FROM workers")
             time.sleep(0.3)
         self.assertEqual(len(rows), 1, rows)
-        self.assertTrue(rows[0][0].endswith("/local-1"))
+        # NATS workers the kernel starts are named <host>-<pid>-local-N
+        self.assertTrue(rows[0][0].endswith("local-1"), rows)
         self.assertIn('"h264"', rows[0][2])
         self.assertIn(str(rows[0][3]), ("1", "t"))
 

@@ -27,8 +27,11 @@ MAKE_CLIP = os.path.join(SOURCE, "tests", "media", "make-clip")
 # sanitizer builds run several times slower: latency bounds scale with this
 TIME_FACTOR = float(os.environ.get("WE_TEST_TIME_FACTOR") or "1")
 # WE_TEST_CLUSTER=1 runs the same tests on the cluster mode's parts: every
-# daemon gets its own database on a real PostgreSQL server (weservers.py)
+# daemon gets its own database on a real PostgreSQL server and its own NATS
+# JetStream server (weservers.py)
 CLUSTER = bool(os.environ.get("WE_TEST_CLUSTER"))
+# WE_TEST_CLUSTER=pg,nats also sends every task over NATS JetStream
+CLUSTER_NATS = "nats" in (os.environ.get("WE_TEST_CLUSTER") or "")
 
 
 def free_port():
@@ -82,6 +85,7 @@ class Daemon:
         self.extra_env = env or {}
         self.config = config
         self.database_url = None
+        self.nats = None
         self.proc = None
         self.log_path = os.path.join(self.tmp, "webencoded.log")
         self.media = os.path.join(self.tmp, "media")
@@ -100,10 +104,17 @@ class Daemon:
             "LOG_LEVEL": "debug" if os.environ.get("WE_TEST_VERBOSE") else "info",
         })
         if CLUSTER and "DATABASE_URL" not in self.extra_env:
+            import weservers
             if self.database_url is None:
-                import weservers
                 self.database_url = weservers.postgres().create_database()
             env["DATABASE_URL"] = self.database_url
+            # tasks go over NATS JetStream to `webencode-worker --nats` processes
+            # (started by the kernel here, so the tests can find and kill them);
+            # each daemon gets its own server, since streams are shared by name
+            if CLUSTER_NATS:
+                if self.nats is None:
+                    self.nats = weservers.NatsServer().start()
+                env["NATS_URL"] = self.nats.url
         env.update(self.extra_env)
         return env
 
@@ -154,6 +165,8 @@ class Daemon:
 
     def cleanup(self):
         self.stop()
+        if self.nats is not None:
+            self.nats.stop()
         if not os.environ.get("WE_TEST_KEEP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
