@@ -5,7 +5,10 @@
 // once it accepts connections.
 //
 //   node start-s3rver.js --port 0 --directory DIR --bucket NAME [--bucket …]
-//                        [--access-key ID --secret-key SECRET]
+//                        [--access-key ID --secret-key SECRET] [--host ADDRESS]
+//
+// --host is the address to listen on (default 127.0.0.1); the multi-host
+// tests give 0.0.0.0 so workers in other network namespaces reach it.
 //
 // s3rver 3.x has no AbortMultipartUpload (DELETE …?uploadId=); the front
 // answers it by removing the upload's parts from s3rver's store, where
@@ -41,10 +44,11 @@ const S3rver = require('s3rver');
 const AWSAccount = require('s3rver/lib/models/account');
 
 function parseArgs(argv) {
-  const opts = { port: 0, directory: null, buckets: [], accessKey: 'S3RVER', secretKey: 'S3RVER' };
+  const opts = { host: '127.0.0.1', port: 0, directory: null, buckets: [], accessKey: 'S3RVER', secretKey: 'S3RVER' };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
+      case '--host': opts.host = v; i++; break;
       case '--port': opts.port = Number(v); i++; break;
       case '--directory': opts.directory = v; i++; break;
       case '--bucket': opts.buckets.push(v); i++; break;
@@ -202,7 +206,7 @@ async function main() {
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, '127.0.0.1', resolve);
+    server.listen(opts.port, opts.host, resolve);
   });
   process.stdout.write(`ready ${server.address().port}\n`);
 
