@@ -15,6 +15,7 @@
 
 #include "common/we-log.h"
 #include "queue/we-queue-local.h"
+#include "queue/we-queue-nats.h"
 
 typedef enum {
   WORKERS_LIST,
@@ -449,13 +450,13 @@ delete_worker (WorkersOp *op, WorkerEntry *entry)
 
     if (busy && op->force && WE_IS_QUEUE_LOCAL (ctx->queue)) {
       ok = we_queue_local_remove_worker_forced (WE_QUEUE_LOCAL (ctx->queue), id, &error);
+    } else if (busy && op->force && WE_IS_QUEUE_NATS (ctx->queue)) {
+      ok = we_queue_nats_remove_worker_forced (WE_QUEUE_NATS (ctx->queue), id, &error);
     } else if (busy) {
       g_set_error (&error, WE_ERROR, WE_ERROR_WRK_BUSY,
-                   "worker %s is running task %s; drain it and wait, or %s", id,
-                   json_array_get_string_element (tasks, 0),
-                   WE_IS_QUEUE_LOCAL (ctx->queue) ? "delete with ?force=true to fail the task "
-                                                    "over to another worker"
-                                                  : "stop it on its host");
+                   "worker %s is running task %s; drain it and wait, or delete with "
+                   "?force=true to fail the task over to another worker", id,
+                   json_array_get_string_element (tasks, 0));
       ok = FALSE;
     } else {
       ok = we_queue_remove_worker (ctx->queue, id, &error);

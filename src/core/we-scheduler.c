@@ -777,7 +777,25 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
     return;
   }
 
-  if (g_str_equal (type, "probe")) {
+  /* a queue whose workers claim tasks themselves says who took it */
+  if (json_object_has_member (msg, "worker_id")) {
+    const gchar *worker = json_object_get_string_member_with_default (msg, "worker_id", NULL);
+
+    if (worker != NULL && g_strcmp0 (worker, task->assigned_worker_id) != 0) {
+      g_free (task->assigned_worker_id);
+      task->assigned_worker_id = g_strdup (worker);
+      g_free (aj->job->assigned_worker_id);
+      aj->job->assigned_worker_id = g_strdup (worker);
+      if (g_str_equal (type, "claimed")) {
+        write_task (self, task);
+        write_job (self, aj->job);
+      }
+    }
+  }
+
+  if (g_str_equal (type, "claimed")) {
+    /* recorded above */
+  } else if (g_str_equal (type, "probe")) {
     JsonNode *media = json_object_get_member (msg, "media");
     if (media != NULL && JSON_NODE_HOLDS_OBJECT (media)) {
       g_clear_pointer (&aj->job->media_info, json_object_unref);

@@ -265,35 +265,62 @@ worker_put_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     we_log (G_LOG_LEVEL_WARNING, NULL, "WE-SYS-002", "recording workers: %s", error->message);
 }
 
-/* The workers table mirrors the local pool so operators (and later the
- * dashboard) see hosts, capabilities and heartbeats the same way in both run
- * modes. */
+static const gchar *
+nonempty_member (JsonObject *o, const gchar *name)
+{
+  const gchar *s = json_object_get_string_member_with_default (o, name, NULL);
+
+  return s != NULL && *s != '\0' ? s : NULL;
+}
+
+/* The workers table mirrors the pool so operators (and later the dashboard)
+ * see hosts, capabilities and heartbeats the same way in both run modes.
+ * Local children are named "<host>/<id>" there, since every kernel sharing a
+ * PostgreSQL store has its own local-1; NATS workers have cluster-wide ids
+ * and speak for themselves (host, address, version, heartbeat), and every
+ * kernel hearing them writes the same row. */
 static gboolean
 sync_workers (gpointer user_data)
 {
   WeDaemon *self = user_data;
   g_autoptr(GPtrArray) workers = we_queue_list_workers (self->queue);
+  gboolean remote = WE_IS_QUEUE_NATS (self->queue);
   const gchar *hostname = g_get_host_name ();
 
   for (guint i = 0; workers != NULL && i < workers->len; i++) {
     JsonObject *w = g_ptr_array_index (workers, i);
     JsonNode *caps = json_object_get_member (w, "capabilities");
     const gchar *state = json_object_get_string_member_with_default (w, "state", "");
+    const gchar *id = json_object_get_string_member_with_default (w, "id", "?");
+    const gchar *beat = nonempty_member (w, "last_heartbeat");
+    g_autoptr(GDateTime) beat_time = beat != NULL ? g_date_time_new_from_iso8601 (beat, NULL)
+                                                  : NULL;
     WeWorkerRecord *rec = we_worker_record_new ();
 
-    rec->id = g_strdup_printf ("%s/%s", hostname,
-                               json_object_get_string_member_with_default (w, "id", "?"));
-    rec->hostname = g_strdup (hostname);
-    rec->ip_address = g_strdup ("127.0.0.1");
+    if (remote) {
+      rec->id = g_strdup (id);
+      rec->hostname = g_strdup (nonempty_member (w, "hostname") ?: "");
+      rec->ip_address = g_strdup (nonempty_member (w, "ip_address"));
+      rec->version = g_strdup (nonempty_member (w, "version"));
+    } else {
+      rec->id = g_strdup_printf ("%s/%s", hostname, id);
+      rec->hostname = g_strdup (hostname);
+      rec->ip_address = g_strdup ("127.0.0.1");
+      rec->version = g_strdup (PACKAGE_VERSION);
+    }
     rec->capabilities = caps != NULL && JSON_NODE_HOLDS_OBJECT (caps)
                             ? json_object_ref (json_node_get_object (caps))
                             : json_object_new ();
-    json_object_set_int_member (rec->capabilities, "max_parallel_tasks", 1);
+    if (!json_object_has_member (rec->capabilities, "max_parallel_tasks"))
+      json_object_set_int_member (rec->capabilities, "max_parallel_tasks",
+                                  json_object_get_int_member_with_default (w, "slots_total", 1));
     rec->is_healthy = g_str_equal (state, "idle") || g_str_equal (state, "busy") ||
                       g_str_equal (state, "draining");
     rec->is_draining = json_object_get_boolean_member_with_default (w, "draining", FALSE);
-    rec->last_heartbeat = g_get_real_time ();
-    rec->version = g_strdup (PACKAGE_VERSION);
+    rec->last_heartbeat = beat_time != NULL
+                              ? g_date_time_to_unix (beat_time) * G_USEC_PER_SEC +
+                                    g_date_time_get_microsecond (beat_time)
+                              : g_get_real_time ();
     we_store_worker_put_async (self->store, rec, NULL, worker_put_cb, NULL);
     we_worker_record_free (rec);
   }

@@ -582,7 +582,13 @@ test_transcode_and_scan (void)
   g_assert_cmpuint (we_queue_free_slots (WE_QUEUE (f.queue)), ==, 0);
   g_assert_true (wait_for (&f, pred_final, "t-ok", ms (120000)));
 
+  /* the first word is the grant: who took it, for the store */
   probe = find_event (&f, "t-ok", NULL, 0);
+  g_assert_cmpstr (we_worker_msg_type (probe->msg), ==, "claimed");
+  g_assert_cmpstr (msg_str (probe->msg, "worker_id"), ==, "w1");
+  g_assert_cmpint (json_object_get_int_member (probe->msg, "attempt"), ==, 1);
+  g_assert_cmpuint (count_events (&f, "t-ok", "claimed"), ==, 1);
+  probe = find_event (&f, "t-ok", NULL, 1);
   g_assert_cmpstr (we_worker_msg_type (probe->msg), ==, "probe");
   g_assert_nonnull (json_object_get_object_member (probe->msg, "media"));
   g_assert_cmpuint (count_events (&f, "t-ok", "progress"), >=, 1);

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "common/we-job.h"
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
 #include "we-nats.h"
@@ -49,6 +50,7 @@ typedef struct {
   gint64      seen_us;           /* monotonic time of the last heartbeat */
   gint64      seen_real_us;
   gboolean    online;
+  guint       restarts;          /* new incarnations this kernel saw come in */
 } NatsWorker;
 
 typedef struct {
@@ -341,7 +343,8 @@ worker_has_codec (NatsWorker *w, const gchar *codec, gboolean hw)
 static gboolean
 worker_is_draining (NatsWorker *w)
 {
-  return w->reported_draining || (w->drain_wanted_set && w->drain_wanted);
+  /* what the kernel asked for wins until the worker's heartbeat confirms it */
+  return w->drain_wanted_set ? w->drain_wanted : w->reported_draining;
 }
 
 static guint
@@ -823,12 +826,27 @@ find_reporting_worker (WeQueueNats *self, NatsTask *t, const gchar *except)
   return NULL;
 }
 
+/* Tells the scheduler who holds the task, so the store names the worker of
+ * every attempt (an operator looking at a task, the retry that avoids it). */
+static void
+emit_holder (WeQueueNats *self, NatsTask *t)
+{
+  g_autoptr(JsonObject) msg = json_object_new ();
+
+  json_object_set_string_member (msg, "type", "claimed");
+  json_object_set_string_member (msg, "task_id", t->id);
+  json_object_set_string_member (msg, "worker_id", t->holder);
+  json_object_set_int_member (msg, "attempt", t->attempt);
+  we_queue_emit_task_event (WE_QUEUE (self), t->id, msg);
+}
+
 static void
 task_adopt (WeQueueNats *self, NatsTask *t, const gchar *worker_id, const gchar *why)
 {
   g_free (t->holder);
   t->holder = g_strdup (worker_id);
   t->granted_us = g_get_monotonic_time ();
+  emit_holder (self, t);
   we_log (G_LOG_LEVEL_INFO, t->id, NULL, "task %s is held by worker %s (%s)", t->id, worker_id,
           why);
   if (t->cancel_requested)
@@ -924,6 +942,7 @@ handle_claim_now (WeQueueNats *self, WeNatsMsg *msg, JsonObject *claim)
   reply_json (self, msg->reply, "granted", TRUE, NULL, FALSE);
   we_log (G_LOG_LEVEL_INFO, t->id, NULL, "task %s (attempt %" G_GINT64_FORMAT ") claimed by %s",
           t->id, t->attempt, worker_id);
+  emit_holder (self, t);
 }
 
 static void
@@ -1114,6 +1133,10 @@ on_heartbeat (GObject *target, WeNatsMsg *msg)
   old_free = worker_free (self, w);
   old_total = w->slots_total;
 
+  if (w->started_at != NULL &&
+      (g_strcmp0 (w->started_at, json_str (hb, "started_at")) != 0 ||
+       w->pid != json_int (hb, "pid", w->pid)))
+    w->restarts++;
   set_string (&w->hostname, json_str (hb, "hostname"));
   set_string (&w->ip_address, json_str (hb, "ip_address"));
   set_string (&w->version, json_str (hb, "version"));
@@ -1127,6 +1150,10 @@ on_heartbeat (GObject *target, WeNatsMsg *msg)
   w->slots_total = (guint) CLAMP (json_int (hb, "slots_total", 1), 0, 1024);
   w->slots_free = (guint) CLAMP (json_int (hb, "slots_free", 0), 0, w->slots_total);
   w->reported_draining = json_bool (hb, "draining", FALSE);
+  /* confirmed: from now on the worker's word counts, so a drain another
+   * kernel asks for later is not fought by our older request */
+  if (w->drain_wanted_set && w->reported_draining == w->drain_wanted)
+    w->drain_wanted_set = FALSE;
   w->seen_us = now;
   w->seen_real_us = g_get_real_time ();
 
@@ -1440,6 +1467,7 @@ local_child_spawn (LocalChild *child)
   g_ptr_array_add (argv, self->url);
   g_ptr_array_add (argv, (gpointer) "--worker-id");
   g_ptr_array_add (argv, child->id);
+  g_ptr_array_add (argv, (gpointer) "--exit-with-parent");
   g_ptr_array_add (argv, NULL);
   if (self->local_envp != NULL)
     g_subprocess_launcher_set_environ (launcher, self->local_envp);
@@ -1815,6 +1843,7 @@ we_queue_nats_list_workers (WeQueue *queue)
                                    w->ip_address != NULL ? w->ip_address : "");
     json_object_set_string_member (obj, "version", w->version != NULL ? w->version : "");
     json_object_set_int_member (obj, "pid", w->pid);
+    json_object_set_int_member (obj, "restarts", w->restarts);
     json_object_set_string_member (obj, "state", state);
     json_object_set_boolean_member (obj, "draining", worker_is_draining (w));
     json_object_set_array_member (obj, "task_ids", task_ids);
@@ -1831,9 +1860,7 @@ we_queue_nats_list_workers (WeQueue *queue)
     else
       json_object_set_null_member (obj, "capabilities");
     if (w->seen_real_us > 0) {
-      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (w->seen_real_us /
-                                                               G_TIME_SPAN_SECOND);
-      g_autofree gchar *iso = g_date_time_format_iso8601 (dt);
+      g_autofree gchar *iso = we_time_format (w->seen_real_us);
 
       json_object_set_string_member (obj, "last_heartbeat", iso);
     } else {
@@ -1873,11 +1900,11 @@ we_queue_nats_set_draining (WeQueue *queue, const gchar *worker_id, gboolean dra
 }
 
 static gboolean
-we_queue_nats_remove_worker (WeQueue *queue, const gchar *worker_id, GError **error)
+remove_worker (WeQueueNats *self, const gchar *worker_id, gboolean force, GError **error)
 {
-  WeQueueNats *self = WE_QUEUE_NATS (queue);
   NatsWorker *w = g_hash_table_lookup (self->workers, worker_id);
   g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GPtrArray) held = NULL;
   LocalChild *child;
   NatsRemoved *removed;
 
@@ -1886,7 +1913,7 @@ we_queue_nats_remove_worker (WeQueue *queue, const gchar *worker_id, GError **er
     return FALSE;
   }
   tasks = worker_task_ids (self, w);
-  if (w->online && tasks->len > 0) {
+  if (w->online && tasks->len > 0 && !force) {
     g_set_error (error, WE_ERROR, WE_ERROR_WRK_BUSY, "worker %s is running %s", worker_id,
                  (const gchar *) g_ptr_array_index (tasks, 0));
     return FALSE;
@@ -1895,6 +1922,10 @@ we_queue_nats_remove_worker (WeQueue *queue, const gchar *worker_id, GError **er
   if (child != NULL)
     child->removed = TRUE;
   if (w->online) {
+    /* a forced removal stops its tasks first; should the worker not hear
+     * it (cut off), its late reports name an attempt that is over */
+    for (guint i = 0; i < tasks->len; i++)
+      send_control (self, worker_id, "cancel", g_ptr_array_index (tasks, i));
     send_control (self, worker_id, "shutdown", NULL);
     /* its heartbeats may still be on the way: do not let them bring it back */
     removed = g_new0 (NatsRemoved, 1);
@@ -1903,11 +1934,51 @@ we_queue_nats_remove_worker (WeQueue *queue, const gchar *worker_id, GError **er
     removed->removed_us = g_get_monotonic_time ();
     g_hash_table_replace (self->removed, g_strdup (worker_id), removed);
   }
-  send_audit (self, "worker.removed", w, NULL);
-  we_log (G_LOG_LEVEL_INFO, NULL, NULL, "worker %s removed", worker_id);
+  send_audit (self, "worker.removed", w, force ? "forced" : NULL);
+  we_log (G_LOG_LEVEL_INFO, NULL, NULL, "worker %s removed%s", worker_id,
+          force && tasks->len > 0 ? " while busy; its tasks go to other workers" : "");
+  /* like an offline worker's: each task fails retryably and avoids it */
+  held = tasks_held_by (self, worker_id);
   g_hash_table_remove (self->workers, worker_id);
-  we_queue_emit_slots_changed (queue);
+  for (guint i = 0; i < held->len; i++) {
+    NatsTask *t = g_hash_table_lookup (self->tasks, g_ptr_array_index (held, i));
+    g_autofree gchar *message = NULL;
+
+    if (t == NULL || g_strcmp0 (t->holder, worker_id) != 0)
+      continue;
+    message = g_strdup_printf ("worker %s was removed while running it", worker_id);
+    task_fail (self, t, WE_ERROR_WRK_COMMUNICATION, message);
+  }
+  we_queue_emit_slots_changed (WE_QUEUE (self));
   return TRUE;
+}
+
+static gboolean
+we_queue_nats_remove_worker (WeQueue *queue, const gchar *worker_id, GError **error)
+{
+  return remove_worker (WE_QUEUE_NATS (queue), worker_id, FALSE, error);
+}
+
+/**
+ * we_queue_nats_remove_worker_forced:
+ * @self: the queue
+ * @worker_id: the worker to remove, busy or not
+ * @error: return location for a #GError
+ *
+ * Removes a worker even while it runs tasks: they are cancelled on the
+ * worker, fail over to other workers (avoiding this one) and the worker is
+ * told to shut down. Its later heartbeats and reports are ignored.
+ *
+ * Returns: %TRUE, or %FALSE with @error (WE_ERROR_WRK_NOT_FOUND)
+ */
+gboolean
+we_queue_nats_remove_worker_forced (WeQueueNats *self, const gchar *worker_id, GError **error)
+{
+  g_return_val_if_fail (WE_IS_QUEUE_NATS (self), FALSE);
+  g_return_val_if_fail (worker_id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return remove_worker (self, worker_id, TRUE, error);
 }
 
 static void

@@ -38,13 +38,16 @@ G_DECLARE_FINAL_TYPE (WeQueueNats, we_queue_nats, WE, QUEUE_NATS, GObject)
 WeQueueNats *we_queue_nats_new               (const gchar              *url,
                                               const WeQueueNatsOptions *options);
 /* Workers on this host that the queue starts (with @worker_argv plus
- * "--nats URL --worker-id <id>") and restarts when they exit; they join
- * through NATS like any other. Call before start(). @envp: nullable, the
- * children's environment (default: ours). */
+ * "--nats URL --worker-id <id> --exit-with-parent") and restarts when they
+ * exit; they join through NATS like any other. Call before start().
+ * @envp: nullable, the children's environment (default: ours). */
 void         we_queue_nats_set_local_workers (WeQueueNats         *self,
                                               const gchar * const *worker_argv,
                                               guint                count,
                                               const gchar * const *envp);
+gboolean     we_queue_nats_remove_worker_forced (WeQueueNats  *self,
+                                                 const gchar  *worker_id,
+                                                 GError      **error);
 /* The worker that holds @task_id, as far as this kernel knows; nullable */
 const gchar *we_queue_nats_get_task_holder   (WeQueueNats *self,
                                               const gchar *task_id);

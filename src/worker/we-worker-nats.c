@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <webencode/we-error.h>
 
+#include "common/we-job.h"
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
 #include "queue/we-nats.h"
@@ -87,6 +88,7 @@ struct _WeWorkerNats {
   guint            heartbeat_ms;
   guint            stall_timeout_s;
   guint            stop_grace_s;
+  guint            report_grace_s;  /* after cancelling: how long reports may try */
   gchar           *started_at;
   gchar           *hostname;
   gchar           *ip_address;
@@ -1106,7 +1108,7 @@ grace_cb (gpointer user_data)
     }
   }
   /* reports that no kernel takes must not hold the exit up for long */
-  self->grace_id = g_timeout_add_seconds (WE_WORKER_NATS_CANCEL_GRACE_S, grace_over_cb, self);
+  self->grace_id = g_timeout_add_seconds (self->report_grace_s, grace_over_cb, self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1131,6 +1133,25 @@ we_worker_nats_shutdown (WeWorkerNats *self)
   send_heartbeat (self, FALSE);
   self->grace_id = g_timeout_add_seconds (self->stop_grace_s, grace_cb, self);
   maybe_teardown (self);
+}
+
+/**
+ * we_worker_nats_abandon:
+ * @self: the worker
+ *
+ * Stops at once: running tasks are cancelled now and their reports get a
+ * second to reach a kernel. For a worker whose kernel went away (it started
+ * the worker and died): the kernel that takes its jobs over runs them
+ * again, and a restarted kernel starts a worker under the same id.
+ */
+void
+we_worker_nats_abandon (WeWorkerNats *self)
+{
+  g_return_if_fail (WE_IS_WORKER_NATS (self));
+
+  self->report_grace_s = 1;
+  we_worker_nats_shutdown (self);
+  we_worker_nats_shutdown (self);
 }
 
 gint
@@ -1277,7 +1298,6 @@ WeWorkerNats *
 we_worker_nats_new (WeConfig *config, const WeWorkerNatsOptions *options)
 {
   WeWorkerNats *self;
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
 
   g_return_val_if_fail (WE_IS_CONFIG (config), NULL);
   g_return_val_if_fail (options != NULL && options->url != NULL && options->worker_id != NULL,
@@ -1292,7 +1312,8 @@ we_worker_nats_new (WeConfig *config, const WeWorkerNatsOptions *options)
   self->heartbeat_ms = MAX (options->heartbeat_ms, 50);
   self->stall_timeout_s = options->stall_timeout_s;
   self->stop_grace_s = options->stop_grace_s;
-  self->started_at = g_date_time_format_iso8601 (now);
+  self->report_grace_s = WE_WORKER_NATS_CANCEL_GRACE_S;
+  self->started_at = we_time_format (g_get_real_time ());
   self->hostname = g_strdup (g_get_host_name ());
   self->bridge = we_nats_bridge_new (G_OBJECT (self), NULL);
   self->shared = g_new0 (PullShared, 1);

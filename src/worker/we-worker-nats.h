@@ -33,6 +33,7 @@ void          we_worker_nats_start           (WeWorkerNats *self);
 /* Stops pulling, lets the running task finish within the grace (then
  * cancels it and reports it as retryable), says goodbye and emits
  * "finished". A second call cancels the running task at once. */
+void          we_worker_nats_abandon         (WeWorkerNats *self);
 void          we_worker_nats_shutdown        (WeWorkerNats *self);
 gint          we_worker_nats_get_exit_status (WeWorkerNats *self);
 gboolean      we_worker_nats_is_busy         (WeWorkerNats *self);

@@ -31,6 +31,7 @@ typedef struct {
   GMainLoop    *loop;
   WeWorker     *worker;
   WeWorkerNats *nats;
+  pid_t         parent;   /* --exit-with-parent: the kernel that started us */
 } WeWorkerMain;
 
 static gboolean
@@ -39,7 +40,13 @@ on_signal (gpointer user_data)
   WeWorkerMain *m = user_data;
 
   g_info ("termination requested");
-  if (m->nats != NULL)
+  if (m->nats != NULL && m->parent != 0 && getppid () != m->parent) {
+    /* the kernel that started us died (its PDEATHSIG): nobody waits for
+     * the task, and its restart brings a worker of our id */
+    we_log (G_LOG_LEVEL_INFO, NULL, NULL, "the kernel that started this worker is gone; "
+            "stopping now");
+    we_worker_nats_abandon (m->nats);
+  } else if (m->nats != NULL)
     we_worker_nats_shutdown (m->nats);
   else
     we_worker_shutdown (m->worker);
@@ -135,7 +142,7 @@ prepare_scratch (const gchar *root, const gchar *worker_id, GError **error)
 
 static int
 run_nats (const gchar *config_path, const gchar *url, const gchar *worker_id_opt,
-          guint stop_grace_s, const gchar *log_level)
+          guint stop_grace_s, gboolean exit_with_parent, const gchar *log_level)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(WeConfig) config = we_config_new (config_path, NULL, &error);
@@ -143,7 +150,7 @@ run_nats (const gchar *config_path, const gchar *url, const gchar *worker_id_opt
   g_autofree gchar *scratch_root = NULL;
   g_autofree gchar *scratch = NULL;
   WeWorkerNatsOptions opts = { 0 };
-  WeWorkerMain m = { NULL, NULL, NULL };
+  WeWorkerMain m = { NULL, NULL, NULL, exit_with_parent ? getppid () : 0 };
   gint status;
 
   if (config == NULL) {
@@ -204,6 +211,7 @@ main (int argc, char **argv)
   g_autofree gchar *opt_nats = NULL;
   g_autofree gchar *opt_config = NULL;
   gint opt_stop_grace = WE_WORKER_DEFAULT_STOP_GRACE_S;
+  gboolean opt_exit_with_parent = FALSE;
   const GOptionEntry entries[] = {
     { "stdio", 0, 0, G_OPTION_ARG_NONE, &opt_stdio,
       "Speak the worker protocol on stdin/stdout (embedded mode)", NULL },
@@ -216,6 +224,9 @@ main (int argc, char **argv)
     { "stop-grace", 0, 0, G_OPTION_ARG_INT, &opt_stop_grace,
       "Cluster mode: seconds a stop lets the running task finish before cancelling it "
       "(default: 30)", "SECONDS" },
+    { "exit-with-parent", 0, 0, G_OPTION_ARG_NONE, &opt_exit_with_parent,
+      "Cluster mode: stop at once, cancelling the task, when the process that started this "
+      "worker dies (webencoded gives it to the workers it starts)", NULL },
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &opt_log_level,
       "debug, info, warning or error (default: info)", "LEVEL" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
@@ -251,7 +262,7 @@ main (int argc, char **argv)
       return 2;
     }
     return run_nats (opt_config, opt_nats, opt_worker_id, (guint) opt_stop_grace,
-                     opt_log_level);
+                     opt_exit_with_parent, opt_log_level);
   }
   g_printerr ("webencode-worker: give --stdio (child of webencoded) or --nats URL "
               "(or set NATS_URL) for a cluster worker\n");

@@ -130,7 +130,8 @@ class ApiBasics(wetest.DaemonTestCase):
         self.assertEqual(r.status, 201, r.body)
         up = r.json()
         self.assertEqual(up["size"], len(data))
-        self.assertTrue(up["url"].startswith("fs://uploads/"))
+        self.assertTrue(up["url"].startswith(self.d.upload_prefix()), up)
+        self.assertEqual(self.d.read_stored(up["url"]), data)
         self.assertTrue(up["url"].endswith("/up.mp4"))
         # multipart, with a split boundary-like sequence inside the data
         boundary = "----webencodeTestBoundary7MA4YWxk"
@@ -143,10 +144,9 @@ class ApiBasics(wetest.DaemonTestCase):
         r = self.d.post("/v1/files/upload", body=body,
                         headers={"Content-Type": "multipart/form-data; boundary=" + boundary})
         self.assertEqual(r.status, 201, r.body)
-        self.assertEqual(r.json()["url"], "fs://mine/clip.bin")
+        self.assertEqual(r.json()["url"], self.d.upload_prefix().replace("uploads/", "mine/clip.bin"))
         self.assertEqual(r.json()["size"], len(payload))
-        stored = os.path.join(self.d.tmp, "data", "storage", "mine", "clip.bin")
-        self.assertEqual(open(stored, "rb").read(), payload)
+        self.assertEqual(self.d.read_stored(r.json()["url"]), payload)
         # a multipart body without its closing boundary stores nothing
         r = self.d.post("/v1/files/upload", body=body[:-10],
                         headers={"Content-Type": "multipart/form-data; boundary=" + boundary})

@@ -108,8 +108,7 @@ class Profiles(wetest.DaemonTestCase):
     def test_zz_delete(self):
         job = self.d.wait_job(self.jobs["480p_fast"], timeout=600)
         out = self.d.get("/v1/jobs/%s/outputs" % job["id"]).json()["outputs"][0]
-        stored = os.path.join(self.d.tmp, "data", "storage",
-                              out["url"][len("fs://"):])
+        stored = self.d.stored_path(out["url"])
         self.assertTrue(os.path.exists(stored))
         r = self.d.request("DELETE", "/v1/jobs/" + job["id"])
         self.assertEqual(r.status, 204, r.body)

@@ -72,16 +72,20 @@ class Workers(WorkerHelpers, wetest.DaemonTestCase):
         cls.long = "file://" + wetest.make_clip(os.path.join(m, "long.mp4"), duration=20,
                                                 width=640, height=360, fps=25)
 
+    def setUp(self):
+        self.w1, self.w2 = self.d.worker_id(1), self.d.worker_id(2)
+
     def test_1_list(self):
         workers = self.list_workers()
-        self.assertEqual(sorted(workers), ["local-1", "local-2"])
+        self.assertEqual(sorted(workers), [self.w1, self.w2])
         pids = self.d.worker_pids()
         for w in workers.values():
             self.assertEqual(w["status"], "online", w)
             self.assertIn(w["state"], ("idle", "busy"), w)
             self.assertFalse(w["draining"])
             self.assertEqual(w["hostname"], socket.gethostname())
-            self.assertIsNone(w["ip_address"])
+            # a NATS worker names the address it reaches the cluster from
+            self.assertEqual(w["ip_address"], "127.0.0.1" if self.d.nats_mode() else None)
             self.assertEqual(w["version"], self.d.get("/health").json()["version"])
             self.assertIn(w["pid"], pids)
             self.assertEqual(w["slots_total"], 1)
@@ -108,27 +112,27 @@ class Workers(WorkerHelpers, wetest.DaemonTestCase):
         self.wait_for("registered_at", lambda: all(
             w["registered_at"] for w in self.list_workers().values()), timeout=10)
 
-        self.assertEqual(sorted(self.list_workers("?status=online")), ["local-1", "local-2"])
+        self.assertEqual(sorted(self.list_workers("?status=online")), [self.w1, self.w2])
         self.assertEqual(self.list_workers("?status=offline"), {})
         self.assertEqual(self.list_workers("?status=draining,offline"), {})
         self.assertError(self.d.get("/v1/workers?status=sleepy"), 400, "WE-JOB-001")
 
     def test_2_get_and_unknown(self):
-        r = self.d.get("/v1/workers/local-2")
+        r = self.d.get("/v1/workers/" + self.w2)
         self.assertEqual(r.status, 200, r.body)
-        self.assertEqual(r.json()["id"], "local-2")
+        self.assertEqual(r.json()["id"], self.w2)
         self.assertIn("h264", r.json()["capabilities"]["video_codecs"])
         self.assertError(self.d.get("/v1/workers/local-9"), 404, "WE-WRK-001")
         self.assertError(self.d.post("/v1/workers/local-9/drain"), 404, "WE-WRK-001")
         self.assertError(self.d.post("/v1/workers/local-9/undrain"), 404, "WE-WRK-001")
         self.assertError(self.d.request("DELETE", "/v1/workers/local-9"), 404, "WE-WRK-001")
-        self.assertError(self.d.request("DELETE", "/v1/workers/local-1?force=maybe"), 400,
+        self.assertError(self.d.request("DELETE", "/v1/workers/%s?force=maybe" % self.w1), 400,
                          "WE-JOB-001")
-        self.assertError(self.d.request("PUT", "/v1/workers/local-1"), 405, "WE-SYS-405")
-        # the store's name for a local worker leads to the same worker
-        r = self.d.get("/v1/workers/" + quoted(socket.gethostname() + "/local-2"))
+        self.assertError(self.d.request("PUT", "/v1/workers/" + self.w1), 405, "WE-SYS-405")
+        # the store's name for a worker leads to the same worker
+        r = self.d.get("/v1/workers/" + quoted(self.d.worker_store_id(2)))
         self.assertEqual(r.status, 200, r.body)
-        self.assertEqual(r.json()["id"], "local-2")
+        self.assertEqual(r.json()["id"], self.w2)
 
     def run_jobs_on(self, expected_worker, count=2):
         jobs = [self.d.submit(self.short, "480p_fast") for _ in range(count)]
@@ -140,34 +144,34 @@ class Workers(WorkerHelpers, wetest.DaemonTestCase):
     def test_3_drain_and_undrain(self):
         self.wait_idle()
         self.assertEqual(self.health(), {"total": 2, "free": 2})
-        r = self.d.post("/v1/workers/local-1/drain")
+        r = self.d.post("/v1/workers/%s/drain" % self.w1)
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.json()["status"], "draining")
         self.assertTrue(r.json()["draining"])
         self.assertEqual(r.json()["slots_free"], 0)
         self.assertEqual(self.health(), {"total": 2, "free": 1})
-        self.assertEqual(list(self.list_workers("?status=draining")), ["local-1"])
-        self.assertEqual(list(self.list_workers("?status=online")), ["local-2"])
+        self.assertEqual(list(self.list_workers("?status=draining")), [self.w1])
+        self.assertEqual(list(self.list_workers("?status=online")), [self.w2])
         # draining again changes nothing
-        self.assertEqual(self.d.post("/v1/workers/local-1/drain").status, 200)
+        self.assertEqual(self.d.post("/v1/workers/%s/drain" % self.w1).status, 200)
 
-        self.run_jobs_on("local-2")
+        self.run_jobs_on(self.w2)
 
-        r = self.d.post("/v1/workers/local-1/undrain")
+        r = self.d.post("/v1/workers/%s/undrain" % self.w1)
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.json()["status"], "online")
         self.assertFalse(r.json()["draining"])
         self.wait_idle()
         self.assertEqual(self.health(), {"total": 2, "free": 2})
         # and it takes work again: with the other one drained, it takes all of it
-        self.assertEqual(self.d.post("/v1/workers/local-2/drain").status, 200)
-        self.run_jobs_on("local-1")
-        self.assertEqual(self.d.post("/v1/workers/local-2/undrain").status, 200)
+        self.assertEqual(self.d.post("/v1/workers/%s/drain" % self.w2).status, 200)
+        self.run_jobs_on(self.w1)
+        self.assertEqual(self.d.post("/v1/workers/%s/undrain" % self.w2).status, 200)
         self.wait_idle()
         # an audit trail of who did what
         log = self.d.tail(400)
-        self.assertIn("action=worker.drain resource=worker/local-1 result=success", log)
-        self.assertIn("action=worker.undrain resource=worker/local-1 result=success", log)
+        self.assertIn("action=worker.drain resource=worker/%s result=success" % self.w1, log)
+        self.assertIn("action=worker.undrain resource=worker/%s result=success" % self.w1, log)
 
     def test_4_delete_busy_is_refused(self):
         self.wait_idle()
@@ -196,7 +200,7 @@ class Workers(WorkerHelpers, wetest.DaemonTestCase):
         job = self.d.submit(self.long, "1080p_h264", profile_overrides=SLOW)
         task = self.wait_for("a running task", lambda: self.running_task(job["id"]), 120)
         worker = task["assigned_worker_id"]
-        other = ({"local-1", "local-2"} - {worker}).pop()
+        other = ({self.w1, self.w2} - {worker}).pop()
         pid = self.list_workers()[worker]["pid"]
         r = self.d.request("DELETE", "/v1/workers/%s?force=true" % worker)
         self.assertEqual(r.status, 204, r.body)
@@ -245,15 +249,20 @@ class StoreOnlyWorkers(WorkerHelpers, wetest.DaemonTestCase):
             time.sleep(0.2)
         first.stop()
         assert len(rows) == 3, rows
-        # the same data directory and store, with one worker less
+        # the same data directory, store and port (so the same kernel id,
+        # whose workers keep their ids), with one worker less
         cls.d = wetest.Daemon(workers=2, data_dir=first.tmp)
+        cls.d.port = first.port
         cls.d.database_url = first.database_url
+        cls.d.nats = first.nats
+        cls.d.s3 = first.s3
         cls.d.start()
 
     def test_offline_worker(self):
-        gone = socket.gethostname() + "/local-3"
+        gone = self.d.worker_store_id(3)
+        live = [self.d.worker_id(1), self.d.worker_id(2)]
         workers = self.list_workers()
-        self.assertEqual(sorted(workers), ["local-1", "local-2", gone])
+        self.assertEqual(sorted(workers), sorted(live + [gone]))
         w = workers[gone]
         self.assertEqual((w["status"], w["state"]), ("offline", "offline"))
         self.assertIsNone(w["pid"])
@@ -265,7 +274,7 @@ class StoreOnlyWorkers(WorkerHelpers, wetest.DaemonTestCase):
         self.assertTrue(0 <= age < 600, w["last_heartbeat"])
         self.assertIsNotNone(w["registered_at"])
         self.assertEqual(list(self.list_workers("?status=offline")), [gone])
-        self.assertEqual(sorted(self.list_workers("?status=online")), ["local-1", "local-2"])
+        self.assertEqual(sorted(self.list_workers("?status=online")), live)
         # the live ones are not listed twice under their store names
         self.assertEqual(len(workers), 3)
 
@@ -304,26 +313,27 @@ class WorkerRoles(WorkerHelpers, wetest.DaemonTestCase):
     def test_roles(self):
         viewer, operator = basic("vic", "vic-secret"), basic("otto", "otto-secret")
         admin = basic("ada", "ada-secret")
+        w1 = self.d.worker_id(1)
         self.assertError(self.d.get("/v1/workers"), 401, "WE-AUTH-001")
         # a viewer sees the workers, read-only
-        self.assertEqual(list(self.list_workers(headers=viewer)), ["local-1"])
-        self.assertEqual(self.d.get("/v1/workers/local-1", headers=viewer).status, 200)
+        self.assertEqual(list(self.list_workers(headers=viewer)), [w1])
+        self.assertEqual(self.d.get("/v1/workers/" + w1, headers=viewer).status, 200)
         for who in (viewer, operator):
-            self.assertError(self.d.post("/v1/workers/local-1/drain", headers=who), 403,
+            self.assertError(self.d.post("/v1/workers/%s/drain" % w1, headers=who), 403,
                              "WE-AUTH-004")
-            self.assertError(self.d.post("/v1/workers/local-1/undrain", headers=who), 403,
+            self.assertError(self.d.post("/v1/workers/%s/undrain" % w1, headers=who), 403,
                              "WE-AUTH-004")
-            self.assertError(self.d.request("DELETE", "/v1/workers/local-1", headers=who), 403,
+            self.assertError(self.d.request("DELETE", "/v1/workers/" + w1, headers=who), 403,
                              "WE-AUTH-004")
         # refused requests changed nothing
-        self.assertEqual(self.list_workers(headers=viewer)["local-1"]["status"], "online")
+        self.assertEqual(self.list_workers(headers=viewer)[w1]["status"], "online")
         # an admin may
-        r = self.d.post("/v1/workers/local-1/drain", headers=admin)
+        r = self.d.post("/v1/workers/%s/drain" % w1, headers=admin)
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.json()["status"], "draining")
-        self.assertEqual(self.d.post("/v1/workers/local-1/undrain", headers=admin).status, 200)
-        self.assertIn("audit: user=ada role=admin action=worker.drain resource=worker/local-1 "
-                      "result=success", self.d.tail(200))
+        self.assertEqual(self.d.post("/v1/workers/%s/undrain" % w1, headers=admin).status, 200)
+        self.assertIn("audit: user=ada role=admin action=worker.drain resource=worker/%s "
+                      "result=success" % w1, self.d.tail(200))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ TIME_FACTOR = float(os.environ.get("WE_TEST_TIME_FACTOR") or "1")
 CLUSTER = bool(os.environ.get("WE_TEST_CLUSTER"))
 # WE_TEST_CLUSTER=pg,nats also sends every task over NATS JetStream
 CLUSTER_NATS = "nats" in (os.environ.get("WE_TEST_CLUSTER") or "")
+# WE_TEST_CLUSTER=pg,nats,s3 also keeps uploads and outputs in S3 (s3rver)
+CLUSTER_S3 = "s3" in (os.environ.get("WE_TEST_CLUSTER") or "")
 
 
 def free_port():
@@ -86,6 +88,7 @@ class Daemon:
         self.config = config
         self.database_url = None
         self.nats = None
+        self.s3 = None
         self.proc = None
         self.log_path = os.path.join(self.tmp, "webencoded.log")
         self.media = os.path.join(self.tmp, "media")
@@ -115,6 +118,13 @@ class Daemon:
                 if self.nats is None:
                     self.nats = weservers.NatsServer().start()
                 env["NATS_URL"] = self.nats.url
+            # uploads and outputs go to S3, so media reaches the workers only
+            # through the storage pillar
+            if CLUSTER_S3:
+                if self.s3 is None:
+                    self.s3 = weservers.S3Server().start()
+                env.update(self.s3.plugin_env())
+                env["WE_STORAGE_DEFAULT"] = "storage-s3"
         env.update(self.extra_env)
         return env
 
@@ -167,6 +177,8 @@ class Daemon:
         self.stop()
         if self.nats is not None:
             self.nats.stop()
+        if self.s3 is not None:
+            self.s3.stop()
         if not os.environ.get("WE_TEST_KEEP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -184,6 +196,51 @@ class Daemon:
         import sqlite3
         with sqlite3.connect(os.path.join(self.tmp, "data", "webencode.db")) as conn:
             return conn.execute(query).fetchall()
+
+    def nats_mode(self):
+        return "NATS_URL" in self.extra_env or (CLUSTER_NATS and "DATABASE_URL" not in
+                                                self.extra_env)
+
+    def worker_id(self, n):
+        """The API's id of the @n-th worker the kernel started: local-N, or
+        over NATS <kernel id as a subject token>-local-N, the kernel id
+        being host:port unless WE_KERNEL_ID says otherwise."""
+        if not self.nats_mode():
+            return "local-%d" % n
+        import re
+        kernel = self.extra_env.get("WE_KERNEL_ID") or "%s:%d" % (socket.gethostname(), self.port)
+        kernel = re.sub(r"[.*>\s]", "_", kernel)
+        return "%s-local-%d" % (re.sub(r"[^A-Za-z0-9_-]", "-", kernel), n)
+
+    def worker_store_id(self, n):
+        """The same worker's id in the store's workers table."""
+        if not self.nats_mode():
+            return "%s/local-%d" % (socket.gethostname(), n)
+        return self.worker_id(n)
+
+    def stored_path(self, url):
+        """Where the object behind a storage URL of ours lies on this host:
+        storage-fs keeps it under the data directory, s3rver under its own
+        (bucket/key._S3rver_object); a test reads it there to check what was
+        stored without going through the service."""
+        parsed = urllib.parse.urlsplit(url)
+        key = urllib.parse.unquote(parsed.path.lstrip("/"))
+        if parsed.scheme == "fs":
+            return os.path.join(self.tmp, "data", "storage",
+                                urllib.parse.unquote(parsed.netloc), key)
+        if parsed.scheme == "s3" and self.s3 is not None:
+            head, _, name = key.rpartition("/")
+            return os.path.join(self.s3.tmp, "objects", parsed.netloc, head,
+                                name + "._S3rver_object")
+        raise ValueError("no local path for %s" % url)
+
+    def read_stored(self, url):
+        with open(self.stored_path(url), "rb") as f:
+            return f.read()
+
+    def upload_prefix(self):
+        """The URL prefix of uploads: the default storage's scheme."""
+        return "s3://%s/uploads/" % self.s3.bucket if self.s3 is not None else "fs://uploads/"
 
     def worker_pids(self):
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid), "-f", "webencode-worker"],
