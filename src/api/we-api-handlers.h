@@ -11,6 +11,10 @@ void we_api_health          (WeApiRequest *request);
 
 void we_api_profiles_list   (WeApiRequest *request);
 void we_api_profiles_get    (WeApiRequest *request);
+void we_api_profiles_create (WeApiRequest *request);
+void we_api_profiles_replace (WeApiRequest *request);
+void we_api_profiles_delete (WeApiRequest *request);
+void we_api_profiles_duplicate (WeApiRequest *request);
 
 void we_api_jobs_create     (WeApiRequest *request);
 void we_api_jobs_list       (WeApiRequest *request);

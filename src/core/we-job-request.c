@@ -3,9 +3,11 @@
 
 #include <webencode/we-error.h>
 
+#include "common/we-job.h"
+
 static const gchar *known_members[] = {
   "source_url", "profile", "profile_id", "profile_overrides", "output_url", "webhooks",
-  "publish", "source_type", "priority", "idempotency_key", NULL,
+  "publish", "source_type", "priority", "idempotency_key", "custom_profile", NULL,
 };
 
 static gboolean
@@ -102,7 +104,39 @@ we_job_request_parse (JsonObject *body, GError **error)
                  req->source_url);
     return NULL;
   }
-  if (json_object_has_member (body, "profile")) {
+  node = json_object_get_member (body, "custom_profile");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node)) {
+    g_autoptr(JsonObject) custom = NULL;
+
+    /* one way to say which profile: a stored one (maybe overridden) or this */
+    if (json_object_has_member (body, "profile") || json_object_has_member (body, "profile_id") ||
+        json_object_has_member (body, "profile_overrides")) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                           "\"custom_profile\" replaces \"profile\" and "
+                           "\"profile_overrides\"; send one or the other");
+      return NULL;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT (node)) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                           "\"custom_profile\" must be a profile object");
+      return NULL;
+    }
+    custom = json_object_ref (json_node_get_object (node));
+    if (!json_object_has_member (custom, "id")) {
+      /* name a copy: the caller's body stays as it was sent */
+      JsonObject *named = we_json_object_copy (custom);
+
+      json_object_unref (custom);
+      custom = named;
+      json_object_set_string_member (custom, "id", WE_JOB_REQUEST_CUSTOM_PROFILE_ID);
+    }
+    req->custom_profile = we_profile_new_from_json (custom, error);
+    if (req->custom_profile == NULL) {
+      g_prefix_error (error, "custom_profile: ");
+      return NULL;
+    }
+    req->profile_id = g_strdup (req->custom_profile->id);
+  } else if (json_object_has_member (body, "profile")) {
     if (!get_string (body, "profile", TRUE, &req->profile_id, error))
       return NULL;
   } else if (!get_string (body, "profile_id", TRUE, &req->profile_id, error)) {
@@ -201,6 +235,7 @@ we_job_request_free (WeJobRequest *request)
   g_free (request->source_url);
   g_free (request->profile_id);
   g_clear_pointer (&request->profile_overrides, json_object_unref);
+  g_clear_pointer (&request->custom_profile, we_profile_unref);
   g_free (request->output_url);
   g_strfreev (request->webhooks);
   g_clear_pointer (&request->publish, json_object_unref);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <json-glib/json-glib.h>
+#include <webencode/we-profile.h>
 
 G_BEGIN_DECLS
 
@@ -14,8 +15,9 @@ G_BEGIN_DECLS
 
 typedef struct {
   gchar      *source_url;
-  gchar      *profile_id;
+  gchar      *profile_id;          /* the custom profile's id when custom_profile is set */
   JsonObject *profile_overrides;   /* nullable */
+  WeProfile  *custom_profile;      /* nullable: the wizard's "Custom", validated, not stored */
   gchar      *output_url;          /* nullable: default storage, outputs/<job id>/ */
   gchar     **webhooks;            /* nullable */
   JsonObject *publish;             /* nullable, kept for the publisher pillar */
@@ -24,7 +26,11 @@ typedef struct {
   gchar      *idempotency_key;     /* nullable: the Idempotency-Key header */
 } WeJobRequest;
 
-/* Errors: WE_ERROR_JOB_INVALID_REQUEST naming the offending member.
+/* The id a custom profile gets when its object names none. */
+#define WE_JOB_REQUEST_CUSTOM_PROFILE_ID "custom"
+
+/* Errors: WE_ERROR_JOB_INVALID_REQUEST naming the offending member;
+ * WE_ERROR_JOB_INVALID_PROFILE for an invalid "custom_profile".
  * Returns: (transfer full) (nullable) */
 WeJobRequest *we_job_request_parse (JsonObject *body,
                                     GError    **error);

@@ -1067,6 +1067,23 @@ check_source_thread (GTask *task, gpointer source, gpointer task_data, GCancella
 }
 
 static void submit_profile_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+static void submit_with_profile (GTask *task, WeProfile *profile);
+
+/* The stored profile the request names, or its custom one, which the store
+ * never sees. Takes @task. */
+static void
+submit_resolve_profile (WeScheduler *self, GTask *task)
+{
+  SubmitData *d = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  if (d->request->custom_profile != NULL) {
+    submit_with_profile (task, we_profile_ref (d->request->custom_profile));
+    return;
+  }
+  we_store_profile_get_async (self->store, d->request->profile_id, cancellable,
+                              submit_profile_cb, task);
+}
 
 /* The job an earlier submit with the same idempotency key made, if any:
  * the answer to this submit too. */
@@ -1078,7 +1095,6 @@ submit_key_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   SubmitData *d = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) jobs = we_store_finish_list (WE_STORE (source), result, NULL, &error);
-  GCancellable *cancellable;
 
   if (jobs == NULL) {
     g_task_return_error (task, g_steal_pointer (&error));
@@ -1096,10 +1112,7 @@ submit_key_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                              d->request->idempotency_key);
     return;
   }
-  /* not in the call below: argument evaluation order is unspecified */
-  cancellable = g_task_get_cancellable (task);
-  we_store_profile_get_async (self->store, d->request->profile_id, cancellable,
-                              submit_profile_cb, g_steal_pointer (&task));
+  submit_resolve_profile (self, g_steal_pointer (&task));
 }
 
 static void
@@ -1186,12 +1199,9 @@ static void
 submit_profile_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
-  WeScheduler *self = g_task_get_source_object (task);
   SubmitData *d = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(WeProfile) base = we_store_finish_profile (WE_STORE (source), result, &error);
-  g_autoptr(GTask) check = NULL;
-  WeJob *job;
+  WeProfile *base = we_store_finish_profile (WE_STORE (source), result, &error);
 
   if (base == NULL) {
     if (g_error_matches (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE) ||
@@ -1203,6 +1213,21 @@ submit_profile_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
+  submit_with_profile (g_steal_pointer (&task), base);
+}
+
+/* Takes @task and @base: the job's profile before its overrides. */
+static void
+submit_with_profile (GTask *task_in, WeProfile *base_in)
+{
+  g_autoptr(GTask) task = task_in;
+  g_autoptr(WeProfile) base = base_in;
+  WeScheduler *self = g_task_get_source_object (task);
+  SubmitData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) check = NULL;
+  WeJob *job;
+
   if (d->request->profile_overrides != NULL) {
     d->profile = we_profile_new_with_overrides (base, d->request->profile_overrides, &error);
     if (d->profile == NULL) {
@@ -1234,6 +1259,9 @@ submit_profile_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (d->request->profile_overrides != NULL)
     json_object_set_object_member (job->output_config, "profile_overrides",
                                    json_object_ref (d->request->profile_overrides));
+  /* a retry takes the profile from the snapshot above: no stored one has it */
+  if (d->request->custom_profile != NULL)
+    json_object_set_boolean_member (job->output_config, "custom_profile", TRUE);
   if (d->request->webhooks != NULL) {
     JsonArray *hooks = json_array_new ();
     for (guint i = 0; d->request->webhooks[i] != NULL; i++)
@@ -1267,8 +1295,7 @@ submit_request (WeScheduler *self, WeJobRequest *request, const gchar *user_id,
     find_by_key (self, g_steal_pointer (&task));
     return;
   }
-  we_store_profile_get_async (self->store, request->profile_id, cancellable, submit_profile_cb,
-                              g_steal_pointer (&task));
+  submit_resolve_profile (self, g_steal_pointer (&task));
 }
 
 void
@@ -1440,6 +1467,12 @@ retry_get_chain_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     node = json_object_get_member (job->output_config, "profile_overrides");
     if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
       request->profile_overrides = json_object_ref (json_node_get_object (node));
+    node = json_object_get_member (job->output_config, "custom_profile");
+    if (node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_boolean (node)) {
+      node = json_object_get_member (job->output_config, "profile");
+      if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+        request->custom_profile = we_profile_new_from_json (json_node_get_object (node), NULL);
+    }
     node = json_object_get_member (job->output_config, "webhooks");
     if (node != NULL && JSON_NODE_HOLDS_ARRAY (node)) {
       JsonArray *a = json_node_get_array (node);

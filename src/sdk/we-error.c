@@ -52,6 +52,7 @@ static const WeErrorEntry catalogue[WE_ERROR_LAST] = {
   [WE_ERROR_SYS_METHOD_NOT_ALLOWED]    = { "WE-SYS-405", 405, "Method not allowed" },
   [WE_ERROR_SYS_PAYLOAD_TOO_LARGE]     = { "WE-SYS-413", 413, "Payload too large" },
   [WE_ERROR_SYS_RANGE_NOT_SATISFIABLE] = { "WE-SYS-416", 416, "Range not satisfiable" },
+  [WE_ERROR_SYS_CONFLICT]              = { "WE-SYS-409", 409, "Conflict" },
 };
 
 static const GDBusErrorEntry dbus_entries[] = {

@@ -1390,6 +1390,130 @@ ordered_update_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   c->done++;
 }
 
+/* The API's profile writes: insert-only create, replace and delete that
+ * refuse built-ins, duplicate with a free id. */
+static void
+test_async_profile_writes (WeStore *store)
+{
+  g_autoptr(GPtrArray) builtins = we_profile_builtins ();
+  WeProfile *builtin = g_ptr_array_index (builtins, 1); /* 720p_h264 */
+  g_autoptr(WeProfile) mine = we_profile_new ("mine");
+  g_autoptr(WeProfile) got = NULL;
+  g_autoptr(GError) error = NULL;
+  Waiter w = { NULL, g_thread_self () };
+
+  g_assert_true (we_store_profile_put (store, builtin, &error));
+  g_assert_no_error (error);
+
+  mine->hls.enabled = TRUE;
+  we_store_profile_create_async (store, mine, NULL, waiter_cb, &w);
+  g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_no_error (error);
+  waiter_clear (&w);
+  got = we_store_profile_get (store, "mine", &error);
+  g_assert_no_error (error);
+  assert_profile_equal (got, mine);
+  g_clear_pointer (&got, we_profile_unref);
+
+  /* taken ids, built-in or not */
+  we_store_profile_create_async (store, mine, NULL, waiter_cb, &w);
+  g_assert_false (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_CONFLICT);
+  g_clear_error (&error);
+  waiter_clear (&w);
+  we_store_profile_create_async (store, builtin, NULL, waiter_cb, &w);
+  g_assert_false (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_CONFLICT);
+  g_clear_error (&error);
+  waiter_clear (&w);
+
+  mine->width = 640;
+  mine->height = 360;
+  we_store_profile_replace_async (store, mine, NULL, waiter_cb, &w);
+  g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_no_error (error);
+  waiter_clear (&w);
+  got = we_store_profile_get (store, "mine", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (got->width, ==, 640);
+  g_assert_true (got->hls.enabled);
+  g_clear_pointer (&got, we_profile_unref);
+
+  /* built-ins are read-only; a missing profile cannot be replaced */
+  we_store_profile_replace_async (store, builtin, NULL, waiter_cb, &w);
+  g_assert_false (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_AUTH_FORBIDDEN);
+  g_clear_error (&error);
+  waiter_clear (&w);
+  we_store_profile_delete_async (store, builtin->id, NULL, waiter_cb, &w);
+  g_assert_false (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_AUTH_FORBIDDEN);
+  g_clear_error (&error);
+  waiter_clear (&w);
+  {
+    g_autoptr(WeProfile) ghost = we_profile_new ("ghost");
+
+    we_store_profile_replace_async (store, ghost, NULL, waiter_cb, &w);
+    g_assert_false (we_store_finish_boolean (store, waiter_wait (&w), &error));
+    g_assert_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE);
+    g_clear_error (&error);
+    waiter_clear (&w);
+    g_assert_null (we_store_profile_get (store, "ghost", &error));
+    g_clear_error (&error);
+  }
+
+  /* duplicates: default ids count up, a given id must be free */
+  we_store_profile_duplicate_async (store, builtin->id, NULL, NULL, NULL, waiter_cb, &w);
+  got = we_store_finish_profile (store, waiter_wait (&w), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (got->id, ==, "720p_h264_copy");
+  g_assert_cmpstr (got->name, ==, "720p_h264 (copy)");
+  g_assert_false (got->builtin);
+  g_assert_cmpint (got->video_bitrate_kbps, ==, builtin->video_bitrate_kbps);
+  g_clear_pointer (&got, we_profile_unref);
+  waiter_clear (&w);
+  we_store_profile_duplicate_async (store, builtin->id, NULL, NULL, NULL, waiter_cb, &w);
+  got = we_store_finish_profile (store, waiter_wait (&w), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (got->id, ==, "720p_h264_copy2");
+  g_clear_pointer (&got, we_profile_unref);
+  waiter_clear (&w);
+  we_store_profile_duplicate_async (store, "mine", "ours", "Ours", NULL, waiter_cb, &w);
+  got = we_store_finish_profile (store, waiter_wait (&w), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (got->name, ==, "Ours");
+  g_assert_cmpint (got->width, ==, 640);
+  g_clear_pointer (&got, we_profile_unref);
+  waiter_clear (&w);
+  got = we_store_profile_get (store, "ours", &error);
+  g_assert_no_error (error);
+  g_assert_false (got->builtin);
+  g_clear_pointer (&got, we_profile_unref);
+  we_store_profile_duplicate_async (store, "mine", "ours", NULL, NULL, waiter_cb, &w);
+  g_assert_null (we_store_finish_profile (store, waiter_wait (&w), &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_CONFLICT);
+  g_clear_error (&error);
+  waiter_clear (&w);
+  we_store_profile_duplicate_async (store, "nope", NULL, NULL, NULL, waiter_cb, &w);
+  g_assert_null (we_store_finish_profile (store, waiter_wait (&w), &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE);
+  g_clear_error (&error);
+  waiter_clear (&w);
+
+  we_store_profile_delete_async (store, "mine", NULL, waiter_cb, &w);
+  g_assert_true (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_no_error (error);
+  waiter_clear (&w);
+  g_assert_null (we_store_profile_get (store, "mine", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE);
+  g_clear_error (&error);
+  we_store_profile_delete_async (store, "mine", NULL, waiter_cb, &w);
+  g_assert_false (we_store_finish_boolean (store, waiter_wait (&w), &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE);
+  g_clear_error (&error);
+  waiter_clear (&w);
+}
+
 static void
 test_async_ordering (WeStore *store)
 {
@@ -1761,6 +1885,7 @@ we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **erro
     { "job/idempotency-key", test_job_idempotency_key },
     { "async/roundtrip", test_async_roundtrip },
     { "async/ordering", test_async_ordering },
+    { "async/profile-writes", test_async_profile_writes },
     { "async/threads", test_async_threads },
     { "async/flush-and-cancel", test_async_flush_and_cancel },
   };

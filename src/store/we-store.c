@@ -483,6 +483,9 @@ typedef struct {
   WeJobOutput    *output;
   WeJobEvent     *event;
   WeWorkerRecord *worker;
+  WeProfile      *profile;
+  gchar          *name;
+  gboolean        create;   /* profile_write: insert only, never replace */
   WeJobFilter     filter;   /* its strings point into the three below */
   gchar          *filter_user_id;
   gchar          *filter_search;
@@ -504,6 +507,8 @@ op_args_free (OpArgs *args)
   g_clear_pointer (&args->output, we_job_output_free);
   g_clear_pointer (&args->event, we_job_event_free);
   g_clear_pointer (&args->worker, we_worker_record_free);
+  g_clear_pointer (&args->profile, we_profile_unref);
+  g_free (args->name);
   g_free (args->filter_user_id);
   g_free (args->filter_search);
   g_free (args->filter_owner);
@@ -707,6 +712,134 @@ op_profile_get (WeStore *self, GTask *task, gpointer data)
     g_task_return_error (task, error);
   else
     g_task_return_pointer (task, profile, (GDestroyNotify) we_profile_unref);
+}
+
+/* The checks and the write run as one operation on the store's thread, so
+ * no other request of this kernel can come between them. */
+static gboolean
+profile_check_writable (WeStore *self, const gchar *id, GError **error)
+{
+  g_autoptr(WeProfile) old = we_store_profile_get (self, id, error);
+
+  if (old == NULL)
+    return FALSE;
+  if (old->builtin) {
+    g_set_error (error, WE_ERROR, WE_ERROR_AUTH_FORBIDDEN,
+                 "profile %s is built in and read-only; duplicate it to change a copy", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+profile_exists (WeStore *self, const gchar *id, gboolean *exists, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(WeProfile) old = we_store_profile_get (self, id, &local);
+
+  if (old == NULL && !g_error_matches (local, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE)) {
+    g_propagate_error (error, g_steal_pointer (&local));
+    return FALSE;
+  }
+  *exists = old != NULL;
+  return TRUE;
+}
+
+static void
+op_profile_write (WeStore *self, GTask *task, gpointer data)
+{
+  OpArgs *args = data;
+  GError *error = NULL;
+  gboolean exists = FALSE;
+  gboolean ok;
+
+  if (args->create) {
+    ok = profile_exists (self, args->profile->id, &exists, &error);
+    if (ok && exists) {
+      g_set_error (&error, WE_ERROR, WE_ERROR_SYS_CONFLICT,
+                   "a profile with id %s exists already", args->profile->id);
+      ok = FALSE;
+    }
+  } else {
+    ok = profile_check_writable (self, args->profile->id, &error);
+  }
+  ok = ok && we_store_profile_put (self, args->profile, &error);
+  return_boolean (task, ok, error);
+}
+
+static void
+op_profile_delete (WeStore *self, GTask *task, gpointer data)
+{
+  OpArgs *args = data;
+  GError *error = NULL;
+  gboolean ok = profile_check_writable (self, args->id, &error) &&
+                we_store_profile_delete (self, args->id, &error);
+
+  return_boolean (task, ok, error);
+}
+
+/* "<id>_copy", then "<id>_copy2" …, shortened so it stays a valid id */
+static gchar *
+profile_copy_id (const gchar *id, guint n)
+{
+  g_autofree gchar *suffix = n < 2 ? g_strdup ("_copy") : g_strdup_printf ("_copy%u", n);
+  gsize keep = MIN (strlen (id), 64 - strlen (suffix));
+
+  return g_strdup_printf ("%.*s%s", (gint) keep, id, suffix);
+}
+
+static void
+op_profile_duplicate (WeStore *self, GTask *task, gpointer data)
+{
+  OpArgs *args = data;
+  GError *error = NULL;
+  g_autoptr(WeProfile) source = we_store_profile_get (self, args->id, &error);
+  g_autoptr(WeProfile) copy = NULL;
+  g_autofree gchar *new_id = NULL;
+  gboolean exists = TRUE;
+
+  if (source == NULL) {
+    g_task_return_error (task, error);
+    return;
+  }
+  if (args->profile != NULL) {  /* the id asked for */
+    new_id = g_strdup (args->profile->id);
+    if (!profile_exists (self, new_id, &exists, &error)) {
+      g_task_return_error (task, error);
+      return;
+    }
+    if (exists) {
+      g_task_return_new_error (task, WE_ERROR, WE_ERROR_SYS_CONFLICT,
+                               "a profile with id %s exists already", new_id);
+      return;
+    }
+  }
+  for (guint n = 1; exists && n <= 100; n++) {
+    g_free (new_id);
+    new_id = profile_copy_id (source->id, n);
+    if (!profile_exists (self, new_id, &exists, &error)) {
+      g_task_return_error (task, error);
+      return;
+    }
+  }
+  if (exists) {
+    g_task_return_new_error (task, WE_ERROR, WE_ERROR_SYS_CONFLICT,
+                             "profile %s has 100 copies already; name the copy's id",
+                             source->id);
+    return;
+  }
+  copy = we_profile_copy (source);
+  copy->builtin = FALSE;
+  g_free (copy->id);
+  copy->id = g_steal_pointer (&new_id);
+  g_free (copy->name);
+  copy->name = args->name != NULL ? g_strdup (args->name)
+                                  : g_strdup_printf ("%s (copy)", source->name);
+  if (!we_store_profile_put (self, copy, &error)) {
+    g_task_return_error (task, error);
+    return;
+  }
+  g_task_return_pointer (task, g_steal_pointer (&copy), (GDestroyNotify) we_profile_unref);
 }
 
 static void
@@ -958,6 +1091,77 @@ we_store_profile_get_async (WeStore *self, const gchar *id, GCancellable *cancel
   store_submit (self, task, op_profile_get);
 }
 
+static void
+profile_write_async (WeStore *self, const WeProfile *profile, gboolean create,
+                     gpointer source_tag, const gchar *name, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  OpArgs *args;
+  GTask *task;
+
+  g_return_if_fail (WE_IS_STORE (self));
+  g_return_if_fail (profile != NULL && profile->id != NULL);
+
+  task = op_task_new (self, cancellable, callback, user_data, source_tag, name, &args);
+  args->profile = we_profile_copy (profile);
+  args->create = create;
+  store_submit (self, task, op_profile_write);
+}
+
+void
+we_store_profile_create_async (WeStore *self, const WeProfile *profile,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  profile_write_async (self, profile, TRUE, we_store_profile_create_async,
+                       "we_store_profile_create_async", cancellable, callback, user_data);
+}
+
+void
+we_store_profile_replace_async (WeStore *self, const WeProfile *profile,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  profile_write_async (self, profile, FALSE, we_store_profile_replace_async,
+                       "we_store_profile_replace_async", cancellable, callback, user_data);
+}
+
+void
+we_store_profile_delete_async (WeStore *self, const gchar *id, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  OpArgs *args;
+  GTask *task;
+
+  g_return_if_fail (WE_IS_STORE (self));
+  g_return_if_fail (id != NULL);
+
+  task = op_task_new (self, cancellable, callback, user_data, we_store_profile_delete_async,
+                      "we_store_profile_delete_async", &args);
+  args->id = g_strdup (id);
+  store_submit (self, task, op_profile_delete);
+}
+
+void
+we_store_profile_duplicate_async (WeStore *self, const gchar *id, const gchar *new_id,
+                                  const gchar *new_name, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  OpArgs *args;
+  GTask *task;
+
+  g_return_if_fail (WE_IS_STORE (self));
+  g_return_if_fail (id != NULL);
+
+  task = op_task_new (self, cancellable, callback, user_data, we_store_profile_duplicate_async,
+                      "we_store_profile_duplicate_async", &args);
+  args->id = g_strdup (id);
+  if (new_id != NULL)
+    args->profile = we_profile_new (new_id);
+  args->name = g_strdup (new_name);
+  store_submit (self, task, op_profile_duplicate);
+}
+
 void
 we_store_worker_put_async (WeStore *self, const WeWorkerRecord *worker,
                            GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -1029,7 +1233,8 @@ we_store_finish_boolean (WeStore *self, GAsyncResult *result, GError **error)
   const gpointer tags[] = {
     we_store_job_create_async, we_store_job_update_async, we_store_job_delete_async,
     we_store_task_insert_async, we_store_task_update_async, we_store_output_put_async,
-    we_store_event_add_async, we_store_worker_put_async,
+    we_store_event_add_async, we_store_worker_put_async, we_store_profile_create_async,
+    we_store_profile_replace_async, we_store_profile_delete_async,
   };
 
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
@@ -1048,9 +1253,10 @@ we_store_finish_job (WeStore *self, GAsyncResult *result, GError **error)
 WeProfile *
 we_store_finish_profile (WeStore *self, GAsyncResult *result, GError **error)
 {
+  const gpointer tags[] = { we_store_profile_get_async, we_store_profile_duplicate_async };
+
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == we_store_profile_get_async,
-                        NULL);
+  g_return_val_if_fail (tag_is_one_of (result, tags, G_N_ELEMENTS (tags)), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 

@@ -203,6 +203,30 @@ void        we_store_profile_list_async (WeStore *self, GCancellable *cancellabl
                                          GAsyncReadyCallback callback, gpointer user_data);
 void        we_store_profile_get_async (WeStore *self, const gchar *id, GCancellable *cancellable,
                                         GAsyncReadyCallback callback, gpointer user_data);
+/* Stores @profile under an unused id; a taken one is WE_ERROR_SYS_CONFLICT.
+ * Finish with we_store_finish_boolean. */
+void        we_store_profile_create_async (WeStore *self, const WeProfile *profile,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+/* Replaces the stored profile of @profile's id. Errors: WE_ERROR_JOB_INVALID_PROFILE
+ * when there is none, WE_ERROR_AUTH_FORBIDDEN when it is built in (read-only).
+ * Finish with we_store_finish_boolean. */
+void        we_store_profile_replace_async (WeStore *self, const WeProfile *profile,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data);
+/* Deletes a profile; errors as for replace. Finish with we_store_finish_boolean. */
+void        we_store_profile_delete_async (WeStore *self, const gchar *id,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+/* Stores a copy of profile @id, never built in, as @new_id (nullable: the
+ * first free of "<id>_copy", "<id>_copy2" …) named @new_name (nullable:
+ * "<name> (copy)"). A taken @new_id is WE_ERROR_SYS_CONFLICT.
+ * Finish with we_store_finish_profile: the copy as stored. */
+void        we_store_profile_duplicate_async (WeStore *self, const gchar *id,
+                                              const gchar *new_id, const gchar *new_name,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
 void        we_store_worker_put_async  (WeStore *self, const WeWorkerRecord *worker,
                                         GCancellable *cancellable,
                                         GAsyncReadyCallback callback, gpointer user_data);
@@ -219,7 +243,7 @@ void        we_store_kernel_tick_async (WeStore *self, const gchar *kernel_id,
 gboolean    we_store_finish_boolean    (WeStore *self, GAsyncResult *result, GError **error);
 /* job_get. Returns: (transfer full) (nullable) */
 WeJob      *we_store_finish_job        (WeStore *self, GAsyncResult *result, GError **error);
-/* profile_get. Returns: (transfer full) (nullable) */
+/* profile_get, profile_duplicate. Returns: (transfer full) (nullable) */
 WeProfile  *we_store_finish_profile    (WeStore *self, GAsyncResult *result, GError **error);
 /* any list; @total is set by job_list only. Returns: (transfer container) (nullable) */
 GPtrArray  *we_store_finish_list       (WeStore *self, GAsyncResult *result, guint *total,

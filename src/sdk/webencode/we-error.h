@@ -63,6 +63,7 @@ typedef enum {
   WE_ERROR_SYS_METHOD_NOT_ALLOWED,   /* WE-SYS-405 405 */
   WE_ERROR_SYS_PAYLOAD_TOO_LARGE,    /* WE-SYS-413 413 */
   WE_ERROR_SYS_RANGE_NOT_SATISFIABLE,/* WE-SYS-416 416 */
+  WE_ERROR_SYS_CONFLICT,             /* WE-SYS-409 409: the resource exists already */
 
   WE_ERROR_LAST
 } WeErrorCode;

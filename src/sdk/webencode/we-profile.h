@@ -11,6 +11,51 @@
 
 G_BEGIN_DECLS
 
+/* One rendition of an ABR ladder (spec §9.4.1, §19.3 "Ladder"). */
+typedef struct {
+  gchar   *name;                /* [a-z0-9_-]{1,32}, unique in its ladder */
+  gint     width;               /* bounding box, as WeProfile.width */
+  gint     height;
+  gint     video_bitrate_kbps;  /* > 0: ladders are bitrate-driven */
+  gint     max_bitrate_kbps;    /* 0 = no cap, else >= video_bitrate_kbps */
+  gint     audio_bitrate_kbps;
+  gboolean enabled;             /* the editor switches rungs off without losing them */
+} WeProfileRung;
+
+typedef struct {
+  gboolean enabled;
+  gdouble  segment_duration_s;  /* 1..30 */
+  gchar   *segment_type;        /* "ts" | "fmp4" */
+  gchar   *encryption;          /* "none" | "aes-128" */
+} WeProfileHls;
+
+typedef struct {
+  gboolean enabled;
+  gdouble  segment_duration_s;  /* 1..30 */
+} WeProfileDash;
+
+typedef struct {
+  gboolean poster;              /* one still image */
+  gint     interval_s;          /* 0 = no periodic thumbnails */
+  gint     width;               /* height follows the aspect ratio */
+  gboolean sprite;              /* the periodic thumbnails tiled in one image */
+  gint     sprite_columns;
+  gboolean storyboard;          /* a WebVTT file pointing into the sprite */
+} WeProfileThumbnails;
+
+typedef struct {
+  gchar   *mode;                /* "none" | "passthrough" | "extract" | "burn" */
+  gchar  **formats;             /* "vtt", "srt": files written by "extract" */
+  gint     burn_track;          /* the subtitle stream index "burn" renders */
+} WeProfileSubtitles;
+
+typedef struct {
+  gboolean passthrough_when_compatible; /* copy the source audio if the container takes it */
+  gboolean normalize;           /* FALSE: "normalize_lufs" is null in JSON */
+  gdouble  normalize_lufs;      /* integrated loudness target, -70..-5 */
+  gboolean keep_all_tracks;     /* every audio stream, not only the default one */
+} WeProfileAudio;
+
 typedef struct {
   gchar   *id;                  /* "720p_h264"; [a-z0-9_-]{1,64} */
   gchar   *name;
@@ -37,7 +82,18 @@ typedef struct {
   gdouble  segment_min_s;
   gdouble  segment_max_s;
   gboolean builtin;             /* built-in profiles are read-only */
+
+  /* Packaging (spec §9.4, §19.3). Appended so the fields above keep their
+   * offsets for plugins built against the older struct. */
+  GPtrArray          *ladder;   /* (element-type WeProfileRung): empty = one rendition */
+  WeProfileHls        hls;
+  WeProfileDash       dash;
+  WeProfileThumbnails thumbnails;
+  WeProfileSubtitles  subtitles;
+  WeProfileAudio      audio;
 } WeProfile;
+
+#define WE_PROFILE_MAX_RUNGS 8
 
 #define WE_TYPE_PROFILE (we_profile_get_type ())
 GType       we_profile_get_type     (void);
@@ -46,8 +102,13 @@ GType       we_profile_get_type     (void);
 WeProfile  *we_profile_new          (const gchar *id);
 WeProfile  *we_profile_ref          (WeProfile *self);
 void        we_profile_unref        (WeProfile *self);
-/* Returns: (transfer full): a deep copy */
+/* Returns: (transfer full): a deep copy, builtin flag included */
 WeProfile  *we_profile_copy         (const WeProfile *self);
+
+/* Returns: (transfer full): an enabled rung with the given name */
+WeProfileRung *we_profile_rung_new  (const gchar *name);
+WeProfileRung *we_profile_rung_copy (const WeProfileRung *rung);
+void        we_profile_rung_free    (WeProfileRung *rung);
 
 /* Validates and builds a profile; unknown members are rejected so typos are
  * not silently ignored. Errors are WE_ERROR_JOB_INVALID_PROFILE.
@@ -61,8 +122,12 @@ WeProfile  *we_profile_new_with_overrides (const WeProfile *base,
                                            GError         **error);
 /* Returns: (transfer full) */
 JsonObject *we_profile_to_json      (const WeProfile *self);
+/* Checks every field and their combinations; the message names the field
+ * ("hls.segment_duration_s must be …"). Errors are WE_ERROR_JOB_INVALID_PROFILE. */
 gboolean    we_profile_validate     (const WeProfile *self,
                                      GError         **error);
+/* Whether @id is a valid profile id: [a-z0-9_-]{1,64}. */
+gboolean    we_profile_id_is_valid  (const gchar *id);
 /* The file extension of the container, without dot. */
 const gchar *we_profile_get_extension (const WeProfile *self);
 
@@ -70,5 +135,6 @@ const gchar *we_profile_get_extension (const WeProfile *self);
 GPtrArray  *we_profile_builtins     (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeProfile, we_profile_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeProfileRung, we_profile_rung_free)
 
 G_END_DECLS
