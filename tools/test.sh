@@ -25,19 +25,23 @@ if ! tools/install-deps.sh; then
   exit 1
 fi
 
-# the S3 pillar's tests run s3rver, pinned in tests/s3/package-lock.json
+# npm for the test helpers below
 if ! command -v npm >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q --no-install-recommends npm || true
 fi
-if [ ! -d tests/s3/node_modules/s3rver ] || [ tests/s3/package-lock.json -nt tests/s3/node_modules ]; then
-  if ! npm ci --prefix tests/s3 --no-audit --no-fund --loglevel=error; then
-    echo "test.sh: npm ci in tests/s3 failed" >&2
-    summary 0 1
-    exit 1
+# tests/s3 runs s3rver; tests/browser plays HLS/DASH in Debian's chromium with
+# playwright-core, hls.js and dashjs; both pinned in their package-lock.json
+for dir in tests/s3 tests/browser; do
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    if ! npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error; then
+      echo "test.sh: npm ci in $dir failed" >&2
+      summary 0 1
+      exit 1
+    fi
   fi
-fi
+done
 
 if [ ! -f "$builddir/build.ninja" ]; then
   # b_lundef=false: clang's sanitizer runtimes are not linked into shared objects
