@@ -60,6 +60,7 @@ typedef struct {
   GPtrArray      *workers;   /* (element-type Worker) */
   guint           slots_changed;
   natsConnection *nc;        /* the test's own connection */
+  guint           max_deliver; /* 0: the queue's default */
 } Fixture;
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -433,6 +434,7 @@ new_queue (Fixture *f)
   opts.heartbeat_ms = HEARTBEAT_MS;
   opts.offline_ms = ms (OFFLINE_MS);
   opts.kernel_id = "test-kernel";
+  opts.max_deliver = f->max_deliver;
   queue = we_queue_nats_new (f->url, &opts);
   g_signal_connect (queue, "task-event", G_CALLBACK (on_task_event), f);
   g_signal_connect (queue, "slots-changed", G_CALLBACK (on_slots_changed), f);
@@ -748,6 +750,51 @@ test_redelivery_runs_once (void)
   g_assert_cmpuint (count_events (&f, "t-redeliver", "done"), ==, 1);
   /* the crash cost no attempt: no failure was reported for it */
   g_assert_cmpuint (count_events (&f, "t-redeliver", "failed"), ==, 0);
+  fixture_stop (&f);
+}
+
+/* JetStream gives up on a message after MaxDeliver deliveries; with one,
+ * a worker that dies between fetch and claim takes the message with it.
+ * A free worker then waits in vain: the kernel fails the task retryably
+ * after two AckWaits, and the retry (a new message) runs. */
+static void
+test_undelivered_message_fails_over (void)
+{
+  Fixture f = { .max_deliver = 1 };
+  g_autoptr(JsonObject) task = make_task ("t-lost", "transcode", "fs://in/clip.mp4",
+                                          "fs://out/lost.mp4", 1);
+  g_autoptr(JsonObject) retry = make_task ("t-lost", "transcode", "fs://in/clip.mp4",
+                                           "fs://out/lost.mp4", 2);
+  const gchar *crash_env[] = { "WE_WORKER_TEST_EXIT_AFTER_FETCH", "1", NULL };
+  Worker *crasher, *good;
+  Event *failed, *done;
+  gint64 dispatched;
+
+  if (!fixture_start (&f, 0))
+    return;
+  crasher = start_worker (&f, "crasher", crash_env, NULL);
+  g_assert_true (wait_for (&f, pred_online, GUINT_TO_POINTER (1), ms (60000)));
+  dispatched = g_get_monotonic_time ();
+  dispatch_ok (&f, task);
+  g_assert_true (wait_for (&f, pred_worker_exited, crasher, ms (30000)));
+  good = start_worker (&f, "good", NULL, NULL);
+
+  g_assert_true (wait_for (&f, pred_final, "t-lost",
+                           ms (2 * ACK_WAIT_S * 1000 + OFFLINE_MS + 60000)));
+  failed = find_final (&f, "t-lost");
+  assert_failed (failed, "WE-WRK-004", TRUE);
+  g_assert_nonnull (strstr (msg_str (failed->msg, "message"), "not delivered"));
+  /* not before two AckWaits: a redelivery would have had its chance */
+  g_assert_cmpint (failed->at_us - dispatched, >=, 2 * ACK_WAIT_S * env.factor * G_USEC_PER_SEC);
+  g_assert_cmpuint (count_events (&f, "t-lost", "probe"), ==, 0);
+
+  g_ptr_array_set_size (f.events, 0);
+  dispatch_ok (&f, retry);
+  g_assert_true (wait_for (&f, pred_final, "t-lost", ms (120000)));
+  done = find_final (&f, "t-lost");
+  g_assert_cmpstr (we_worker_msg_type (done->msg), ==, "done");
+  g_assert_cmpstr (msg_str (done->msg, "worker_id"), ==, good->id);
+  g_assert_cmpint (json_object_get_int_member (done->msg, "attempt"), ==, 2);
   fixture_stop (&f);
 }
 
@@ -1270,6 +1317,8 @@ main (int argc, char **argv)
   g_test_add_func ("/queue-nats/kill", test_kill);
   g_test_add_func ("/queue-nats/redelivery-runs-once", test_redelivery_runs_once);
   g_test_add_func ("/queue-nats/duplicate-message-refused", test_duplicate_message_refused);
+  g_test_add_func ("/queue-nats/undelivered-message-fails-over",
+                   test_undelivered_message_fails_over);
   g_test_add_func ("/queue-nats/drain", test_drain);
   g_test_add_func ("/queue-nats/remove-worker", test_remove_worker);
   g_test_add_func ("/queue-nats/report-survives-kernel-restart",

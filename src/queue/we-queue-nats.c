@@ -66,6 +66,7 @@ typedef struct {
   guint    avoid_refusals;
   gboolean cancel_requested;
   gint64   orphaned_since_us;
+  gint64   starved_since_us;  /* unclaimed while a capable worker had a free slot */
 } NatsTask;
 
 typedef struct {
@@ -1264,6 +1265,7 @@ tick_cb (gpointer user_data)
   g_autoptr(WeQueueNats) keep = g_object_ref (self);
   g_autoptr(GPtrArray) offline = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) orphans = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) undelivered = g_ptr_array_new_with_free_func (g_free);
   gint64 now = g_get_monotonic_time ();
   GHashTableIter iter;
   gpointer key, value;
@@ -1302,8 +1304,21 @@ tick_cb (gpointer user_data)
   while (g_hash_table_iter_next (&iter, NULL, &value)) {
     NatsTask *t = value;
 
-    if (t->holder != NULL || t->cancel_requested)
+    if (t->holder != NULL || t->cancel_requested) {
+      t->starved_since_us = 0;
       continue;
+    }
+    /* a free worker pulls a deliverable message within a second; one left
+     * waiting through two AckWaits is not coming (JetStream stopped after
+     * MaxDeliver deliveries to workers that died before claiming, or the
+     * message was lost): the scheduler's retry publishes a new one */
+    if (!any_worker_can_take (self, t->codec, t->hw, NULL, TRUE))
+      t->starved_since_us = 0;
+    else if (t->starved_since_us == 0)
+      t->starved_since_us = now;
+    else if (now - t->starved_since_us >
+             2 * (gint64) self->ack_wait_s * G_USEC_PER_SEC + (gint64) self->offline_ms * 1000)
+      g_ptr_array_add (undelivered, g_strdup (t->id));
     if (any_worker_can_take (self, t->codec, t->hw, NULL, FALSE)) {
       t->orphaned_since_us = 0;
     } else if (t->orphaned_since_us == 0) {
@@ -1321,7 +1336,18 @@ tick_cb (gpointer user_data)
     message = g_strdup_printf ("no online worker can take it (route %s)", t->route);
     task_fail (self, t, WE_ERROR_JOB_NO_WORKERS, message);
   }
-  if (orphans->len > 0)
+  for (guint i = 0; i < undelivered->len; i++) {
+    NatsTask *t = g_hash_table_lookup (self->tasks, g_ptr_array_index (undelivered, i));
+    g_autofree gchar *message = NULL;
+
+    if (t == NULL || t->holder != NULL)
+      continue;
+    message = g_strdup_printf ("its work message on %s was not delivered to any free worker "
+                               "within %u s", t->route,
+                               2 * self->ack_wait_s + self->offline_ms / 1000);
+    task_fail (self, t, WE_ERROR_WRK_COMMUNICATION, message);
+  }
+  if (orphans->len > 0 || undelivered->len > 0)
     we_queue_emit_slots_changed (WE_QUEUE (self));
 
   g_hash_table_iter_init (&iter, self->finished);
