@@ -267,15 +267,12 @@ match_route (const WeApiRoute *route, gchar **segments, GPtrArray *captures)
     return FALSE;
   for (guint i = 0; i < n; i++) {
     if (g_str_equal (pattern[i], "{}")) {
-      gchar *value = g_uri_unescape_segment (segments[i], NULL, "/");
-      if (value == NULL || *value == '\0') {
-        g_free (value);
+      /* already percent-decoded by libsoup: decoding again would turn an
+       * id's "%25" into "%" */
+      if (*segments[i] == '\0')
         return FALSE;
-      }
       if (captures != NULL)
-        g_ptr_array_add (captures, value);
-      else
-        g_free (value);
+        g_ptr_array_add (captures, g_strdup (segments[i]));
     } else if (!g_str_equal (pattern[i], segments[i])) {
       return FALSE;
     }

@@ -47,6 +47,13 @@ class ApiBasics(wetest.DaemonTestCase):
         self.assertError(self.d.get("/v1/nothing-here"), 404, "WE-SYS-404")
         self.assertError(self.d.request("PUT", "/v1/jobs"), 405, "WE-SYS-405")
 
+    def test_ids_are_decoded_once(self):
+        # an escaped "%" stays a "%" of the id, and a lone one is just a character
+        err = self.assertError(self.d.get("/v1/jobs/abc%2525x"), 404, "WE-JOB-004")
+        self.assertIn("abc%25x", err["details"])
+        err = self.assertError(self.d.get("/v1/jobs/abc%25x"), 404, "WE-JOB-004")
+        self.assertIn("abc%x", err["details"])
+
     def test_malformed_json(self):
         r = self.d.post("/v1/jobs", body=b"{not json", headers={"Content-Type": "application/json"})
         err = self.assertError(r, 400, "WE-JOB-001")
