@@ -113,6 +113,8 @@ void            we_storage_get_capabilities (WeStorage *self, WeStorageCapabilit
 gchar          *we_storage_make_url         (WeStorage *self, const gchar *key);
 /* Returns: (transfer full) (nullable) */
 gchar          *we_storage_get_media_uri    (WeStorage *self, const gchar *url, GError **error);
+/* @info: (out caller-allocates): overwritten, so it must not hold anything
+ * yet (a g_auto(WeObjectInfo) fresh or after we_object_info_clear()) */
 gboolean        we_storage_stat             (WeStorage *self, const gchar *url,
                                              WeObjectInfo *info, GError **error);
 /* Returns: (transfer full) (nullable) */
