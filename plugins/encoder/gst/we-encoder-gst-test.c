@@ -445,6 +445,56 @@ test_cancel (void)
   g_array_unref (log.times);
 }
 
+static gboolean
+cancel_cb (gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+set_flag_cb (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* A cancel while the source is still being probed: the discoverer must not
+ * be stopped mid-URI (that can hang the caller's thread for good), and
+ * every attempt ends cancelled, promptly. */
+static void
+test_cancel_during_probe (void)
+{
+  g_autoptr(WeProfile) profile = builtin_profile ("480p_fast");
+  g_autofree gchar *out = tmp_path ("out-cancel-probe.mp4");
+  const guint delays_ms[] = { 0, 1, 2, 3, 5, 8, 12, 20, 35, 60 };
+  g_autoptr(GSource) settle = NULL;
+  gboolean settled = FALSE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (delays_ms); i++) {
+    g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr(GSource) timer = g_timeout_source_new (delays_ms[i]);
+    g_autoptr(GError) error = NULL;
+    gint64 started = g_get_monotonic_time ();
+
+    g_source_set_callback (timer, cancel_cb, cancellable, NULL);
+    g_source_attach (timer, fx.context);
+    g_assert_false (transcode_full (fx.clip_long, out, profile, 0, 0, NULL, cancellable,
+                                    &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_cmpint (g_get_monotonic_time () - started, <, 2 * G_USEC_PER_SEC);
+    g_source_destroy (timer);
+  }
+  /* the abandoned discoverers finish their URI and are stopped on this
+   * context: give them the time, so nothing is left at exit */
+  settle = g_timeout_source_new (1500);
+  g_source_set_callback (settle, set_flag_cb, &settled, NULL);
+  g_source_attach (settle, fx.context);
+  while (!settled)
+    g_main_context_iteration (fx.context, TRUE);
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+}
+
 /* ---- bad sources -------------------------------------------------------- */
 
 typedef struct {
@@ -636,6 +686,7 @@ main (int argc, char **argv)
   g_test_add_func ("/encoder-gst/range", test_range);
   g_test_add_func ("/encoder-gst/progress", test_progress);
   g_test_add_func ("/encoder-gst/cancel", test_cancel);
+  g_test_add_func ("/encoder-gst/cancel-during-probe", test_cancel_during_probe);
   g_test_add_data_func ("/encoder-gst/bad-source/not-media", &bad_cases[0], test_bad_source);
   g_test_add_data_func ("/encoder-gst/bad-source/truncated", &bad_cases[1], test_bad_source);
   g_test_add_data_func ("/encoder-gst/bad-source/audio-only", &bad_cases[2], test_bad_source);

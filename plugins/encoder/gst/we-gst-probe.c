@@ -34,6 +34,51 @@ typedef struct {
   gboolean           done;
 } ProbeJob;
 
+static void discovered_cb (GstDiscoverer *discoverer, GstDiscovererInfo *info, GError *error,
+                           gpointer user_data);
+
+static gboolean
+abandoned_stop_idle_cb (gpointer user_data)
+{
+  GstDiscoverer *discoverer = user_data;
+
+  gst_discoverer_stop (discoverer);
+  g_object_unref (discoverer);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+abandoned_finished_cb (GstDiscoverer *discoverer, gpointer user_data)
+{
+  GMainContext *context = user_data;
+  g_autoptr(GSource) idle = g_idle_source_new ();
+
+  /* not inside its own signal emission, and on the context it runs on */
+  g_source_set_callback (idle, abandoned_stop_idle_cb, discoverer, NULL);
+  g_source_attach (idle, context);
+}
+
+/* gst_discoverer_stop() while the discoverer still works on a URI takes its
+ * lock and then waits for the streaming threads to reach READY, while a
+ * streaming thread in its pad-added handler waits for that same lock: the
+ * thread that asked (a cancel on the worker's main loop) would hang for
+ * good. So a discoverer cut short is left to finish on its own (it gives up
+ * after its timeout at the latest) and stopped once it says it is done. */
+static void
+context_closure_unref (gpointer data, GClosure *closure)
+{
+  g_main_context_unref (data);
+}
+
+static void
+discoverer_abandon (GstDiscoverer *discoverer, GMainContext *context)
+{
+  g_signal_handlers_disconnect_matched (discoverer, G_SIGNAL_MATCH_FUNC, 0, 0, NULL,
+                                        discovered_cb, NULL);
+  g_signal_connect_data (discoverer, "finished", G_CALLBACK (abandoned_finished_cb),
+                         g_main_context_ref (context), context_closure_unref, 0);
+}
+
 static void
 probe_job_stop (ProbeJob *job)
 {
@@ -53,10 +98,8 @@ probe_job_stop (ProbeJob *job)
     g_source_destroy (job->timeout_source);
     g_clear_pointer (&job->timeout_source, g_source_unref);
   }
-  if (job->discoverer != NULL) {
-    gst_discoverer_stop (job->discoverer);
-    g_clear_object (&job->discoverer);
-  }
+  if (job->discoverer != NULL)
+    discoverer_abandon (g_steal_pointer (&job->discoverer), job->context);
   if (job->pipeline != NULL) {
     gst_element_set_state (job->pipeline, GST_STATE_NULL);
     g_clear_pointer (&job->pipeline, gst_object_unref);
@@ -537,6 +580,9 @@ we_gst_probe_async (gpointer source_object, const gchar *uri, GCancellable *canc
   /* the discoverer attaches to the thread-default context at start() */
   gst_discoverer_start (job->discoverer);
   if (!gst_discoverer_discover_uri_async (job->discoverer, uri)) {
+    /* it works on nothing, so it stops at once (and would never finish) */
+    gst_discoverer_stop (job->discoverer);
+    g_clear_object (&job->discoverer);
     probe_complete (task, g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED,
                                        "cannot queue %s for probing", uri));
   }
