@@ -13,55 +13,22 @@ and audio settings, and prints both times, the output sizes and the ratio
 webencode/ffmpeg. Python standard library only.
 """
 import argparse
-import datetime
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
-MAKE_CLIP = os.path.join(SOURCE_ROOT, "tests", "media", "make-clip")
-SKIP = 77  # meson's "skipped"
+from benchlib import BenchError, MAKE_CLIP, SKIP, api, free_port, log, ts
+
 
 # The brief's ffmpeg baseline for 720p_h264, used where the profile is silent.
 FALLBACK = {"width": 1280, "height": 720, "video_bitrate_kbps": 2500, "max_bitrate_kbps": 2750,
             "buffer_kbps": 5000, "preset": "fast", "audio_bitrate_kbps": 128,
             "audio_sample_rate": 48000, "audio_channels": 2}
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def api(base, method, path, body=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read()
-    except urllib.error.HTTPError as e:
-        raise BenchError("%s %s: HTTP %d: %s" % (method, path, e.code,
-                                                  e.read().decode(errors="replace")))
-    return json.loads(raw) if raw else None
 
 
 def probe_duration(path):
@@ -169,10 +136,6 @@ def run_webencode(daemon, source, profile, timeout):
         candidate = os.path.join(daemon.storage_root, url[len("fs://"):])
         path = candidate if os.path.exists(candidate) else None
     return elapsed, size, path, jid
-
-
-def ts(text):
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def phases(daemon, jid):

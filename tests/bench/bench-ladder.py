@@ -13,7 +13,6 @@ outputs have the expected number of segments in every rendition.
 Python standard library only.
 """
 import argparse
-import glob
 import json
 import math
 import os
@@ -23,10 +22,8 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
-MAKE_CLIP = os.path.join(SOURCE_ROOT, "tests", "media", "make-clip")
-SKIP = 77  # meson's "skipped"
+from benchlib import BenchError, MAKE_CLIP, SKIP, log
+
 
 # (name, width, height, video kb/s, maxrate kb/s, bufsize kb/s, audio kb/s): spec §9.4.1
 FULL = [("1080p", 1920, 1080, 5000, 5500, 10000, 192),
@@ -35,14 +32,6 @@ FULL = [("1080p", 1920, 1080, 5000, 5500, 10000, 192),
 SMOKE = [("360p", 640, 360, 1000, 1100, 2000, 128),
          ("240p", 426, 240, 500, 550, 1000, 96),
          ("180p", 320, 180, 250, 275, 500, 64)]
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
 
 
 def timed(cmd):

@@ -34,7 +34,6 @@ when a run fails or the two-worker run did not split; with --min-speedup also
 when the speedup is lower. Python standard library only.
 """
 import argparse
-import datetime
 import json
 import os
 import re
@@ -45,45 +44,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
-MAKE_CLIP = os.path.join(SOURCE_ROOT, "tests", "media", "make-clip")
-SKIP = 77  # meson's "skipped"
+from benchlib import BenchError, MAKE_CLIP, SKIP, api, free_port, log, ts
+
 GOAL = 1.85
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def api(base, method, path, body=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read()
-    except urllib.error.HTTPError as e:
-        raise BenchError("%s %s: HTTP %d: %s" % (method, path, e.code,
-                                                  e.read().decode(errors="replace")))
-    return json.loads(raw) if raw else None
-
-
-def ts(text):
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def probe(path):

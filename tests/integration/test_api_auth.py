@@ -66,7 +66,7 @@ class Auth(wetest.DaemonTestCase):
         self.assertError(self.d.upload(clip, headers=viewer), 403, "WE-AUTH-004")
         self.assertError(self.d.upload(clip), 401, "WE-AUTH-001")
         # nothing of the refused uploads reached storage
-        uploads = os.path.join(self.d.tmp, "data", "storage", "uploads")
+        uploads = self.d.stored_dir("uploads")
         self.assertFalse(os.path.exists(uploads) and os.listdir(uploads))
         # an operator may
         r = self.d.upload(clip, headers=operator)

@@ -257,6 +257,11 @@ class StoreOnlyWorkers(WorkerHelpers, wetest.DaemonTestCase):
         cls.d.nats = first.nats
         cls.d.s3 = first.s3
         cls.d.start()
+        # every live worker has joined, so none is listed from the store alone
+        deadline = time.time() + 30 * wetest.TIME_FACTOR
+        while cls.d.get("/health").json()["workers"]["total"] < 2:
+            assert time.time() < deadline, cls.d.tail(30)
+            time.sleep(0.1)
 
     def test_offline_worker(self):
         gone = self.d.worker_store_id(3)

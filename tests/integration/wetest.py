@@ -234,6 +234,13 @@ class Daemon:
                                 name + "._S3rver_object")
         raise ValueError("no local path for %s" % url)
 
+    def stored_dir(self, prefix):
+        """The folder on this host holding the default storage's objects
+        under @prefix (a key prefix such as outputs/<job id>)."""
+        if self.s3 is not None:
+            return os.path.join(self.s3.tmp, "objects", self.s3.bucket, prefix)
+        return os.path.join(self.tmp, "data", "storage", prefix)
+
     def read_stored(self, url):
         with open(self.stored_path(url), "rb") as f:
             return f.read()
