@@ -13,6 +13,7 @@
 
 #include "we-api-handlers.h"
 
+#include "common/we-json.h"
 #include "common/we-log.h"
 #include "queue/we-queue-local.h"
 #include "queue/we-queue-nats.h"
@@ -91,25 +92,6 @@ status_from_string (const gchar *text, WorkerStatus *status)
   return TRUE;
 }
 
-static const gchar *
-json_str (JsonObject *o, const gchar *name)
-{
-  JsonNode *node = json_object_get_member (o, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
-static JsonArray *
-json_arr (JsonObject *o, const gchar *name)
-{
-  JsonNode *node = json_object_get_member (o, name);
-
-  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
-}
-
 static void
 set_nullable_string (JsonObject *o, const gchar *name, const gchar *value)
 {
@@ -130,7 +112,7 @@ set_time (JsonObject *o, const gchar *name, gint64 usec)
 static WorkerStatus
 live_status (JsonObject *live)
 {
-  if (g_strcmp0 (json_str (live, "state"), "stopped") == 0)
+  if (g_strcmp0 (we_json_get_string (live, "state"), "stopped") == 0)
     return STATUS_OFFLINE;
   if (json_object_get_boolean_member_with_default (live, "draining", FALSE))
     return STATUS_DRAINING;
@@ -142,7 +124,7 @@ entry_status (WorkerEntry *entry)
 {
   WorkerStatus status = STATUS_ONLINE;
 
-  status_from_string (json_str (entry->json, "status"), &status);
+  status_from_string (we_json_get_string (entry->json, "status"), &status);
   return status;
 }
 
@@ -166,7 +148,7 @@ entry_from_live (JsonObject *live, GPtrArray *records)
 {
   WorkerEntry *entry = g_new0 (WorkerEntry, 1);
   g_autoptr(GList) members = json_object_get_members (live);
-  const gchar *id = json_str (live, "id");
+  const gchar *id = we_json_get_string (live, "id");
   gint64 registered_at = 0;
 
   entry->live = TRUE;
@@ -265,7 +247,7 @@ find_entry (GPtrArray *entries, const gchar *id)
   for (guint i = 0; i < entries->len; i++) {
     WorkerEntry *entry = g_ptr_array_index (entries, i);
 
-    if (g_strcmp0 (json_str (entry->json, "id"), id) == 0)
+    if (g_strcmp0 (we_json_get_string (entry->json, "id"), id) == 0)
       return entry;
   }
   for (guint i = 0; i < entries->len; i++) {
@@ -396,13 +378,13 @@ set_draining (WorkersOp *op, WorkerEntry *entry, GPtrArray *records)
   const WeApiContext *ctx = we_api_request_context (op->request);
   gboolean draining = op->action == WORKERS_DRAIN;
   const gchar *action = draining ? "worker.drain" : "worker.undrain";
-  g_autofree gchar *id = g_strdup (json_str (entry->json, "id"));
+  g_autofree gchar *id = g_strdup (we_json_get_string (entry->json, "id"));
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) after = NULL;
   WorkerEntry *now;
 
   if (!entry->live || entry_status (entry) == STATUS_OFFLINE) {
-    const gchar *seen = json_str (entry->json, "last_heartbeat");
+    const gchar *seen = we_json_get_string (entry->json, "last_heartbeat");
 
     g_set_error (&error, WE_ERROR, WE_ERROR_WRK_OFFLINE,
                  "worker %s is offline (last heartbeat %s); only a connected worker can be "
@@ -432,8 +414,8 @@ static void
 delete_worker (WorkersOp *op, WorkerEntry *entry)
 {
   const WeApiContext *ctx = we_api_request_context (op->request);
-  const gchar *id = json_str (entry->json, "id");
-  JsonArray *tasks = json_arr (entry->json, "task_ids");
+  const gchar *id = we_json_get_string (entry->json, "id");
+  JsonArray *tasks = we_json_get_array (entry->json, "task_ids");
   g_autoptr(GError) error = NULL;
   g_autoptr(GTask) task = NULL;
   DeleteData *d;

@@ -52,3 +52,10 @@ we_worker_msg_type (JsonObject *msg)
 {
   return json_object_get_string_member_with_default (msg, "type", "");
 }
+
+gboolean
+we_worker_msg_type_is_final (const gchar *type)
+{
+  return g_strcmp0 (type, "done") == 0 || g_strcmp0 (type, "failed") == 0 ||
+         g_strcmp0 (type, "cancelled") == 0;
+}

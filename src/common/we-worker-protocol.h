@@ -47,5 +47,7 @@ JsonObject  *we_worker_msg_parse     (const gchar *line,
 /* Returns: (transfer full): @msg on one line, newline-terminated */
 gchar       *we_worker_msg_serialize (JsonObject *msg);
 const gchar *we_worker_msg_type      (JsonObject *msg);
+/* done, failed and cancelled end a task attempt */
+gboolean     we_worker_msg_type_is_final (const gchar *type);
 
 G_END_DECLS

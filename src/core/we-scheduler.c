@@ -2,6 +2,7 @@
 #include "config.h"
 #include "we-scheduler.h"
 
+#include "common/we-json.h"
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
 #include "we-job-request.h"
@@ -531,19 +532,6 @@ fail_job (WeScheduler *self, ActiveJob *aj, const gchar *code, const gchar *mess
 
 /* --- worker reports --- */
 
-static gdouble
-get_double (JsonObject *o, const gchar *name)
-{
-  JsonNode *n = json_object_get_member (o, name);
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n))
-    return 0;
-  if (json_node_get_value_type (n) == G_TYPE_INT64)
-    return (gdouble) json_node_get_int (n);
-  if (json_node_get_value_type (n) == G_TYPE_DOUBLE)
-    return json_node_get_double (n);
-  return 0;
-}
-
 /* How much of the job's work a task is, in media seconds: encoding dominates,
  * audio is cheap, scanning and stitching are quick passes over the data. */
 static gdouble
@@ -574,15 +562,15 @@ update_job_progress (WeScheduler *self, ActiveJob *aj, WeTask *task, JsonObject 
   TaskRate *rate;
 
   if (task != NULL && msg != NULL) {
-    gdouble duration = get_double (msg, "duration_s");
+    gdouble duration = we_json_get_double (msg, "duration_s", 0);
     rate = g_hash_table_lookup (aj->rates, task->id);
     if (rate == NULL) {
       rate = g_new0 (TaskRate, 1);
       g_hash_table_insert (aj->rates, g_strdup (task->id), rate);
     }
-    rate->fps = get_double (msg, "fps");
-    rate->speed = get_double (msg, "speed");
-    rate->remaining_s = MAX (duration - get_double (msg, "position_s"), 0);
+    rate->fps = we_json_get_double (msg, "fps", 0);
+    rate->speed = we_json_get_double (msg, "speed", 0);
+    rate->remaining_s = MAX (duration - we_json_get_double (msg, "position_s", 0), 0);
   }
 
   for (guint i = 0; i < aj->tasks->len; i++) {
@@ -765,8 +753,8 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
   const gchar *job_id = g_hash_table_lookup (self->running, task_id);
   ActiveJob *aj = job_id ? g_hash_table_lookup (self->active, job_id) : NULL;
   WeTask *task = aj ? find_task (aj, task_id) : NULL;
-  gboolean final = g_str_equal (type, "done") || g_str_equal (type, "failed") ||
-                   g_str_equal (type, "cancelled");
+  gboolean final = we_worker_msg_type_is_final (type);
+  const gchar *worker = we_json_get_string (msg, "worker_id");
 
   if (task == NULL || task->status != WE_TASK_STATUS_RUNNING) {
     /* a report for a job that was cancelled or deleted meanwhile */
@@ -778,18 +766,14 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
   }
 
   /* a queue whose workers claim tasks themselves says who took it */
-  if (json_object_has_member (msg, "worker_id")) {
-    const gchar *worker = json_object_get_string_member_with_default (msg, "worker_id", NULL);
-
-    if (worker != NULL && g_strcmp0 (worker, task->assigned_worker_id) != 0) {
-      g_free (task->assigned_worker_id);
-      task->assigned_worker_id = g_strdup (worker);
-      g_free (aj->job->assigned_worker_id);
-      aj->job->assigned_worker_id = g_strdup (worker);
-      if (g_str_equal (type, "claimed")) {
-        write_task (self, task);
-        write_job (self, aj->job);
-      }
+  if (worker != NULL && g_strcmp0 (worker, task->assigned_worker_id) != 0) {
+    g_free (task->assigned_worker_id);
+    task->assigned_worker_id = g_strdup (worker);
+    g_free (aj->job->assigned_worker_id);
+    aj->job->assigned_worker_id = g_strdup (worker);
+    if (g_str_equal (type, "claimed")) {
+      write_task (self, task);
+      write_job (self, aj->job);
     }
   }
 
@@ -803,14 +787,14 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
       write_job (self, aj->job);
     }
   } else if (g_str_equal (type, "progress")) {
-    task->progress_pct = CLAMP (get_double (msg, "percent"), 0, 100);
+    task->progress_pct = CLAMP (we_json_get_double (msg, "percent", 0), 0, 100);
     write_task (self, task);
     update_job_progress (self, aj, task, msg);
   } else if (g_str_equal (type, "done")) {
     g_hash_table_remove (self->running, task_id);
     task->status = WE_TASK_STATUS_COMPLETED;
     task->progress_pct = 100;
-    task->output_size_bytes = (gint64) get_double (msg, "size_bytes");
+    task->output_size_bytes = (gint64) we_json_get_double (msg, "size_bytes", 0);
     g_hash_table_remove (aj->rates, task->id);
     write_task (self, task);
     add_event (self, aj->job->id, "task.completed", NULL, "task %d (%s) completed",

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <webencode/we-error.h>
 
+#include "common/we-json.h"
 #include "common/we-job.h"
 #include "common/we-worker-protocol.h"
 
@@ -101,17 +102,6 @@ G_DEFINE_TYPE_WITH_CODE (WeQueueLocal, we_queue_local, G_TYPE_OBJECT,
 static void we_queue_proc_read_next (WeQueueProc *proc);
 static void we_queue_child_exited (WeQueueChild *child, WeQueueProc *proc);
 static gboolean we_queue_child_spawn (WeQueueChild *child, GError **error);
-
-static const gchar *
-json_get_str (JsonObject *obj, const gchar *name)
-{
-  JsonNode *node = json_object_get_member (obj, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
 
 static const gchar *
 we_queue_child_state_to_string (WeQueueChildState state)
@@ -307,7 +297,7 @@ we_queue_child_handle_line (WeQueueChild *child, const gchar *line, gsize length
                             ? json_object_ref (json_node_get_object (caps))
                             : json_object_new ();
     g_free (child->version);
-    child->version = g_strdup (json_get_str (msg, "version"));
+    child->version = g_strdup (we_json_get_string (msg, "version"));
     child->state = WE_QUEUE_CHILD_IDLE;
     g_info ("worker %s (pid %d) is ready", child->id, (gint) child->proc->pid);
     we_queue_emit_slots_changed (WE_QUEUE (self));
@@ -319,7 +309,7 @@ we_queue_child_handle_line (WeQueueChild *child, const gchar *line, gsize length
     return;
   }
   if (child->state != WE_QUEUE_CHILD_BUSY ||
-      g_strcmp0 (json_get_str (msg, "task_id"), child->task_id) != 0) {
+      g_strcmp0 (we_json_get_string (msg, "task_id"), child->task_id) != 0) {
     /* e.g. a report that crossed a kill: the task is accounted for */
     g_debug ("ignoring stale \"%s\" message from worker %s", type, child->id);
     return;
@@ -769,7 +759,7 @@ we_queue_local_dispatch (WeQueue *queue, JsonObject *task, GError **error)
   g_autoptr(JsonObject) msg = NULL;
   WeQueueChild *child = NULL;
   WeQueueChild *holder;
-  const gchar *task_id = json_get_str (task, "id");
+  const gchar *task_id = we_json_get_string (task, "id");
 
   if (task_id == NULL || *task_id == '\0') {
     g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST, "task has no id");
@@ -784,7 +774,7 @@ we_queue_local_dispatch (WeQueue *queue, JsonObject *task, GError **error)
   if (self->started && !self->stopping) {
     /* a retry goes to another worker when one is free (spec §9.8: a crash
      * may be the worker's, not the task's) */
-    const gchar *avoid = json_get_str (task, "avoid_worker");
+    const gchar *avoid = we_json_get_string (task, "avoid_worker");
     for (guint i = 0; i < self->children->len; i++) {
       WeQueueChild *candidate = g_ptr_array_index (self->children, i);
 

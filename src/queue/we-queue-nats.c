@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "common/we-json.h"
 #include "common/we-job.h"
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
@@ -163,61 +164,7 @@ G_DEFINE_TYPE_WITH_CODE (WeQueueNats, we_queue_nats, G_TYPE_OBJECT,
 
 static void local_child_spawn (LocalChild *child);
 
-/* ---- JSON reads that never warn: every message comes from outside ------- */
-
-static const gchar *
-json_str (JsonObject *obj, const gchar *name)
-{
-  JsonNode *node = obj != NULL ? json_object_get_member (obj, name) : NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
-static gint64
-json_int (JsonObject *obj, const gchar *name, gint64 def)
-{
-  JsonNode *node = obj != NULL ? json_object_get_member (obj, name) : NULL;
-  GType type;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
-    return def;
-  type = json_node_get_value_type (node);
-  if (type == G_TYPE_INT64)
-    return json_node_get_int (node);
-  if (type == G_TYPE_DOUBLE)
-    return (gint64) json_node_get_double (node);
-  return def;
-}
-
-static gboolean
-json_bool (JsonObject *obj, const gchar *name, gboolean def)
-{
-  JsonNode *node = obj != NULL ? json_object_get_member (obj, name) : NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return def;
-  return json_node_get_boolean (node);
-}
-
-static JsonObject *
-json_obj (JsonObject *obj, const gchar *name)
-{
-  JsonNode *node = obj != NULL ? json_object_get_member (obj, name) : NULL;
-
-  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-}
-
-static JsonArray *
-json_arr (JsonObject *obj, const gchar *name)
-{
-  JsonNode *node = obj != NULL ? json_object_get_member (obj, name) : NULL;
-
-  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
-}
+/* ---- JSON ------------------------------------------------------------- */
 
 /* Heartbeats are parsed immutable; callers of list_workers() may edit what
  * they get, so they get their own copy. */
@@ -232,13 +179,6 @@ json_object_deep_copy (JsonObject *obj)
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return json_object_new ();
   return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
-}
-
-static gboolean
-message_is_final (const gchar *type)
-{
-  return g_strcmp0 (type, "done") == 0 || g_strcmp0 (type, "failed") == 0 ||
-         g_strcmp0 (type, "cancelled") == 0;
 }
 
 /* ---- records ------------------------------------------------------------ */
@@ -321,7 +261,7 @@ worker_has_codec (NatsWorker *w, const gchar *codec, gboolean hw)
   if (codec == NULL)
     return TRUE;
   if (hw) {
-    list = json_arr (w->capabilities, "hw_encoders");
+    list = we_json_get_array (w->capabilities, "hw_encoders");
     for (guint i = 0; list != NULL && i < json_array_get_length (list); i++) {
       g_autofree gchar *c = we_nats_hw_encoder_codec (json_array_get_element (list, i));
 
@@ -330,7 +270,7 @@ worker_has_codec (NatsWorker *w, const gchar *codec, gboolean hw)
     }
     return FALSE;
   }
-  list = json_arr (w->capabilities, "video_codecs");
+  list = we_json_get_array (w->capabilities, "video_codecs");
   for (guint i = 0; list != NULL && i < json_array_get_length (list); i++) {
     JsonNode *node = json_array_get_element (list, i);
 
@@ -872,9 +812,9 @@ worker_lookup_or_add (WeQueueNats *self, const gchar *worker_id)
 static void
 handle_claim_now (WeQueueNats *self, WeNatsMsg *msg, JsonObject *claim)
 {
-  const gchar *task_id = json_str (claim, "task_id");
-  const gchar *worker_id = json_str (claim, "worker_id");
-  gint64 attempt = json_int (claim, "attempt", -1);
+  const gchar *task_id = we_json_get_string (claim, "task_id");
+  const gchar *worker_id = we_json_get_string (claim, "worker_id");
+  gint64 attempt = we_json_get_int (claim, "attempt", -1);
   NatsTask *t = task_id != NULL ? g_hash_table_lookup (self->tasks, task_id) : NULL;
   NatsWorker *w, *other;
 
@@ -1017,16 +957,16 @@ on_event (GObject *target, WeNatsMsg *msg)
     g_debug ("ignoring report: %s", error->message);
     return;
   }
-  type = json_str (report, "type");
-  task_id = json_str (report, "task_id");
-  worker_id = json_str (report, "worker_id");
-  attempt = json_int (report, "attempt", -1);
+  type = we_json_get_string (report, "type");
+  task_id = we_json_get_string (report, "task_id");
+  worker_id = we_json_get_string (report, "worker_id");
+  attempt = we_json_get_int (report, "attempt", -1);
   if (type == NULL || task_id == NULL || worker_id == NULL)
     return;
   if (g_strcmp0 (type, "probe") != 0 && g_strcmp0 (type, "progress") != 0 &&
-      !message_is_final (type))
+      !we_worker_msg_type_is_final (type))
     return;
-  final = message_is_final (type);
+  final = we_worker_msg_type_is_final (type);
 
   t = g_hash_table_lookup (self->tasks, task_id);
   if (t == NULL) {
@@ -1076,8 +1016,8 @@ on_event (GObject *target, WeNatsMsg *msg)
 static gchar *
 worker_incarnation (JsonObject *hb)
 {
-  return g_strdup_printf ("%" G_GINT64_FORMAT "/%s", json_int (hb, "pid", 0),
-                          json_str (hb, "started_at") != NULL ? json_str (hb, "started_at") : "");
+  return g_strdup_printf ("%" G_GINT64_FORMAT "/%s", we_json_get_int (hb, "pid", 0),
+                          we_json_get_string (hb, "started_at") != NULL ? we_json_get_string (hb, "started_at") : "");
 }
 
 static void
@@ -1116,7 +1056,7 @@ on_heartbeat (GObject *target, WeNatsMsg *msg)
     g_debug ("ignoring heartbeat: %s", error->message);
     return;
   }
-  worker_id = json_str (hb, "worker_id");
+  worker_id = we_json_get_string (hb, "worker_id");
   if (worker_id == NULL || *worker_id == '\0' || strlen (worker_id) > 256)
     return;
   incarnation = worker_incarnation (hb);
@@ -1135,22 +1075,22 @@ on_heartbeat (GObject *target, WeNatsMsg *msg)
   old_total = w->slots_total;
 
   if (w->started_at != NULL &&
-      (g_strcmp0 (w->started_at, json_str (hb, "started_at")) != 0 ||
-       w->pid != json_int (hb, "pid", w->pid)))
+      (g_strcmp0 (w->started_at, we_json_get_string (hb, "started_at")) != 0 ||
+       w->pid != we_json_get_int (hb, "pid", w->pid)))
     w->restarts++;
-  set_string (&w->hostname, json_str (hb, "hostname"));
-  set_string (&w->ip_address, json_str (hb, "ip_address"));
-  set_string (&w->version, json_str (hb, "version"));
-  set_string (&w->started_at, json_str (hb, "started_at"));
-  w->pid = json_int (hb, "pid", w->pid);
-  caps = json_obj (hb, "capabilities");
+  set_string (&w->hostname, we_json_get_string (hb, "hostname"));
+  set_string (&w->ip_address, we_json_get_string (hb, "ip_address"));
+  set_string (&w->version, we_json_get_string (hb, "version"));
+  set_string (&w->started_at, we_json_get_string (hb, "started_at"));
+  w->pid = we_json_get_int (hb, "pid", w->pid);
+  caps = we_json_get_object (hb, "capabilities");
   if (caps != NULL) {
     g_clear_pointer (&w->capabilities, json_object_unref);
     w->capabilities = json_object_ref (caps);
   }
-  w->slots_total = (guint) CLAMP (json_int (hb, "slots_total", 1), 0, 1024);
-  w->slots_free = (guint) CLAMP (json_int (hb, "slots_free", 0), 0, w->slots_total);
-  w->reported_draining = json_bool (hb, "draining", FALSE);
+  w->slots_total = (guint) CLAMP (we_json_get_int (hb, "slots_total", 1), 0, 1024);
+  w->slots_free = (guint) CLAMP (we_json_get_int (hb, "slots_free", 0), 0, w->slots_total);
+  w->reported_draining = we_json_get_bool (hb, "draining", FALSE);
   /* confirmed: from now on the worker's word counts, so a drain another
    * kernel asks for later is not fought by our older request */
   if (w->drain_wanted_set && w->reported_draining == w->drain_wanted)
@@ -1160,22 +1100,22 @@ on_heartbeat (GObject *target, WeNatsMsg *msg)
 
   g_hash_table_remove_all (w->reported);
   g_hash_table_remove_all (w->claiming);
-  list = json_arr (hb, "tasks");
+  list = we_json_get_array (hb, "tasks");
   for (guint i = 0; list != NULL && i < json_array_get_length (list); i++) {
     JsonNode *node = json_array_get_element (list, i);
     JsonObject *entry = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-    const gchar *id = json_str (entry, "task_id");
+    const gchar *id = we_json_get_string (entry, "task_id");
 
     if (id == NULL)
       continue;
     /* a task being claimed is not the worker's yet: it proves nothing */
-    if (g_strcmp0 (json_str (entry, "state"), "claiming") == 0)
+    if (g_strcmp0 (we_json_get_string (entry, "state"), "claiming") == 0)
       g_hash_table_add (w->claiming, g_strdup (id));
     else
       g_hash_table_replace (w->reported, g_strdup (id),
-                            GINT_TO_POINTER ((gint) json_int (entry, "attempt", 0)));
+                            GINT_TO_POINTER ((gint) we_json_get_int (entry, "attempt", 0)));
   }
-  list = json_arr (hb, "task_ids");
+  list = we_json_get_array (hb, "task_ids");
   for (guint i = 0; list != NULL && i < json_array_get_length (list); i++) {
     JsonNode *node = json_array_get_element (list, i);
     const gchar *id;
@@ -1187,7 +1127,7 @@ on_heartbeat (GObject *target, WeNatsMsg *msg)
       g_hash_table_insert (w->reported, g_strdup (id), GINT_TO_POINTER (0));
   }
 
-  if (json_bool (hb, "leaving", FALSE)) {
+  if (we_json_get_bool (hb, "leaving", FALSE)) {
     if (was_online)
       worker_set_offline (self, w, "it shut down", TRUE);
     return;
@@ -1600,9 +1540,9 @@ we_queue_nats_stop (WeQueue *queue)
 static gchar *
 route_for (WeQueueNats *self, JsonObject *task, gchar **codec, gboolean *hw)
 {
-  const gchar *kind = json_str (task, "kind");
-  JsonObject *profile = json_obj (task, "profile");
-  const gchar *vcodec = json_str (profile, "video_codec");
+  const gchar *kind = we_json_get_string (task, "kind");
+  JsonObject *profile = we_json_get_object (task, "profile");
+  const gchar *vcodec = we_json_get_string (profile, "video_codec");
   GHashTableIter iter;
   gpointer value;
 
@@ -1613,7 +1553,7 @@ route_for (WeQueueNats *self, JsonObject *task, gchar **codec, gboolean *hw)
   *codec = we_nats_token (vcodec != NULL ? vcodec : "h264");
   for (gchar *p = *codec; *p != '\0'; p++)
     *p = g_ascii_tolower (*p);
-  if (json_bool (profile, "prefer_hardware", FALSE)) {
+  if (we_json_get_bool (profile, "prefer_hardware", FALSE)) {
     g_hash_table_iter_init (&iter, self->workers);
     while (g_hash_table_iter_next (&iter, NULL, &value)) {
       if (worker_can_take (self, value, *codec, TRUE)) {
@@ -1631,7 +1571,7 @@ static gboolean
 we_queue_nats_dispatch (WeQueue *queue, JsonObject *task, GError **error)
 {
   WeQueueNats *self = WE_QUEUE_NATS (queue);
-  const gchar *task_id = json_str (task, "id");
+  const gchar *task_id = we_json_get_string (task, "id");
   g_autofree gchar *codec = NULL;
   g_autofree gchar *route = NULL;
   g_autoptr(JsonObject) msg = NULL;
@@ -1661,7 +1601,7 @@ we_queue_nats_dispatch (WeQueue *queue, JsonObject *task, GError **error)
   route = route_for (self, task, &codec, &hw);
   t = g_new0 (NatsTask, 1);
   t->id = g_strdup (task_id);
-  t->attempt = json_int (task, "attempt", 1);
+  t->attempt = we_json_get_int (task, "attempt", 1);
   reporter = find_reporting_worker (self, t, NULL);
   nats_task_free (g_steal_pointer (&t));
   if (!any_worker_can_take (self, codec, hw, NULL, FALSE) && reporter == NULL) {
@@ -1680,12 +1620,12 @@ we_queue_nats_dispatch (WeQueue *queue, JsonObject *task, GError **error)
 
   t = g_new0 (NatsTask, 1);
   t->id = g_strdup (task_id);
-  t->job_id = g_strdup (json_str (task, "job_id"));
+  t->job_id = g_strdup (we_json_get_string (task, "job_id"));
   t->route = g_strdup (route);
   t->codec = g_steal_pointer (&codec);
   t->hw = hw;
-  t->attempt = json_int (task, "attempt", 1);
-  t->avoid = g_strdup (json_str (task, "avoid_worker"));
+  t->attempt = we_json_get_int (task, "attempt", 1);
+  t->avoid = g_strdup (we_json_get_string (task, "avoid_worker"));
   previous = g_hash_table_lookup (self->finished, task_id);
   /* the scheduler names the worker to avoid only when it learnt it at
    * dispatch, which it cannot here (the worker claims later): remember */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <webencode/we-error.h>
 
+#include "common/we-json.h"
 #include "common/we-job.h"
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
@@ -129,40 +130,6 @@ static void work_end (Work *work);
 static void work_send_final (Work *work);
 static void send_heartbeat (WeWorkerNats *self, gboolean leaving);
 static void maybe_teardown (WeWorkerNats *self);
-
-static const gchar *
-json_str (JsonObject *obj, const gchar *name)
-{
-  JsonNode *node = obj != NULL ? json_object_get_member (obj, name) : NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
-static gint64
-json_int (JsonObject *obj, const gchar *name, gint64 def)
-{
-  JsonNode *node = obj != NULL ? json_object_get_member (obj, name) : NULL;
-  GType type;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
-    return def;
-  type = json_node_get_value_type (node);
-  if (type == G_TYPE_INT64)
-    return json_node_get_int (node);
-  if (type == G_TYPE_DOUBLE)
-    return (gint64) json_node_get_double (node);
-  return def;
-}
-
-static gboolean
-message_is_final (const gchar *type)
-{
-  return g_strcmp0 (type, "done") == 0 || g_strcmp0 (type, "failed") == 0 ||
-         g_strcmp0 (type, "cancelled") == 0;
-}
 
 /* ---- pulling (threads) ---------------------------------------------------- */
 
@@ -505,7 +472,7 @@ worker_send_cb (WeWorker *worker, JsonObject *msg, gpointer user_data)
 {
   WeWorkerNats *self = user_data;
   const gchar *type = we_worker_msg_type (msg);
-  const gchar *task_id = json_str (msg, "task_id");
+  const gchar *task_id = we_json_get_string (msg, "task_id");
   Work *work = task_id != NULL ? g_hash_table_lookup (self->works, task_id) : NULL;
 
   if (g_strcmp0 (type, "hello") == 0)
@@ -516,7 +483,7 @@ worker_send_cb (WeWorker *worker, JsonObject *msg, gpointer user_data)
     return;
   }
   work->last_report_us = g_get_monotonic_time ();
-  if (message_is_final (type)) {
+  if (we_worker_msg_type_is_final (type)) {
     work_report_final (work, msg);
     return;
   }
@@ -656,7 +623,7 @@ on_work (GObject *target, WeNatsMsg *msg)
          json_object_has_member (payload, "task") &&
          JSON_NODE_HOLDS_OBJECT (json_object_get_member (payload, "task"))
            ? json_object_get_object_member (payload, "task") : NULL;
-  task_id = json_str (task, "id");
+  task_id = we_json_get_string (task, "id");
   if (task_id == NULL || *task_id == '\0' || strlen (task_id) > 256) {
     g_warning ("dropping an unusable task message on %s: %s", msg->subject,
                error != NULL ? error->message : "no task id");
@@ -683,8 +650,8 @@ on_work (GObject *target, WeNatsMsg *msg)
   work = g_new0 (Work, 1);
   work->owner = self;
   work->task_id = g_strdup (task_id);
-  work->job_id = g_strdup (json_str (task, "job_id"));
-  work->attempt = json_int (task, "attempt", 1);
+  work->job_id = g_strdup (we_json_get_string (task, "job_id"));
+  work->attempt = we_json_get_int (task, "attempt", 1);
   work->task = json_object_ref (task);
   work->ack_reply = g_strdup (msg->reply);
   work->stream_seq = msg->stream_seq;
@@ -751,9 +718,9 @@ on_control (GObject *target, WeNatsMsg *msg)
     g_debug ("ignoring control message: %s", error->message);
     return;
   }
-  type = json_str (control, "type");
+  type = we_json_get_string (control, "type");
   if (g_strcmp0 (type, "cancel") == 0) {
-    const gchar *task_id = json_str (control, "task_id");
+    const gchar *task_id = we_json_get_string (control, "task_id");
     Work *work = task_id != NULL ? g_hash_table_lookup (self->works, task_id) : NULL;
 
     if (work != NULL) {

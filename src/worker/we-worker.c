@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/we-json.h"
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
 #include "plugin/we-plugin-host.h"
@@ -130,51 +131,6 @@ static void we_worker_close (WeWorker *self);
 static void we_worker_maybe_finish (WeWorker *self);
 
 /* Typed reads that never warn: every message comes from outside. */
-static const gchar *
-json_get_str (JsonObject *obj, const gchar *name)
-{
-  JsonNode *node = json_object_get_member (obj, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
-static gdouble
-json_get_double (JsonObject *obj, const gchar *name, gdouble default_value)
-{
-  JsonNode *node = json_object_get_member (obj, name);
-  GType type;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
-    return default_value;
-  type = json_node_get_value_type (node);
-  if (type != G_TYPE_INT64 && type != G_TYPE_DOUBLE)
-    return default_value;
-  return json_node_get_double (node);
-}
-
-static JsonObject *
-json_get_obj (JsonObject *obj, const gchar *name)
-{
-  JsonNode *node = json_object_get_member (obj, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    return NULL;
-  return json_node_get_object (node);
-}
-
-static JsonArray *
-json_get_arr (JsonObject *obj, const gchar *name)
-{
-  JsonNode *node = json_object_get_member (obj, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
-    return NULL;
-  return json_node_get_array (node);
-}
-
 static void
 we_worker_write_free (WeWorkerWrite *write)
 {
@@ -807,9 +763,9 @@ we_worker_media_uri_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 we_worker_handle_task (WeWorker *self, JsonObject *msg)
 {
-  JsonObject *spec = json_get_obj (msg, "task");
+  JsonObject *spec = we_json_get_object (msg, "task");
   JsonObject *profile_json;
-  const gchar *id = spec != NULL ? json_get_str (spec, "id") : NULL;
+  const gchar *id = spec != NULL ? we_json_get_string (spec, "id") : NULL;
   const gchar *kind, *input_url, *output_url;
   const gchar *plugin_id = NULL;
   WeWorkerKind task_kind;
@@ -836,7 +792,7 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
     return;
   }
 
-  kind = json_get_str (spec, "kind");
+  kind = we_json_get_string (spec, "kind");
   if (g_strcmp0 (kind, "transcode") == 0)
     task_kind = WE_WORKER_KIND_TRANSCODE;
   else if (g_strcmp0 (kind, "scan") == 0)
@@ -853,8 +809,8 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
     return;
   }
   if (task_kind == WE_WORKER_KIND_STITCH) {
-    JsonArray *segments = json_get_arr (spec, "segment_urls");
-    const gchar *audio_url = json_get_str (spec, "audio_url");
+    JsonArray *segments = we_json_get_array (spec, "segment_urls");
+    const gchar *audio_url = we_json_get_string (spec, "audio_url");
     g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
 
     if (segments == NULL || json_array_get_length (segments) == 0) {
@@ -876,10 +832,10 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
     part_urls = g_strv_builder_end (builder);
     input_url = part_urls[0];
   } else {
-    input_url = json_get_str (spec, "input_url");
+    input_url = we_json_get_string (spec, "input_url");
   }
-  output_url = json_get_str (spec, "output_url");
-  profile_json = json_get_obj (spec, "profile");
+  output_url = we_json_get_string (spec, "output_url");
+  profile_json = we_json_get_object (spec, "profile");
   if (input_url == NULL || profile_json == NULL ||
       (output_url == NULL && task_kind != WE_WORKER_KIND_SCAN)) {
     we_worker_send_failed (self, id, WE_ERROR_JOB_INVALID_REQUEST,
@@ -894,14 +850,14 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
   task->id = g_strdup (id);
   task->input_url = g_strdup (input_url);
   task->output_url = g_strdup (output_url);
-  task->start_s = MAX (json_get_double (spec, "start_s", 0.0), 0.0);
-  task->duration_s = MAX (json_get_double (spec, "duration_s", 0.0), 0.0);
+  task->start_s = MAX (we_json_get_double (spec, "start_s", 0.0), 0.0);
+  task->duration_s = MAX (we_json_get_double (spec, "duration_s", 0.0), 0.0);
   task->cancellable = g_cancellable_new ();
   task->kind = task_kind;
-  task->has_audio_part = json_get_str (spec, "audio_url") != NULL;
-  task->expected_frames = (guint64) MAX (json_get_double (spec, "expected_frames", 0.0), 0.0);
-  task->expected_duration_s = MAX (json_get_double (spec, "expected_duration_s", 0.0), 0.0);
-  task->frame_duration_s = MAX (json_get_double (spec, "frame_duration_s", 0.0), 0.0);
+  task->has_audio_part = we_json_get_string (spec, "audio_url") != NULL;
+  task->expected_frames = (guint64) MAX (we_json_get_double (spec, "expected_frames", 0.0), 0.0);
+  task->expected_duration_s = MAX (we_json_get_double (spec, "expected_duration_s", 0.0), 0.0);
+  task->frame_duration_s = MAX (we_json_get_double (spec, "frame_duration_s", 0.0), 0.0);
   task->profile = we_profile_new_from_json (profile_json, &error);
   if (task->profile == NULL) {
     we_worker_send_failed (self, id, we_error_code_from_gerror (error), error->message, FALSE);
@@ -964,7 +920,7 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
 static void
 we_worker_handle_cancel (WeWorker *self, JsonObject *msg)
 {
-  const gchar *task_id = json_get_str (msg, "task_id");
+  const gchar *task_id = we_json_get_string (msg, "task_id");
 
   if (self->task == NULL || g_strcmp0 (task_id, self->task->id) != 0) {
     /* a cancel that crossed our final report: nothing to do */
@@ -1032,11 +988,11 @@ we_worker_send_hello (WeWorker *self)
 static void
 we_worker_handle_configure (WeWorker *self, JsonObject *msg)
 {
-  const gchar *worker_id = json_get_str (msg, "worker_id");
-  const gchar *scratch_dir = json_get_str (msg, "scratch_dir");
-  const gchar *plugin_dir = json_get_str (msg, "plugin_dir");
-  JsonArray *plugins = json_get_arr (msg, "plugins");
-  JsonArray *disabled = json_get_arr (msg, "disabled_plugins");
+  const gchar *worker_id = we_json_get_string (msg, "worker_id");
+  const gchar *scratch_dir = we_json_get_string (msg, "scratch_dir");
+  const gchar *plugin_dir = we_json_get_string (msg, "plugin_dir");
+  JsonArray *plugins = we_json_get_array (msg, "plugins");
+  JsonArray *disabled = we_json_get_array (msg, "disabled_plugins");
   g_autoptr(GStrvBuilder) disabled_ids = g_strv_builder_new ();
   g_auto(GStrv) disabled_list = NULL;
   g_autoptr(GError) error = NULL;
@@ -1061,8 +1017,8 @@ we_worker_handle_configure (WeWorker *self, JsonObject *msg)
   for (guint i = 0; plugins != NULL && i < json_array_get_length (plugins); i++) {
     JsonNode *node = json_array_get_element (plugins, i);
     JsonObject *entry = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-    const gchar *id = entry != NULL ? json_get_str (entry, "id") : NULL;
-    JsonObject *config = entry != NULL ? json_get_obj (entry, "config") : NULL;
+    const gchar *id = entry != NULL ? we_json_get_string (entry, "id") : NULL;
+    JsonObject *config = entry != NULL ? we_json_get_object (entry, "config") : NULL;
 
     if (id == NULL) {
       g_warning ("ignoring plugin entry %u without an id", i);
