@@ -7,6 +7,8 @@
 #include <gst/video/video.h>
 #include <webencode/we-error.h>
 
+#include "we-gst-run.h"
+
 #define PROGRESS_INTERVAL_MS 500
 
 typedef struct {
@@ -141,33 +143,18 @@ transcode_job_free (TranscodeJob *job)
 static void
 report_progress (TranscodeJob *job, gboolean final)
 {
-  WeEncodeProgress p = { 0, };
-  gdouble elapsed = (g_get_monotonic_time () - job->started_us) / (gdouble) G_USEC_PER_SEC;
+  WeEncodeProgress p;
   GstClockTime pos;
+  guint64 frames;
 
   if (job->progress == NULL)
     return;
   g_mutex_lock (&job->lock);
   pos = job->out_position;
-  p.frames = job->frames;
+  frames = job->frames;
   g_mutex_unlock (&job->lock);
-
-  p.duration_s = job->expected_s;
-  p.position_s = GST_CLOCK_TIME_IS_VALID (pos) ? (gdouble) pos / GST_SECOND : 0;
-  if (final) {
-    p.position_s = job->expected_s;
-    p.percent = 100.0;
-  } else if (job->expected_s > 0) {
-    p.position_s = MIN (p.position_s, job->expected_s);
-    /* 100 is kept for the end, when the file is complete on disk */
-    p.percent = MIN (p.position_s / job->expected_s * 100.0, 99.9);
-  }
-  p.percent = MAX (p.percent, job->last_percent);
-  job->last_percent = p.percent;
-  if (elapsed > 0) {
-    p.fps = p.frames / elapsed;
-    p.speed = p.position_s / elapsed;
-  }
+  we_gst_progress_compute (&p, pos, frames, job->expected_s, job->started_us, final,
+                           &job->last_percent);
   job->progress (&p, job->progress_data);
 }
 
@@ -378,15 +365,6 @@ link_to_mux (TranscodeJob *job, GstElement *tail, const gchar *template_name)
 }
 
 static void
-post_app_message (TranscodeJob *job, const gchar *name, const gchar *detail)
-{
-  GstStructure *s = gst_structure_new (name, "detail", G_TYPE_STRING, detail, NULL);
-
-  gst_element_post_message (job->pipeline,
-                            gst_message_new_application (GST_OBJECT (job->pipeline), s));
-}
-
-static void
 decodebin_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
 {
   TranscodeJob *job = user_data;
@@ -408,7 +386,7 @@ decodebin_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
       if (job->need_seek)
         job->seek_pad = gst_object_ref (pad);
     } else {
-      post_app_message (job, "we-link-failed", "video");
+      we_gst_post_app_message (job->pipeline, "we-link-failed", "video");
     }
   } else if (g_str_has_prefix (name, "audio/x-raw") && !job->audio_linked &&
              job->audio_head != NULL) {
@@ -416,7 +394,7 @@ decodebin_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
       head = job->audio_head;
       job->audio_linked = TRUE;
     } else {
-      post_app_message (job, "we-link-failed", "audio");
+      we_gst_post_app_message (job->pipeline, "we-link-failed", "audio");
     }
   }
   if (head != NULL && job->need_seek) {
@@ -439,7 +417,7 @@ decodebin_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
   }
   sinkpad = gst_element_get_static_pad (head, "sink");
   if (gst_pad_link (pad, sinkpad) != GST_PAD_LINK_OK)
-    post_app_message (job, "we-link-failed", name);
+    we_gst_post_app_message (job->pipeline, "we-link-failed", name);
 }
 
 static void
@@ -447,7 +425,7 @@ decodebin_no_more_pads (GstElement *decodebin, gpointer user_data)
 {
   TranscodeJob *job = user_data;
 
-  post_app_message (job, "we-pads-done", NULL);
+  we_gst_post_app_message (job->pipeline, "we-pads-done", NULL);
 }
 
 /* ---- main-context side -------------------------------------------------- */
@@ -521,39 +499,6 @@ handle_pads_done (GTask *task)
   }
 }
 
-static GError *
-error_from_message (TranscodeJob *job, GstMessage *msg)
-{
-  g_autoptr(GError) err = NULL;
-  g_autofree gchar *dbg = NULL;
-  g_autofree gchar *src_name = gst_object_get_name (GST_MESSAGE_SRC (msg));
-  gboolean from_source;
-
-  gst_message_parse_error (msg, &err, &dbg);
-  g_debug ("error from %s: %s (%s)", src_name, err->message, dbg ? dbg : "");
-  from_source = GST_MESSAGE_SRC (msg) == GST_OBJECT (job->decodebin) ||
-                gst_object_has_as_ancestor (GST_MESSAGE_SRC (msg), GST_OBJECT (job->decodebin));
-
-  /* a demuxer reports trouble downstream of it as its own "internal data
-   * stream error"; a negotiation failure there is ours, not the source's */
-  if (from_source && dbg != NULL && strstr (dbg, "not-negotiated") != NULL)
-    return g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED,
-                        "pipeline could not negotiate formats: %s", err->message);
-  if (!from_source)
-    return g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED, "%s: %s", src_name, err->message);
-  if (err->domain == GST_RESOURCE_ERROR)
-    return g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED, "cannot read source: %s", err->message);
-  if (err->domain == GST_STREAM_ERROR &&
-      (err->code == GST_STREAM_ERROR_TYPE_NOT_FOUND || err->code == GST_STREAM_ERROR_WRONG_TYPE))
-    return g_error_new (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
-                        "not a media file: could not determine type (%s)", err->message);
-  if (err->domain == GST_STREAM_ERROR && err->code == GST_STREAM_ERROR_CODEC_NOT_FOUND)
-    return g_error_new (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
-                        "unsupported codec: %s", err->message);
-  return g_error_new (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
-                      "source is truncated or corrupt: %s", err->message);
-}
-
 /* The segment seek flushes the pipeline before any caps reached the
  * encoder. x265enc re-initialises itself on a flush and fails without caps
  * ("Can not initialize x265 encoder"); with nothing encoded yet there is
@@ -580,7 +525,7 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
     return G_SOURCE_REMOVE;
   switch (GST_MESSAGE_TYPE (msg)) {
   case GST_MESSAGE_ERROR:
-    transcode_complete (task, error_from_message (job, msg));
+    transcode_complete (task, we_gst_error_from_message (msg, job->decodebin));
     return G_SOURCE_REMOVE;
   case GST_MESSAGE_EOS:
     /* only now has the muxer written its index (the MP4 moov) */
@@ -779,7 +724,7 @@ probed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     g_autoptr(GstBus) bus = gst_element_get_bus (job->pipeline);
     g_autoptr(GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
 
-    transcode_complete (task, msg != NULL ? error_from_message (job, msg)
+    transcode_complete (task, msg != NULL ? we_gst_error_from_message (msg, job->decodebin)
                                           : g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED,
                                                          "pipeline failed to start"));
     return;
