@@ -162,6 +162,7 @@ opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   SoupMessageHeaders *h = soup_server_message_get_response_headers (d->msg);
   g_autofree gchar *disposition = NULL;
+  g_autofree gchar *base = NULL;
   const gchar *if_none_match;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error)) {
@@ -191,7 +192,11 @@ opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   }
 
-  disposition = g_strdup_printf ("attachment; filename=\"%s\"", d->name);
+  /* a player fetching a playlist or segment ignores it; a browser saving
+   * a file gets its own name, never a path or a broken quote */
+  base = g_path_get_basename (d->name);
+  g_strdelimit (base, "\"\\", '_');
+  disposition = g_strdup_printf ("attachment; filename=\"%s\"", base);
   soup_message_headers_replace (h, "Content-Disposition", disposition);
   soup_message_headers_replace (h, "Content-Type", d->content_type ? d->content_type
                                                                    : "application/octet-stream");
@@ -224,6 +229,9 @@ outputs_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GPtrArray) outputs = we_store_finish_list (WE_STORE (source), result, NULL, &error);
   const gchar *name = we_api_request_param (request, 1);
   WeJobOutput *found = NULL;
+  WeJobOutput *manifest = NULL;
+  g_autofree gchar *segment_url = NULL;
+  const gchar *url, *content_type;
   WeStorage *storage;
   Download *d;
   g_autoptr(GTask) task = NULL;
@@ -236,18 +244,31 @@ outputs_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     WeJobOutput *o = g_ptr_array_index (outputs, i);
     if (g_strcmp0 (o->name, name) == 0)
       found = o;
+    else if (g_strcmp0 (o->type, "manifest") == 0 && manifest == NULL)
+      manifest = o;
   }
-  if (found == NULL) {
+  /* media segments, init segments and keys-free playlists of a ladder are
+   * not listed one by one: they are the files below its manifest's folder,
+   * which players reach by relative URLs */
+  if (found == NULL && manifest != NULL && we_job_output_path_is_safe (name) &&
+      strchr (manifest->name, '/') == NULL) {
+    const gchar *slash = strrchr (manifest->url, '/');
+    if (slash != NULL)
+      segment_url = g_strdup_printf ("%.*s/%s", (gint) (slash - manifest->url), manifest->url,
+                                     name);
+  }
+  if (found == NULL && segment_url == NULL) {
     error = g_error_new (WE_ERROR, WE_ERROR_STO_NOT_FOUND, "job %s has no output \"%s\"",
                          we_api_request_param (request, 0), name);
     we_api_request_respond_error (request, error);
     return;
   }
-  storage = we_plugin_host_storage_for_url (we_api_request_context (request)->host, found->url,
-                                            NULL);
+  url = found != NULL ? found->url : segment_url;
+  content_type = found != NULL ? found->content_type : we_job_content_type_for_name (name);
+  storage = we_plugin_host_storage_for_url (we_api_request_context (request)->host, url, NULL);
   if (storage == NULL) {
     error = g_error_new (WE_ERROR, WE_ERROR_STO_UNAVAILABLE,
-                         "no storage plugin serves %s", found->url);
+                         "no storage plugin serves %s", url);
     we_api_request_respond_error (request, error);
     return;
   }
@@ -256,9 +277,9 @@ outputs_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   d->head = g_strcmp0 (soup_server_message_get_method (request->msg), "HEAD") == 0;
   d->request_id = g_strdup (request->request_id);
   d->storage = g_object_ref (storage);
-  d->url = g_strdup (found->url);
-  d->name = g_strdup (found->name);
-  d->content_type = g_strdup (found->content_type);
+  d->url = g_strdup (url);
+  d->name = g_strdup (name);
+  d->content_type = g_strdup (content_type);
   d->request_headers = soup_message_headers_ref (soup_server_message_get_request_headers (request->msg));
   d->cancellable = g_cancellable_new ();
   d->msg = we_api_request_steal_message (request);

@@ -27,6 +27,7 @@ void we_api_jobs_delete     (WeApiRequest *request);
 void we_api_jobs_update     (WeApiRequest *request);
 void we_api_jobs_outputs    (WeApiRequest *request);
 void we_api_jobs_download   (WeApiRequest *request);
+void we_api_jobs_key        (WeApiRequest *request);
 
 void we_api_files_capabilities (WeApiRequest *request);
 void we_api_files_roots        (WeApiRequest *request);

@@ -33,8 +33,9 @@ static const WeApiRoute routes[] = {
   { "POST", "/v1/jobs/{}/cancel", WE_ROLE_OPERATOR, we_api_jobs_cancel },
   { "POST", "/v1/jobs/{}/retry", WE_ROLE_OPERATOR, we_api_jobs_retry },
   { "GET", "/v1/jobs/{}/outputs", WE_ROLE_VIEWER, we_api_jobs_outputs },
-  { "GET", "/v1/jobs/{}/outputs/{}", WE_ROLE_VIEWER, we_api_jobs_download },
-  { "HEAD", "/v1/jobs/{}/outputs/{}", WE_ROLE_VIEWER, we_api_jobs_download },
+  { "GET", "/v1/jobs/{}/outputs/{**}", WE_ROLE_VIEWER, we_api_jobs_download },
+  { "HEAD", "/v1/jobs/{}/outputs/{**}", WE_ROLE_VIEWER, we_api_jobs_download },
+  { "GET", "/v1/jobs/{}/key", WE_ROLE_VIEWER, we_api_jobs_key },
   { "GET", "/v1/files/capabilities", WE_ROLE_VIEWER, we_api_files_capabilities },
   { "GET", "/v1/files/roots", WE_ROLE_VIEWER, we_api_files_roots },
   { "GET", "/v1/files/browse", WE_ROLE_VIEWER, we_api_files_browse },
@@ -214,7 +215,8 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
 
 /* --- routing --- */
 
-/* A {**} in @pattern takes one or more whole segments, joined with "/" again:
+/* A {**} in @pattern takes one or more whole segments, joined with "/" again
+ * (a {} before it takes one, as usual):
  * ids such as "host/local-1" (libsoup hands us the path decoded, so an
  * escaped %2F arrives as a plain "/" and cannot stay inside one segment).
  * Such ids are only ever looked up, never used as a path. */
@@ -232,7 +234,8 @@ match_rest (gchar **pattern, gchar **segments, GPtrArray *captures)
   if (ns < np)
     return FALSE;
   for (guint i = 0; i < at; i++) {
-    if (!g_str_equal (pattern[i], segments[i]))
+    if (g_str_equal (pattern[i], "{}") ? *segments[i] == '\0'
+                                       : !g_str_equal (pattern[i], segments[i]))
       return FALSE;
   }
   for (guint i = 0; i < tail; i++) {
@@ -246,6 +249,11 @@ match_rest (gchar **pattern, gchar **segments, GPtrArray *captures)
   if (captures != NULL) {
     g_autoptr(GStrvBuilder) joined = g_strv_builder_new ();
     g_auto(GStrv) parts = NULL;
+
+    /* the {} before the rest, in order (a job id before an output path) */
+    for (guint i = 0; i < at; i++)
+      if (g_str_equal (pattern[i], "{}"))
+        g_ptr_array_add (captures, g_strdup (segments[i]));
 
     for (guint i = at; i < ns - tail; i++)
       g_strv_builder_add (joined, segments[i]);
@@ -505,6 +513,7 @@ we_api_server_dispose (GObject *object)
   g_clear_object (&self->context.scheduler);
   g_clear_object (&self->context.host);
   g_clear_object (&self->context.queue);
+  g_clear_object (&self->context.keys);
   G_OBJECT_CLASS (we_api_server_parent_class)->dispose (object);
 }
 
@@ -531,6 +540,8 @@ we_api_server_new (const WeApiContext *context)
   g_object_ref (self->context.scheduler);
   g_object_ref (self->context.host);
   g_object_ref (self->context.queue);
+  if (self->context.keys != NULL)
+    g_object_ref (self->context.keys);
   self->started_at = g_get_real_time ();
   self->soup = soup_server_new ("server-header", header, NULL);
   soup_server_add_early_handler (self->soup, NULL, early_handler, self, NULL);

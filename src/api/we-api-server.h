@@ -19,6 +19,7 @@ typedef struct {
   WeScheduler  *scheduler;
   WePluginHost *host;
   WeQueue      *queue;
+  WeContentKeys *keys;        /* serves encrypted ladders' keys */
   const gchar  *mode;         /* "embedded" | "cluster" */
   const gchar  *store_kind;   /* "sqlite" | "postgresql" */
 } WeApiContext;

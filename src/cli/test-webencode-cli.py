@@ -116,7 +116,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 {"name": n, "type": "final", "url": "fs://outputs/%s/%s" % (jid, n),
                  "download_url": "http://example/v1/jobs/%s/outputs/%s" % (jid, n),
                  "size_bytes": len(DOWNLOAD), "content_type": "video/mp4"} for n in names]})
-        if path in ("/v1/jobs/job-1/outputs/out.mp4", "/v1/jobs/evil/outputs/ok.mp4"):
+        if path in ("/v1/jobs/job-1/outputs/out.mp4", "/v1/jobs/evil/outputs/ok.mp4",
+                    "/v1/jobs/evil/outputs/a/b.mp4"):
             return self.reply(200, raw=DOWNLOAD, ctype="video/mp4")
         if path.startswith("/v1/jobs/"):
             return self.reply(404, envelope("WE-JOB-004", "Job not found",
@@ -307,7 +308,10 @@ def main():
         run(["outputs", "nope", "--download", out_dir], 2, err="WE-JOB-004")
         evil = os.path.join(tmp, "evil")
         run(["outputs", "evil", "--download", evil], 0, err="unusable name", out="saved")
-        if sorted(os.listdir(evil)) != ["ok.mp4"] or os.path.exists(os.path.join(tmp, "escape.mp4")):
+        # a packaged job's outputs are relative paths: kept as folders below
+        if sorted(os.listdir(evil)) != ["a", "ok.mp4"] or \
+                not os.path.exists(os.path.join(evil, "a", "b.mp4")) or \
+                os.path.exists(os.path.join(tmp, "escape.mp4")):
             FAILURES.append("hostile output names: %r" % os.listdir(evil))
             print("FAIL: hostile output names %r" % os.listdir(evil))
 

@@ -246,13 +246,22 @@ we_cli_download_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   we_cli_download_next (self);
 }
 
-/* A name from the server becomes a file name here: it must not climb out. */
+/* A name from the server becomes a path below the download folder here (a
+ * packaged job's are relative paths such as "360p/index.m3u8"): it must not
+ * climb out. */
 static gboolean
 output_name_is_safe (const gchar *name)
 {
-  return name != NULL && *name != '\0' && strchr (name, '/') == NULL &&
-         strchr (name, '\\') == NULL && strcmp (name, ".") != 0 && strcmp (name, "..") != 0 &&
-         g_utf8_validate (name, -1, NULL);
+  g_auto(GStrv) parts = NULL;
+
+  if (name == NULL || *name == '\0' || *name == '/' || strchr (name, '\\') != NULL ||
+      !g_utf8_validate (name, -1, NULL))
+    return FALSE;
+  parts = g_strsplit (name, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (*parts[i] == '\0' || strcmp (parts[i], ".") == 0 || strcmp (parts[i], "..") == 0)
+      return FALSE;
+  return TRUE;
 }
 
 static void
@@ -276,7 +285,11 @@ we_cli_download_next (WeCli *self)
     self->download_name = g_strdup (name);
     dest_path = g_build_filename (self->download_dir, name, NULL);
     dest = g_file_new_for_path (dest_path);
-    escaped = g_uri_escape_string (name, NULL, FALSE);
+    if (strchr (name, '/') != NULL) {
+      g_autofree gchar *folder = g_path_get_dirname (dest_path);
+      g_mkdir_with_parents (folder, 0755);
+    }
+    escaped = g_uri_escape_string (name, "/", FALSE);
     suffix = g_strconcat ("/outputs/", escaped, NULL);
     path = job_path (self->job_id, suffix);
     /* the bar goes where the human reads: stderr in --json mode */

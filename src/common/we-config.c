@@ -16,6 +16,7 @@ struct _WeConfig {
   gchar     *database_url;
   gchar     *nats_url;
   gchar     *default_storage;
+  gchar     *content_key_secret;
   gchar     *kernel_id;
   guint      kernel_beat_s;
   gchar     *log_level;
@@ -49,6 +50,7 @@ we_config_finalize (GObject *object)
   g_free (self->database_url);
   g_free (self->nats_url);
   g_free (self->default_storage);
+  g_free (self->content_key_secret);
   g_free (self->kernel_id);
   g_free (self->log_level);
   g_free (self->log_format);
@@ -154,6 +156,8 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   self->database_url = pick_string (self, "DATABASE_URL", "store", "database_url", default_db);
   self->nats_url = pick_string (self, "NATS_URL", "queue", "nats_url", NULL);
   self->default_storage = pick_string (self, "WE_STORAGE_DEFAULT", "storage", "default", NULL);
+  self->content_key_secret = pick_string (self, "WE_CONTENT_KEY_SECRET", "security",
+                                          "content_key_secret", NULL);
   self->log_level = pick_string (self, "LOG_LEVEL", "log", "level", "info");
   self->log_format = pick_string (self, "LOG_FORMAT", "log", "format", "json");
   if (!pick_uint (self, "WE_WORKERS", "workers", "count", 0, 256, &v, error))
@@ -204,6 +208,7 @@ const gchar *we_config_get_plugin_dir (WeConfig *self) { return self->plugin_dir
 const gchar *we_config_get_database_url (WeConfig *self) { return self->database_url; }
 const gchar *we_config_get_nats_url (WeConfig *self) { return self->nats_url; }
 const gchar *we_config_get_default_storage (WeConfig *self) { return self->default_storage; }
+const gchar *we_config_get_content_key_secret (WeConfig *self) { return self->content_key_secret; }
 const gchar *we_config_get_kernel_id (WeConfig *self) { return self->kernel_id; }
 guint we_config_get_kernel_beat_s (WeConfig *self) { return self->kernel_beat_s; }
 const gchar *we_config_get_log_level (WeConfig *self) { return self->log_level; }

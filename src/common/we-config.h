@@ -29,6 +29,9 @@ const gchar *we_config_get_database_url  (WeConfig *self);   /* DATABASE_URL, de
 const gchar *we_config_get_nats_url      (WeConfig *self);   /* NATS_URL, nullable */
 /* WE_STORAGE_DEFAULT: plugin id for uploads and outputs, nullable */
 const gchar *we_config_get_default_storage (WeConfig *self);
+/* WE_CONTENT_KEY_SECRET / [security] content_key_secret: "env:VAR" or
+ * "file:/path", nullable (see core/we-content-keys.h) */
+const gchar *we_config_get_content_key_secret (WeConfig *self);
 /* WE_KERNEL_ID (default <hostname>:<port>) and WE_KERNEL_BEAT_S (5) */
 const gchar *we_config_get_kernel_id     (WeConfig *self);
 guint        we_config_get_kernel_beat_s (WeConfig *self);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "we-job.h"
 
+#include <string.h>
+
 #include <webencode/we-media-info.h>
 
 static const gchar *job_status_names[WE_JOB_STATUS_LAST] = {
@@ -420,4 +422,53 @@ we_time_format (gint64 unix_usec)
   /* %f would give microseconds; the API promises milliseconds */
   secs = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
   return g_strdup_printf ("%s.%03dZ", secs, (gint) ((unix_usec % G_USEC_PER_SEC) / 1000));
+}
+
+gboolean
+we_job_output_path_is_safe (const gchar *path)
+{
+  g_auto(GStrv) parts = NULL;
+  guint n;
+
+  if (path == NULL || *path == '\0' || *path == '/' || strlen (path) > 512 ||
+      !g_utf8_validate (path, -1, NULL))
+    return FALSE;
+  for (const gchar *p = path; *p != '\0'; p++)
+    if (*p == '\\' || g_ascii_iscntrl (*p))
+      return FALSE;
+  parts = g_strsplit (path, "/", -1);
+  n = g_strv_length (parts);
+  if (n > 4)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (*parts[i] == '\0' || g_str_equal (parts[i], ".") || g_str_equal (parts[i], ".."))
+      return FALSE;
+  return TRUE;
+}
+
+const gchar *
+we_job_content_type_for_name (const gchar *name)
+{
+  static const struct { const gchar *ext, *type; } types[] = {
+    { ".m3u8", "application/vnd.apple.mpegurl" },
+    { ".mpd", "application/dash+xml" },
+    { ".ts", "video/mp2t" },
+    { ".m4s", "video/iso.segment" },
+    { ".mp4", "video/mp4" },
+    { ".m4a", "audio/mp4" },
+    { ".aac", "audio/aac" },
+    { ".webm", "video/webm" },
+    { ".mkv", "video/x-matroska" },
+    { ".vtt", "text/vtt" },
+    { ".srt", "application/x-subrip" },
+    { ".jpg", "image/jpeg" },
+    { ".jpeg", "image/jpeg" },
+    { ".png", "image/png" },
+    { ".json", "application/json" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    if (name != NULL && g_str_has_suffix (name, types[i].ext))
+      return types[i].type;
+  return "application/octet-stream";
 }

@@ -148,6 +148,14 @@ WeJobEvent  *we_job_event_copy  (const WeJobEvent *event);
 void         we_job_event_free  (WeJobEvent *event);
 JsonObject  *we_job_event_to_json (const WeJobEvent *event);
 
+/* Whether @path may name an output file below a job's prefix: relative,
+ * no "." or ".." components, no empty ones, no backslashes or control
+ * characters, at most 4 levels and 512 bytes. */
+gboolean     we_job_output_path_is_safe    (const gchar *path);
+/* The Content-Type of an output file, from its extension (players need the
+ * right one for playlists, segments and subtitles). */
+const gchar *we_job_content_type_for_name  (const gchar *name);
+
 /* A deep copy safe to hand to another thread (json_node_copy() shares
  * objects). Returns: (transfer full) (nullable): NULL for NULL */
 JsonObject *we_json_object_copy (JsonObject *object);

@@ -2,9 +2,12 @@
 #include "config.h"
 #include "we-scheduler.h"
 
+#include <string.h>
+
 #include "common/we-json.h"
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
+#include "we-content-keys.h"
 #include "we-job-request.h"
 #include "we-segment-planner.h"
 
@@ -27,13 +30,20 @@ typedef struct {
   gdouble remaining_s;     /* media seconds the task still has to do */
 } TaskRate;
 
-/* Task kinds (tasks.kind). A job starts with a scan; the plan then adds either
- * one transcode task or segment tasks, an audio task and a stitch task. */
-#define KIND_SCAN      "scan"
-#define KIND_TRANSCODE "transcode"
-#define KIND_SEGMENT   "segment"
-#define KIND_AUDIO     "audio"
-#define KIND_STITCH    "stitch"
+/* Task kinds (tasks.kind). A job starts with a scan; the plan then adds
+ * either one transcode task, or segment tasks, an audio task and a stitch
+ * task, or (HLS/DASH profiles) one ladder task; and a thumbnails and a
+ * subtitles task when the profile asks for them. The last three are
+ * "package" tasks to the worker: each writes a set of files below the
+ * job's output prefix. */
+#define KIND_SCAN       "scan"
+#define KIND_TRANSCODE  "transcode"
+#define KIND_SEGMENT    "segment"
+#define KIND_AUDIO      "audio"
+#define KIND_STITCH     "stitch"
+#define KIND_LADDER     "ladder"
+#define KIND_THUMBNAILS "thumbnails"
+#define KIND_SUBTITLES  "subtitles"
 
 static gboolean
 task_is (const WeTask *t, const gchar *kind)
@@ -43,9 +53,16 @@ task_is (const WeTask *t, const gchar *kind)
 
 /* The task whose output is the job's output. */
 static gboolean
+task_is_package (const WeTask *t)
+{
+  return task_is (t, KIND_LADDER) || task_is (t, KIND_THUMBNAILS) || task_is (t, KIND_SUBTITLES);
+}
+
+/* A task whose files are outputs of the job (the others make intermediates) */
+static gboolean
 task_is_final (const WeTask *t)
 {
-  return task_is (t, KIND_TRANSCODE) || task_is (t, KIND_STITCH);
+  return task_is (t, KIND_TRANSCODE) || task_is (t, KIND_STITCH) || task_is_package (t);
 }
 
 struct _WeScheduler {
@@ -67,6 +84,7 @@ struct _WeScheduler {
   guint         tick_source;
   guint         tick_again;
   gboolean      ticking;
+  WeContentKeys *keys;     /* nullable: encrypted ladders fail without */
 };
 
 G_DEFINE_TYPE (WeScheduler, we_scheduler, G_TYPE_OBJECT)
@@ -242,14 +260,33 @@ segment_frames (ActiveJob *aj, WeTask *task)
   return frames;
 }
 
+static gboolean
+wants_encryption (const WeProfile *profile)
+{
+  return profile->hls.enabled && g_strcmp0 (profile->hls.encryption, "aes-128") == 0;
+}
+
 static JsonObject *
-build_task_message (ActiveJob *aj, WeTask *task)
+build_task_message (WeScheduler *self, ActiveJob *aj, WeTask *task)
 {
   JsonObject *msg = json_object_new ();
 
   json_object_set_string_member (msg, "id", task->id);
   json_object_set_string_member (msg, "job_id", task->job_id);
-  json_object_set_string_member (msg, "kind", task->kind);
+  if (task_is_package (task)) {
+    json_object_set_string_member (msg, "kind", "package");
+    json_object_set_string_member (msg, "package", task->kind);
+    /* the key travels to the worker in the task only; the store never has it */
+    if (task_is (task, KIND_LADDER) && wants_encryption (aj->profile) && self->keys != NULL) {
+      g_autofree gchar *hex = we_content_keys_derive_hex (self->keys, aj->job->id);
+      g_autofree gchar *uri = we_content_keys_uri (aj->job->id);
+      json_object_set_string_member (msg, "key", hex);
+      json_object_set_string_member (msg, "key_uri", uri);
+      memset (hex, 0, strlen (hex));
+    }
+  } else {
+    json_object_set_string_member (msg, "kind", task->kind);
+  }
   json_object_set_int_member (msg, "attempt", task->attempt_count);
   json_object_set_string_member (msg, "input_url", aj->job->source_url);
   if (task->output_key != NULL)
@@ -330,7 +367,7 @@ dispatch_task (WeScheduler *self, ActiveJob *aj, WeTask *task)
   g_autoptr(GError) error = NULL;
 
   task->attempt_count++;
-  msg = build_task_message (aj, task);
+  msg = build_task_message (self, aj, task);
   if (task->attempt_count > 1 && task->assigned_worker_id != NULL)
     json_object_set_string_member (msg, "avoid_worker", task->assigned_worker_id);
   if (!we_queue_dispatch (self->queue, msg, &error)) {
@@ -470,28 +507,97 @@ discard_intermediates (WeScheduler *self, ActiveJob *aj)
 }
 
 static void
-complete_job (WeScheduler *self, ActiveJob *aj, WeTask *final)
+put_output (WeScheduler *self, ActiveJob *aj, const gchar *name, const gchar *type,
+            const gchar *url, const gchar *content_type, gint64 size)
 {
-  WeJob *job = aj->job;
   g_autoptr(WeJobOutput) output = we_job_output_new ();
 
-  output->job_id = g_strdup (job->id);
-  output->name = g_path_get_basename (final->output_key);
-  output->type = g_strdup ("final");
-  output->url = g_strdup (final->output_key);
-  output->content_type = g_strdup (content_type_for (aj->profile->container));
-  output->size_bytes = final->output_size_bytes;
+  output->job_id = g_strdup (aj->job->id);
+  output->name = g_strdup (name);
+  output->type = g_strdup (type);
+  output->url = g_strdup (url);
+  output->content_type = g_strdup (content_type);
+  output->size_bytes = size;
   output->profile_id = g_strdup (aj->profile->id);
   output->created_at = now_usec ();
   we_store_output_put_async (self->store, output, NULL, store_write_done, g_strdup ("output"));
+}
 
+/* A final task's files are outputs as soon as the task is done: they are
+ * committed to storage, and a later failure of another task of the job must
+ * not leave them unlisted (nor undeleted with the job). */
+static void
+record_outputs (WeScheduler *self, ActiveJob *aj, WeTask *task, JsonObject *report)
+{
+  JsonArray *outputs;
+
+  if (!task_is_package (task)) {
+    g_autofree gchar *name = g_path_get_basename (task->output_key);
+    put_output (self, aj, name, "final", task->output_key,
+                content_type_for (aj->profile->container), task->output_size_bytes);
+    return;
+  }
+  outputs = report != NULL ? we_json_get_array (report, "outputs") : NULL;
+  for (guint i = 0; outputs != NULL && i < json_array_get_length (outputs); i++) {
+    JsonNode *node = json_array_get_element (outputs, i);
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+    const gchar *path = o != NULL ? we_json_get_string (o, "path") : NULL;
+    const gchar *url = o != NULL ? we_json_get_string (o, "url") : NULL;
+    const gchar *type = o != NULL ? we_json_get_string (o, "type") : NULL;
+    const gchar *content_type = o != NULL ? we_json_get_string (o, "content_type") : NULL;
+    g_autofree gchar *expected = NULL;
+
+    if (path == NULL || url == NULL || type == NULL)
+      continue;
+    /* a worker names its own URLs; take only those below the task's prefix */
+    expected = g_strconcat (task->output_key, path, NULL);
+    if (!g_str_equal (expected, url) || !we_job_output_path_is_safe (path)) {
+      we_log (G_LOG_LEVEL_WARNING, aj->job->id, NULL, "ignoring output %s at %s", path, url);
+      continue;
+    }
+    put_output (self, aj, path, type, url,
+                content_type != NULL ? content_type : we_job_content_type_for_name (path),
+                (gint64) we_json_get_double (o, "size_bytes", 0));
+  }
+  /* what the package learned (renditions, bandwidths, cue counts) */
+  if (report != NULL)
+    json_object_set_object_member (aj->job->output_config, task->kind,
+                                   we_json_object_copy (report));
+}
+
+static gboolean
+all_tasks_completed (ActiveJob *aj)
+{
+  for (guint i = 0; i < aj->tasks->len; i++)
+    if (((WeTask *) g_ptr_array_index (aj->tasks, i))->status != WE_TASK_STATUS_COMPLETED)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+complete_job (WeScheduler *self, ActiveJob *aj)
+{
+  WeJob *job = aj->job;
+  g_autoptr(GString) names = g_string_new (NULL);
+  gint64 bytes = 0;
+
+  for (guint i = 0; i < aj->tasks->len; i++) {
+    WeTask *t = g_ptr_array_index (aj->tasks, i);
+    g_autofree gchar *name = NULL;
+
+    if (!task_is_final (t))
+      continue;
+    bytes += t->output_size_bytes;
+    name = task_is_package (t) ? g_strdup (t->kind) : g_path_get_basename (t->output_key);
+    g_string_append_printf (names, "%s%s", names->len > 0 ? ", " : "", name);
+  }
   job->status = WE_JOB_STATUS_COMPLETED;
   job->progress_pct = 100;
   job->eta_seconds = 0;
   job->finished_at = now_usec ();
   write_job (self, job);
   add_event (self, job->id, "job.completed", NULL, "completed: %s (%" G_GINT64_FORMAT " bytes)",
-             output->name, output->size_bytes);
+             names->str, bytes);
   discard_intermediates (self, aj);
   forget_job (self, job->id);
 }
@@ -549,7 +655,11 @@ task_weight (ActiveJob *aj, const WeTask *t)
     return duration;
   if (task_is (t, KIND_AUDIO))
     return duration * 0.05;
-  return duration * 0.02; /* scan, stitch */
+  if (task_is (t, KIND_LADDER))
+    return duration * MAX (aj->profile->ladder->len, 1);
+  if (task_is (t, KIND_THUMBNAILS))
+    return duration * 0.1;
+  return duration * 0.02; /* scan, stitch, subtitles */
 }
 
 static void
@@ -580,7 +690,8 @@ update_job_progress (WeScheduler *self, ActiveJob *aj, WeTask *task, JsonObject 
     total += w;
     done += w * (t->status == WE_TASK_STATUS_COMPLETED ? 100 : t->progress_pct) / 100;
     if (t->status == WE_TASK_STATUS_PENDING)
-      remaining += task_is (t, KIND_SEGMENT) || task_is (t, KIND_TRANSCODE) ? w : 0;
+      remaining += task_is (t, KIND_SEGMENT) || task_is (t, KIND_TRANSCODE) ||
+                   task_is (t, KIND_LADDER) ? w : 0;
   }
   /* before the plan exists the scan is all we know of: keep it small */
   if (!planned)
@@ -680,6 +791,37 @@ splittable_container (ActiveJob *aj)
   return strstr (container, "mpegts") == NULL && strstr (container, "mp2t") == NULL;
 }
 
+/* Options only the one-task transcode implements (see we-gst-pipeline.h):
+ * every audio track, subtitles carried or burned in. */
+static gboolean
+splittable_profile (const WeProfile *profile)
+{
+  return !profile->audio.keep_all_tracks &&
+         (g_strcmp0 (profile->subtitles.mode, "none") == 0 ||
+          g_strcmp0 (profile->subtitles.mode, "extract") == 0);
+}
+
+/* HLS or DASH: the outputs are a ladder's manifests and renditions */
+static gboolean
+is_packaged (const WeProfile *profile)
+{
+  return profile->hls.enabled || profile->dash.enabled;
+}
+
+/* Whether the probe saw a subtitle track; a probe from a worker that does
+ * not report tracks says nothing, and the extraction finds out itself. */
+static gboolean
+has_subtitles (ActiveJob *aj)
+{
+  JsonArray *tracks = aj->job->media_info != NULL
+                          ? we_json_get_array (aj->job->media_info, "subtitle_tracks") : NULL;
+
+  if (aj->job->media_info == NULL || !json_object_has_member (aj->job->media_info,
+                                                              "subtitle_tracks"))
+    return TRUE;
+  return tracks != NULL && json_array_get_length (tracks) > 0;
+}
+
 /* Called when the scan finished. The plan's tasks are written to the store
  * before any of them is dispatched (the store runs writes in order). */
 static void
@@ -708,11 +850,16 @@ plan_job (WeScheduler *self, ActiveJob *aj, JsonObject *index_json)
   if (index != NULL && index->keyframes_s->len > 0)
     segments = we_segment_plan ((const gdouble *) index->keyframes_s->data,
                                 index->keyframes_s->len, index->duration_s, &limits);
-  split = segments != NULL && segments->len > 1 && splittable_container (aj);
+  split = segments != NULL && segments->len > 1 && splittable_container (aj) &&
+          splittable_profile (aj->profile);
   name = we_job_output_name (aj->job->source_url, aj->profile->id,
                              we_profile_get_extension (aj->profile));
 
-  if (!split) {
+  if (is_packaged (aj->profile)) {
+    split = FALSE;
+    /* the manifests and rendition folders go straight into the prefix */
+    g_ptr_array_add (aj->tasks, new_task (aj, KIND_LADDER, 0, 0, g_strdup (aj->output_prefix)));
+  } else if (!split) {
     g_ptr_array_add (aj->tasks, new_task (aj, KIND_TRANSCODE, 0, 0,
                                           g_strconcat (aj->output_prefix, name, NULL)));
   } else {
@@ -730,7 +877,15 @@ plan_job (WeScheduler *self, ActiveJob *aj, JsonObject *index_json)
     g_ptr_array_add (aj->tasks, new_task (aj, KIND_STITCH, 0, duration,
                                           g_strconcat (aj->output_prefix, name, NULL)));
   }
+  if (aj->profile->thumbnails.poster || aj->profile->thumbnails.interval_s > 0)
+    g_ptr_array_add (aj->tasks, new_task (aj, KIND_THUMBNAILS, 0, 0,
+                                          g_strdup (aj->output_prefix)));
+  if (g_strcmp0 (aj->profile->subtitles.mode, "extract") == 0 && has_subtitles (aj))
+    g_ptr_array_add (aj->tasks, new_task (aj, KIND_SUBTITLES, 0, 0,
+                                          g_strdup (aj->output_prefix)));
   json_object_set_int_member (aj->job->output_config, "segments", split ? segments->len : 1);
+  if (wants_encryption (aj->profile) && is_packaged (aj->profile))
+    json_object_set_boolean_member (aj->job->output_config, "encrypted", TRUE);
   aj->job->tasks_total = (gint) aj->tasks->len;
   write_job (self, aj->job);
   for (guint i = first_new; i < aj->tasks->len; i++) {
@@ -741,9 +896,38 @@ plan_job (WeScheduler *self, ActiveJob *aj, JsonObject *index_json)
   if (split)
     add_event (self, aj->job->id, "job.planned", NULL, "split into %u segments for %u slot(s)",
                segments->len, limits.slots);
+  else if (is_packaged (aj->profile))
+    add_event (self, aj->job->id, "job.planned", NULL, "packaging %s%s%s in one task",
+               aj->profile->hls.enabled ? "HLS" : "",
+               aj->profile->hls.enabled && aj->profile->dash.enabled ? " and " : "",
+               aj->profile->dash.enabled ? "DASH" : "");
   else
     add_event (self, aj->job->id, "job.planned", NULL, "encoding in one task");
   schedule_pump (self);
+}
+
+/* The files of a report nobody waits for any more. A package reports a
+ * prefix and the files it wrote below it; only those go, never the prefix
+ * (it may be a folder the user named). */
+static void
+delete_reported_outputs (WeScheduler *self, JsonObject *msg)
+{
+  const gchar *url = we_json_get_string (msg, "output_url");
+  JsonObject *result = we_json_get_object (msg, "result");
+  JsonArray *outputs = result != NULL ? we_json_get_array (result, "outputs") : NULL;
+
+  if (url != NULL && !g_str_has_suffix (url, "/")) {
+    delete_object_in_background (self, url);
+    return;
+  }
+  for (guint i = 0; url != NULL && outputs != NULL && i < json_array_get_length (outputs); i++) {
+    JsonNode *node = json_array_get_element (outputs, i);
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+    const gchar *file = o != NULL ? we_json_get_string (o, "url") : NULL;
+
+    if (file != NULL && g_str_has_prefix (file, url))
+      delete_object_in_background (self, file);
+  }
 }
 
 static void
@@ -758,8 +942,8 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
 
   if (task == NULL || task->status != WE_TASK_STATUS_RUNNING) {
     /* a report for a job that was cancelled or deleted meanwhile */
-    if (g_str_equal (type, "done") && json_object_has_member (msg, "output_url"))
-      delete_object_in_background (self, json_object_get_string_member (msg, "output_url"));
+    if (g_str_equal (type, "done"))
+      delete_reported_outputs (self, msg);
     if (final)
       g_hash_table_remove (self->running, task_id);
     return;
@@ -804,12 +988,16 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
       plan_job (self, aj, index != NULL && JSON_NODE_HOLDS_OBJECT (index)
                               ? json_node_get_object (index) : NULL);
     } else if (task_is_final (task)) {
-      JsonNode *report = json_object_get_member (msg, "result");
-      if (report != NULL && JSON_NODE_HOLDS_OBJECT (report))
+      JsonObject *report = we_json_get_object (msg, "result");
+      if (report != NULL && !task_is_package (task))
         json_object_set_object_member (aj->job->output_config, "verification",
-                                       json_object_ref (json_node_get_object (report)));
-      complete_job (self, aj, task);
-      return;
+                                       we_json_object_copy (report));
+      record_outputs (self, aj, task, report);
+      if (all_tasks_completed (aj)) {
+        complete_job (self, aj);
+        return;
+      }
+      write_job (self, aj->job);
     }
     update_job_progress (self, aj, NULL, NULL);
     schedule_pump (self);
@@ -890,6 +1078,7 @@ we_scheduler_dispose (GObject *object)
   g_clear_object (&self->queue);
   g_clear_object (&self->store);
   g_clear_object (&self->host);
+  g_clear_object (&self->keys);
   G_OBJECT_CLASS (we_scheduler_parent_class)->dispose (object);
 }
 
@@ -943,6 +1132,13 @@ we_scheduler_new (WeStore *store, WeQueue *queue, WePluginHost *host)
   self->task_event_id = g_signal_connect (queue, "task-event", G_CALLBACK (on_task_event), self);
   self->slots_id = g_signal_connect (queue, "slots-changed", G_CALLBACK (on_slots_changed), self);
   return self;
+}
+
+void
+we_scheduler_set_content_keys (WeScheduler *self, WeContentKeys *keys)
+{
+  g_return_if_fail (WE_IS_SCHEDULER (self));
+  g_set_object (&self->keys, keys);
 }
 
 void
@@ -1491,6 +1687,25 @@ we_scheduler_retry_finish (WeScheduler *self, GAsyncResult *result, GError **err
 /* --- delete --- */
 
 static void
+delete_folder_of (WeStorage *storage, WeJobOutput *output)
+{
+  g_autofree gchar *prefix = g_strndup (output->url, strrchr (output->url, '/') - output->url + 1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) objects = we_storage_list_objects (storage, prefix, &error);
+
+  for (guint i = 0; objects != NULL && i < objects->len; i++) {
+    WeObjectInfo *info = g_ptr_array_index (objects, i);
+    g_autoptr(GError) local = NULL;
+
+    if (g_strcmp0 (info->url, output->url) != 0 &&
+        !we_storage_delete_object (storage, info->url, &local) &&
+        !g_error_matches (local, WE_ERROR, WE_ERROR_STO_NOT_FOUND))
+      we_log (G_LOG_LEVEL_WARNING, output->job_id, "WE-STO-004", "deleting %s: %s", info->url,
+              local->message);
+  }
+}
+
+static void
 delete_outputs_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   WeScheduler *self = source;
@@ -1500,6 +1715,11 @@ delete_outputs_thread (GTask *task, gpointer source, gpointer task_data, GCancel
     WeJobOutput *o = g_ptr_array_index (outputs, i);
     WeStorage *storage = we_plugin_host_storage_for_url (self->host, o->url, NULL);
     g_autoptr(GError) error = NULL;
+
+    /* a rendition's folder holds its segments, which have no rows */
+    if (storage != NULL && strchr (o->name, '/') != NULL &&
+        (g_strcmp0 (o->type, "rendition") == 0 || g_strcmp0 (o->type, "subtitle") == 0))
+      delete_folder_of (storage, o);
     if (storage != NULL && !we_storage_delete_object (storage, o->url, &error) &&
         !g_error_matches (error, WE_ERROR, WE_ERROR_STO_NOT_FOUND))
       we_log (G_LOG_LEVEL_WARNING, o->job_id, "WE-STO-004", "deleting output %s: %s", o->url,

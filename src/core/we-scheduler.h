@@ -11,6 +11,7 @@
 #include "plugin/we-plugin-host.h"
 #include "queue/we-queue.h"
 #include "store/we-store.h"
+#include "we-content-keys.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,9 @@ G_DECLARE_FINAL_TYPE (WeScheduler, we_scheduler, WE, SCHEDULER, GObject)
 WeScheduler *we_scheduler_new            (WeStore      *store,
                                           WeQueue      *queue,
                                           WePluginHost *host);
+/* Where encrypted ladders' keys come from (see we-content-keys.h). */
+void         we_scheduler_set_content_keys (WeScheduler   *self,
+                                            WeContentKeys *keys);
 /* First retry delay; doubles per attempt up to 5 minutes (spec §9.8: 5 s). */
 void         we_scheduler_set_retry_base (WeScheduler *self,
                                           guint        milliseconds);

@@ -345,6 +345,7 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   g_autoptr(JsonObject) configure = NULL;
   guint workers = we_config_get_worker_count (self->config);
   WeApiContext ctx = { 0 };
+  g_autoptr(WeContentKeys) keys = NULL;
   guint loaded;
   const gchar *argv[3] = { NULL, "--stdio", NULL };
 
@@ -415,7 +416,12 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
     we_log (G_LOG_LEVEL_INFO, NULL, NULL, "%u local worker(s) from %s", workers, worker);
   }
 
+  keys = we_content_keys_new (we_config_get_content_key_secret (self->config),
+                              we_config_get_data_dir (self->config), error);
+  if (keys == NULL)
+    return FALSE;
   self->scheduler = we_scheduler_new (self->store, self->queue, self->host);
+  we_scheduler_set_content_keys (self->scheduler, keys);
   we_scheduler_set_retry_base (self->scheduler, we_config_get_retry_base_ms (self->config));
   we_scheduler_set_kernel (self->scheduler, we_config_get_kernel_id (self->config),
                            we_config_get_kernel_beat_s (self->config));
@@ -425,6 +431,7 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   ctx.scheduler = self->scheduler;
   ctx.host = self->host;
   ctx.queue = self->queue;
+  ctx.keys = keys;
   /* a shared PostgreSQL store or a NATS queue: replicas or remote workers */
   ctx.mode = WE_IS_STORE_PG (self->store) || we_config_get_nats_url (self->config) != NULL
                  ? "cluster" : "embedded";

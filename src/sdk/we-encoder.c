@@ -241,3 +241,36 @@ we_keyframe_index_new_from_json (JsonObject *o, GError **error)
   index->fps_d = MAX (1, (gint) member_double (o, "fps_d"));
   return g_steal_pointer (&index);
 }
+
+gboolean
+we_encoder_can_package (WeEncoder *self)
+{
+  g_return_val_if_fail (WE_IS_ENCODER (self), FALSE);
+  return WE_ENCODER_GET_IFACE (self)->package_async != NULL;
+}
+
+void
+we_encoder_package_async (WeEncoder *self, const WePackageRequest *request,
+                          WeEncodeProgressFunc progress, gpointer progress_data,
+                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  g_return_if_fail (WE_IS_ENCODER (self));
+  if (WE_ENCODER_GET_IFACE (self)->package_async == NULL) {
+    g_task_report_new_error (self, callback, user_data, we_encoder_package_async, G_IO_ERROR,
+                             G_IO_ERROR_NOT_SUPPORTED, "%s cannot package",
+                             G_OBJECT_TYPE_NAME (self));
+    return;
+  }
+  WE_ENCODER_GET_IFACE (self)->package_async (self, request, progress, progress_data,
+                                              cancellable, callback, user_data);
+}
+
+JsonObject *
+we_encoder_package_finish (WeEncoder *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (WE_IS_ENCODER (self), NULL);
+  if (g_async_result_is_tagged (result, we_encoder_package_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
+  return WE_ENCODER_GET_IFACE (self)->package_finish (self, result, error);
+}

@@ -121,7 +121,7 @@ static const gchar *full_json =
   "{\"name\":\"480p\",\"width\":854,\"height\":480,\"video_bitrate_kbps\":1000}],"
   "\"hls\":{\"enabled\":true,\"segment_duration_s\":4,\"segment_type\":\"fmp4\","
   "\"encryption\":\"aes-128\"},"
-  "\"dash\":{\"enabled\":true,\"segment_duration_s\":2.5},"
+  "\"dash\":{\"enabled\":false,\"segment_duration_s\":2.5},"
   "\"thumbnails\":{\"poster\":true,\"interval_s\":5,\"width\":240,\"sprite\":true,"
   "\"sprite_columns\":8,\"storyboard\":true},"
   "\"subtitles\":{\"mode\":\"extract\",\"formats\":[\"vtt\",\"srt\"],\"burn_track\":1},"
@@ -300,6 +300,8 @@ static const Invalid invalid[] = {
   { "{\"hls\":{\"segment_type\":\"mp2t\"}}", "hls.segment_type must be one of ts, fmp4" },
   { "{\"hls\":{\"encryption\":\"sample-aes\"}}", "hls.encryption must be one of none, aes-128" },
   { "{\"hls\":{\"encryption\":\"aes-128\"}}", "hls.encryption \"aes-128\" needs hls.enabled" },
+  { "{\"hls\":{\"enabled\":true,\"encryption\":\"aes-128\"},\"dash\":{\"enabled\":true}}",
+    "hls.encryption \"aes-128\" cannot be combined with dash.enabled" },
   { "{\"video_codec\":\"hevc\",\"hls\":{\"enabled\":true}}", "hls.segment_type \"ts\" holds only h264 video (video_codec is hevc)" },
   { "{\"audio_codec\":\"opus\",\"hls\":{\"enabled\":true}}", "hls.segment_type \"ts\" holds only aac audio" },
   /* thumbnails */

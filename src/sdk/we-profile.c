@@ -471,6 +471,14 @@ validate_packaging (const WeProfile *self, GError **error)
                  self->hls.encryption);
     return FALSE;
   }
+  if (g_strcmp0 (self->hls.encryption, "none") != 0 && self->dash.enabled) {
+    /* DASH would serve the very segments HLS encrypts, and with no key of
+     * its own (Clear Key CENC is not implemented) */
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_PROFILE,
+                 "hls.encryption \"%s\" cannot be combined with dash.enabled: DASH output "
+                 "is not encrypted", self->hls.encryption);
+    return FALSE;
+  }
   if (self->hls.enabled && g_strcmp0 (self->hls.segment_type, "ts") == 0) {
     /* what HLS players accept in MPEG-TS; HEVC, VP9, AV1 and Opus need fMP4 */
     if (g_strcmp0 (self->video_codec, "h264") != 0) {

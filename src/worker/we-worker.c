@@ -40,6 +40,7 @@ typedef enum {
   WE_WORKER_KIND_SEGMENT,     /* split & stitch: one video range */
   WE_WORKER_KIND_AUDIO,       /* split & stitch: the whole audio track */
   WE_WORKER_KIND_STITCH,      /* split & stitch: join, mux and verify */
+  WE_WORKER_KIND_PACKAGE,     /* a set of files (ladder, thumbnails, subtitles) */
 } WeWorkerKind;
 
 typedef struct {
@@ -76,6 +77,10 @@ typedef struct {
   JsonObject       *result;         /* extra members for the "done" message */
   gchar            *audio_uri;
   WeStitchRequest   stitch_request; /* lives as long as the stitch runs */
+  /* package only: scratch_path is a directory, output_url a prefix */
+  WePackageRequest  package_request;
+  guint8           *key;            /* 16 bytes or NULL */
+  gchar            *key_uri;
 } WeWorkerTask;
 
 typedef struct {
@@ -262,16 +267,40 @@ we_worker_task_free (WeWorkerTask *task)
   g_strfreev (task->part_uris);
   g_clear_pointer (&task->result, json_object_unref);
   g_free (task->audio_uri);
+  if (task->key != NULL)
+    memset (task->key, 0, 16);
+  g_free (task->key);
+  g_free (task->key_uri);
   g_free (task);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeWorkerTask, we_worker_task_free)
 
 static void
+we_worker_remove_tree (const gchar *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *child = g_build_filename (path, name, NULL);
+    if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+      we_worker_remove_tree (child);
+    else
+      g_unlink (child);
+  }
+  g_rmdir (path);
+}
+
+static void
 we_worker_task_remove_scratch (WeWorkerTask *task)
 {
   if (task->scratch_path == NULL)
     return;
+  if (task->kind == WE_WORKER_KIND_PACKAGE) {
+    we_worker_remove_tree (task->scratch_path);
+    return;
+  }
   if (g_unlink (task->scratch_path) != 0 && errno != ENOENT)
     we_log (G_LOG_LEVEL_WARNING, task->id, NULL, "cannot remove %s: %s",
             task->scratch_path, g_strerror (errno));
@@ -382,9 +411,10 @@ we_worker_tick_cb (gpointer user_data)
 }
 
 typedef struct {
-  WeStorage *storage;
-  gchar     *url;
-  gchar     *local_path;
+  WeStorage  *storage;
+  gchar      *url;
+  gchar      *local_path;
+  GHashTable *sizes;      /* package: relative path → guint64 size, NULL otherwise */
 } WeWorkerStorageOp;
 
 static void
@@ -393,6 +423,7 @@ we_worker_storage_op_free (WeWorkerStorageOp *op)
   g_clear_object (&op->storage);
   g_free (op->url);
   g_free (op->local_path);
+  g_clear_pointer (&op->sizes, g_hash_table_unref);
   g_free (op);
 }
 
@@ -435,6 +466,91 @@ we_worker_upload_thread (GTask *gtask, gpointer source, gpointer task_data,
     g_task_return_boolean (gtask, TRUE);
 }
 
+/* Uploads every file below @dir (relative path @rel) to @op->url + path. */
+static gboolean
+we_worker_upload_tree (WeWorkerStorageOp *op, const gchar *dir, const gchar *rel,
+                       GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, error);
+  const gchar *name;
+
+  if (d == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (d)) != NULL) {
+    g_autofree gchar *path = g_build_filename (dir, name, NULL);
+    g_autofree gchar *child = rel != NULL ? g_strconcat (rel, "/", name, NULL) : g_strdup (name);
+    GStatBuf st;
+
+    if (g_lstat (path, &st) != 0)
+      continue;
+    if (S_ISDIR (st.st_mode)) {
+      if (!we_worker_upload_tree (op, path, child, cancellable, error))
+        return FALSE;
+    } else if (S_ISREG (st.st_mode)) {
+      g_autofree gchar *url = g_strconcat (op->url, child, NULL);
+      if (!we_storage_upload_file (op->storage, path, url, cancellable, error))
+        return FALSE;
+      g_hash_table_insert (op->sizes, g_steal_pointer (&child),
+                           g_memdup2 (&(guint64){ (guint64) st.st_size }, sizeof (guint64)));
+    }
+  }
+  return TRUE;
+}
+
+static void
+we_worker_upload_tree_thread (GTask *gtask, gpointer source, gpointer task_data,
+                              GCancellable *cancellable)
+{
+  WeWorkerStorageOp *op = task_data;
+  GError *error = NULL;
+
+  if (!we_worker_upload_tree (op, op->local_path, NULL, cancellable, &error))
+    g_task_return_error (gtask, error);
+  else
+    g_task_return_boolean (gtask, TRUE);
+}
+
+/* The package's outputs with their storage URL and size; the total size
+ * goes to the task. */
+static void
+we_worker_package_outputs_complete (WeWorkerTask *task, GHashTable *sizes)
+{
+  JsonArray *outputs = task->result != NULL
+                           ? we_json_get_array (task->result, "outputs") : NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  task->size_bytes = 0;
+  g_hash_table_iter_init (&iter, sizes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    task->size_bytes += *(guint64 *) value;
+  for (guint i = 0; outputs != NULL && i < json_array_get_length (outputs); i++) {
+    JsonNode *node = json_array_get_element (outputs, i);
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+    const gchar *path = o != NULL ? we_json_get_string (o, "path") : NULL;
+    const gchar *playlist = o != NULL ? we_json_get_string (o, "playlist") : NULL;
+    g_autofree gchar *owned = NULL;
+    guint64 *size;
+
+    /* renditions name their playlist, the file a client fetches (or, DASH
+     * only, their init segment) */
+    if (path == NULL)
+      path = playlist;
+    if (path == NULL && o != NULL)
+      path = we_json_get_string (o, "init");
+    if (path == NULL)
+      continue;
+    /* @path may point into @o: copy it before @o changes */
+    path = owned = g_strdup (path);
+    size = g_hash_table_lookup (sizes, path);
+    json_object_set_string_member (o, "path", path);
+    g_autofree gchar *url = g_strconcat (task->output_url, path, NULL);
+
+    json_object_set_string_member (o, "url", url);
+    json_object_set_int_member (o, "size_bytes", size != NULL ? (gint64) *size : 0);
+  }
+}
+
 static gboolean
 we_worker_storage_error_is_retryable (const GError *error)
 {
@@ -461,6 +577,10 @@ we_worker_upload_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   }
   /* the bytes are committed: report what happened even if a cancel raced
    * the last chunk, the kernel must not believe there is no output */
+  if (task->kind == WE_WORKER_KIND_PACKAGE) {
+    WeWorkerStorageOp *op = g_task_get_task_data (G_TASK (res));
+    we_worker_package_outputs_complete (task, op->sizes);
+  }
   we_worker_task_remove_scratch (task);
   msg = we_worker_msg_new ("done", task->id);
   json_object_set_string_member (msg, "output_url", task->output_url);
@@ -528,7 +648,7 @@ we_worker_upload_scratch (WeWorker *self)
     we_worker_task_end_failed (self, error, TRUE);
     return;
   }
-  task->size_bytes = (guint64) st.st_size;
+  task->size_bytes = S_ISDIR (st.st_mode) ? 0 : (guint64) st.st_size;
 
   /* always end the encode at 100 % so a short task still shows progress */
   if (task->last_sent_percent < 100.0) {
@@ -547,7 +667,12 @@ we_worker_upload_scratch (WeWorker *self)
   gtask = g_task_new (self, task->cancellable, we_worker_upload_cb, NULL);
   g_task_set_source_tag (gtask, we_worker_upload_scratch);
   g_task_set_task_data (gtask, op, (GDestroyNotify) we_worker_storage_op_free);
-  g_task_run_in_thread (gtask, we_worker_upload_thread);
+  if (task->kind == WE_WORKER_KIND_PACKAGE) {
+    op->sizes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    g_task_run_in_thread (gtask, we_worker_upload_tree_thread);
+  } else {
+    g_task_run_in_thread (gtask, we_worker_upload_thread);
+  }
 }
 
 static void
@@ -678,6 +803,35 @@ we_worker_parts_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static void
+we_worker_package_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(WeWorker) self = user_data;
+  WeWorkerTask *task = self->task;
+  g_autoptr(GError) error = NULL;
+  JsonObject *result = we_encoder_package_finish (WE_ENCODER (source), res, &error);
+
+  if (result == NULL || g_cancellable_is_cancelled (task->cancellable)) {
+    g_clear_pointer (&result, json_object_unref);
+    if (we_worker_task_is_cancelled (task, error))
+      we_worker_task_end_cancelled (self);
+    else
+      we_worker_task_end_failed (
+        self, error, !g_error_matches (error, WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE) &&
+                     !g_error_matches (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST));
+    return;
+  }
+  task->result = result;
+  we_worker_upload_scratch (self);
+}
+
+static const gchar *
+we_worker_package_kind_name (WePackageKind kind)
+{
+  return kind == WE_PACKAGE_LADDER ? "ladder"
+         : kind == WE_PACKAGE_THUMBNAILS ? "thumbnails" : "subtitles";
+}
+
+static void
 we_worker_probe_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(WeWorker) self = user_data;
@@ -711,10 +865,34 @@ we_worker_probe_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   /* task ids come from outside: keep them from naming other paths */
   safe_id = g_strdup (task->id);
   g_strcanon (safe_id, G_CSET_A_2_Z G_CSET_a_2_z G_CSET_DIGITS "_-", '_');
-  name = g_strdup_printf ("%s.%s.part", safe_id, we_profile_get_extension (task->profile));
+  if (task->kind == WE_WORKER_KIND_PACKAGE)
+    name = g_strdup_printf ("%s.package", safe_id);
+  else
+    name = g_strdup_printf ("%s.%s.part", safe_id, we_profile_get_extension (task->profile));
   task->scratch_path = g_build_filename (self->scratch_dir, name, NULL);
   /* a previous attempt that died may have left its scratch file */
   we_worker_task_remove_scratch (task);
+
+  if (task->kind == WE_WORKER_KIND_PACKAGE) {
+    WePackageRequest *req = &task->package_request;
+
+    req->task_id = task->id;
+    req->input_uri = task->media_uri;
+    req->output_dir = task->scratch_path;
+    req->profile = task->profile;
+    req->key = task->key;
+    req->key_uri = task->key_uri;
+    task->phase = WE_WORKER_PHASE_TRANSCODE;
+    memset (&task->progress, 0, sizeof (task->progress));
+    task->progress.duration_s = info->duration_s;
+    we_worker_send_progress (self);
+    task->ticker_id = g_timeout_add (WE_WORKER_TICK_MS, we_worker_tick_cb, self);
+    we_log (G_LOG_LEVEL_INFO, task->id, NULL, "packaging %s (%s) into %s", task->media_uri,
+            we_worker_package_kind_name (req->kind), task->scratch_path);
+    we_encoder_package_async (task->encoder, req, we_worker_progress_cb, task,
+                              task->cancellable, we_worker_package_cb, g_object_ref (self));
+    return;
+  }
 
   task->request.task_id = task->id;
   task->request.input_uri = task->media_uri;
@@ -760,6 +938,53 @@ we_worker_media_uri_cb (GObject *source, GAsyncResult *res, gpointer user_data)
                           g_object_ref (self));
 }
 
+/* A package task names what to make, writes below a prefix and, for an
+ * encrypted ladder, carries the content key (32 hex digits) and its URI. */
+static gboolean
+we_worker_parse_package (WeWorkerTask *task, JsonObject *spec, GError **error)
+{
+  const gchar *what = we_json_get_string (spec, "package");
+  const gchar *key_hex = we_json_get_string (spec, "key");
+
+  if (g_strcmp0 (what, "ladder") == 0)
+    task->package_request.kind = WE_PACKAGE_LADDER;
+  else if (g_strcmp0 (what, "thumbnails") == 0)
+    task->package_request.kind = WE_PACKAGE_THUMBNAILS;
+  else if (g_strcmp0 (what, "subtitles") == 0)
+    task->package_request.kind = WE_PACKAGE_SUBTITLES;
+  else {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                 "a package task needs package ladder|thumbnails|subtitles, not \"%s\"",
+                 what != NULL ? what : "");
+    return FALSE;
+  }
+  if (!g_str_has_suffix (task->output_url, "/")) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                 "a package task's output_url must be a prefix ending in /");
+    return FALSE;
+  }
+  if (key_hex != NULL) {
+    if (strlen (key_hex) != 32) {
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                   "a package key is 32 hex digits");
+      return FALSE;
+    }
+    task->key = g_malloc (16);
+    for (guint i = 0; i < 16; i++) {
+      gint hi = g_ascii_xdigit_value (key_hex[2 * i]);
+      gint lo = g_ascii_xdigit_value (key_hex[2 * i + 1]);
+      if (hi < 0 || lo < 0) {
+        g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                     "a package key is 32 hex digits");
+        return FALSE;
+      }
+      task->key[i] = (guint8) (hi << 4 | lo);
+    }
+    task->key_uri = g_strdup (we_json_get_string (spec, "key_uri"));
+  }
+  return TRUE;
+}
+
 static void
 we_worker_handle_task (WeWorker *self, JsonObject *msg)
 {
@@ -803,6 +1028,8 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
     task_kind = WE_WORKER_KIND_AUDIO;
   else if (g_strcmp0 (kind, "stitch") == 0)
     task_kind = WE_WORKER_KIND_STITCH;
+  else if (g_strcmp0 (kind, "package") == 0)
+    task_kind = WE_WORKER_KIND_PACKAGE;
   else {
     why = g_strdup_printf ("unsupported task kind \"%s\"", kind != NULL ? kind : "");
     we_worker_send_failed (self, id, WE_ERROR_JOB_INVALID_REQUEST, why, FALSE);
@@ -863,6 +1090,11 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
     we_worker_send_failed (self, id, we_error_code_from_gerror (error), error->message, FALSE);
     return;
   }
+  if (task_kind == WE_WORKER_KIND_PACKAGE &&
+      !we_worker_parse_package (task, spec, &error)) {
+    we_worker_send_failed (self, id, we_error_code_from_gerror (error), error->message, FALSE);
+    return;
+  }
 
   /* resolve every pillar up front: a task that cannot finish should fail
    * before it costs an encode */
@@ -885,7 +1117,13 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
   g_object_ref (task->input_storage);
   g_object_ref (task->output_storage);
   g_object_ref (task->encoder);
-  if (task_kind != WE_WORKER_KIND_TRANSCODE && !we_encoder_can_split (task->encoder)) {
+  if (task_kind == WE_WORKER_KIND_PACKAGE && !we_encoder_can_package (task->encoder)) {
+    why = g_strdup_printf ("encoder %s cannot package", plugin_id);
+    we_worker_send_failed (self, id, WE_ERROR_PLG_NOT_FOUND, why, FALSE);
+    return;
+  }
+  if (task_kind != WE_WORKER_KIND_TRANSCODE && task_kind != WE_WORKER_KIND_PACKAGE &&
+      !we_encoder_can_split (task->encoder)) {
     why = g_strdup_printf ("encoder %s cannot split and stitch", plugin_id);
     we_worker_send_failed (self, id, WE_ERROR_PLG_NOT_FOUND, why, FALSE);
     return;

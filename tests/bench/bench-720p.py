@@ -16,13 +16,12 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from benchlib import BenchError, MAKE_CLIP, SKIP, api, free_port, log, ts
+from benchlib import BenchError, Daemon, MAKE_CLIP, SKIP, api, log, ts, wait_job
 
 
 # The brief's ffmpeg baseline for 720p_h264, used where the profile is silent.
@@ -46,95 +45,21 @@ def mb(n):
     return "%.1f MB" % (n / 1e6)
 
 
-class Daemon:
-    def __init__(self, build, tmp):
-        self.exe = os.path.join(build, "src", "daemon", "webencoded")
-        if not os.access(self.exe, os.X_OK):
-            raise BenchError("%s is not built (see --build)" % self.exe)
-        self.port = free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
-        self.log_path = os.path.join(tmp, "webencoded.log")
-        env = dict(os.environ)
-        env.update({
-            "WE_DATA_DIR": os.path.join(tmp, "data"),
-            "KERNEL_PORT": str(self.port),
-            "KERNEL_HOST": "127.0.0.1",
-            "WE_PLUGIN_DIR": os.path.join(build, "plugins"),
-            "WE_WORKER_BINARY": os.path.join(build, "src", "worker", "webencode-worker"),
-            "WE_PLUGIN_STORAGE_FS_ROOT": os.path.join(tmp, "storage"),
-            "WE_PLUGIN_STORAGE_FS_BROWSE_ROOTS": tmp,
-        })
-        env.pop("WE_CONFIG", None)
-        env.pop("DATABASE_URL", None)
-        env.pop("NATS_URL", None)
-        self.log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([self.exe], env=env, stdout=self.log_file,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    def wait_ready(self, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError("webencoded exited with %d:\n%s" % (self.proc.returncode,
-                                                                      self.log_tail()))
-            try:
-                health = api(self.base, "GET", "/health", timeout=2)
-                if health and health.get("status") == "ok":
-                    return health
-            except (OSError, BenchError, ValueError):
-                pass
-            time.sleep(0.1)
-        raise BenchError("webencoded did not answer /health within %d s:\n%s"
-                         % (timeout, self.log_tail()))
-
-    def log_tail(self, lines=30):
-        self.log_file.flush()
-        with open(self.log_path, "rb") as f:
-            return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log_file.close()
-
-
 def run_webencode(daemon, source, profile, timeout):
     t0 = time.monotonic()
     job = api(daemon.base, "POST", "/v1/jobs",
               {"source_url": "file://" + source, "profile": profile})
     jid = job["id"]
-    last = None
-    while True:
-        job = api(daemon.base, "GET", "/v1/jobs/" + jid)
-        status = job.get("status")
-        if status in ("completed", "failed", "cancelled"):
-            break
-        if time.monotonic() - t0 > timeout:
-            raise BenchError("job %s still %s after %d s" % (jid, status, timeout))
-        pct = int(job.get("progress") or 0) // 10 * 10
-        if (status, pct) != last:
-            log("  webencode: %-10s %3d%%  (%.1f s)" % (status, pct, time.monotonic() - t0))
-            last = (status, pct)
-        time.sleep(0.1)
+    wait_job(daemon, jid, t0, timeout)
     elapsed = time.monotonic() - t0
-    if status != "completed":
-        raise BenchError("job %s %s: %s: %s" % (jid, status, job.get("error_code"),
-                                                job.get("error_message")))
     outputs = api(daemon.base, "GET", "/v1/jobs/%s/outputs" % jid).get("outputs", [])
     finals = [o for o in outputs if o.get("type") in (None, "final")] or outputs
     if not finals:
         raise BenchError("job %s completed without outputs" % jid)
     size = sum(int(o.get("size_bytes") or 0) for o in finals)
-    path = None
-    url = finals[0].get("url", "")
-    if url.startswith("fs://"):
-        candidate = os.path.join(daemon.storage_root, url[len("fs://"):])
-        path = candidate if os.path.exists(candidate) else None
+    path = daemon.fs_path(finals[0].get("url", ""))
+    if path is not None and not os.path.exists(path):
+        path = None
     return elapsed, size, path, jid
 
 
@@ -221,10 +146,7 @@ def main():
                         "--width", str(width), "--height", str(height), "--fps", "30"],
                        check=True, stdout=subprocess.DEVNULL)
 
-        if a.workers:
-            os.environ["WE_WORKERS"] = str(a.workers)
-        daemon = Daemon(build, tmp)
-        daemon.storage_root = os.path.join(tmp, "storage")
+        daemon = Daemon(build, tmp, workers=a.workers)
         health = daemon.wait_ready()
         workers = (health.get("workers") or {}).get("total", "?")
         profile = api(daemon.base, "GET", "/v1/profiles/" + a.profile)

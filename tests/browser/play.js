@@ -5,10 +5,15 @@
 //
 //   node play.js --url URL --kind hls|dash|mp4 [--rate N] [--timeout S]
 //                [--header 'Name: value' ...] [--screenshot PATH] [--strict-cors]
+//                [--subtitles LANG]
 //
 // {"ended", "reason", "duration", "current_time", "stalls", "errors",
 //  "levels", "levels_played", "level_switches", "fatal", "console_errors",
 //  "http_errors", "video", "frames", "wall_s", ...}; README.md has them all.
+// Also "audio_tracks", "subtitle_tracks" (what the player offers: lang,
+// name), and with --subtitles LANG the subtitle track in LANG is selected
+// and shown: "subtitle_frags" (hls.js) and "text_tracks" (cues that reached
+// the media element) show it loaded.
 //
 // Exits 0 whenever it printed a report, whatever the playback did (the
 // caller judges it); 2 on bad arguments, 3 when the harness itself could not
@@ -37,12 +42,13 @@ function usage(msg) {
     process.stderr.write('play.js: ' + msg + '\n');
   process.stderr.write('usage: node play.js --url URL --kind hls|dash|mp4 [--rate N] ' +
                        "[--timeout S] [--header 'Name: value' ...] [--screenshot PATH] " +
-                       '[--strict-cors]\n');
+                       '[--strict-cors] [--subtitles LANG]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const o = { rate: 4, timeout: 60, headers: {}, screenshot: null, strictCors: false };
+  const o = { rate: 4, timeout: 60, headers: {}, screenshot: null, strictCors: false,
+              subtitles: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -56,6 +62,7 @@ function parseArgs(argv) {
     else if (a === '--timeout') o.timeout = Number(val());
     else if (a === '--screenshot') o.screenshot = val();
     else if (a === '--strict-cors') o.strictCors = true;
+    else if (a === '--subtitles') o.subtitles = val();
     else if (a === '--header') {
       const h = val();
       const colon = h.indexOf(':');
@@ -215,7 +222,8 @@ async function main() {
 
     await page.goto(pageUrl, { waitUntil: 'load' });
     await page.evaluate((o) => window.weStart(o),
-                        { url: opts.url, kind: opts.kind, rate: opts.rate, headers: opts.headers });
+                        { url: opts.url, kind: opts.kind, rate: opts.rate, headers: opts.headers,
+                          subtitles: opts.subtitles });
     let timedOut = false;
     try {
       await page.waitForFunction(() => typeof weState === 'object' && weState.done, null,

@@ -20,6 +20,9 @@ const weState = {
   levelSwitches: 0,
   lastLevel: null,
   lastTime: 0,
+  audioTracks: [],
+  subtitleTracks: [],
+  subtitleFrags: 0,
 };
 
 function weFinish(reason) {
@@ -49,7 +52,16 @@ function weStall(source) {
   weState.inStall = true;
   weState.stalls++;
   weState.stallSources = weState.stallSources || [];
-  weState.stallSources.push(source + '@' + document.getElementById('video').currentTime.toFixed(2));
+  // with what was buffered ahead: a stall with data there is the
+  // decoder's (a starved machine), not a hole in the media
+  const video = document.getElementById('video');
+  const t = video.currentTime;
+  let ahead = 0;
+  for (let i = 0; i < video.buffered.length; i++) {
+    if (video.buffered.start(i) <= t + 0.05 && video.buffered.end(i) > t)
+      ahead = video.buffered.end(i) - t;
+  }
+  weState.stallSources.push(source + '@' + t.toFixed(2) + '+' + ahead.toFixed(2));
 }
 
 function weLevel(index) {
@@ -110,7 +122,11 @@ function weWatchVideo(video, rate) {
   });
 }
 
-function weStartHls(video, url, headers) {
+function weTrackList(tracks) {
+  return (tracks || []).map((t) => ({ lang: t.lang || null, name: t.name || null }));
+}
+
+function weStartHls(video, url, headers, subtitles) {
   if (!window.Hls || !Hls.isSupported()) {
     weError('hls:not supported (no MSE?)', true);
     return;
@@ -119,6 +135,7 @@ function weStartHls(video, url, headers) {
   const hls = new Hls({
     debug: false,
     enableWorker: true,
+    subtitlePreference: subtitles ? { lang: subtitles } : undefined,
     xhrSetup: (xhr, u) => {
       // headers can only be set once the request is opened; hls.js opens it
       // itself only when xhrSetup left it unopened
@@ -140,6 +157,23 @@ function weStartHls(video, url, headers) {
       width: l.width || null, height: l.height || null, bitrate: l.bitrate || null,
     }));
   });
+  hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, (_e, data) => {
+    weState.audioTracks = weTrackList(data.audioTracks);
+  });
+  // the subtitle track is loaded only once one is selected: the one in the
+  // language asked for, shown
+  hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_e, data) => {
+    weState.subtitleTracks = weTrackList(data.subtitleTracks);
+    const i = subtitles ? data.subtitleTracks.findIndex((t) => t.lang === subtitles) : -1;
+    if (i >= 0) {
+      hls.subtitleDisplay = true;
+      hls.subtitleTrack = i;
+    }
+  });
+  hls.on(Hls.Events.SUBTITLE_FRAG_PROCESSED, (_e, data) => {
+    if (data.success)
+      weState.subtitleFrags++;
+  });
   hls.on(Hls.Events.FRAG_BUFFERED, (_e, data) => {
     if (data.frag && data.frag.type === 'main')
       weLevel(data.frag.level);
@@ -154,6 +188,9 @@ function weStartHls(video, url, headers) {
       text += ':' + data.response.code;
     else if (data.error && data.error.message)
       text += ':' + data.error.message;
+    // which fragment: audio and main playlists fail differently
+    if (data.frag && data.frag.sn !== undefined)
+      text += ' [' + data.frag.type + ' ' + data.frag.sn + ']';
     weError(text, !!data.fatal);
   });
   hls.loadSource(url);
@@ -166,7 +203,7 @@ function weStartHls(video, url, headers) {
 // around or stalls on, which the stall count shows.
 const DASH_FATAL = new Set([10, 11, 12, 15, 19, 20, 23, 24, 25, 26, 28, 29, 31, 32, 34, 35]);
 
-function weStartDash(video, url, headers) {
+function weStartDash(video, url, headers, subtitles) {
   if (!window.dashjs) {
     weError('dash:dash.js not loaded', true);
     return;
@@ -182,6 +219,14 @@ function weStartDash(video, url, headers) {
     });
   }
   player.on(E.STREAM_INITIALIZED, () => {
+    weState.audioTracks = weTrackList(player.getTracksFor('audio'));
+    const text = player.getTracksFor('text') || [];
+    weState.subtitleTracks = weTrackList(text);
+    const i = subtitles ? text.findIndex((x) => x.lang === subtitles) : -1;
+    if (i >= 0) {
+      player.enableText(true);
+      player.setTextTrack(i);
+    }
     let reps = player.getRepresentationsByType('video') || [];
     if (!reps.length)
       reps = player.getRepresentationsByType('audio') || [];
@@ -223,7 +268,12 @@ function weStartDash(video, url, headers) {
     weError('dash:playback:' + (err.code || '') + ':' + (err.message || ''), true);
   });
   player.updateSettings({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING } });
-  player.initialize(video, url, true);
+  // the initial text language is a setting of an initialized player, and
+  // must be there before the source is
+  player.initialize(video, null, true);
+  if (subtitles)
+    player.setInitialMediaSettingsFor('text', { lang: subtitles });
+  player.attachSource(url);
 }
 
 window.weStart = function (opts) {
@@ -232,9 +282,9 @@ window.weStart = function (opts) {
   weWatchVideo(video, opts.rate);
   try {
     if (opts.kind === 'hls')
-      weStartHls(video, opts.url, opts.headers);
+      weStartHls(video, opts.url, opts.headers, opts.subtitles);
     else if (opts.kind === 'dash')
-      weStartDash(video, opts.url, opts.headers);
+      weStartDash(video, opts.url, opts.headers, opts.subtitles);
     else {
       // plain files: the headers are added by play.js's request route, a
       // media element cannot set any
@@ -277,6 +327,16 @@ function weSnapshot() {
     rate_from: weNum(weState.rampedAt),
     video: { width: video.videoWidth, height: video.videoHeight },
     frames: q ? { decoded: q.totalVideoFrames, dropped: q.droppedVideoFrames } : null,
+    audio_tracks: weState.audioTracks,
+    subtitle_tracks: weState.subtitleTracks,
+    subtitle_frags: weState.subtitleFrags,
+    // what reached the media element: cues in place, whichever player
+    text_tracks: Array.from(video.textTracks).map((t) => ({
+      language: t.language || null,
+      mode: t.mode,
+      cues: t.cues ? t.cues.length : 0,
+      first_cue: t.cues && t.cues.length ? weNum(t.cues[0].startTime) : null,
+    })),
   };
 }
 

@@ -61,12 +61,14 @@ def _header_args(headers):
 
 
 def play(url, kind, rate=4, timeout=60, headers=None, screenshot=None,
-         strict_cors=False):
+         strict_cors=False, subtitles=None):
     """Play url (kind "hls", "dash" or "mp4") to its end, a fatal error or
     timeout seconds, and return play.js's report as a dict.
 
     headers: {"Name": "value"} or ["Name: value", …], sent with every
     playlist, manifest, key and segment request to the media.
+    subtitles: a language; the subtitle track in it is selected and shown,
+    so the report's text_tracks show whether its cues loaded.
     """
     if kind not in ("hls", "dash", "mp4"):
         raise ValueError("kind must be hls, dash or mp4, not %r" % (kind,))
@@ -78,6 +80,8 @@ def play(url, kind, rate=4, timeout=60, headers=None, screenshot=None,
         cmd += ["--screenshot", str(screenshot)]
     if strict_cors:
         cmd.append("--strict-cors")
+    if subtitles:
+        cmd += ["--subtitles", subtitles]
 
     # play.js gives up by itself 60 s after its timeout; this is the backstop
     # for a node that does not even do that

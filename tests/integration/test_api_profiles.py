@@ -145,7 +145,7 @@ ABR = {
     ],
     "hls": {"enabled": True, "segment_duration_s": 4.0, "segment_type": "fmp4",
             "encryption": "aes-128"},
-    "dash": {"enabled": True, "segment_duration_s": 2.0},
+    "dash": {"enabled": False, "segment_duration_s": 2.0},
     "thumbnails": {"poster": True, "interval_s": 5, "width": 240, "sprite": True,
                    "sprite_columns": 8, "storyboard": True},
     "subtitles": {"mode": "extract", "formats": ["vtt", "srt"], "burn_track": 0},
@@ -393,8 +393,10 @@ class ProfileJobs(wetest.DaemonTestCase):
         job = self.d.wait_job(job_id, timeout=300)
         self.assertEqual(job["status"], "completed", job)
         outputs = self.d.download(job["id"], self.outdir)
-        self.assertEqual(len(outputs), 1)
-        out, path = outputs[0]
+        finals = [(o, p) for o, p in outputs if o["type"] == "final"]
+        self.assertEqual(len(finals), 1, outputs)
+        self.extras = [o for o, _ in outputs if o["type"] != "final"]
+        out, path = finals[0]
         info = wetest.probe(path)
         return job, out, info, {s["codec_type"]: s for s in info["streams"]}
 
@@ -416,6 +418,9 @@ class ProfileJobs(wetest.DaemonTestCase):
         self.assertEqual((streams["video"]["width"], streams["video"]["height"]), (160, 120))
         self.assertEqual(int(streams["video"]["nb_read_frames"]), int(SECONDS * FPS))
         self.assertEqual(streams["audio"]["codec_name"], "opus")
+        # the profile asks for a poster, and only for that
+        self.assertEqual([(o["name"], o["type"], o["content_type"]) for o in self.extras],
+                         [("thumbnails/poster.jpg", "thumbnail", "image/jpeg")])
         # a custom profile is the job's alone
         self.assertError(self.d.get("/v1/profiles/tiny_mkv"), 400, "WE-JOB-003")
 

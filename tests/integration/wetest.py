@@ -309,6 +309,7 @@ class Daemon:
             r = self.get(u.path)
             assert r.status == 200, (r.status, r.body[:200])
             p = os.path.join(dest_dir, o["name"])
+            os.makedirs(os.path.dirname(p), exist_ok=True)
             with open(p, "wb") as f:
                 f.write(r.body)
             paths.append((o, p))

@@ -11,6 +11,8 @@
 #include <gst/pbutils/pbutils.h>
 #include <webencode/webencode.h>
 
+#include "we-gst-test-util.h"
+
 typedef struct {
   GMainContext *context;
   GModule      *module;
@@ -23,6 +25,11 @@ typedef struct {
   gchar        *audio_only;
   gchar        *not_media;
   gchar        *truncated;
+  gchar        *clip_tracks;      /* mkv, 6 s: audio and subtitles eng + fra */
+  gchar        *clip_subs_short;  /* mkv, 2 s, subtitles eng */
+  gchar        *clip_black;       /* mkv, 4 s, black, subtitles eng */
+  gchar        *clip_langs;       /* mp4, 1 s, audio eng (440 Hz) + fra (660 Hz) */
+  gchar        *clip_quiet;       /* mp4, 3 s, audio at -35 dBFS */
 } Fixture;
 
 static Fixture fx;
@@ -41,55 +48,15 @@ path_to_uri (const gchar *path)
   return g_filename_to_uri (path, NULL, NULL);
 }
 
-static void
-make_clip (const gchar *out, const gchar *extra)
-{
-  const gchar *root = g_getenv ("WE_SOURCE_ROOT");
-  g_autofree gchar *script = NULL;
-  g_autofree gchar *cmd = NULL;
-  g_autofree gchar *err = NULL;
-  g_autoptr(GError) error = NULL;
-  gint status = 0;
-
-  g_assert_nonnull (root);
-  script = g_build_filename (root, "tests", "media", "make-clip", NULL);
-  cmd = g_strdup_printf ("python3 %s %s %s", script, out, extra);
-  g_assert_true (g_spawn_command_line_sync (cmd, NULL, &err, &status, &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("make-clip failed: %s", err);
-}
-
-typedef struct {
-  gboolean      done;
-  GAsyncResult *result;
-} Waiter;
-
-static void
-waiter_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Waiter *w = user_data;
-
-  w->result = g_object_ref (res);
-  w->done = TRUE;
-}
-
-static void
-wait_for (Waiter *w)
-{
-  while (!w->done)
-    g_main_context_iteration (fx.context, TRUE);
-}
-
 static WeMediaInfo *
 probe (const gchar *path, GError **error)
 {
   g_autofree gchar *uri = path_to_uri (path);
-  Waiter w = { 0, };
+  WeGstTestWaiter w = { 0, };
   WeMediaInfo *info;
 
-  we_encoder_probe_async (fx.encoder, uri, NULL, waiter_cb, &w);
-  wait_for (&w);
+  we_encoder_probe_async (fx.encoder, uri, NULL, we_gst_test_waiter_cb, &w);
+  we_gst_test_wait (&w, fx.context);
   info = we_encoder_probe_finish (fx.encoder, w.result, error);
   g_object_unref (w.result);
   return info;
@@ -134,12 +101,12 @@ transcode_full (const gchar *input, const gchar *output, const WeProfile *profil
     .start_s = start_s,
     .duration_s = duration_s,
   };
-  Waiter w = { 0, };
+  WeGstTestWaiter w = { 0, };
   gboolean ok;
 
   we_encoder_transcode_async (fx.encoder, &req, log ? progress_cb : NULL, log, cancellable,
-                              waiter_cb, &w);
-  wait_for (&w);
+                              we_gst_test_waiter_cb, &w);
+  we_gst_test_wait (&w, fx.context);
   ok = we_encoder_transcode_finish (fx.encoder, w.result, error);
   g_object_unref (w.result);
   if (!ok && error != NULL && *error != NULL)
@@ -364,7 +331,7 @@ test_no_audio_source (void)
   g_autoptr(GError) error = NULL;
   g_auto(Verified) v = { 0, };
 
-  make_clip (src, "--duration 1 --fps 10 --width 320 --height 180 --no-audio");
+  we_gst_test_make_clip (src, "--duration 1 --fps 10 --width 320 --height 180 --no-audio");
   g_assert_true (transcode_full (src, out, profile, 0, 0, NULL, NULL, &error));
   g_assert_no_error (error);
   discover (out, &v);
@@ -583,6 +550,485 @@ test_describe (void)
   g_assert_nonnull (strstr (line, "# range"));
 }
 
+/* ---- audio and subtitle tracks ------------------------------------------ */
+
+/* One line per stream of @kind ("a", "s"): "stream|codec_name=aac|tag:language=eng|…",
+ * lower-cased so Matroska's "TITLE" and MP4's "title" read alike */
+static GStrv
+ffprobe_streams (const gchar *path, const gchar *kind)
+{
+  g_autofree gchar *cmd = g_strdup_printf ("ffprobe -v error -select_streams %s -show_entries "
+                                           "stream=codec_name:stream_tags=language,title "
+                                           "-of compact %s", kind, path);
+  g_autofree gchar *out = we_gst_test_run_command (cmd, NULL);
+  g_autofree gchar *lower = g_ascii_strdown (g_strstrip (out), -1);
+
+  if (*lower == '\0')
+    return g_new0 (gchar *, 1);
+  return g_strsplit (lower, "\n", -1);
+}
+
+static gchar *
+ffmpeg_md5 (const gchar *path, const gchar *map)
+{
+  g_autofree gchar *cmd = g_strdup_printf ("ffmpeg -v error -i %s -map %s -c copy -f md5 -",
+                                           path, map);
+  gchar *out = we_gst_test_run_command (cmd, NULL);
+
+  return g_strstrip (out);
+}
+
+/* Integrated loudness of the first audio stream after ffmpeg's ebur128. */
+static gdouble
+ffmpeg_lufs (const gchar *path)
+{
+  g_autofree gchar *cmd = g_strdup_printf ("ffmpeg -nostats -i %s -map 0:a:0 -af ebur128 "
+                                           "-f null -", path);
+  g_autofree gchar *err = NULL;
+  g_autofree gchar *out = we_gst_test_run_command (cmd, &err);
+  const gchar *summary = strstr (err, "Integrated loudness:");
+  const gchar *i;
+
+  g_assert_nonnull (summary);
+  i = strstr (summary, "I:");
+  g_assert_nonnull (i);
+  return g_ascii_strtod (i + 2, NULL);
+}
+
+/* The cues of subtitle stream @index as SRT, markup dropped (ffmpeg dresses
+ * tx3g in <font> tags). */
+static gchar *
+ffmpeg_cues (const gchar *path, guint index)
+{
+  g_autofree gchar *cmd = g_strdup_printf ("ffmpeg -v error -i %s -map 0:s:%u -f srt -", path,
+                                           index);
+  g_autofree gchar *out = we_gst_test_run_command (cmd, NULL);
+  GString *plain = g_string_new (NULL);
+  gboolean in_tag = FALSE;
+
+  for (const gchar *p = out; *p != '\0'; p++) {
+    if (*p == '<')
+      in_tag = TRUE;
+    else if (*p == '>' && in_tag)
+      in_tag = FALSE;
+    else if (!in_tag && *p != '\r')
+      g_string_append_c (plain, *p);
+  }
+  return g_string_free (plain, FALSE);
+}
+
+static WeProfile *
+custom_profile (const gchar *container, const gchar *video_codec, const gchar *audio_codec)
+{
+  g_autoptr(WeProfile) base = builtin_profile ("480p_fast");
+  WeProfile *p = we_profile_copy (base);
+
+  g_free (p->container);
+  p->container = g_strdup (container);
+  g_free (p->video_codec);
+  p->video_codec = g_strdup (video_codec);
+  g_free (p->audio_codec);
+  p->audio_codec = g_strdup (audio_codec);
+  /* small and fast: the tests are about the other streams */
+  p->width = 320;
+  p->height = 240;
+  g_free (p->preset);
+  p->preset = g_strdup ("ultrafast");
+  return p;
+}
+
+static void
+set_subtitle_mode (WeProfile *p, const gchar *mode)
+{
+  g_free (p->subtitles.mode);
+  p->subtitles.mode = g_strdup (mode);
+}
+
+static gboolean
+transcode_mode (const gchar *input, const gchar *output, const WeProfile *profile,
+                WeEncodeMode mode, GError **error)
+{
+  g_autofree gchar *uri = path_to_uri (input);
+  WeEncodeRequest req = { "test", uri, output, profile, 0, 0, mode };
+  WeGstTestWaiter w = { 0, };
+  gboolean ok;
+
+  we_encoder_transcode_async (fx.encoder, &req, NULL, NULL, NULL, we_gst_test_waiter_cb, &w);
+  we_gst_test_wait (&w, fx.context);
+  ok = we_encoder_transcode_finish (fx.encoder, w.result, error);
+  g_object_unref (w.result);
+  return ok;
+}
+
+static void
+log_collect (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user_data)
+{
+  g_string_append_printf (user_data, "%s\n", message);
+  g_test_message ("%s", message);
+}
+
+static void
+test_probe_tracks (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeMediaInfo) info = probe (fx.clip_tracks, &error);
+  g_autoptr(JsonObject) json = NULL;
+  g_autoptr(WeMediaInfo) back = NULL;
+  const WeMediaTrack *t;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (info->audio_tracks);
+  g_assert_nonnull (info->subtitle_tracks);
+  g_assert_cmpuint (info->audio_tracks->len, ==, 2);
+  g_assert_cmpuint (info->subtitle_tracks->len, ==, 2);
+  for (guint i = 0; i < 2; i++) {
+    const gchar *lang = i == 0 ? "eng" : "fra";
+    const gchar *title = i == 0 ? "English" : "French";
+
+    t = g_ptr_array_index (info->audio_tracks, i);
+    g_assert_cmpint (t->index, ==, i);
+    g_assert_cmpstr (t->codec, ==, "aac");
+    g_assert_cmpstr (t->language, ==, lang);
+    g_assert_cmpstr (t->title, ==, title);
+    g_assert_cmpint (t->channels, ==, 2);
+    g_assert_cmpint (t->rate, ==, 48000);
+    t = g_ptr_array_index (info->subtitle_tracks, i);
+    g_assert_cmpint (t->index, ==, i);
+    g_assert_cmpstr (t->codec, ==, "text");
+    g_assert_cmpstr (t->language, ==, lang);
+    g_assert_cmpstr (t->title, ==, title);
+  }
+
+  /* JSON both ways, and from an older worker without the lists */
+  json = we_media_info_to_json (info);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json, "audio_tracks")),
+                    ==, 2);
+  g_assert_false (json_object_has_member (
+    json_array_get_object_element (json_object_get_array_member (json, "subtitle_tracks"), 0),
+    "channels"));
+  back = we_media_info_new_from_json (json, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (back->subtitle_tracks->len, ==, 2);
+  t = g_ptr_array_index (back->audio_tracks, 1);
+  g_assert_cmpstr (t->language, ==, "fra");
+  g_assert_cmpint (t->rate, ==, 48000);
+  json_object_remove_member (json, "audio_tracks");
+  json_object_remove_member (json, "subtitle_tracks");
+  g_clear_pointer (&back, we_media_info_free);
+  back = we_media_info_new_from_json (json, &error);
+  g_assert_no_error (error);
+  g_assert_null (back->audio_tracks);
+  g_assert_null (back->subtitle_tracks);
+  g_assert_cmpstr (back->audio_codec, ==, "aac");
+}
+
+static const gchar expected_cues_eng[] =
+  "1\n00:00:00,500 --> 00:00:01,500\nCue 1\n\n"
+  "2\n00:00:02,500 --> 00:00:03,500\nCue 2\n\n"
+  "3\n00:00:04,500 --> 00:00:05,500\nCue 3\n\n";
+static const gchar expected_cues_fra[] =
+  "1\n00:00:00,500 --> 00:00:01,500\nCue 1 fra\n\n"
+  "2\n00:00:02,500 --> 00:00:03,500\nCue 2 fra\n\n"
+  "3\n00:00:04,500 --> 00:00:05,500\nCue 3 fra\n\n";
+
+static void
+test_subtitle_passthrough (gconstpointer data)
+{
+  const gchar *container = data;
+  g_autoptr(WeProfile) profile = custom_profile (container, "h264", "aac");
+  g_autofree gchar *name = g_strdup_printf ("out-subs.%s", container);
+  g_autofree gchar *out = tmp_path (name);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) streams = NULL;
+  g_autofree gchar *cues0 = NULL;
+  g_autofree gchar *cues1 = NULL;
+  gboolean mkv = g_str_equal (container, "mkv");
+
+  set_subtitle_mode (profile, "passthrough");
+  g_assert_true (transcode_full (fx.clip_tracks, out, profile, 0, 0, NULL, NULL, &error));
+  g_assert_no_error (error);
+  streams = ffprobe_streams (out, "s");
+  g_assert_cmpuint (g_strv_length (streams), ==, 2);
+  g_test_message ("%s | %s", streams[0], streams[1]);
+  g_assert_nonnull (strstr (streams[0], mkv ? "codec_name=subrip" : "codec_name=mov_text"));
+  g_assert_nonnull (strstr (streams[0], "tag:language=eng"));
+  /* Matroska writes ISO 639-2/B */
+  g_assert_nonnull (strstr (streams[1], mkv ? "tag:language=fre" : "tag:language=fra"));
+  if (mkv)
+    g_assert_nonnull (strstr (streams[1], "tag:title=french"));
+  cues0 = ffmpeg_cues (out, 0);
+  cues1 = ffmpeg_cues (out, 1);
+  g_assert_cmpstr (cues0, ==, expected_cues_eng);
+  g_assert_cmpstr (cues1, ==, expected_cues_fra);
+}
+
+/* WebM takes WebVTT only, which webmmux cannot write: dropped, encode goes on */
+static void
+test_subtitle_webm (void)
+{
+  g_autoptr(WeProfile) profile = custom_profile ("webm", "vp9", "opus");
+  g_autofree gchar *out = tmp_path ("out-subs.webm");
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) subs = NULL;
+  g_auto(GStrv) audio = NULL;
+
+  set_subtitle_mode (profile, "passthrough");
+  g_assert_true (transcode_full (fx.clip_subs_short, out, profile, 0, 0, NULL, NULL, &error));
+  g_assert_no_error (error);
+  subs = ffprobe_streams (out, "s");
+  audio = ffprobe_streams (out, "a");
+  g_assert_cmpuint (g_strv_length (subs), ==, 0);
+  g_assert_cmpuint (g_strv_length (audio), ==, 1);
+}
+
+/* Counts the pixels brighter than 160 in the lower (or upper) half of the
+ * frame at @t_s. */
+static guint
+bright_pixels (const gchar *path, gdouble t_s, gboolean lower)
+{
+  g_autofree gchar *gray = tmp_path ("frame.gray");
+  g_autofree gchar *cmd = g_strdup_printf ("ffmpeg -v error -y -ss %.2f -i %s -frames:v 1 "
+                                           "-vf crop=iw:ih/2:0:%s,format=gray -f rawvideo %s",
+                                           t_s, path, lower ? "ih/2" : "0", gray);
+  g_autofree gchar *out = we_gst_test_run_command (cmd, NULL);
+  g_autofree gchar *raw = NULL;
+  gsize len = 0;
+  guint n = 0;
+
+  raw = we_gst_test_read_file (gray, &len);
+  /* half of a 320x240 frame */
+  g_assert_cmpuint (len, ==, 320 * 120);
+  for (gsize i = 0; i < len; i++)
+    n += (guint8) raw[i] > 160;
+  g_unlink (gray);
+  return n;
+}
+
+static void
+test_subtitle_burn (void)
+{
+  g_autoptr(WeProfile) profile = custom_profile ("mp4", "h264", "aac");
+  g_autofree gchar *out = tmp_path ("out-burn.mp4");
+  g_autoptr(GError) error = NULL;
+  guint during;
+  guint between;
+  guint upper;
+
+  set_subtitle_mode (profile, "burn");
+  profile->subtitles.burn_track = 0;
+  g_assert_true (transcode_full (fx.clip_black, out, profile, 0, 0, NULL, NULL, &error));
+  g_assert_no_error (error);
+  /* cue 1 is shown from 0.5 to 1.5 s, cue 2 from 2.5 s */
+  during = bright_pixels (out, 1.0, TRUE);
+  upper = bright_pixels (out, 1.0, FALSE);
+  between = bright_pixels (out, 2.0, TRUE);
+  g_test_message ("bright pixels: %u during a cue, %u above it, %u between cues", during, upper,
+                  between);
+  g_assert_cmpuint (during, >, 50);
+  g_assert_cmpuint (upper, ==, 0);
+  g_assert_cmpuint (between, ==, 0);
+  g_assert_cmpuint (bright_pixels (out, 3.0, TRUE), >, 50);
+
+  /* a track the source does not have */
+  g_unlink (out);
+  profile->subtitles.burn_track = 1;
+  g_assert_false (transcode_full (fx.clip_black, out, profile, 0, 0, NULL, NULL, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE);
+  g_assert_cmpstr (error->message, ==,
+                   "subtitles.burn_track 1 but the source has 1 subtitle track");
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+}
+
+typedef struct {
+  const gchar *container;
+  const gchar *video;
+  const gchar *audio;
+} KeepCase;
+
+static const KeepCase keep_cases[] = {
+  { "mp4", "h264", "aac" },
+  { "mkv", "h264", "aac" },
+  { "webm", "vp9", "opus" },
+};
+
+static void
+test_audio_keep_all (gconstpointer data)
+{
+  const KeepCase *c = data;
+  g_autoptr(WeProfile) profile = custom_profile (c->container, c->video, c->audio);
+  g_autofree gchar *name = g_strdup_printf ("out-keep.%s", c->container);
+  g_autofree gchar *out = tmp_path (name);
+  g_autofree gchar *codec = g_strdup_printf ("codec_name=%s", c->audio);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) streams = NULL;
+  gboolean matroska = !g_str_equal (c->container, "mp4");
+
+  profile->audio.keep_all_tracks = TRUE;
+  g_assert_true (transcode_full (fx.clip_langs, out, profile, 0, 0, NULL, NULL, &error));
+  g_assert_no_error (error);
+  streams = ffprobe_streams (out, "a");
+  g_assert_cmpuint (g_strv_length (streams), ==, 2);
+  g_test_message ("%s | %s", streams[0], streams[1]);
+  g_assert_nonnull (strstr (streams[0], codec));
+  g_assert_nonnull (strstr (streams[1], codec));
+  g_assert_nonnull (strstr (streams[0], "tag:language=eng"));
+  g_assert_nonnull (strstr (streams[1], matroska ? "tag:language=fre" : "tag:language=fra"));
+  if (matroska) {
+    /* MP4 has no track titles */
+    g_assert_nonnull (strstr (streams[0], "tag:title=english"));
+    g_assert_nonnull (strstr (streams[1], "tag:title=french"));
+  }
+
+  /* the default keeps the first stream only */
+  if (g_str_equal (c->container, "mp4")) {
+    g_auto(GStrv) one = NULL;
+
+    g_unlink (out);
+    profile->audio.keep_all_tracks = FALSE;
+    g_assert_true (transcode_full (fx.clip_langs, out, profile, 0, 0, NULL, NULL, &error));
+    g_assert_no_error (error);
+    one = ffprobe_streams (out, "a");
+    g_assert_cmpuint (g_strv_length (one), ==, 1);
+    g_assert_nonnull (strstr (one[0], "tag:language=eng"));
+  }
+}
+
+static void
+test_audio_codec (gconstpointer data)
+{
+  const gchar *codec = data;
+  g_autoptr(WeProfile) profile = custom_profile ("mp4", "h264", codec);
+  g_autofree gchar *name = g_strdup_printf ("out-codec-%s.mp4", codec);
+  g_autofree gchar *out = tmp_path (name);
+  g_autofree gchar *want = g_strdup_printf ("codec_name=%s", codec);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) streams = NULL;
+
+  g_assert_true (transcode_full (fx.clip169, out, profile, 0, 0, NULL, NULL, &error));
+  g_assert_no_error (error);
+  streams = ffprobe_streams (out, "a");
+  g_assert_cmpuint (g_strv_length (streams), ==, 1);
+  g_assert_nonnull (strstr (streams[0], want));
+}
+
+static void
+test_audio_passthrough (void)
+{
+  g_autoptr(WeProfile) profile = custom_profile ("mp4", "h264", "aac");
+  g_autofree gchar *out = tmp_path ("out-pass.mp4");
+  g_autofree gchar *out_audio = tmp_path ("out-pass-audio.mkv");
+  g_autofree gchar *src_md5 = ffmpeg_md5 (fx.clip169, "0:a:0");
+  g_autofree gchar *out_md5 = NULL;
+  g_autofree gchar *audio_md5 = NULL;
+  g_autofree gchar *encoded_md5 = NULL;
+  g_autoptr(GString) log = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  guint handler;
+
+  profile->audio.passthrough_when_compatible = TRUE;
+  handler = g_log_set_handler ("WeEncoderGst", G_LOG_LEVEL_MESSAGE, log_collect, log);
+  g_assert_true (transcode_full (fx.clip169, out, profile, 0, 0, NULL, NULL, &error));
+  g_assert_no_error (error);
+  /* split & stitch's audio task copies too */
+  g_assert_true (transcode_mode (fx.clip169, out_audio, profile, WE_ENCODE_MODE_AUDIO, &error));
+  g_assert_no_error (error);
+  g_log_remove_handler ("WeEncoderGst", handler);
+  /* no encoder in either pipeline, and the very same packets */
+  g_assert_nonnull (strstr (log->str, "audio stream 0 copied as it is (aac passthrough)"));
+  g_assert_nonnull (strstr (strstr (log->str, "(aac passthrough)") + 1, "(aac passthrough)"));
+  out_md5 = ffmpeg_md5 (out, "0:a:0");
+  audio_md5 = ffmpeg_md5 (out_audio, "0:a:0");
+  g_test_message ("audio packets: source %s, output %s, audio task %s", src_md5, out_md5,
+                  audio_md5);
+  g_assert_cmpstr (out_md5, ==, src_md5);
+  g_assert_cmpstr (audio_md5, ==, src_md5);
+
+  /* the control: re-encoding changes the packets */
+  g_unlink (out);
+  profile->audio.passthrough_when_compatible = FALSE;
+  g_assert_true (transcode_full (fx.clip169, out, profile, 0, 0, NULL, NULL, &error));
+  g_assert_no_error (error);
+  encoded_md5 = ffmpeg_md5 (out, "0:a:0");
+  g_assert_cmpstr (encoded_md5, !=, src_md5);
+
+  /* opus in a source of AAC is no match: encoded */
+  {
+    g_autoptr(WeProfile) opus = custom_profile ("mp4", "h264", "opus");
+    g_auto(GStrv) streams = NULL;
+
+    g_unlink (out);
+    opus->audio.passthrough_when_compatible = TRUE;
+    g_assert_true (transcode_full (fx.clip169, out, opus, 0, 0, NULL, NULL, &error));
+    g_assert_no_error (error);
+    streams = ffprobe_streams (out, "a");
+    g_assert_nonnull (strstr (streams[0], "codec_name=opus"));
+  }
+}
+
+static void
+test_audio_normalize (void)
+{
+  g_autoptr(WeProfile) profile = custom_profile ("mp4", "h264", "aac");
+  g_autofree gchar *out = tmp_path ("out-loud.mp4");
+  g_autofree gchar *out_audio = tmp_path ("out-loud-audio.mkv");
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *tags = NULL;
+  gdouble src_lufs = ffmpeg_lufs (fx.clip_quiet);
+  gdouble out_lufs;
+  gdouble audio_lufs;
+
+  profile->audio.normalize = TRUE;
+  profile->audio.normalize_lufs = -23;
+  /* copying cannot change the level: normalising wins */
+  profile->audio.passthrough_when_compatible = TRUE;
+  g_assert_true (transcode_full (fx.clip_quiet, out, profile, 0, 0, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (transcode_mode (fx.clip_quiet, out_audio, profile, WE_ENCODE_MODE_AUDIO,
+                                 &error));
+  g_assert_no_error (error);
+  out_lufs = ffmpeg_lufs (out);
+  audio_lufs = ffmpeg_lufs (out_audio);
+  g_test_message ("loudness: source %.1f LUFS, output %.1f LUFS, audio task %.1f LUFS",
+                  src_lufs, out_lufs, audio_lufs);
+  g_assert_cmpfloat (fabs (src_lufs - -35), <, 2);
+  g_assert_cmpfloat (fabs (out_lufs - -23), <=, 1);
+  g_assert_cmpfloat (fabs (audio_lufs - -23), <=, 1);
+
+  /* what was measured and applied travels with the output */
+  {
+    g_autofree gchar *cmd = g_strdup_printf ("ffprobe -v error -show_entries format_tags=comment "
+                                             "-of default=nw=1:nk=1 %s", out);
+
+    tags = we_gst_test_run_command (cmd, NULL);
+  }
+  g_test_message ("comment: %s", tags);
+  g_assert_nonnull (strstr (tags, "webencode loudness: audio 0 measured -3"));
+  g_assert_nonnull (strstr (tags, "target -23.0 LUFS"));
+}
+
+static void
+test_describe_subtitles (void)
+{
+  g_autoptr(WeProfile) profile = custom_profile ("mkv", "h264", "aac");
+  g_autofree gchar *uri = path_to_uri (fx.clip_tracks);
+  g_autofree gchar *out = tmp_path ("out-describe.mkv");
+  WeEncodeRequest req = { "t", uri, out, profile, 0, 0 };
+  g_autofree gchar *line = NULL;
+
+  set_subtitle_mode (profile, "passthrough");
+  line = we_encoder_describe (fx.encoder, &req);
+  g_test_message ("%s", line);
+  g_assert_nonnull (strstr (line, "src. ! text/x-raw ! queue ! capssetter"));
+  g_assert_nonnull (strstr (line, "mux.subtitle_0"));
+
+  set_subtitle_mode (profile, "burn");
+  g_free (line);
+  line = we_encoder_describe (fx.encoder, &req);
+  g_test_message ("%s", line);
+  g_assert_nonnull (strstr (line, "subtitleoverlay name=burn"));
+  g_assert_nonnull (strstr (line, "src. ! text/x-raw ! queue ! burn.subtitle_sink"));
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static void
@@ -632,11 +1078,26 @@ make_fixtures (void)
   fx.audio_only = tmp_path ("audio-only.mp4");
   fx.not_media = tmp_path ("noise.mp4");
   fx.truncated = tmp_path ("truncated.mp4");
-  make_clip (fx.clip43, "--duration 1 --fps 10 --width 320 --height 240");
-  make_clip (fx.clip169, "--duration 1 --fps 10 --width 320 --height 180");
-  make_clip (fx.clip_range, "--duration 3 --fps 10 --width 320 --height 180 --gop 5");
-  make_clip (fx.clip_long, "--duration 12 --fps 25 --width 320 --height 180");
-  make_clip (fx.audio_only, "--duration 1 --no-video");
+  we_gst_test_make_clip (fx.clip43, "--duration 1 --fps 10 --width 320 --height 240");
+  we_gst_test_make_clip (fx.clip169, "--duration 1 --fps 10 --width 320 --height 180");
+  we_gst_test_make_clip (fx.clip_range, "--duration 3 --fps 10 --width 320 --height 180 --gop 5");
+  we_gst_test_make_clip (fx.clip_long, "--duration 12 --fps 25 --width 320 --height 180");
+  we_gst_test_make_clip (fx.audio_only, "--duration 1 --no-video");
+  fx.clip_tracks = tmp_path ("clip-tracks.mkv");
+  fx.clip_subs_short = tmp_path ("clip-subs-short.mkv");
+  fx.clip_black = tmp_path ("clip-black.mkv");
+  fx.clip_langs = tmp_path ("clip-langs.mp4");
+  fx.clip_quiet = tmp_path ("clip-quiet.mp4");
+  we_gst_test_make_clip (fx.clip_tracks, "--container mkv --duration 6 --fps 10 --width 320 --height 180 "
+                             "--subtitle-languages eng,fra --audio-languages eng,fra");
+  we_gst_test_make_clip (fx.clip_subs_short, "--container mkv --duration 2 --fps 10 --width 320 "
+                                 "--height 180 --subtitles");
+  we_gst_test_make_clip (fx.clip_black, "--container mkv --duration 4 --fps 10 --width 320 --height 240 "
+                            "--pattern black --subtitles");
+  we_gst_test_make_clip (fx.clip_langs, "--duration 1 --fps 10 --width 320 --height 180 "
+                            "--audio-languages eng,fra");
+  we_gst_test_make_clip (fx.clip_quiet, "--duration 3 --fps 10 --width 320 --height 180 "
+                            "--audio-volume -35");
 
   for (gsize i = 0; i < 64 * 1024; i++)
     noise[i] = (guint8) g_random_int ();
@@ -644,20 +1105,6 @@ make_fixtures (void)
   g_assert_true (g_file_get_contents (fx.clip169, &data, &len, &error));
   g_assert_true (g_file_set_contents (fx.truncated, data, len / 2, &error));
   g_assert_no_error (error);
-}
-
-static void
-remove_tmpdir (void)
-{
-  g_autoptr(GDir) dir = g_dir_open (fx.tmpdir, 0, NULL);
-  const gchar *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    g_autofree gchar *p = tmp_path (name);
-
-    g_unlink (p);
-  }
-  g_rmdir (fx.tmpdir);
 }
 
 int
@@ -692,10 +1139,28 @@ main (int argc, char **argv)
   g_test_add_data_func ("/encoder-gst/bad-source/audio-only", &bad_cases[2], test_bad_source);
   g_test_add_func ("/encoder-gst/missing-source", test_missing_source);
   g_test_add_func ("/encoder-gst/describe", test_describe);
+  g_test_add_func ("/encoder-gst/probe-tracks", test_probe_tracks);
+  g_test_add_data_func ("/encoder-gst/subtitles/passthrough/mkv", "mkv",
+                        test_subtitle_passthrough);
+  g_test_add_data_func ("/encoder-gst/subtitles/passthrough/mp4", "mp4",
+                        test_subtitle_passthrough);
+  g_test_add_func ("/encoder-gst/subtitles/passthrough/webm", test_subtitle_webm);
+  g_test_add_func ("/encoder-gst/subtitles/burn", test_subtitle_burn);
+  g_test_add_func ("/encoder-gst/subtitles/describe", test_describe_subtitles);
+  for (gsize i = 0; i < G_N_ELEMENTS (keep_cases); i++) {
+    g_autofree gchar *path = g_strdup_printf ("/encoder-gst/audio/keep-all/%s",
+                                              keep_cases[i].container);
+
+    g_test_add_data_func (path, &keep_cases[i], test_audio_keep_all);
+  }
+  g_test_add_data_func ("/encoder-gst/audio/codec/aac", "aac", test_audio_codec);
+  g_test_add_data_func ("/encoder-gst/audio/codec/opus", "opus", test_audio_codec);
+  g_test_add_func ("/encoder-gst/audio/passthrough", test_audio_passthrough);
+  g_test_add_func ("/encoder-gst/audio/normalize", test_audio_normalize);
 
   ret = g_test_run ();
 
-  remove_tmpdir ();
+  we_gst_test_remove_tree (fx.tmpdir);
   g_clear_object (&fx.encoder);
   g_main_context_pop_thread_default (fx.context);
   g_main_context_unref (fx.context);

@@ -7,6 +7,7 @@
 #include <webencode/we-plugin.h>
 
 #include "we-gst-encoders.h"
+#include "we-gst-package.h"
 #include "we-gst-pipeline.h"
 #include "we-gst-probe.h"
 #include "we-gst-scan.h"
@@ -159,6 +160,24 @@ we_encoder_gst_stitch_finish (WeEncoder *encoder, GAsyncResult *result, WeStitch
 }
 
 static void
+we_encoder_gst_package_async (WeEncoder *encoder, const WePackageRequest *request,
+                              WeEncodeProgressFunc progress, gpointer progress_data,
+                              GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  WeEncoderGst *self = WE_ENCODER_GST (encoder);
+
+  we_gst_package_async (self, request, &self->options, progress, progress_data, cancellable,
+                        callback, user_data);
+}
+
+static JsonObject *
+we_encoder_gst_package_finish (WeEncoder *encoder, GAsyncResult *result, GError **error)
+{
+  return we_gst_package_finish (result, error);
+}
+
+static void
 we_encoder_gst_iface_init (WeEncoderInterface *iface)
 {
   iface->get_capabilities = we_encoder_gst_get_capabilities;
@@ -171,6 +190,8 @@ we_encoder_gst_iface_init (WeEncoderInterface *iface)
   iface->scan_finish = we_encoder_gst_scan_finish;
   iface->stitch_async = we_encoder_gst_stitch_async;
   iface->stitch_finish = we_encoder_gst_stitch_finish;
+  iface->package_async = we_encoder_gst_package_async;
+  iface->package_finish = we_encoder_gst_package_finish;
 }
 
 static void

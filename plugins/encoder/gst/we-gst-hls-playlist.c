@@ -32,8 +32,10 @@ we_gst_dash_representation_free (WeGstDashRepresentation *self)
   g_free (self->id);
   g_free (self->mime_type);
   g_free (self->codecs);
+  g_free (self->lang);
   g_free (self->init_uri);
   g_clear_pointer (&self->segments, g_ptr_array_unref);
+  g_free (self->base_url);
   g_free (self);
 }
 
@@ -72,7 +74,7 @@ target_duration (const GPtrArray *segments)
 }
 
 gchar *
-we_gst_hls_media_playlist (const GPtrArray *segments, const gchar *map_uri)
+we_gst_hls_media_playlist (const GPtrArray *segments, const gchar *map_uri, const gchar *key_uri)
 {
   GString *out = g_string_new ("#EXTM3U\n");
   gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
@@ -85,6 +87,10 @@ we_gst_hls_media_playlist (const GPtrArray *segments, const gchar *map_uri)
   g_string_append (out, "#EXT-X-INDEPENDENT-SEGMENTS\n");
   if (map_uri != NULL)
     g_string_append_printf (out, "#EXT-X-MAP:URI=\"%s\"\n", map_uri);
+  /* after EXT-X-MAP: the key applies to the media segments only, the init
+   * segment is clear and so needs no IV attribute */
+  if (key_uri != NULL)
+    g_string_append_printf (out, "#EXT-X-KEY:METHOD=AES-128,URI=\"%s\"\n", key_uri);
   for (guint i = 0; i < segments->len; i++) {
     const WeGstHlsSegment *seg = g_ptr_array_index (segments, i);
 
@@ -97,18 +103,40 @@ we_gst_hls_media_playlist (const GPtrArray *segments, const gchar *map_uri)
   return g_string_free (out, FALSE);
 }
 
+static const WeGstHlsMedia *
+first_media (const GPtrArray *media, WeGstHlsMediaType type)
+{
+  for (guint i = 0; media != NULL && i < media->len; i++) {
+    const WeGstHlsMedia *m = g_ptr_array_index (media, i);
+
+    if (m->type == type)
+      return m;
+  }
+  return NULL;
+}
+
 gchar *
-we_gst_hls_master_playlist (const GPtrArray *variants, const WeGstHlsAudio *audio)
+we_gst_hls_master_playlist (const GPtrArray *variants, const GPtrArray *media)
 {
   GString *out = g_string_new ("#EXTM3U\n");
   gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+  const WeGstHlsMedia *audio = first_media (media, WE_GST_HLS_MEDIA_AUDIO);
+  const WeGstHlsMedia *subs = first_media (media, WE_GST_HLS_MEDIA_SUBTITLES);
 
-  g_string_append_printf (out, "#EXT-X-VERSION:%d\n", audio != NULL ? 7 : 3);
+  g_string_append_printf (out, "#EXT-X-VERSION:%d\n", media != NULL && media->len > 0 ? 7 : 3);
   g_string_append (out, "#EXT-X-INDEPENDENT-SEGMENTS\n");
-  if (audio != NULL)
-    g_string_append_printf (out, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"%s\",NAME=\"%s\","
-                            "DEFAULT=YES,AUTOSELECT=YES,URI=\"%s\"\n",
-                            audio->group_id, audio->name, audio->uri);
+  for (guint i = 0; media != NULL && i < media->len; i++) {
+    const WeGstHlsMedia *m = g_ptr_array_index (media, i);
+
+    g_string_append_printf (out, "#EXT-X-MEDIA:TYPE=%s,GROUP-ID=\"%s\"",
+                            m->type == WE_GST_HLS_MEDIA_AUDIO ? "AUDIO" : "SUBTITLES",
+                            m->group_id);
+    if (m->language != NULL)
+      g_string_append_printf (out, ",LANGUAGE=\"%s\"", m->language);
+    /* AUTOSELECT on every entry: a player may pick by the viewer's language */
+    g_string_append_printf (out, ",NAME=\"%s\",DEFAULT=%s,AUTOSELECT=YES,URI=\"%s\"\n", m->name,
+                            m->is_default ? "YES" : "NO", m->uri);
+  }
   for (guint i = 0; i < variants->len; i++) {
     const WeGstHlsVariant *v = g_ptr_array_index (variants, i);
 
@@ -124,6 +152,8 @@ we_gst_hls_master_playlist (const GPtrArray *variants, const WeGstHlsAudio *audi
                               g_ascii_formatd (buf, sizeof (buf), "%.3f", v->frame_rate));
     if (audio != NULL)
       g_string_append_printf (out, ",AUDIO=\"%s\"", audio->group_id);
+    if (subs != NULL)
+      g_string_append_printf (out, ",SUBTITLES=\"%s\"", subs->group_id);
     g_string_append_printf (out, "\n%s\n", v->uri);
   }
   return g_string_free (out, FALSE);
@@ -183,12 +213,34 @@ append_representation (GString *out, const WeGstDashRepresentation *rep)
   g_string_append (out, "        </SegmentList>\n      </Representation>\n");
 }
 
+static void
+append_text_set (GString *out, guint id, const WeGstDashRepresentation *rep)
+{
+  g_autofree gchar *rid = g_markup_escape_text (rep->id, -1);
+  g_autofree gchar *url = g_markup_escape_text (rep->base_url, -1);
+
+  /* a sidecar WebVTT file: one BaseURL, no segments (DASH-IF IOP §6.4.5) */
+  g_string_append_printf (out, "    <AdaptationSet id=\"%u\" contentType=\"text\" "
+                          "mimeType=\"text/vtt\"", id);
+  if (rep->lang != NULL) {
+    g_autofree gchar *lang = g_markup_escape_text (rep->lang, -1);
+
+    g_string_append_printf (out, " lang=\"%s\"", lang);
+  }
+  g_string_append_printf (out, ">\n      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" "
+                          "value=\"subtitle\"/>\n"
+                          "      <Representation id=\"%s\" bandwidth=\"%" G_GUINT64_FORMAT
+                          "\">\n        <BaseURL>%s</BaseURL>\n      </Representation>\n"
+                          "    </AdaptationSet>\n", rid, MAX (rep->bandwidth, 1), url);
+}
+
 gchar *
-we_gst_dash_mpd (const GPtrArray *video, const WeGstDashRepresentation *audio,
+we_gst_dash_mpd (const GPtrArray *video, const GPtrArray *audio, const GPtrArray *text,
                  gdouble duration_s)
 {
   GString *out = g_string_new ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
   gdouble max_seg = 0;
+  guint set_id = 1;
 
   for (guint i = 0; i < video->len; i++) {
     const WeGstDashRepresentation *rep = g_ptr_array_index (video, i);
@@ -212,12 +264,23 @@ we_gst_dash_mpd (const GPtrArray *video, const WeGstDashRepresentation *audio,
   for (guint i = 0; i < video->len; i++)
     append_representation (out, g_ptr_array_index (video, i));
   g_string_append (out, "    </AdaptationSet>\n");
-  if (audio != NULL) {
-    g_string_append (out, "    <AdaptationSet id=\"1\" contentType=\"audio\" mimeType=\"audio/mp4\" "
-                          "segmentAlignment=\"true\" startWithSAP=\"1\" lang=\"und\">\n");
-    append_representation (out, audio);
+  /* one set per track: a player offers the sets' languages to choose from,
+   * and switches only between representations of one set */
+  for (guint i = 0; audio != NULL && i < audio->len; i++, set_id++) {
+    const WeGstDashRepresentation *rep = g_ptr_array_index (audio, i);
+    g_autofree gchar *lang = g_markup_escape_text (rep->lang != NULL ? rep->lang : "und", -1);
+
+    g_string_append_printf (out, "    <AdaptationSet id=\"%u\" contentType=\"audio\" "
+                            "mimeType=\"audio/mp4\" segmentAlignment=\"true\" "
+                            "startWithSAP=\"1\" lang=\"%s\">\n", set_id, lang);
+    /* the first track is the main one, as DEFAULT=YES in HLS */
+    g_string_append_printf (out, "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" "
+                            "value=\"%s\"/>\n", i == 0 ? "main" : "alternate");
+    append_representation (out, rep);
     g_string_append (out, "    </AdaptationSet>\n");
   }
+  for (guint i = 0; text != NULL && i < text->len; i++, set_id++)
+    append_text_set (out, set_id, g_ptr_array_index (text, i));
   g_string_append (out, "  </Period>\n</MPD>\n");
   return g_string_free (out, FALSE);
 }

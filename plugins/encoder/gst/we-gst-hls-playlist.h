@@ -27,12 +27,20 @@ typedef struct {
   gchar     *codecs;             /* RFC 6381, e.g. "avc1.64001f,mp4a.40.2" */
 } WeGstHlsVariant;
 
-/* An alternative rendition (EXT-X-MEDIA), e.g. the shared audio of fMP4. */
+/* An alternative rendition (EXT-X-MEDIA): an audio track or subtitles. */
+typedef enum {
+  WE_GST_HLS_MEDIA_AUDIO,
+  WE_GST_HLS_MEDIA_SUBTITLES,
+} WeGstHlsMediaType;
+
 typedef struct {
-  gchar *group_id;
-  gchar *name;
-  gchar *uri;
-} WeGstHlsAudio;
+  WeGstHlsMediaType  type;
+  const gchar       *group_id;
+  const gchar       *name;      /* unique in its group */
+  const gchar       *language;  /* nullable */
+  const gchar       *uri;
+  gboolean           is_default;
+} WeGstHlsMedia;
 
 void     we_gst_hls_segment_free (WeGstHlsSegment *self);
 void     we_gst_hls_variant_free (WeGstHlsVariant *self);
@@ -42,20 +50,27 @@ void     we_gst_hls_segments_bandwidth (const GPtrArray *segments,
                                         guint64         *peak,
                                         guint64         *average);
 
-/* A VOD media playlist; @map_uri is the fMP4 init segment (EXT-X-MAP) or NULL.
- * Returns: (transfer full) */
+/* A VOD media playlist; @map_uri is the fMP4 init segment (EXT-X-MAP) or
+ * NULL. With @key_uri, every media segment is AES-128 encrypted with the IV
+ * left implicit (the media sequence number, which starts at 0), and
+ * EXT-X-KEY follows EXT-X-MAP so the init segment stays clear (RFC 8216
+ * §4.3.2.4, §4.3.2.5). Returns: (transfer full) */
 gchar   *we_gst_hls_media_playlist  (const GPtrArray *segments,
-                                     const gchar     *map_uri);
+                                     const gchar     *map_uri,
+                                     const gchar     *key_uri);
 
 /* The master playlist over @variants (element-type WeGstHlsVariant), best
- * first as given; @audio (nullable) is the audio group every variant uses.
+ * first as given. @media (nullable, element-type WeGstHlsMedia) are the
+ * alternative renditions; every variant names the group of the first audio
+ * and of the first subtitles entry (one group of each is supported).
  * Returns: (transfer full) */
-gchar   *we_gst_hls_master_playlist (const GPtrArray     *variants,
-                                     const WeGstHlsAudio *audio);
+gchar   *we_gst_hls_master_playlist (const GPtrArray *variants,
+                                     const GPtrArray *media);
 
 typedef struct {
   gchar     *id;
-  gchar     *mime_type;          /* "video/mp4" | "audio/mp4" */
+  gchar     *mime_type;          /* "video/mp4" | "audio/mp4" | "text/vtt" */
+  gchar     *lang;               /* audio and text: the AdaptationSet's lang, nullable */
   gchar     *codecs;
   gint       width;              /* video only */
   gint       height;
@@ -64,17 +79,20 @@ typedef struct {
   guint64    bandwidth;
   gchar     *init_uri;           /* relative to the MPD */
   GPtrArray *segments;           /* (element-type WeGstHlsSegment): media segments */
+  gchar     *base_url;           /* text/vtt: the whole file, instead of segments */
 } WeGstDashRepresentation;
 
 void     we_gst_dash_representation_free (WeGstDashRepresentation *self);
 
-/* A static (VOD) MPD with one video adaptation set holding @video and, when
- * @audio is not NULL, one audio adaptation set. Segments are listed with a
- * SegmentList so their measured durations need no shared timescale grid.
- * Returns: (transfer full) */
-gchar   *we_gst_dash_mpd (const GPtrArray               *video,
-                          const WeGstDashRepresentation *audio,
-                          gdouble                        duration_s);
+/* A static (VOD) MPD with one video adaptation set holding @video, one
+ * audio adaptation set per entry of @audio (nullable; one per language) and
+ * one text/vtt adaptation set per entry of @text (nullable). Segments are
+ * listed with a SegmentList so their measured durations need no shared
+ * timescale grid. Returns: (transfer full) */
+gchar   *we_gst_dash_mpd (const GPtrArray *video,
+                          const GPtrArray *audio,
+                          const GPtrArray *text,
+                          gdouble          duration_s);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeGstHlsSegment, we_gst_hls_segment_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeGstHlsVariant, we_gst_hls_variant_free)

@@ -4,6 +4,7 @@
 
 #include <gst/gst.h>
 #include <gst/pbutils/pbutils.h>
+#include <gst/tag/tag.h>
 #include <webencode/we-error.h>
 
 #define PROBE_TIMEOUT      (20 * GST_SECOND)
@@ -125,7 +126,34 @@ we_gst_probe_result_free (WeGstProbeResult *self)
   if (self == NULL)
     return;
   g_clear_pointer (&self->info, we_media_info_free);
+  g_clear_pointer (&self->audio_stream_ids, g_ptr_array_unref);
+  g_clear_pointer (&self->subtitle_stream_ids, g_ptr_array_unref);
   g_free (self);
+}
+
+gint
+we_gst_probe_stream_index (const GPtrArray *ids, const gchar *stream_id)
+{
+  if (ids == NULL || stream_id == NULL)
+    return -1;
+  for (guint i = 0; i < ids->len; i++) {
+    if (g_strcmp0 (g_ptr_array_index (ids, i), stream_id) == 0)
+      return (gint) i;
+  }
+  return -1;
+}
+
+gchar *
+we_gst_language_normalize (const gchar *language)
+{
+  const gchar *t;
+
+  if (language == NULL || *language == '\0')
+    return NULL;
+  /* tags carry ISO 639-1 where one exists ("en"); containers and clients
+   * speak ISO 639-2 */
+  t = gst_tag_get_language_code_iso_639_2T (language);
+  return g_strdup (t != NULL ? t : language);
 }
 
 /* Completes @task and drops the reference the running operation held. */
@@ -175,6 +203,10 @@ short_codec_name (const GstCaps *caps)
     { "audio/x-opus", "opus" },   { "audio/x-vorbis", "vorbis" }, { "audio/x-flac", "flac" },
     { "audio/x-ac3", "ac3" },     { "audio/x-eac3", "eac3" },  { "audio/x-alac", "alac" },
     { "audio/x-raw", "pcm" },
+    { "text/x-raw", "text" },     { "application/x-ssa", "ass" }, { "application/x-ass", "ass" },
+    { "application/x-subtitle-vtt", "webvtt" }, { "application/ttml+xml", "ttml" },
+    { "subpicture/x-dvd", "dvd_subtitle" }, { "subpicture/x-pgs", "pgs" },
+    { "subpicture/x-dvb", "dvb_subtitle" },
   };
 
   if (caps == NULL || gst_caps_get_size (caps) == 0)
@@ -211,6 +243,63 @@ uri_size_bytes (const gchar *uri)
   return info != NULL ? (guint64) g_file_info_get_size (info) : 0;
 }
 
+static gchar *
+stream_tag_string (GstDiscovererStreamInfo *sinfo, const gchar *tag)
+{
+  const GstTagList *tags = gst_discoverer_stream_info_get_tags (sinfo);
+  const gchar *value = NULL;
+
+  /* index 0: the discoverer can merge a stream's tags with others' into a
+   * list, the stream's own value comes first */
+  if (tags != NULL && gst_tag_list_peek_string_index (tags, tag, 0, &value) && value != NULL &&
+      *value != '\0')
+    return g_strdup (value);
+  return NULL;
+}
+
+static void
+add_tracks (WeGstProbeResult *result, GList *audios, GList *subtitles)
+{
+  WeMediaInfo *info = result->info;
+  gint index = 0;
+
+  info->audio_tracks = g_ptr_array_new_with_free_func ((GDestroyNotify) we_media_track_free);
+  info->subtitle_tracks = g_ptr_array_new_with_free_func ((GDestroyNotify) we_media_track_free);
+  result->audio_stream_ids = g_ptr_array_new_with_free_func (g_free);
+  result->subtitle_stream_ids = g_ptr_array_new_with_free_func (g_free);
+  for (GList *l = audios; l != NULL; l = l->next, index++) {
+    GstDiscovererAudioInfo *ainfo = l->data;
+    GstDiscovererStreamInfo *sinfo = GST_DISCOVERER_STREAM_INFO (ainfo);
+    g_autoptr(GstCaps) caps = gst_discoverer_stream_info_get_caps (sinfo);
+    WeMediaTrack *t = we_media_track_new ();
+
+    t->index = index;
+    t->codec = short_codec_name (caps);
+    t->language = we_gst_language_normalize (gst_discoverer_audio_info_get_language (ainfo));
+    t->title = stream_tag_string (sinfo, GST_TAG_TITLE);
+    t->channels = (gint) gst_discoverer_audio_info_get_channels (ainfo);
+    t->rate = (gint) gst_discoverer_audio_info_get_sample_rate (ainfo);
+    g_ptr_array_add (info->audio_tracks, t);
+    g_ptr_array_add (result->audio_stream_ids,
+                     g_strdup (gst_discoverer_stream_info_get_stream_id (sinfo)));
+  }
+  index = 0;
+  for (GList *l = subtitles; l != NULL; l = l->next, index++) {
+    GstDiscovererSubtitleInfo *tinfo = l->data;
+    GstDiscovererStreamInfo *sinfo = GST_DISCOVERER_STREAM_INFO (tinfo);
+    g_autoptr(GstCaps) caps = gst_discoverer_stream_info_get_caps (sinfo);
+    WeMediaTrack *t = we_media_track_new ();
+
+    t->index = index;
+    t->codec = short_codec_name (caps);
+    t->language = we_gst_language_normalize (gst_discoverer_subtitle_info_get_language (tinfo));
+    t->title = stream_tag_string (sinfo, GST_TAG_TITLE);
+    g_ptr_array_add (info->subtitle_tracks, t);
+    g_ptr_array_add (result->subtitle_stream_ids,
+                     g_strdup (gst_discoverer_stream_info_get_stream_id (sinfo)));
+  }
+}
+
 /* Maps what the discoverer said into our result or a WE_ERROR. */
 static WeGstProbeResult *
 probe_result_from_discoverer (ProbeJob *job, GError **error)
@@ -222,6 +311,7 @@ probe_result_from_discoverer (ProbeJob *job, GError **error)
   g_autoptr(GstDiscovererStreamInfo) container = NULL;
   GList *videos;
   GList *audios;
+  GList *subtitles;
   GstDiscovererVideoInfo *vinfo;
   g_autoptr(GstCaps) vcaps = NULL;
   const gchar *msg = derror != NULL ? derror->message : "unknown error";
@@ -313,8 +403,13 @@ probe_result_from_discoverer (ProbeJob *job, GError **error)
     info->audio_channels = (gint) gst_discoverer_audio_info_get_channels (ainfo);
     info->audio_rate = (gint) gst_discoverer_audio_info_get_sample_rate (ainfo);
   }
+  result->info = g_steal_pointer (&info);
+  subtitles = gst_discoverer_info_get_subtitle_streams (dinfo);
+  add_tracks (result, audios, subtitles);
+  info = g_steal_pointer (&result->info);
   gst_discoverer_stream_info_list_free (videos);
   gst_discoverer_stream_info_list_free (audios);
+  gst_discoverer_stream_info_list_free (subtitles);
 
   info->size_bytes = uri_size_bytes (job->uri);
   if (info->size_bytes > 0 && info->duration_s > 0)

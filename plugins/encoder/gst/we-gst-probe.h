@@ -12,13 +12,27 @@
 G_BEGIN_DECLS
 
 typedef struct {
-  WeMediaInfo *info;
+  WeMediaInfo *info;       /* with audio_tracks and subtitle_tracks filled */
   gint         par_n;      /* source pixel aspect ratio */
   gint         par_d;
   gboolean     seekable;
+  /* the GStreamer stream-id of each of info->audio_tracks and
+   * info->subtitle_tracks, in the same order: pipelines on the same URI see
+   * the same ids, which maps decodebin's pads to track indices whatever
+   * order they come in. NULL when the result was not made by a probe. */
+  GPtrArray   *audio_stream_ids;     /* (element-type utf8) (nullable) */
+  GPtrArray   *subtitle_stream_ids;  /* (element-type utf8) (nullable) */
 } WeGstProbeResult;
 
 void              we_gst_probe_result_free (WeGstProbeResult *self);
+
+/* The index among @ids (a probe result's audio_stream_ids or
+ * subtitle_stream_ids, nullable) of @stream_id, or -1. */
+gint              we_gst_probe_stream_index (const GPtrArray *ids,
+                                             const gchar     *stream_id);
+/* Turns a language tag ("en", "eng", "fre") into ISO 639-2/T ("eng", "fra");
+ * keeps what it does not know. Returns: (transfer full) (nullable) */
+gchar            *we_gst_language_normalize (const gchar *language);
 
 /* Runs on the caller's thread-default main context. */
 void              we_gst_probe_async  (gpointer             source_object,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "we-gst-run.h"
 
+#include <errno.h>
 #include <string.h>
+#include <glib/gstdio.h>
 #include <webencode/we-error.h>
 
 GError *
@@ -70,4 +72,124 @@ we_gst_progress_compute (WeEncodeProgress *p, GstClockTime position, guint64 fra
     p->fps = p->frames / elapsed;
     p->speed = p->position_s / elapsed;
   }
+}
+
+GSource *
+we_gst_source_attach (GSource *source, GMainContext *context, GSourceFunc func, gpointer data)
+{
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, context);
+  return source;
+}
+
+GSource *
+we_gst_bus_watch_attach (GstElement *pipeline, GMainContext *context, GstBusFunc func,
+                         gpointer data)
+{
+  g_autoptr(GstBus) bus = gst_element_get_bus (pipeline);
+
+  return we_gst_source_attach (gst_bus_create_watch (bus), context,
+                               (GSourceFunc) (GCallback) func, data);
+}
+
+void
+we_gst_source_clear (GSource **source)
+{
+  if (*source != NULL) {
+    g_source_destroy (*source);
+    g_clear_pointer (source, g_source_unref);
+  }
+}
+
+gboolean
+we_gst_watch_cancellable (GCancellable *cancellable, GMainContext *context,
+                          GCancellableSourceFunc func, gpointer data, GSource **source)
+{
+  if (cancellable == NULL)
+    return TRUE;
+  if (g_cancellable_is_cancelled (cancellable))
+    return FALSE;
+  *source = we_gst_source_attach (g_cancellable_source_new (cancellable), context,
+                                  (GSourceFunc) (GCallback) func, data);
+  return TRUE;
+}
+
+GError *
+we_gst_cancelled_error (const gchar *what)
+{
+  return g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s was cancelled", what);
+}
+
+gboolean
+we_gst_pipeline_play (GstElement *pipeline, GstElement *decodebin, const gchar *what,
+                      GError **error)
+{
+  g_autoptr(GstBus) bus = NULL;
+  g_autoptr(GstMessage) msg = NULL;
+
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+    return TRUE;
+  /* the bus usually holds the reason */
+  bus = gst_element_get_bus (pipeline);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  if (msg != NULL)
+    g_propagate_error (error, we_gst_error_from_message (msg, decodebin));
+  else
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_FAILED, "%s failed to start", what);
+  return FALSE;
+}
+
+GstElement *
+we_gst_bin_add_new (GstElement *bin, const gchar *factory, const gchar *name, GError **error)
+{
+  GstElement *e = gst_element_factory_make (factory, name);
+
+  if (e == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_FAILED,
+                 "GStreamer element '%s' is not installed", factory);
+    return NULL;
+  }
+  gst_bin_add (GST_BIN (bin), e);
+  return e;
+}
+
+GstElement *
+we_gst_add_fakesink (GstElement *pipeline)
+{
+  GstElement *sink = gst_element_factory_make ("fakesink", NULL);
+
+  g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add (GST_BIN (pipeline), sink);
+  gst_element_sync_state_with_parent (sink);
+  return sink;
+}
+
+void
+we_gst_pads_done_cb (GstElement *decodebin, gpointer pipeline)
+{
+  we_gst_post_app_message (GST_ELEMENT (pipeline), "we-pads-done", NULL);
+}
+
+void
+we_gst_log_warning (GstMessage *msg)
+{
+  g_autoptr(GError) err = NULL;
+
+  gst_message_parse_warning (msg, &err, NULL);
+  g_debug ("warning from %s: %s", GST_MESSAGE_SRC_NAME (msg), err->message);
+}
+
+void
+we_gst_remove_file (const gchar *path)
+{
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    g_debug ("could not remove %s: %s", path, g_strerror (errno));
+}
+
+void
+we_gst_remove_files (GPtrArray *paths)
+{
+  for (guint i = 0; i < paths->len; i++)
+    we_gst_remove_file (g_ptr_array_index (paths, i));
+  g_ptr_array_set_size (paths, 0);
 }

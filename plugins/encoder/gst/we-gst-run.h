@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * What the pipelines that decode a source and encode it (the single-output
- * transcode and the ABR ladder) share while they run: how a GStreamer error
- * becomes one of ours, the application messages their pad handlers post,
- * and the progress they report.
+ * What the pipelines that decode a source (the single-output transcode, the
+ * ABR ladder, thumbnails, loudness and subtitle extraction) share while they
+ * run: how a GStreamer error becomes one of ours, the application messages
+ * their pad handlers post, the progress they report, and the life cycle of a
+ * job run as a GTask on the caller's thread-default main context (its
+ * sources, starting the pipeline, cancelling, removing what it wrote).
  */
 #pragma once
 
@@ -34,5 +36,61 @@ void    we_gst_progress_compute      (WeEncodeProgress *progress,
                                       gint64            started_us,
                                       gboolean          final,
                                       gdouble          *last_percent);
+
+/* ---- job life cycle ------------------------------------------------------ */
+
+/* Sets @func on @source and attaches it to @context.
+ * Returns: (transfer full) @source, for the job to keep and take down with
+ * we_gst_source_clear() */
+GSource    *we_gst_source_attach     (GSource      *source,
+                                      GMainContext *context,
+                                      GSourceFunc   func,
+                                      gpointer      data);
+/* A watch of @pipeline's bus calling @func on @context.
+ * Returns: (transfer full) */
+GSource    *we_gst_bus_watch_attach  (GstElement   *pipeline,
+                                      GMainContext *context,
+                                      GstBusFunc    func,
+                                      gpointer      data);
+/* Destroys and releases *@source, if any, and clears it. */
+void        we_gst_source_clear      (GSource     **source);
+/* Has @func called on @context when @cancellable (nullable) is cancelled;
+ * the source goes to *@source. FALSE, and nothing attached, when it already
+ * is: the caller completes with we_gst_cancelled_error(). */
+gboolean    we_gst_watch_cancellable (GCancellable          *cancellable,
+                                      GMainContext          *context,
+                                      GCancellableSourceFunc func,
+                                      gpointer               data,
+                                      GSource              **source);
+/* G_IO_ERROR_CANCELLED: "@what was cancelled". Returns: (transfer full) */
+GError     *we_gst_cancelled_error   (const gchar *what);
+/* Sets @pipeline PLAYING. When it cannot start, @error is the reason its
+ * bus holds (mapped as we_gst_error_from_message() does with @decodebin)
+ * or "@what failed to start". */
+gboolean    we_gst_pipeline_play     (GstElement  *pipeline,
+                                      GstElement  *decodebin,
+                                      const gchar *what,
+                                      GError     **error);
+/* A new element of @factory added to @bin, or NULL and WE_ERROR_JOB_FAILED
+ * if it is not installed. @name is nullable.
+ * Returns: (transfer none) (nullable) */
+GstElement *we_gst_bin_add_new       (GstElement  *bin,
+                                      const gchar *factory,
+                                      const gchar *name,
+                                      GError     **error);
+/* A fakesink that neither syncs nor prerolls, added to @pipeline and in its
+ * state: a decodebin stream nobody wants still needs a consumer or
+ * decodebin stops. Returns: (transfer none) */
+GstElement *we_gst_add_fakesink      (GstElement *pipeline);
+/* A decodebin "no-more-pads" handler, with the pipeline as @pipeline:
+ * posts "we-pads-done" for the main loop. */
+void        we_gst_pads_done_cb      (GstElement *decodebin,
+                                      gpointer    pipeline);
+/* Logs a WARNING @msg at debug level. */
+void        we_gst_log_warning       (GstMessage *msg);
+/* Removes @path, if it is there; a failure is only logged. */
+void        we_gst_remove_file       (const gchar *path);
+/* we_gst_remove_file() on each of @paths, which is emptied. */
+void        we_gst_remove_files      (GPtrArray *paths);
 
 G_END_DECLS

@@ -3,13 +3,22 @@
 #include "we-gst-transcode.h"
 
 #include <math.h>
-#include <glib/gstdio.h>
 #include <gst/video/video.h>
 #include <webencode/we-error.h>
 
+#include "we-gst-loudness.h"
 #include "we-gst-run.h"
+#include "we-gst-subtitles.h"
 
 #define PROGRESS_INTERVAL_MS 500
+
+/* An audio or subtitle branch of the plan, once built. */
+typedef struct {
+  gint        track;      /* the source stream it takes */
+  GstElement *head;
+  GstElement *tail;
+  gboolean    linked;     /* under the job's lock */
+} Branch;
 
 typedef struct {
   GMainContext        *context;
@@ -33,8 +42,13 @@ typedef struct {
   GstElement          *mux;
   GstElement          *video_head;
   GstElement          *video_tail;
-  GstElement          *audio_head;
-  GstElement          *audio_tail;
+  GArray              *audio;         /* Branch, as plan->audio_branches */
+  GArray              *subs;          /* Branch, as plan->subtitle_branches */
+  GstElement          *burn_head;     /* the queue to the overlay's subtitle pad */
+  WeGstProbeResult    *probe;
+  GCancellable        *cancellable;
+  guint                measuring;     /* audio branch whose loudness is measured */
+  GString             *loudness;      /* what normalising did, for the log and the output */
   gboolean             need_seek;
   gdouble              expected_s;    /* media seconds the output should hold */
   gint64               started_us;
@@ -45,7 +59,9 @@ typedef struct {
   /* shared with streaming threads */
   GMutex               lock;
   gboolean             video_linked;
-  gboolean             audio_linked;
+  gboolean             burn_linked;
+  guint                audio_pads;    /* audio pads seen, for sources the probe */
+  guint                text_pads;     /* did not name (no stream-id) */
   GstPad              *seek_pad;
   GArray              *blocks;        /* BlockedPad */
   GstSegment           out_segment;
@@ -74,18 +90,9 @@ typedef struct {
 static void
 transcode_job_remove_sources (TranscodeJob *job)
 {
-  if (job->cancel_source != NULL) {
-    g_source_destroy (job->cancel_source);
-    g_clear_pointer (&job->cancel_source, g_source_unref);
-  }
-  if (job->bus_source != NULL) {
-    g_source_destroy (job->bus_source);
-    g_clear_pointer (&job->bus_source, g_source_unref);
-  }
-  if (job->timer_source != NULL) {
-    g_source_destroy (job->timer_source);
-    g_clear_pointer (&job->timer_source, g_source_unref);
-  }
+  we_gst_source_clear (&job->cancel_source);
+  we_gst_source_clear (&job->bus_source);
+  we_gst_source_clear (&job->timer_source);
 }
 
 static void
@@ -101,8 +108,8 @@ transcode_job_stop (TranscodeJob *job)
 static void
 remove_output (TranscodeJob *job)
 {
-  if (job->output_started && g_unlink (job->output_path) != 0 && errno != ENOENT)
-    g_debug ("could not remove %s: %s", job->output_path, g_strerror (errno));
+  if (job->output_started)
+    we_gst_remove_file (job->output_path);
 }
 
 /* Holds the task (and so the job the streaming threads point at) until the
@@ -131,6 +138,12 @@ transcode_job_free (TranscodeJob *job)
   g_mutex_unlock (&job->lock);
   g_clear_pointer (&job->pipeline, gst_object_unref);
   g_clear_pointer (&job->plan, we_gst_plan_free);
+  g_clear_pointer (&job->probe, we_gst_probe_result_free);
+  g_clear_pointer (&job->audio, g_array_unref);
+  g_clear_pointer (&job->subs, g_array_unref);
+  g_clear_object (&job->cancellable);
+  if (job->loudness != NULL)
+    g_string_free (job->loudness, TRUE);
   g_clear_pointer (&job->profile, we_profile_unref);
   g_clear_pointer (&job->context, g_main_context_unref);
   g_free (job->task_id);
@@ -194,9 +207,7 @@ transcode_complete (GTask *task, GError *error)
 static gboolean
 transcode_cancelled_cb (GCancellable *cancellable, gpointer user_data)
 {
-  transcode_complete (G_TASK (user_data),
-                      g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                           "transcode was cancelled"));
+  transcode_complete (G_TASK (user_data), we_gst_cancelled_error ("transcode"));
   return G_SOURCE_REMOVE;
 }
 
@@ -208,6 +219,73 @@ progress_timer_cb (gpointer user_data)
 }
 
 /* ---- streaming-thread side ---------------------------------------------- */
+
+/* Subtitle passthrough, after the capssetter that relabels the text as
+ * plain UTF-8: Pango markup (Matroska's demuxer) is rewritten to what the
+ * container's text format knows. */
+typedef struct {
+  gboolean   keep_style;  /* <i>, <b>, <u> stay (Matroska) */
+  gboolean   fill_start;  /* MP4, see below */
+  gboolean   started;
+  gboolean   is_markup;
+  GstSegment segment;
+} SubtitleFix;
+
+static GstPadProbeReturn
+subtitle_fix_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  SubtitleFix *fix = user_data;
+  GstBuffer *buf;
+  GstBuffer *out;
+  GstMapInfo map;
+  gchar *text;
+
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+    if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
+      const GstSegment *segment;
+
+      gst_event_parse_segment (event, &segment);
+      gst_segment_copy_into (segment, &fix->segment);
+    } else if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+      /* what came in, before the capssetter */
+      GstElement *setter = gst_pad_get_parent_element (pad);
+      g_autoptr(GstPad) sink = gst_element_get_static_pad (setter, "sink");
+      g_autoptr(GstCaps) caps = gst_pad_get_current_caps (sink);
+
+      fix->is_markup = caps != NULL && g_strcmp0 (gst_structure_get_string (
+                                                    gst_caps_get_structure (caps, 0), "format"),
+                                                  "pango-markup") == 0;
+      gst_object_unref (setter);
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (fix->fill_start && !fix->started && fix->segment.format == GST_FORMAT_TIME &&
+      GST_BUFFER_PTS_IS_VALID (buf) && GST_BUFFER_PTS (buf) > fix->segment.start) {
+    /* qtmux gives a track that starts late an edit list that players read
+     * as ending early, cutting the last cue short; an empty sample from the
+     * start keeps the track whole */
+    GstBuffer *empty = gst_buffer_new ();
+
+    fix->started = TRUE;
+    GST_BUFFER_PTS (empty) = fix->segment.start;
+    GST_BUFFER_DURATION (empty) = GST_BUFFER_PTS (buf) - fix->segment.start;
+    gst_pad_push (pad, empty);
+  }
+  fix->started = TRUE;
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    return GST_PAD_PROBE_OK;
+  text = we_gst_subtitle_cue_text ((const gchar *) map.data, (gssize) map.size, fix->is_markup,
+                                   fix->keep_style);
+  gst_buffer_unmap (buf, &map);
+  out = gst_buffer_new_wrapped (text, strlen (text));
+  gst_buffer_copy_into (out, buf, GST_BUFFER_COPY_METADATA, 0, -1);
+  gst_buffer_unref (buf);
+  info->data = out;
+  return GST_PAD_PROBE_OK;
+}
 
 static GstPadProbeReturn
 encoder_output_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
@@ -353,15 +431,36 @@ audio_only_autoplug_continue (GstElement *bin, GstPad *pad, GstCaps *caps, gpoin
   return !(gst_structure_get_boolean (s, "parsed", &parsed) && parsed);
 }
 
-static gboolean
-link_to_mux (TranscodeJob *job, GstElement *tail, const gchar *template_name)
+/* The branch of @branches for source stream @track that still waits for its
+ * pad; under the lock. */
+static Branch *
+find_branch (GArray *branches, gint track)
 {
-  g_autoptr(GstPad) srcpad = gst_element_get_static_pad (tail, "src");
-  g_autoptr(GstPad) muxpad = gst_element_request_pad_simple (job->mux, template_name);
+  for (guint i = 0; branches != NULL && i < branches->len; i++) {
+    Branch *b = &g_array_index (branches, Branch, i);
 
-  if (muxpad == NULL)
-    return FALSE;
-  return gst_pad_link (srcpad, muxpad) == GST_PAD_LINK_OK;
+    if (b->track == track && !b->linked)
+      return b;
+  }
+  return NULL;
+}
+
+/* The index among the source's streams of its kind of decodebin's @pad:
+ * by stream-id from the probe, else by arrival. Under the lock. */
+static gint
+pad_track_index (TranscodeJob *job, GstPad *pad, gboolean audio)
+{
+  g_autofree gchar *stream_id = gst_pad_get_stream_id (pad);
+  const GPtrArray *ids = job->probe == NULL ? NULL
+                         : audio ? job->probe->audio_stream_ids
+                                 : job->probe->subtitle_stream_ids;
+  gint index = we_gst_probe_stream_index (ids, stream_id);
+  guint *seen = audio ? &job->audio_pads : &job->text_pads;
+
+  if (index < 0)
+    index = (gint) *seen;
+  (*seen)++;
+  return index;
 }
 
 static void
@@ -378,23 +477,32 @@ decodebin_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
   name = gst_caps_get_size (caps) > 0 ? gst_structure_get_name (gst_caps_get_structure (caps, 0)) : "";
 
   g_mutex_lock (&job->lock);
-  /* like ffmpeg's -map 0:v:0 -map 0:a:0: the first stream of each kind */
-  if (g_str_has_prefix (name, "video/x-raw") && !job->video_linked && job->video_head != NULL) {
-    if (link_to_mux (job, job->video_tail, "video_%u")) {
+  /* like ffmpeg's -map 0:v:0: the first video stream; audio and subtitle
+   * streams by their index, as planned */
+  if (g_str_has_prefix (name, "video/x-raw")) {
+    if (!job->video_linked && job->video_head != NULL) {
       head = job->video_head;
       job->video_linked = TRUE;
       if (job->need_seek)
         job->seek_pad = gst_object_ref (pad);
-    } else {
-      we_gst_post_app_message (job->pipeline, "we-link-failed", "video");
     }
-  } else if (g_str_has_prefix (name, "audio/x-raw") && !job->audio_linked &&
-             job->audio_head != NULL) {
-    if (link_to_mux (job, job->audio_tail, "audio_%u")) {
-      head = job->audio_head;
-      job->audio_linked = TRUE;
-    } else {
-      we_gst_post_app_message (job->pipeline, "we-link-failed", "audio");
+  } else if (g_str_has_prefix (name, "audio/")) {
+    Branch *b = find_branch (job->audio, pad_track_index (job, pad, TRUE));
+
+    if (b != NULL) {
+      head = b->head;
+      b->linked = TRUE;
+    }
+  } else if (g_str_has_prefix (name, "text/") || g_str_has_prefix (name, "subpicture/")) {
+    gint index = pad_track_index (job, pad, FALSE);
+    Branch *b;
+
+    if (job->burn_head != NULL && index == job->plan->burn_track && !job->burn_linked) {
+      head = job->burn_head;
+      job->burn_linked = TRUE;
+    } else if (g_str_has_prefix (name, "text/") && (b = find_branch (job->subs, index)) != NULL) {
+      head = b->head;
+      b->linked = TRUE;
     }
   }
   if (head != NULL && job->need_seek) {
@@ -406,26 +514,11 @@ decodebin_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
   }
   g_mutex_unlock (&job->lock);
 
-  if (head == NULL) {
-    /* streams we do not map still need a consumer or decodebin stops */
-    GstElement *sink = gst_element_factory_make ("fakesink", NULL);
-
-    g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
-    gst_bin_add (GST_BIN (job->pipeline), sink);
-    gst_element_sync_state_with_parent (sink);
-    head = sink;
-  }
+  if (head == NULL)
+    head = we_gst_add_fakesink (job->pipeline);
   sinkpad = gst_element_get_static_pad (head, "sink");
   if (gst_pad_link (pad, sinkpad) != GST_PAD_LINK_OK)
     we_gst_post_app_message (job->pipeline, "we-link-failed", name);
-}
-
-static void
-decodebin_no_more_pads (GstElement *decodebin, gpointer user_data)
-{
-  TranscodeJob *job = user_data;
-
-  we_gst_post_app_message (job->pipeline, "we-pads-done", NULL);
 }
 
 /* ---- main-context side -------------------------------------------------- */
@@ -445,6 +538,52 @@ release_blocks (TranscodeJob *job)
 }
 
 static void
+end_branch (GstElement *head)
+{
+  g_autoptr(GstPad) pad = gst_element_get_static_pad (head, "sink");
+
+  gst_pad_send_event (pad, gst_event_new_eos ());
+}
+
+/* A planned stream decodebin did not offer (a source the probe saw
+ * differently) ends at once, or the muxer would wait for it forever. */
+static void
+end_unlinked_branches (TranscodeJob *job)
+{
+  g_autoptr(GPtrArray) heads = g_ptr_array_new ();
+
+  g_mutex_lock (&job->lock);
+  for (guint i = 0; i < job->audio->len; i++) {
+    Branch *b = &g_array_index (job->audio, Branch, i);
+
+    if (!b->linked) {
+      b->linked = TRUE;
+      g_ptr_array_add (heads, b->head);
+    }
+  }
+  for (guint i = 0; i < job->subs->len; i++) {
+    Branch *b = &g_array_index (job->subs, Branch, i);
+
+    if (!b->linked) {
+      b->linked = TRUE;
+      g_ptr_array_add (heads, b->head);
+    }
+  }
+  if (job->burn_head != NULL && !job->burn_linked) {
+    job->burn_linked = TRUE;
+    g_ptr_array_add (heads, job->burn_head);
+  }
+  g_mutex_unlock (&job->lock);
+  for (guint i = 0; i < heads->len; i++) {
+    GstElement *head = g_ptr_array_index (heads, i);
+
+    g_message ("%s: stream for %s not found in the source; left empty", job->task_id,
+               GST_ELEMENT_NAME (head));
+    end_branch (head);
+  }
+}
+
+static void
 handle_pads_done (GTask *task)
 {
   TranscodeJob *job = g_task_get_task_data (task);
@@ -456,11 +595,12 @@ handle_pads_done (GTask *task)
   seek_pad = g_steal_pointer (&job->seek_pad);
   g_mutex_unlock (&job->lock);
 
+  end_unlinked_branches (job);
   if (job->mode == WE_ENCODE_MODE_AUDIO) {
     gboolean audio_linked;
 
     g_mutex_lock (&job->lock);
-    audio_linked = job->audio_linked;
+    audio_linked = job->audio->len > 0 && g_array_index (job->audio, Branch, 0).linked;
     g_mutex_unlock (&job->lock);
     if (!audio_linked) {
       transcode_complete (task, g_error_new (WE_ERROR, WE_ERROR_JOB_UNSUPPORTED_SOURCE,
@@ -531,13 +671,9 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
     /* only now has the muxer written its index (the MP4 moov) */
     transcode_complete (task, NULL);
     return G_SOURCE_REMOVE;
-  case GST_MESSAGE_WARNING: {
-    g_autoptr(GError) err = NULL;
-
-    gst_message_parse_warning (msg, &err, NULL);
-    g_debug ("warning from %s: %s", GST_MESSAGE_SRC_NAME (msg), err->message);
+  case GST_MESSAGE_WARNING:
+    we_gst_log_warning (msg);
     break;
-  }
   case GST_MESSAGE_APPLICATION: {
     const GstStructure *s = gst_message_get_structure (msg);
 
@@ -559,6 +695,20 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
 }
 
 static gboolean
+link_to_mux (TranscodeJob *job, GstElement *tail, const gchar *template_name, GError **error)
+{
+  g_autoptr(GstPad) srcpad = gst_element_get_static_pad (tail, "src");
+  g_autoptr(GstPad) muxpad = gst_element_request_pad_simple (job->mux, template_name);
+
+  if (muxpad == NULL || gst_pad_link (srcpad, muxpad) != GST_PAD_LINK_OK) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_FAILED, "cannot link %s to %s's %s pad",
+                 GST_ELEMENT_NAME (tail), GST_ELEMENT_NAME (job->mux), template_name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
 build_chain (TranscodeJob *job, GPtrArray *specs, GstElement **head, GstElement **tail,
              GError **error)
 {
@@ -571,7 +721,11 @@ build_chain (TranscodeJob *job, GPtrArray *specs, GstElement **head, GstElement 
     if (element == NULL)
       return FALSE;
     gst_bin_add (GST_BIN (job->pipeline), element);
-    if (prev != NULL && !gst_element_link (prev, element)) {
+    /* the overlay's other sink pad takes the subtitles */
+    if (prev != NULL &&
+        !gst_element_link_pads (prev, NULL, element,
+                                g_strcmp0 (spec->factory, "subtitleoverlay") == 0 ? "video_sink"
+                                                                                  : NULL)) {
       g_set_error (error, WE_ERROR, WE_ERROR_JOB_FAILED, "cannot link %s to %s",
                    GST_ELEMENT_NAME (prev), spec->factory);
       return FALSE;
@@ -590,17 +744,12 @@ build_pipeline (TranscodeJob *job, GError **error)
   g_autoptr(GstElement) sink = NULL;
   g_autoptr(GstElement) enc = NULL;
   g_autoptr(GstPad) enc_src = NULL;
-  g_autoptr(GstBus) bus = NULL;
 
   job->pipeline = gst_object_ref_sink (gst_pipeline_new ("we-transcode"));
-  job->decodebin = gst_element_factory_make ("uridecodebin", "src");
-  if (job->decodebin == NULL) {
-    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_FAILED,
-                         "GStreamer element 'uridecodebin' is not installed");
+  job->decodebin = we_gst_bin_add_new (job->pipeline, "uridecodebin", "src", error);
+  if (job->decodebin == NULL)
     return FALSE;
-  }
   g_object_set (job->decodebin, "uri", job->input_uri, NULL);
-  gst_bin_add (GST_BIN (job->pipeline), job->decodebin);
 
   job->mux = we_gst_element_spec_make (job->plan->mux, error);
   if (job->mux == NULL)
@@ -616,16 +765,81 @@ build_pipeline (TranscodeJob *job, GError **error)
     return FALSE;
   }
 
+  /* the muxer's pads are asked for in the plan's order, which is the
+   * order of the output's tracks, whatever order decodebin's pads come in */
   if (job->plan->video->len > 0 &&
-      !build_chain (job, job->plan->video, &job->video_head, &job->video_tail, error))
+      (!build_chain (job, job->plan->video, &job->video_head, &job->video_tail, error) ||
+       !link_to_mux (job, job->video_tail, "video_%u", error)))
     return FALSE;
-  if (job->plan->audio->len > 0 &&
-      !build_chain (job, job->plan->audio, &job->audio_head, &job->audio_tail, error))
-    return FALSE;
+  for (guint i = 0; i < job->plan->audio_branches->len; i++) {
+    const WeGstAudioBranch *pb = g_ptr_array_index (job->plan->audio_branches, i);
+    Branch b = { pb->track, NULL, NULL, FALSE };
+
+    if (!build_chain (job, pb->chain, &b.head, &b.tail, error) ||
+        !link_to_mux (job, b.tail, "audio_%u", error))
+      return FALSE;
+    g_array_append_val (job->audio, b);
+    if (pb->passthrough)
+      g_message ("%s: audio stream %d copied as it is (%s passthrough)", job->task_id,
+                 pb->track, pb->codec);
+  }
+  for (guint i = 0; i < job->plan->subtitle_branches->len; i++) {
+    const WeGstSubtitleBranch *pb = g_ptr_array_index (job->plan->subtitle_branches, i);
+    Branch b = { pb->track, NULL, NULL, FALSE };
+    SubtitleFix *fix;
+    g_autoptr(GstElement) setter = NULL;
+    g_autoptr(GstPad) fix_src = NULL;
+
+    if (!build_chain (job, pb->chain, &b.head, &b.tail, error) ||
+        !link_to_mux (job, b.tail, "subtitle_%u", error))
+      return FALSE;
+    setter = gst_bin_get_by_name (GST_BIN (job->pipeline), pb->setter_name);
+    fix = g_new0 (SubtitleFix, 1);
+    /* Matroska's S_TEXT/UTF8 knows SRT's <i>, <b>, <u>; tx3g is plain */
+    fix->keep_style = g_strcmp0 (job->profile->container, "mkv") == 0;
+    fix->fill_start = g_strcmp0 (job->profile->container, "mp4") == 0;
+    gst_segment_init (&fix->segment, GST_FORMAT_UNDEFINED);
+    fix_src = gst_element_get_static_pad (setter, "src");
+    gst_pad_add_probe (fix_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                       subtitle_fix_probe, fix, g_free);
+    g_array_append_val (job->subs, b);
+  }
+  if (job->plan->subtitles_dropped)
+    g_message ("%s: %s cannot carry the text subtitles (WebM takes WebVTT only, which "
+               "webmmux cannot write); subtitle streams dropped", job->task_id,
+               job->profile->container);
+  if (job->plan->burn_text != NULL) {
+    g_autoptr(GstElement) overlay = gst_bin_get_by_name (GST_BIN (job->pipeline),
+                                                         job->plan->burn_name);
+    GstElement *tail = NULL;
+
+    if (!build_chain (job, job->plan->burn_text, &job->burn_head, &tail, error))
+      return FALSE;
+    if (!gst_element_link_pads (tail, "src", overlay, "subtitle_sink")) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_FAILED,
+                           "cannot link the subtitles to subtitleoverlay");
+      return FALSE;
+    }
+  }
+  if (job->plan->decode_caps != NULL) {
+    g_autoptr(GstCaps) caps = gst_caps_from_string (job->plan->decode_caps);
+
+    g_object_set (job->decodebin, "caps", caps, NULL);
+  }
+  if (job->loudness != NULL) {
+    g_autoptr(GstTagList) tags = gst_tag_list_new (GST_TAG_COMMENT, job->loudness->str, NULL);
+
+    /* where the worker and anyone who probes the output can read it */
+    if (GST_IS_TAG_SETTER (job->mux))
+      gst_tag_setter_merge_tags (GST_TAG_SETTER (job->mux), tags, GST_TAG_MERGE_REPLACE);
+  }
 
   /* progress follows the stream the output is made of */
-  enc = gst_bin_get_by_name (GST_BIN (job->pipeline), job->mode == WE_ENCODE_MODE_AUDIO
-                                                        ? "aenc" : job->plan->video_encoder_name);
+  enc = gst_bin_get_by_name (GST_BIN (job->pipeline),
+                             job->mode == WE_ENCODE_MODE_AUDIO
+                               ? ((WeGstAudioBranch *) g_ptr_array_index (
+                                    job->plan->audio_branches, 0))->output_name
+                               : job->plan->video_encoder_name);
   enc_src = gst_element_get_static_pad (enc, "src");
   gst_pad_add_probe (enc_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                      encoder_output_probe, job, NULL);
@@ -647,11 +861,112 @@ build_pipeline (TranscodeJob *job, GError **error)
   }
 
   g_signal_connect (job->decodebin, "pad-added", G_CALLBACK (decodebin_pad_added), job);
-  g_signal_connect (job->decodebin, "no-more-pads", G_CALLBACK (decodebin_no_more_pads), job);
-
-  bus = gst_element_get_bus (job->pipeline);
-  job->bus_source = gst_bus_create_watch (bus);
+  g_signal_connect (job->decodebin, "no-more-pads", G_CALLBACK (we_gst_pads_done_cb),
+                    job->pipeline);
   return TRUE;
+}
+
+/* The pipeline, once every gain is known. */
+static void
+start_pipeline (GTask *task)
+{
+  TranscodeJob *job = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!build_pipeline (job, &error)) {
+    transcode_complete (task, error);
+    return;
+  }
+  job->bus_source = we_gst_bus_watch_attach (job->pipeline, job->context, bus_cb, task);
+  job->timer_source = we_gst_source_attach (g_timeout_source_new (PROGRESS_INTERVAL_MS),
+                                            job->context, progress_timer_cb, job);
+
+  job->started_us = g_get_monotonic_time ();
+  job->output_started = TRUE;
+  if (!we_gst_pipeline_play (job->pipeline, job->decodebin, "pipeline", &error)) {
+    transcode_complete (task, error);
+    return;
+  }
+  report_progress (job, FALSE);
+}
+
+static void measure_next (GTask *task);
+
+static void
+measured_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = G_TASK (user_data);   /* the ref taken for the measurement */
+  TranscodeJob *job = g_task_get_task_data (task);
+  WeGstAudioBranch *branch;
+  GError *error = NULL;
+  gdouble lufs = 0;
+  gdouble peak = 0;
+  gdouble gain;
+  gdouble target;
+  g_autofree gchar *volume = NULL;
+
+  if (!we_gst_loudness_measure_finish (res, &lufs, &peak, &error)) {
+    if (job->done) {
+      g_clear_error (&error);
+      return;
+    }
+    g_prefix_error (&error, "measuring the loudness of audio stream %d: ",
+                    ((WeGstAudioBranch *) g_ptr_array_index (job->plan->audio_branches,
+                                                             job->measuring))->track);
+    transcode_complete (task, error);
+    return;
+  }
+  if (job->done)
+    return;
+  branch = g_ptr_array_index (job->plan->audio_branches, job->measuring);
+  target = job->profile->audio.normalize_lufs;
+  gain = we_loudness_gain_for_target (lufs, peak, target);
+  /* the plan's volume element, not built yet */
+  for (guint i = 0; i < branch->chain->len; i++) {
+    WeGstElementSpec *spec = g_ptr_array_index (branch->chain, i);
+
+    if (g_strcmp0 (spec->name, branch->gain_name) == 0) {
+      volume = g_strdup_printf ("%.6f", gain);
+      we_gst_element_spec_set (spec, "volume", volume);
+    }
+  }
+  if (job->loudness == NULL)
+    job->loudness = g_string_new ("webencode loudness:");
+  else
+    g_string_append_c (job->loudness, ';');
+  if (isfinite (lufs))
+    g_string_append_printf (job->loudness,
+                            " audio %d measured %.1f LUFS peak %.1f dBFS gain %+.1f dB "
+                            "target %.1f LUFS",
+                            branch->track, lufs, peak, 20 * log10 (gain), target);
+  else
+    g_string_append_printf (job->loudness, " audio %d silent, gain +0.0 dB target %.1f LUFS",
+                            branch->track, target);
+  g_message ("%s: audio stream %d: integrated loudness %.1f LUFS, peak %.1f dBFS; gain "
+             "%+.1f dB for %.1f LUFS", job->task_id, branch->track, lufs, peak,
+             20 * log10 (gain), target);
+  job->measuring++;
+  measure_next (g_steal_pointer (&task));
+}
+
+/* Normalising measures each stream's loudness first, one at a time. */
+static void
+measure_next (GTask *task)
+{
+  TranscodeJob *job = g_task_get_task_data (task);
+
+  while (job->measuring < job->plan->audio_branches->len) {
+    WeGstAudioBranch *branch = g_ptr_array_index (job->plan->audio_branches, job->measuring);
+
+    if (branch->gain_name != NULL) {
+      we_gst_loudness_measure_async (job->input_uri, (guint) MAX (branch->track, 0),
+                                     job->cancellable, measured_cb, task);
+      return;
+    }
+    job->measuring++;
+  }
+  start_pipeline (task);
+  g_object_unref (task);
 }
 
 static void
@@ -707,29 +1022,9 @@ probed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   if (job->plan->depth_fallback)
     g_message ("%s: %s takes 8-bit input only; encoding %s at 8 bits", job->task_id,
                job->plan->video_encoder.factory, job->profile->id);
-  if (!build_pipeline (job, &error)) {
-    transcode_complete (task, error);
-    return;
-  }
-  g_source_set_callback (job->bus_source, (GSourceFunc) (GCallback) bus_cb, task, NULL);
-  g_source_attach (job->bus_source, job->context);
-  job->timer_source = g_timeout_source_new (PROGRESS_INTERVAL_MS);
-  g_source_set_callback (job->timer_source, progress_timer_cb, job, NULL);
-  g_source_attach (job->timer_source, job->context);
-
-  job->started_us = g_get_monotonic_time ();
-  job->output_started = TRUE;
-  if (gst_element_set_state (job->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    /* the bus usually holds the reason */
-    g_autoptr(GstBus) bus = gst_element_get_bus (job->pipeline);
-    g_autoptr(GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-
-    transcode_complete (task, msg != NULL ? we_gst_error_from_message (msg, job->decodebin)
-                                          : g_error_new (WE_ERROR, WE_ERROR_JOB_FAILED,
-                                                         "pipeline failed to start"));
-    return;
-  }
-  report_progress (job, FALSE);
+  job->probe = g_steal_pointer (&probe);
+  job->measuring = 0;
+  measure_next (g_steal_pointer (&task));
 }
 
 void
@@ -745,6 +1040,9 @@ we_gst_transcode_async (gpointer source_object, const WeEncodeRequest *request,
   g_mutex_init (&job->lock);
   job->context = g_main_context_ref_thread_default ();
   job->blocks = g_array_new (FALSE, FALSE, sizeof (BlockedPad));
+  job->audio = g_array_new (FALSE, TRUE, sizeof (Branch));
+  job->subs = g_array_new (FALSE, TRUE, sizeof (Branch));
+  job->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   job->out_position = GST_CLOCK_TIME_NONE;
   gst_segment_init (&job->out_segment, GST_FORMAT_UNDEFINED);
   job->options = *options;
@@ -778,16 +1076,10 @@ we_gst_transcode_async (gpointer source_object, const WeEncodeRequest *request,
                       : GST_CLOCK_TIME_NONE;
   job->key_interval = (GstClockTime) MAX (job->profile->keyframe_interval_s, 1) * GST_SECOND;
 
-  if (cancellable != NULL) {
-    if (g_cancellable_is_cancelled (cancellable)) {
-      transcode_complete (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                     "transcode was cancelled"));
-      return;
-    }
-    job->cancel_source = g_cancellable_source_new (cancellable);
-    g_source_set_callback (job->cancel_source, (GSourceFunc) (GCallback) transcode_cancelled_cb,
-                           task, NULL);
-    g_source_attach (job->cancel_source, job->context);
+  if (!we_gst_watch_cancellable (cancellable, job->context, transcode_cancelled_cb, task,
+                                 &job->cancel_source)) {
+    transcode_complete (task, we_gst_cancelled_error ("transcode"));
+    return;
   }
   /* probing first gives the size to scale to, whether there is audio, and
    * turns unusable sources into WE-JOB-007 before anything is written */

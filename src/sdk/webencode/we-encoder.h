@@ -91,6 +91,28 @@ typedef struct {
   gdouble audio_duration_s;
 } WeStitchReport;
 
+/* What a package task makes (ABI minor 2). */
+typedef enum {
+  /* the ABR ladder: HLS and/or DASH manifests, renditions and segments */
+  WE_PACKAGE_LADDER,
+  /* poster, periodic thumbnails, sprite sheet, WebVTT storyboard */
+  WE_PACKAGE_THUMBNAILS,
+  /* every text subtitle track as WebVTT and/or SRT files */
+  WE_PACKAGE_SUBTITLES,
+} WePackageKind;
+
+typedef struct {
+  const gchar     *task_id;
+  const gchar     *input_uri;
+  const gchar     *output_dir;   /* local directory the encoder fills; created */
+  const WeProfile *profile;
+  WePackageKind    kind;
+  /* LADDER with profile->hls.encryption "aes-128": the content key and the
+   * URI players fetch it from (the service serves it to authorized clients) */
+  const guint8    *key;          /* 16 bytes, nullable */
+  const gchar     *key_uri;
+} WePackageRequest;
+
 typedef struct {
   gdouble percent;      /* 0..100 */
   gdouble position_s;   /* media time done */
@@ -153,7 +175,22 @@ struct _WeEncoderInterface {
                                     WeStitchReport  *report,
                                     GError         **error);
 
-  gpointer padding[8];
+  /* ABI minor 2: packaging. The result lists every file written below
+   * output_dir a client needs: { "outputs": [{ "type": "manifest" |
+   * "rendition" | "thumbnail" | "subtitle", "path": relative path,
+   * "content_type", ...kind-specific members }], ... } */
+  void        (*package_async)     (WeEncoder              *self,
+                                    const WePackageRequest *request,
+                                    WeEncodeProgressFunc    progress,
+                                    gpointer                progress_data,
+                                    GCancellable           *cancellable,
+                                    GAsyncReadyCallback     callback,
+                                    gpointer                user_data);
+  JsonObject *(*package_finish)    (WeEncoder    *self,
+                                    GAsyncResult *result,
+                                    GError      **error);
+
+  gpointer padding[6];
 };
 
 void         we_encoder_get_capabilities (WeEncoder *self, WeEncoderCapabilities *caps);
@@ -182,6 +219,15 @@ void         we_encoder_stitch_async     (WeEncoder *self, const WeStitchRequest
                                           GAsyncReadyCallback callback, gpointer user_data);
 gboolean     we_encoder_stitch_finish    (WeEncoder *self, GAsyncResult *result,
                                           WeStitchReport *report, GError **error);
+
+/* TRUE when the encoder implements package (ladders, thumbnails, subtitles). */
+gboolean     we_encoder_can_package      (WeEncoder *self);
+void         we_encoder_package_async    (WeEncoder *self, const WePackageRequest *request,
+                                          WeEncodeProgressFunc progress, gpointer progress_data,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data);
+/* Returns: (transfer full) (nullable) */
+JsonObject  *we_encoder_package_finish   (WeEncoder *self, GAsyncResult *result, GError **error);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (WeEncoderCapabilities, we_encoder_capabilities_clear)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeKeyframeIndex, we_keyframe_index_free)

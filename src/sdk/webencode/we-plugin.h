@@ -34,7 +34,7 @@ G_BEGIN_DECLS
 
 #define WE_PLUGIN_PROTOCOL_VERSION 1
 /* 1: WeEncoder gained scan/stitch and WeEncodeRequest.mode */
-#define WE_PLUGIN_ABI_MINOR        1
+#define WE_PLUGIN_ABI_MINOR        2
 
 typedef enum {
   WE_PILLAR_AUTH,
