@@ -1412,8 +1412,12 @@ local_child_exited_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 local_child_setup (gpointer user_data)
 {
-  /* a worker must not outlive the kernel that started it */
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  /* a worker must not outlive the kernel that started it. SIGHUP, not
+   * SIGTERM: when the signal arrives getppid() may still name the dying
+   * kernel, so the worker could not tell it from a plain stop request
+   * (which finishes the running task); before the worker's handler is
+   * installed, SIGHUP's default ends it, which is right too */
+  prctl (PR_SET_PDEATHSIG, SIGHUP);
 }
 #endif
 

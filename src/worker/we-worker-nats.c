@@ -1119,6 +1119,12 @@ we_worker_nats_abandon (WeWorkerNats *self)
   self->report_grace_s = 1;
   we_worker_nats_shutdown (self);
   we_worker_nats_shutdown (self);
+  /* a shutdown asked for earlier may already wait out the longer report
+   * grace of a cancel: cut it to ours */
+  if (self->grace_over && self->grace_id != 0) {
+    g_clear_handle_id (&self->grace_id, g_source_remove);
+    self->grace_id = g_timeout_add_seconds (self->report_grace_s, grace_over_cb, self);
+  }
 }
 
 gint

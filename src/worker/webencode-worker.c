@@ -53,6 +53,18 @@ on_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* --exit-with-parent: the kernel sets SIGHUP as our parent-death signal */
+static gboolean
+on_parent_gone (gpointer user_data)
+{
+  WeWorkerMain *m = user_data;
+
+  we_log (G_LOG_LEVEL_INFO, NULL, NULL, "the kernel that started this worker is gone; "
+          "stopping now");
+  we_worker_nats_abandon (m->nats);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 on_finished (GObject *object, gpointer user_data)
 {
@@ -187,6 +199,8 @@ run_nats (const gchar *config_path, const gchar *url, const gchar *worker_id_opt
   g_signal_connect (m.nats, "finished", G_CALLBACK (on_finished), &m);
   g_unix_signal_add (SIGTERM, on_signal, &m);
   g_unix_signal_add (SIGINT, on_signal, &m);
+  if (exit_with_parent)
+    g_unix_signal_add (SIGHUP, on_parent_gone, &m);
   we_worker_nats_start (m.nats);
   g_main_loop_run (m.loop);
 
