@@ -85,8 +85,7 @@ typedef struct {
   gchar               *out_dir;
   WeProfile           *profile;
   WeGstOptions         options;
-  WeEncodeProgressFunc progress;
-  gpointer             progress_data;
+  WeGstProgressReport  report;
 
   GSource             *cancel_source;
   GSource             *bus_source;
@@ -109,10 +108,7 @@ typedef struct {
   gchar               *key_uri;
   GPtrArray           *subtitles;   /* (element-type SubtitleIn) */
   gdouble              fps;
-  gdouble              expected_s;
   GstClockTime         seg_ns;
-  gint64               started_us;
-  gdouble              last_percent;
   gboolean             done;
 
   /* shared with streaming threads */
@@ -450,19 +446,7 @@ teardown_thread (gpointer data)
 static void
 report_progress (LadderJob *job, gboolean final)
 {
-  WeEncodeProgress p;
-  GstClockTime pos;
-  guint64 frames;
-
-  if (job->progress == NULL)
-    return;
-  g_mutex_lock (&job->lock);
-  pos = job->position;
-  frames = job->frames;
-  g_mutex_unlock (&job->lock);
-  we_gst_progress_compute (&p, pos, frames, job->expected_s, job->started_us, final,
-                           &job->last_percent);
-  job->progress (&p, job->progress_data);
+  we_gst_progress_report (&job->report, &job->lock, &job->position, &job->frames, final);
 }
 
 /* Completes the task once; takes @error, or @result on success. */
@@ -540,16 +524,9 @@ boundary_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   gboolean cut = FALSE;
 
   if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-
-    if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
-      const GstSegment *segment;
-
-      gst_event_parse_segment (event, &segment);
-      g_mutex_lock (&job->lock);
-      gst_segment_copy_into (segment, &job->in_segment);
-      g_mutex_unlock (&job->lock);
-    }
+    g_mutex_lock (&job->lock);
+    we_gst_event_keep_stream (GST_PAD_PROBE_INFO_EVENT (info), &job->in_segment, NULL);
+    g_mutex_unlock (&job->lock);
     return GST_PAD_PROBE_OK;
   }
   buf = GST_PAD_PROBE_INFO_BUFFER (info);
@@ -622,19 +599,7 @@ rung_output_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 
   g_mutex_lock (&job->lock);
   if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-
-    if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
-      const GstSegment *segment;
-
-      gst_event_parse_segment (event, &segment);
-      gst_segment_copy_into (segment, &r->segment);
-    } else if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
-      GstCaps *caps;
-
-      gst_event_parse_caps (event, &caps);
-      gst_caps_replace (&r->caps, caps);
-    }
+    we_gst_event_keep_stream (GST_PAD_PROBE_INFO_EVENT (info), &r->segment, &r->caps);
   } else {
     GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
     GstClockTime rt = running_time (&r->segment, GST_BUFFER_PTS (buf));
@@ -665,19 +630,7 @@ audio_output_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 
   g_mutex_lock (&job->lock);
   if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-
-    if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
-      const GstSegment *segment;
-
-      gst_event_parse_segment (event, &segment);
-      gst_segment_copy_into (segment, &t->segment);
-    } else if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
-      GstCaps *caps;
-
-      gst_event_parse_caps (event, &caps);
-      gst_caps_replace (&t->caps, caps);
-    }
+    we_gst_event_keep_stream (GST_PAD_PROBE_INFO_EVENT (info), &t->segment, &t->caps);
   } else {
     GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
     GstClockTime rt = running_time (&t->segment, GST_BUFFER_PTS (buf));
@@ -703,8 +656,8 @@ audio_output_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
    * on (slots of running time), whichever thread runs ahead. The bus says
    * where they fell. None at the very end: audio that outlasts the video
    * by a frame or two would make a segment of its own. */
-  for (guint64 k = 1; cut && job->expected_s > 0 &&
-                      k * job->seg_ns + job->seg_ns / 4 < job->expected_s * GST_SECOND; k++)
+  for (guint64 k = 1; cut && job->report.expected_s > 0 &&
+                      k * job->seg_ns + job->seg_ns / 4 < job->report.expected_s * GST_SECOND; k++)
     g_signal_emit_by_name (t->splitmux, "split-at-running-time", (GstClockTime) (k * job->seg_ns));
   return GST_PAD_PROBE_OK;
 }
@@ -2172,8 +2125,8 @@ build_audio_track (LadderJob *job, AudioTrack *t, GError **error)
     /* cut where audio_output_probe asks; on the segment length when the
      * source did not say how long it is */
     g_object_set (t->splitmux, "muxer", tsmux, "location", location, "max-size-time",
-                  (guint64) (job->expected_s > 0 ? 0 : job->seg_ns), "max-size-bytes", (guint64) 0,
-                  NULL);
+                  (guint64) (job->report.expected_s > 0 ? 0 : job->seg_ns), "max-size-bytes",
+                  (guint64) 0, NULL);
     if (!link_many (error, t->tee, q, parse, NULL))
       return FALSE;
     apad = gst_element_request_pad_simple (t->splitmux, "audio_%u");
@@ -2293,7 +2246,7 @@ probed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
                                                       "source has no video to make a ladder of"));
     return;
   }
-  job->expected_s = probe->info->duration_s;
+  job->report.expected_s = probe->info->duration_s;
   if (probe->info->fps_n > 0 && probe->info->fps_d > 0)
     job->fps = (gdouble) probe->info->fps_n / probe->info->fps_d;
   planned = we_gst_ladder_plan_rungs (job->profile, probe->info->width, probe->info->height,
@@ -2322,7 +2275,7 @@ probed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   job->timer_source = g_timeout_source_new (PROGRESS_INTERVAL_MS);
   g_source_set_callback (job->timer_source, progress_timer_cb, job, NULL);
   g_source_attach (job->timer_source, job->context);
-  job->started_us = g_get_monotonic_time ();
+  job->report.started_us = g_get_monotonic_time ();
   if (gst_element_set_state (job->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     g_autoptr(GstBus) bus = gst_element_get_bus (job->pipeline);
     g_autoptr(GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
@@ -2474,8 +2427,8 @@ we_gst_ladder_async (const gchar *input_uri, const WeProfile *profile, const gch
   gst_segment_init (&job->in_segment, GST_FORMAT_UNDEFINED);
   if (options != NULL)
     job->options = *options;
-  job->progress = progress;
-  job->progress_data = progress_data;
+  job->report.func = progress;
+  job->report.data = progress_data;
   g_task_set_task_data (task, job, (GDestroyNotify) ladder_job_free);
 
   if (input_uri == NULL || profile == NULL || output_dir == NULL) {

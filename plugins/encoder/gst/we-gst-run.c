@@ -193,3 +193,42 @@ we_gst_remove_files (GPtrArray *paths)
     we_gst_remove_file (g_ptr_array_index (paths, i));
   g_ptr_array_set_size (paths, 0);
 }
+
+gboolean
+we_gst_event_keep_stream (GstEvent *event, GstSegment *segment, GstCaps **caps)
+{
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
+    const GstSegment *in;
+
+    gst_event_parse_segment (event, &in);
+    gst_segment_copy_into (in, segment);
+    return TRUE;
+  }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS && caps != NULL) {
+    GstCaps *in;
+
+    gst_event_parse_caps (event, &in);
+    gst_caps_replace (caps, in);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+void
+we_gst_progress_report (WeGstProgressReport *report, GMutex *lock, const GstClockTime *position,
+                        const guint64 *frames, gboolean final)
+{
+  WeEncodeProgress p;
+  GstClockTime pos;
+  guint64 n;
+
+  if (report->func == NULL)
+    return;
+  g_mutex_lock (lock);
+  pos = *position;
+  n = *frames;
+  g_mutex_unlock (lock);
+  we_gst_progress_compute (&p, pos, n, report->expected_s, report->started_us, final,
+                           &report->last_percent);
+  report->func (&p, report->data);
+}

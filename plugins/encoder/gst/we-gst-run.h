@@ -93,4 +93,29 @@ void        we_gst_remove_file       (const gchar *path);
 /* we_gst_remove_file() on each of @paths, which is emptied. */
 void        we_gst_remove_files      (GPtrArray *paths);
 
+/* What a pipeline's progress reports need besides the position and frame
+ * count its streaming threads keep. */
+typedef struct {
+  WeEncodeProgressFunc func;          /* nullable: nobody listens */
+  gpointer             data;
+  gdouble              expected_s;    /* media seconds to do */
+  gint64               started_us;    /* monotonic */
+  gdouble              last_percent;
+} WeGstProgressReport;
+
+/* Reports *@position and *@frames, read under @lock, through @report
+ * (see we_gst_progress_compute()). */
+void    we_gst_progress_report       (WeGstProgressReport *report,
+                                      GMutex              *lock,
+                                      const GstClockTime  *position,
+                                      const guint64       *frames,
+                                      gboolean             final);
+
+/* A pad probe's view of the stream it follows: a SEGMENT event is copied
+ * into @segment, a CAPS event into @caps (nullable: not kept).
+ * Returns: whether @event was one of them. */
+gboolean we_gst_event_keep_stream    (GstEvent    *event,
+                                      GstSegment  *segment,
+                                      GstCaps    **caps);
+
 G_END_DECLS

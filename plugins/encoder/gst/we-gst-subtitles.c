@@ -307,11 +307,8 @@ text_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
 
-    if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
-      const GstSegment *segment;
-
-      gst_event_parse_segment (event, &segment);
-      gst_segment_copy_into (segment, &t->segment);
+    if (we_gst_event_keep_stream (event, &t->segment, NULL)) {
+      /* kept */
     } else if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
       GstCaps *caps;
       const gchar *format;

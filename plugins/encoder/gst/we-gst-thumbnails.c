@@ -49,8 +49,7 @@ typedef struct {
   gchar               *dir;            /* <output_dir>/thumbnails */
   gboolean             dir_created;
   WeProfileThumbnails  options;
-  WeEncodeProgressFunc progress;
-  gpointer             progress_data;
+  WeGstProgressReport  report;
 
   GSource             *cancel_source;
   GSource             *bus_source;
@@ -58,9 +57,6 @@ typedef struct {
   GstElement          *pipeline;
   GstElement          *decodebin;
   GstElement          *video_head;
-  gint64               started_us;
-  gdouble              last_percent;
-  gdouble              expected_s;
   gboolean             done;
 
   /* planned from the probe, read-only once the pipeline runs */
@@ -371,19 +367,7 @@ job_stopping (ThumbJob *job)
 static void
 report_progress (ThumbJob *job, gboolean final)
 {
-  WeEncodeProgress p;
-  GstClockTime pos;
-  guint64 frames;
-
-  if (job->progress == NULL)
-    return;
-  g_mutex_lock (&job->lock);
-  pos = job->position;
-  frames = job->frames;
-  g_mutex_unlock (&job->lock);
-  we_gst_progress_compute (&p, pos, frames, job->expected_s, job->started_us, final,
-                           &job->last_percent);
-  job->progress (&p, job->progress_data);
+  we_gst_progress_report (&job->report, &job->lock, &job->position, &job->frames, final);
 }
 
 static JsonArray *
@@ -964,9 +948,10 @@ plan (ThumbJob *job, const WeGstProbeResult *probe)
   if (job->interval > 0 && GST_CLOCK_TIME_IS_VALID (job->duration))
     job->count = (job->duration + job->interval - 1) / job->interval;
   if (job->interval > 0)
-    job->expected_s = GST_CLOCK_TIME_IS_VALID (job->duration) ? probe->info->duration_s : 0;
+    job->report.expected_s = GST_CLOCK_TIME_IS_VALID (job->duration) ? probe->info->duration_s
+                                                                     : 0;
   else
-    job->expected_s = (gdouble) job->poster_time / GST_SECOND;
+    job->report.expected_s = (gdouble) job->poster_time / GST_SECOND;
 
   /* the asked width; a source more than four times taller than wide fits
    * a width x 4*width box instead, so a tile cannot outgrow the sprite */
@@ -1026,7 +1011,7 @@ probed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   job->bus_source = we_gst_bus_watch_attach (job->pipeline, job->context, bus_cb, task);
   job->timer_source = we_gst_source_attach (g_timeout_source_new (PROGRESS_INTERVAL_MS),
                                             job->context, progress_timer_cb, job);
-  job->started_us = g_get_monotonic_time ();
+  job->report.started_us = g_get_monotonic_time ();
   if (!we_gst_pipeline_play (job->pipeline, job->decodebin, "pipeline", &error)) {
     thumbs_complete (task, error);
     return;
@@ -1055,8 +1040,8 @@ we_gst_thumbnails_async (const gchar *input_uri, const WeProfileThumbnails *opti
   job->tiles = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
   job->written = g_ptr_array_new_with_free_func (g_free);
   job->frame_outputs = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
-  job->progress = progress;
-  job->progress_data = progress_data;
+  job->report.func = progress;
+  job->report.data = progress_data;
   g_task_set_task_data (task, job, (GDestroyNotify) thumb_job_free);
 
   if (input_uri == NULL || options == NULL || output_dir == NULL) {

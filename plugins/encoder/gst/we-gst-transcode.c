@@ -30,8 +30,7 @@ typedef struct {
   gdouble              duration_s;
   WeEncodeMode         mode;
   WeGstOptions         options;
-  WeEncodeProgressFunc progress;
-  gpointer             progress_data;
+  WeGstProgressReport  report;
 
   GSource             *cancel_source;
   GSource             *bus_source;
@@ -50,9 +49,6 @@ typedef struct {
   guint                measuring;     /* audio branch whose loudness is measured */
   GString             *loudness;      /* what normalising did, for the log and the output */
   gboolean             need_seek;
-  gdouble              expected_s;    /* media seconds the output should hold */
-  gint64               started_us;
-  gdouble              last_percent;
   gboolean             output_started;
   gboolean             done;
 
@@ -156,19 +152,7 @@ transcode_job_free (TranscodeJob *job)
 static void
 report_progress (TranscodeJob *job, gboolean final)
 {
-  WeEncodeProgress p;
-  GstClockTime pos;
-  guint64 frames;
-
-  if (job->progress == NULL)
-    return;
-  g_mutex_lock (&job->lock);
-  pos = job->out_position;
-  frames = job->frames;
-  g_mutex_unlock (&job->lock);
-  we_gst_progress_compute (&p, pos, frames, job->expected_s, job->started_us, final,
-                           &job->last_percent);
-  job->progress (&p, job->progress_data);
+  we_gst_progress_report (&job->report, &job->lock, &job->out_position, &job->frames, final);
 }
 
 /* Completes the task once; @error NULL means success. */
@@ -308,16 +292,9 @@ encoder_output_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     }
     g_mutex_unlock (&job->lock);
   } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-
-    if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
-      const GstSegment *segment;
-
-      gst_event_parse_segment (event, &segment);
-      g_mutex_lock (&job->lock);
-      gst_segment_copy_into (segment, &job->out_segment);
-      g_mutex_unlock (&job->lock);
-    }
+    g_mutex_lock (&job->lock);
+    we_gst_event_keep_stream (GST_PAD_PROBE_INFO_EVENT (info), &job->out_segment, NULL);
+    g_mutex_unlock (&job->lock);
   }
   return GST_PAD_PROBE_OK;
 }
@@ -881,7 +858,7 @@ start_pipeline (GTask *task)
   job->timer_source = we_gst_source_attach (g_timeout_source_new (PROGRESS_INTERVAL_MS),
                                             job->context, progress_timer_cb, job);
 
-  job->started_us = g_get_monotonic_time ();
+  job->report.started_us = g_get_monotonic_time ();
   job->output_started = TRUE;
   if (!we_gst_pipeline_play (job->pipeline, job->decodebin, "pipeline", &error)) {
     transcode_complete (task, error);
@@ -1000,7 +977,7 @@ probed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     return;
   }
   remaining = MAX (probe->info->duration_s - job->start_s, 0);
-  job->expected_s = job->duration_s > 0 ? MIN (job->duration_s, remaining) : remaining;
+  job->report.expected_s = job->duration_s > 0 ? MIN (job->duration_s, remaining) : remaining;
 
   {
     WeEncodeRequest req = {
@@ -1046,8 +1023,8 @@ we_gst_transcode_async (gpointer source_object, const WeEncodeRequest *request,
   job->out_position = GST_CLOCK_TIME_NONE;
   gst_segment_init (&job->out_segment, GST_FORMAT_UNDEFINED);
   job->options = *options;
-  job->progress = progress;
-  job->progress_data = progress_data;
+  job->report.func = progress;
+  job->report.data = progress_data;
   g_task_set_task_data (task, job, (GDestroyNotify) transcode_job_free);
 
   if (request == NULL || request->input_uri == NULL || request->output_path == NULL ||
