@@ -33,7 +33,7 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 # tests/s3 runs s3rver; tests/browser plays HLS/DASH in Debian's chromium with
 # playwright-core, hls.js and dashjs; both pinned in their package-lock.json
-for dir in tests/s3 tests/browser; do
+for dir in tests/s3 tests/browser tests/oidc; do
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
     if ! npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error; then
       echo "test.sh: npm ci in $dir failed" >&2

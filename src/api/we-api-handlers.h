@@ -44,4 +44,34 @@ void we_api_workers_delete     (WeApiRequest *request);
 void we_api_upload_early    (WeApiServer       *server,
                              SoupServerMessage *msg);
 
+/* we-api-login.c: sessions, OIDC login (authorization code + PKCE), users */
+void we_api_auth_config     (WeApiRequest *request);
+void we_api_auth_login      (WeApiRequest *request);
+void we_api_auth_callback   (WeApiRequest *request);
+void we_api_auth_refresh    (WeApiRequest *request);
+void we_api_auth_logout     (WeApiRequest *request);
+void we_api_auth_me         (WeApiRequest *request);
+void we_api_users_list      (WeApiRequest *request);
+
+/* we-api-tokens.c: long-lived API tokens */
+void we_api_tokens_list     (WeApiRequest *request);
+void we_api_tokens_create   (WeApiRequest *request);
+void we_api_tokens_revoke   (WeApiRequest *request);
+
+/* we-api-audit.c */
+void we_api_audit_list      (WeApiRequest *request);
+
+/* we-api-webhooks.c */
+void we_api_webhooks_list          (WeApiRequest *request);
+void we_api_webhooks_create        (WeApiRequest *request);
+void we_api_webhooks_get           (WeApiRequest *request);
+void we_api_webhooks_update        (WeApiRequest *request);
+void we_api_webhooks_delete        (WeApiRequest *request);
+void we_api_webhooks_rotate_secret (WeApiRequest *request);
+void we_api_webhooks_ping          (WeApiRequest *request);
+void we_api_webhooks_deliveries    (WeApiRequest *request);
+void we_api_webhooks_replay        (WeApiRequest *request);
+/* GET /v1/webhooks/job-secret (not routed yet): the caller's per-job webhook secret */
+void we_api_webhooks_job_secret    (WeApiRequest *request);
+
 G_END_DECLS

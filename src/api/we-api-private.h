@@ -4,6 +4,7 @@
 #pragma once
 
 #include "we-api-request.h"
+#include "we-login-limiter.h"
 
 G_BEGIN_DECLS
 
@@ -20,10 +21,14 @@ void        we_api_server_authenticate_async  (WeApiServer         *self,
 WeIdentity *we_api_server_authenticate_finish (WeApiServer  *self,
                                                GAsyncResult *result,
                                                GError      **error);
-/* RBAC (spec §19.5) in one place. Errors: WE-AUTH-004. */
-gboolean    we_api_check_role                 (const WeIdentity *identity,
-                                               WeRole            required,
-                                               GError          **error);
+/* The route table. Returns: (transfer none) (array length=n_routes) */
+const WeApiRoute *we_api_server_get_routes    (guint *n_routes);
+
+/* Records @request in the audit log when its route changes state (any
+ * method but GET/HEAD), as it is answered; see we-api-audit.c. */
+void        we_api_audit_request              (WeApiRequest *request);
+/* The failed-login limiter of the server (main loop only). */
+struct _WeLoginLimiter *we_api_server_get_login_limiter (WeApiServer *self);
 
 /* Per-message data an early handler may attach and a handler read. */
 gpointer    we_api_message_get_upload         (SoupServerMessage *msg);

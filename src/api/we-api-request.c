@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "we-api-request.h"
+#include "we-api-private.h"
 
 #include "common/we-log.h"
 
@@ -120,6 +121,7 @@ we_api_message_set_error (SoupServerMessage *msg, const GError *error, const gch
 static void
 finish (WeApiRequest *request)
 {
+  we_api_audit_request (request);
   soup_server_message_unpause (request->msg);
   we_api_request_free (request);
 }
@@ -127,6 +129,13 @@ finish (WeApiRequest *request)
 void
 we_api_request_respond_json (WeApiRequest *request, guint status, JsonNode *node)
 {
+  if (request->audit_resource_id == NULL && JSON_NODE_HOLDS_OBJECT (node)) {
+    JsonNode *id = json_object_get_member (json_node_get_object (node), "id");
+
+    if (id != NULL && JSON_NODE_HOLDS_VALUE (id) &&
+        json_node_get_value_type (id) == G_TYPE_STRING)
+      request->audit_resource_id = g_strdup (json_node_get_string (id));
+  }
   set_json_body (request->msg, status, node);
   finish (request);
 }
@@ -159,6 +168,8 @@ we_api_request_respond_empty (WeApiRequest *request, guint status)
 void
 we_api_request_respond_error (WeApiRequest *request, const GError *error)
 {
+  g_free (request->audit_error_code);
+  request->audit_error_code = g_strdup (we_error_code_to_string (we_error_code_from_gerror (error)));
   we_api_message_set_error (request->msg, error, request->request_id);
   finish (request);
 }
@@ -185,5 +196,7 @@ we_api_request_free (WeApiRequest *request)
   g_clear_pointer (&request->identity, we_identity_free);
   g_clear_pointer (&request->body, g_bytes_unref);
   g_clear_object (&request->cancellable);
+  g_free (request->audit_resource_id);
+  g_free (request->audit_error_code);
   g_free (request);
 }

@@ -21,7 +21,7 @@ typedef struct {
   const gchar  *method;
   const gchar  *pattern;   /* "/v1/jobs/{}/cancel": {} captures one segment;
                             * {**} (once per pattern) one or more, as "a/b" */
-  WeRole        role;      /* WE_ROLE_NONE = no authentication */
+  const gchar  *action;    /* the RBAC/audit action, see core/we-rbac.c */
   WeApiHandler  handler;
 } WeApiRoute;
 
@@ -35,6 +35,10 @@ struct _WeApiRequest {
   WeIdentity        *identity;     /* (nullable) */
   GBytes            *body;         /* (nullable) request body, size-limited */
   GCancellable      *cancellable;  /* cancelled when the client goes away */
+  /* for the audit log: what a create made (taken from the response's "id"
+   * unless a handler sets it) and the error code it ended with */
+  gchar             *audit_resource_id;
+  gchar             *audit_error_code;
 };
 
 const WeApiContext *we_api_request_context  (WeApiRequest *request);

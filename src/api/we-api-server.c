@@ -3,48 +3,75 @@
 #include "we-api-server.h"
 
 #include "common/we-log.h"
+#include "core/we-rbac.h"
 #include "we-api-handlers.h"
 #include "we-api-private.h"
 
 struct _WeApiServer {
-  GObject       parent_instance;
-  WeApiContext  context;
-  SoupServer   *soup;
-  gint64        started_at;
+  GObject         parent_instance;
+  WeApiContext    context;
+  SoupServer     *soup;
+  gint64          started_at;
+  WeLoginLimiter *login_limiter;
 };
 
 G_DEFINE_TYPE (WeApiServer, we_api_server, G_TYPE_OBJECT)
 
+/* Every entry point, with the action RBAC and the audit log know it by
+ * (src/core/we-rbac.c holds the roles). tests/integration/test_rbac.py walks
+ * this table against tests/rbac-matrix.json. */
 static const WeApiRoute routes[] = {
-  { "GET", "/health", WE_ROLE_NONE, we_api_health },
-  { "GET", "/v1/profiles", WE_ROLE_VIEWER, we_api_profiles_list },
-  { "GET", "/v1/profiles/{}", WE_ROLE_VIEWER, we_api_profiles_get },
-  { "POST", "/v1/profiles", WE_ROLE_ADMIN, we_api_profiles_create },
-  { "PUT", "/v1/profiles/{}", WE_ROLE_ADMIN, we_api_profiles_replace },
-  { "DELETE", "/v1/profiles/{}", WE_ROLE_ADMIN, we_api_profiles_delete },
-  { "POST", "/v1/profiles/{}/duplicate", WE_ROLE_ADMIN, we_api_profiles_duplicate },
-  { "POST", "/v1/jobs", WE_ROLE_OPERATOR, we_api_jobs_create },
-  { "GET", "/v1/jobs", WE_ROLE_VIEWER, we_api_jobs_list },
-  { "GET", "/v1/jobs/{}", WE_ROLE_VIEWER, we_api_jobs_get },
-  { "DELETE", "/v1/jobs/{}", WE_ROLE_OPERATOR, we_api_jobs_delete },
-  { "PATCH", "/v1/jobs/{}", WE_ROLE_OPERATOR, we_api_jobs_update },
-  { "GET", "/v1/jobs/{}/tasks", WE_ROLE_VIEWER, we_api_jobs_tasks },
-  { "GET", "/v1/jobs/{}/events", WE_ROLE_VIEWER, we_api_jobs_events },
-  { "POST", "/v1/jobs/{}/cancel", WE_ROLE_OPERATOR, we_api_jobs_cancel },
-  { "POST", "/v1/jobs/{}/retry", WE_ROLE_OPERATOR, we_api_jobs_retry },
-  { "GET", "/v1/jobs/{}/outputs", WE_ROLE_VIEWER, we_api_jobs_outputs },
-  { "GET", "/v1/jobs/{}/outputs/{**}", WE_ROLE_VIEWER, we_api_jobs_download },
-  { "HEAD", "/v1/jobs/{}/outputs/{**}", WE_ROLE_VIEWER, we_api_jobs_download },
-  { "GET", "/v1/jobs/{}/key", WE_ROLE_VIEWER, we_api_jobs_key },
-  { "GET", "/v1/files/capabilities", WE_ROLE_VIEWER, we_api_files_capabilities },
-  { "GET", "/v1/files/roots", WE_ROLE_VIEWER, we_api_files_roots },
-  { "GET", "/v1/files/browse", WE_ROLE_VIEWER, we_api_files_browse },
-  { "POST", "/v1/files/upload", WE_ROLE_OPERATOR, we_api_files_upload },
-  { "GET", "/v1/workers", WE_ROLE_VIEWER, we_api_workers_list },
-  { "GET", "/v1/workers/{**}", WE_ROLE_VIEWER, we_api_workers_get },
-  { "DELETE", "/v1/workers/{**}", WE_ROLE_ADMIN, we_api_workers_delete },
-  { "POST", "/v1/workers/{**}/drain", WE_ROLE_ADMIN, we_api_workers_drain },
-  { "POST", "/v1/workers/{**}/undrain", WE_ROLE_ADMIN, we_api_workers_undrain },
+  { "GET", "/health", "system.health", we_api_health },
+  { "GET", "/v1/auth/config", "auth.login", we_api_auth_config },
+  { "GET", "/v1/auth/login", "auth.login", we_api_auth_login },
+  { "GET", "/v1/auth/callback", "auth.login", we_api_auth_callback },
+  { "POST", "/v1/auth/refresh", "auth.login", we_api_auth_refresh },
+  { "POST", "/v1/auth/logout", "auth.session", we_api_auth_logout },
+  { "GET", "/v1/auth/me", "auth.session", we_api_auth_me },
+  { "GET", "/v1/users", "user.read", we_api_users_list },
+  { "GET", "/v1/tokens", "token.read", we_api_tokens_list },
+  { "POST", "/v1/tokens", "token.create", we_api_tokens_create },
+  { "DELETE", "/v1/tokens/{}", "token.revoke", we_api_tokens_revoke },
+  { "GET", "/v1/audit", "audit.read", we_api_audit_list },
+  { "GET", "/v1/profiles", "profile.read", we_api_profiles_list },
+  { "GET", "/v1/profiles/{}", "profile.read", we_api_profiles_get },
+  { "POST", "/v1/profiles", "profile.create", we_api_profiles_create },
+  { "PUT", "/v1/profiles/{}", "profile.update", we_api_profiles_replace },
+  { "DELETE", "/v1/profiles/{}", "profile.delete", we_api_profiles_delete },
+  { "POST", "/v1/profiles/{}/duplicate", "profile.create", we_api_profiles_duplicate },
+  { "POST", "/v1/jobs", "job.create", we_api_jobs_create },
+  { "GET", "/v1/jobs", "job.read", we_api_jobs_list },
+  { "GET", "/v1/jobs/{}", "job.read", we_api_jobs_get },
+  { "DELETE", "/v1/jobs/{}", "job.delete", we_api_jobs_delete },
+  { "PATCH", "/v1/jobs/{}", "job.update", we_api_jobs_update },
+  { "GET", "/v1/jobs/{}/tasks", "job.read", we_api_jobs_tasks },
+  { "GET", "/v1/jobs/{}/events", "job.read", we_api_jobs_events },
+  { "POST", "/v1/jobs/{}/cancel", "job.cancel", we_api_jobs_cancel },
+  { "POST", "/v1/jobs/{}/retry", "job.retry", we_api_jobs_retry },
+  { "GET", "/v1/jobs/{}/outputs", "job.read", we_api_jobs_outputs },
+  { "GET", "/v1/jobs/{}/outputs/{**}", "job.read", we_api_jobs_download },
+  { "HEAD", "/v1/jobs/{}/outputs/{**}", "job.read", we_api_jobs_download },
+  { "GET", "/v1/jobs/{}/key", "job.read", we_api_jobs_key },
+  { "GET", "/v1/files/capabilities", "file.read", we_api_files_capabilities },
+  { "GET", "/v1/files/roots", "file.read", we_api_files_roots },
+  { "GET", "/v1/files/browse", "file.read", we_api_files_browse },
+  { "POST", "/v1/files/upload", "file.upload", we_api_files_upload },
+  { "GET", "/v1/workers", "worker.read", we_api_workers_list },
+  { "GET", "/v1/workers/{**}", "worker.read", we_api_workers_get },
+  { "DELETE", "/v1/workers/{**}", "worker.delete", we_api_workers_delete },
+  { "POST", "/v1/workers/{**}/drain", "worker.drain", we_api_workers_drain },
+  { "POST", "/v1/workers/{**}/undrain", "worker.drain", we_api_workers_undrain },
+  { "GET", "/v1/webhooks", "webhook.read", we_api_webhooks_list },
+  { "POST", "/v1/webhooks", "webhook.create", we_api_webhooks_create },
+  { "GET", "/v1/webhooks/job-secret", "webhook.job-secret", we_api_webhooks_job_secret },
+  { "GET", "/v1/webhooks/{}", "webhook.read", we_api_webhooks_get },
+  { "PATCH", "/v1/webhooks/{}", "webhook.update", we_api_webhooks_update },
+  { "DELETE", "/v1/webhooks/{}", "webhook.delete", we_api_webhooks_delete },
+  { "POST", "/v1/webhooks/{}/rotate-secret", "webhook.update", we_api_webhooks_rotate_secret },
+  { "POST", "/v1/webhooks/{}/ping", "webhook.deliver", we_api_webhooks_ping },
+  { "GET", "/v1/webhooks/{}/deliveries", "webhook.read", we_api_webhooks_deliveries },
+  { "POST", "/v1/webhooks/{}/deliveries/{}/replay", "webhook.deliver",
+    we_api_webhooks_replay },
 };
 
 /* --- per-message state --- */
@@ -288,124 +315,21 @@ match_route (const WeApiRoute *route, gchar **segments, GPtrArray *captures)
   return TRUE;
 }
 
-/* --- authentication and RBAC --- */
+/* --- RBAC --- */
 
-typedef struct {
-  gchar   *authorization;
-  gchar   *client_ip;
-  gchar   *user_agent;
-  gboolean is_local;
-} AuthData;
-
-static void
-auth_data_free (AuthData *d)
+const WeApiRoute *
+we_api_server_get_routes (guint *n_routes)
 {
-  if (d->authorization != NULL)
-    memset (d->authorization, 0, strlen (d->authorization));
-  g_free (d->authorization);
-  g_free (d->client_ip);
-  g_free (d->user_agent);
-  g_free (d);
+  *n_routes = G_N_ELEMENTS (routes);
+  return routes;
 }
 
-static void
-authenticate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+route_is_public (const WeApiRoute *route)
 {
-  WeApiServer *self = source;
-  AuthData *d = task_data;
-  WeAuthProvider *auth = we_plugin_host_auth (self->context.host, NULL);
-  WeAuthRequest req = { 0 };
-  g_autofree gchar *scheme = NULL;
-  const gchar *token = NULL;
-  GError *error = NULL;
-  WeIdentity *identity;
+  const WeRbacPolicy *policy = we_rbac_lookup (route->action);
 
-  if (auth == NULL) {
-    g_task_return_new_error (task, WE_ERROR, WE_ERROR_AUTH_PROVIDER_UNAVAILABLE,
-                             "no authentication plugin is loaded");
-    return;
-  }
-  if (d->authorization != NULL) {
-    const gchar *space = strchr (d->authorization, ' ');
-    if (space != NULL) {
-      scheme = g_ascii_strdown (d->authorization, space - d->authorization);
-      token = space + 1;
-      while (*token == ' ')
-        token++;
-    } else {
-      scheme = g_strdup ("unknown");
-      token = "";
-    }
-  }
-  req.scheme = scheme;
-  req.token = token;
-  req.client_ip = d->client_ip;
-  req.user_agent = d->user_agent;
-  req.client_is_local = d->is_local;
-  identity = we_auth_provider_authenticate (auth, &req, &error);
-  if (identity == NULL) {
-    if (error == NULL || error->domain != WE_ERROR) {
-      /* never leak a provider's internals as anything but a clean 401/500 */
-      g_task_return_new_error (task, WE_ERROR, WE_ERROR_AUTH_UNAUTHORIZED, "%s",
-                               error ? error->message : "authentication failed");
-      g_clear_error (&error);
-    } else {
-      g_task_return_error (task, error);
-    }
-    return;
-  }
-  g_task_return_pointer (task, identity, (GDestroyNotify) we_identity_free);
-}
-
-void
-we_api_server_authenticate_async (WeApiServer *self, SoupServerMessage *msg,
-                                  GCancellable *cancellable, GAsyncReadyCallback callback,
-                                  gpointer user_data)
-{
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  AuthData *d = g_new0 (AuthData, 1);
-  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
-  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
-
-  g_task_set_source_tag (task, we_api_server_authenticate_async);
-  d->authorization = g_strdup (soup_message_headers_get_one (h, "Authorization"));
-  d->user_agent = g_strdup (soup_message_headers_get_one (h, "User-Agent"));
-  d->client_ip = g_strdup (soup_server_message_get_remote_host (msg));
-  if (remote == NULL) {
-    d->is_local = FALSE;
-  } else if (G_IS_INET_SOCKET_ADDRESS (remote)) {
-    GInetAddress *addr = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
-    d->is_local = g_inet_address_get_is_loopback (addr);
-  } else if (G_IS_UNIX_SOCKET_ADDRESS (remote)) {
-    d->is_local = TRUE;
-  }
-  g_task_set_task_data (task, d, (GDestroyNotify) auth_data_free);
-  g_task_run_in_thread (task, authenticate_thread);
-}
-
-WeIdentity *
-we_api_server_authenticate_finish (WeApiServer *self, GAsyncResult *result, GError **error)
-{
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-gboolean
-we_api_check_role (const WeIdentity *identity, WeRole required, GError **error)
-{
-  if (required == WE_ROLE_NONE)
-    return TRUE;
-  if (identity == NULL) {
-    g_set_error_literal (error, WE_ERROR, WE_ERROR_AUTH_UNAUTHORIZED, "authentication required");
-    return FALSE;
-  }
-  if (identity->role < required) {
-    g_set_error (error, WE_ERROR, WE_ERROR_AUTH_ROLE_REQUIRED,
-                 "this action needs the %s role; %s has the %s role",
-                 we_role_to_string (required), identity->username ? identity->username : "caller",
-                 we_role_to_string (identity->role));
-    return FALSE;
-  }
-  return TRUE;
+  return policy != NULL && policy->role == WE_ROLE_NONE;
 }
 
 static void
@@ -422,7 +346,7 @@ authenticated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     we_api_request_respond_error (request, error);
     return;
   }
-  if (!we_api_check_role (request->identity, request->route->role, &error)) {
+  if (!we_rbac_check (request->identity, request->route->action, &error)) {
     we_api_request_respond_error (request, error);
     return;
   }
@@ -490,7 +414,7 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTabl
     we_api_request_respond_error (request, error);
     return;
   }
-  if (route->role == WE_ROLE_NONE || is_upload (msg)) {
+  if (route_is_public (route) || is_upload (msg)) {
     /* uploads were authenticated when their headers arrived */
     route->handler (request);
     return;
@@ -514,6 +438,9 @@ we_api_server_dispose (GObject *object)
   g_clear_object (&self->context.host);
   g_clear_object (&self->context.queue);
   g_clear_object (&self->context.keys);
+  g_clear_object (&self->context.webhooks);
+  g_clear_object (&self->context.secrets);
+  g_clear_pointer (&self->login_limiter, we_login_limiter_free);
   G_OBJECT_CLASS (we_api_server_parent_class)->dispose (object);
 }
 
@@ -542,7 +469,13 @@ we_api_server_new (const WeApiContext *context)
   g_object_ref (self->context.queue);
   if (self->context.keys != NULL)
     g_object_ref (self->context.keys);
+  if (self->context.webhooks != NULL)
+    g_object_ref (self->context.webhooks);
+  if (self->context.secrets != NULL)
+    g_object_ref (self->context.secrets);
   self->started_at = g_get_real_time ();
+  self->login_limiter = we_login_limiter_new (we_config_get_login_max_failures (context->config),
+                                              we_config_get_login_window_s (context->config));
   self->soup = soup_server_new ("server-header", header, NULL);
   soup_server_add_early_handler (self->soup, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->soup, NULL, handler, self, NULL);
@@ -554,6 +487,9 @@ we_api_server_listen (WeApiServer *self, const gchar *host, guint16 port, GError
 {
   g_autoptr(GInetAddress) addr = g_inet_address_new_from_string (host);
   g_autoptr(GSocketAddress) sockaddr = NULL;
+  const gchar *cert_file = we_config_get_tls_cert_file (self->context.config);
+  const gchar *key_file = we_config_get_tls_key_file (self->context.config);
+  SoupServerListenOptions options = 0;
 
   if (addr == NULL) {
     g_set_error (error, WE_ERROR, WE_ERROR_SYS_INTERNAL,
@@ -561,7 +497,23 @@ we_api_server_listen (WeApiServer *self, const gchar *host, guint16 port, GError
     return FALSE;
   }
   sockaddr = g_inet_socket_address_new (addr, port);
-  if (!soup_server_listen (self->soup, sockaddr, 0, error)) {
+  if (cert_file != NULL || key_file != NULL) {
+    g_autoptr(GTlsCertificate) cert = NULL;
+
+    if (cert_file == NULL || key_file == NULL) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_SYS_INTERNAL,
+                           "TLS needs both tls_cert_file and tls_key_file");
+      return FALSE;
+    }
+    cert = g_tls_certificate_new_from_files (cert_file, key_file, error);
+    if (cert == NULL) {
+      g_prefix_error (error, "loading the TLS certificate %s: ", cert_file);
+      return FALSE;
+    }
+    soup_server_set_tls_certificate (self->soup, cert);
+    options |= SOUP_SERVER_LISTEN_HTTPS;
+  }
+  if (!soup_server_listen (self->soup, sockaddr, options, error)) {
     g_prefix_error (error, "listening on %s:%u: ", host, port);
     return FALSE;
   }
@@ -582,6 +534,12 @@ const WeApiContext *
 we_api_server_get_context (WeApiServer *self)
 {
   return &self->context;
+}
+
+WeLoginLimiter *
+we_api_server_get_login_limiter (WeApiServer *self)
+{
+  return self->login_limiter;
 }
 
 gint64

@@ -20,6 +20,9 @@ typedef struct {
   WePluginHost *host;
   WeQueue      *queue;
   WeContentKeys *keys;        /* serves encrypted ladders' keys */
+  struct _WeWebhooks *webhooks; /* nullable: the webhooks dispatcher */
+  WeSecrets    *secrets;      /* nullable: resolves *_secret_ref keys (blocking:
+                               * call from a thread, spec §6.5) */
   const gchar  *mode;         /* "embedded" | "cluster" */
   const gchar  *store_kind;   /* "sqlite" | "postgresql" */
 } WeApiContext;

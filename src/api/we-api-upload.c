@@ -10,6 +10,7 @@
 
 #include "common/we-log.h"
 #include "we-api-private.h"
+#include "core/we-rbac.h"
 #include "we-multipart.h"
 
 #define MAX_FIELD     1024
@@ -458,7 +459,7 @@ authenticated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   const gchar *content_type;
 
   up->identity = we_api_server_authenticate_finish (up->server, result, &error);
-  if (up->identity == NULL || !we_api_check_role (up->identity, WE_ROLE_OPERATOR, &error)) {
+  if (up->identity == NULL || !we_rbac_check (up->identity, "file.upload", &error)) {
     /* answering now makes libsoup skip the body instead of storing it */
     we_api_message_set_error (up->msg, error, request_id);
     g_error_free (error);

@@ -17,6 +17,10 @@ struct _WeConfig {
   gchar     *nats_url;
   gchar     *default_storage;
   gchar     *content_key_secret;
+  guint      login_max_failures;
+  guint      login_window_s;
+  gchar     *tls_cert_file;
+  gchar     *tls_key_file;
   gchar     *kernel_id;
   guint      kernel_beat_s;
   gchar     *log_level;
@@ -32,6 +36,15 @@ struct _WeConfig {
   guint      offline_ms;
   gchar     *scratch_dir;
   gchar     *worker_id;
+  /* [secrets]: where *_secret_ref / *_token_ref keys resolve; no secrets */
+  gchar     *secrets_backend;
+  gchar     *secrets_file_dir;
+  gchar     *secrets_vault_addr;
+  gchar     *secrets_vault_token_file;
+  gchar     *secrets_vault_token_env;
+  gchar     *secrets_vault_namespace;
+  gchar     *secrets_vault_ca_file;
+  guint      secrets_cache_ttl_s;
 };
 
 G_DEFINE_TYPE (WeConfig, we_config, G_TYPE_OBJECT)
@@ -51,12 +64,21 @@ we_config_finalize (GObject *object)
   g_free (self->nats_url);
   g_free (self->default_storage);
   g_free (self->content_key_secret);
+  g_free (self->tls_cert_file);
+  g_free (self->tls_key_file);
   g_free (self->kernel_id);
   g_free (self->log_level);
   g_free (self->log_format);
   g_free (self->worker_binary);
   g_free (self->scratch_dir);
   g_free (self->worker_id);
+  g_free (self->secrets_backend);
+  g_free (self->secrets_file_dir);
+  g_free (self->secrets_vault_addr);
+  g_free (self->secrets_vault_token_file);
+  g_free (self->secrets_vault_token_env);
+  g_free (self->secrets_vault_namespace);
+  g_free (self->secrets_vault_ca_file);
   G_OBJECT_CLASS (we_config_parent_class)->finalize (object);
 }
 
@@ -143,7 +165,12 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   if (self->public_url == NULL) {
     const gchar *h = g_strcmp0 (self->host, "0.0.0.0") == 0 || g_strcmp0 (self->host, "::") == 0
                          ? "127.0.0.1" : self->host;
-    self->public_url = g_strdup_printf ("http://%s%s%s:%u", strchr (h, ':') ? "[" : "", h,
+    gboolean tls = g_getenv ("WE_TLS_CERT_FILE") != NULL ||
+                   (self->keyfile != NULL &&
+                    g_key_file_has_key (self->keyfile, "server", "tls_cert_file", NULL));
+
+    self->public_url = g_strdup_printf ("%s://%s%s%s:%u", tls ? "https" : "http",
+                                        strchr (h, ':') ? "[" : "", h,
                                         strchr (h, ':') ? "]" : "", self->port);
   }
 
@@ -158,6 +185,15 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   self->default_storage = pick_string (self, "WE_STORAGE_DEFAULT", "storage", "default", NULL);
   self->content_key_secret = pick_string (self, "WE_CONTENT_KEY_SECRET", "security",
                                           "content_key_secret", NULL);
+  if (!pick_uint (self, "WE_LOGIN_MAX_FAILURES", "security", "login_max_failures", 10, 100000,
+                  &v, error))
+    return NULL;
+  self->login_max_failures = (guint) v;
+  if (!pick_uint (self, "WE_LOGIN_WINDOW_S", "security", "login_window_s", 300, 86400, &v, error))
+    return NULL;
+  self->login_window_s = (guint) MAX (v, 1);
+  self->tls_cert_file = pick_string (self, "WE_TLS_CERT_FILE", "server", "tls_cert_file", NULL);
+  self->tls_key_file = pick_string (self, "WE_TLS_KEY_FILE", "server", "tls_key_file", NULL);
   self->log_level = pick_string (self, "LOG_LEVEL", "log", "level", "info");
   self->log_format = pick_string (self, "LOG_FORMAT", "log", "format", "json");
   if (!pick_uint (self, "WE_WORKERS", "workers", "count", 0, 256, &v, error))
@@ -197,6 +233,21 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   self->offline_ms = (guint) MAX (v, self->heartbeat_ms + 1);
   self->scratch_dir = pick_string (self, "WE_SCRATCH_DIR", "workers", "scratch_dir", NULL);
   self->worker_id = pick_string (self, "WE_WORKER_ID", "workers", "id", NULL);
+  self->secrets_backend = pick_string (self, "WE_SECRETS_BACKEND", "secrets", "backend", NULL);
+  self->secrets_file_dir = pick_string (self, "WE_SECRETS_FILE_DIR", "secrets", "file_dir", NULL);
+  self->secrets_vault_addr = pick_string (self, "WE_SECRETS_VAULT_ADDR", "secrets", "vault_addr",
+                                          NULL);
+  self->secrets_vault_token_file = pick_string (self, "WE_SECRETS_VAULT_TOKEN_FILE", "secrets",
+                                                "vault_token_file", NULL);
+  self->secrets_vault_token_env = pick_string (self, "WE_SECRETS_VAULT_TOKEN_ENV", "secrets",
+                                               "vault_token_env", NULL);
+  self->secrets_vault_namespace = pick_string (self, "WE_SECRETS_VAULT_NAMESPACE", "secrets",
+                                               "vault_namespace", NULL);
+  self->secrets_vault_ca_file = pick_string (self, "WE_SECRETS_VAULT_CA_FILE", "secrets",
+                                             "vault_ca_file", NULL);
+  if (!pick_uint (self, "WE_SECRETS_CACHE_TTL_S", "secrets", "cache_ttl_s", 60, 86400, &v, error))
+    return NULL;
+  self->secrets_cache_ttl_s = (guint) v;
   return g_steal_pointer (&self);
 }
 
@@ -209,6 +260,10 @@ const gchar *we_config_get_database_url (WeConfig *self) { return self->database
 const gchar *we_config_get_nats_url (WeConfig *self) { return self->nats_url; }
 const gchar *we_config_get_default_storage (WeConfig *self) { return self->default_storage; }
 const gchar *we_config_get_content_key_secret (WeConfig *self) { return self->content_key_secret; }
+guint        we_config_get_login_max_failures (WeConfig *self) { return self->login_max_failures; }
+guint        we_config_get_login_window_s (WeConfig *self) { return self->login_window_s; }
+const gchar *we_config_get_tls_cert_file (WeConfig *self) { return self->tls_cert_file; }
+const gchar *we_config_get_tls_key_file (WeConfig *self) { return self->tls_key_file; }
 const gchar *we_config_get_kernel_id (WeConfig *self) { return self->kernel_id; }
 guint we_config_get_kernel_beat_s (WeConfig *self) { return self->kernel_beat_s; }
 const gchar *we_config_get_log_level (WeConfig *self) { return self->log_level; }
@@ -223,6 +278,14 @@ guint we_config_get_worker_offline_ms (WeConfig *self) { return self->offline_ms
 const gchar *we_config_get_scratch_dir (WeConfig *self) { return self->scratch_dir; }
 const gchar *we_config_get_worker_id (WeConfig *self) { return self->worker_id; }
 guint we_config_get_retry_base_ms (WeConfig *self) { return self->retry_base_ms; }
+const gchar *we_config_get_secrets_backend (WeConfig *self) { return self->secrets_backend; }
+const gchar *we_config_get_secrets_file_dir (WeConfig *self) { return self->secrets_file_dir; }
+const gchar *we_config_get_secrets_vault_addr (WeConfig *self) { return self->secrets_vault_addr; }
+const gchar *we_config_get_secrets_vault_token_file (WeConfig *self) { return self->secrets_vault_token_file; }
+const gchar *we_config_get_secrets_vault_token_env (WeConfig *self) { return self->secrets_vault_token_env; }
+const gchar *we_config_get_secrets_vault_namespace (WeConfig *self) { return self->secrets_vault_namespace; }
+const gchar *we_config_get_secrets_vault_ca_file (WeConfig *self) { return self->secrets_vault_ca_file; }
+guint we_config_get_secrets_cache_ttl_s (WeConfig *self) { return self->secrets_cache_ttl_s; }
 
 JsonObject *
 we_config_get_plugin_config (WeConfig *self, const gchar *plugin_id)

@@ -32,6 +32,15 @@ const gchar *we_config_get_default_storage (WeConfig *self);
 /* WE_CONTENT_KEY_SECRET / [security] content_key_secret: "env:VAR" or
  * "file:/path", nullable (see core/we-content-keys.h) */
 const gchar *we_config_get_content_key_secret (WeConfig *self);
+/* WE_LOGIN_MAX_FAILURES / [security] login_max_failures (default 10, 0 = no
+ * limit) failed logins per client address within WE_LOGIN_WINDOW_S /
+ * [security] login_window_s (default 300) before WE-SYS-005 */
+guint        we_config_get_login_max_failures (WeConfig *self);
+guint        we_config_get_login_window_s     (WeConfig *self);
+/* WE_TLS_CERT_FILE / [server] tls_cert_file and WE_TLS_KEY_FILE /
+ * [server] tls_key_file (PEM): HTTPS and WSS when both are set */
+const gchar *we_config_get_tls_cert_file      (WeConfig *self);
+const gchar *we_config_get_tls_key_file       (WeConfig *self);
 /* WE_KERNEL_ID (default <hostname>:<port>) and WE_KERNEL_BEAT_S (5) */
 const gchar *we_config_get_kernel_id     (WeConfig *self);
 guint        we_config_get_kernel_beat_s (WeConfig *self);
@@ -52,6 +61,22 @@ guint        we_config_get_worker_offline_ms (WeConfig *self);
  * WE_WORKER_ID / [workers] id; both nullable (the worker picks defaults) */
 const gchar *we_config_get_scratch_dir   (WeConfig *self);
 const gchar *we_config_get_worker_id     (WeConfig *self);
+/* [secrets] (spec §6.5; secrets/we-secrets-router.h): none of these is a
+ * secret. WE_SECRETS_BACKEND / backend = file | vault | secret-service (where
+ * references without a scheme go), WE_SECRETS_FILE_DIR / file_dir,
+ * WE_SECRETS_VAULT_ADDR / vault_addr, WE_SECRETS_VAULT_TOKEN_FILE /
+ * vault_token_file, WE_SECRETS_VAULT_TOKEN_ENV / vault_token_env (the name
+ * of the variable holding the token), WE_SECRETS_VAULT_NAMESPACE /
+ * vault_namespace, WE_SECRETS_VAULT_CA_FILE / vault_ca_file: all nullable;
+ * WE_SECRETS_CACHE_TTL_S / cache_ttl_s, 60 */
+const gchar *we_config_get_secrets_backend          (WeConfig *self);
+const gchar *we_config_get_secrets_file_dir         (WeConfig *self);
+const gchar *we_config_get_secrets_vault_addr       (WeConfig *self);
+const gchar *we_config_get_secrets_vault_token_file (WeConfig *self);
+const gchar *we_config_get_secrets_vault_token_env  (WeConfig *self);
+const gchar *we_config_get_secrets_vault_namespace  (WeConfig *self);
+const gchar *we_config_get_secrets_vault_ca_file    (WeConfig *self);
+guint        we_config_get_secrets_cache_ttl_s      (WeConfig *self);
 
 /* The configuration of one plugin: the key file group [plugin:<id>] merged
  * with environment variables WE_PLUGIN_<ID>_<KEY> (id upper-cased, '-' → '_').

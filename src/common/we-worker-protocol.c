@@ -29,7 +29,8 @@ we_worker_msg_parse (const gchar *line, gsize length, GError **error)
   obj = json_node_get_object (root);
   type = json_object_get_member (obj, "type");
   if (type == NULL || !JSON_NODE_HOLDS_VALUE (type) ||
-      json_node_get_value_type (type) != G_TYPE_STRING) {
+      json_node_get_value_type (type) != G_TYPE_STRING || *json_node_get_string (type) == '\0') {
+    /* found by libFuzzer: an empty type would pass for a message of no kind */
     g_set_error_literal (error, WE_ERROR, WE_ERROR_WRK_COMMUNICATION,
                          "worker message has no \"type\"");
     return NULL;

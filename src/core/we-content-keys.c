@@ -165,6 +165,24 @@ we_content_keys_derive (WeContentKeys *self, const gchar *job_id, guint8 key[WE_
   memset (digest, 0, sizeof digest);
 }
 
+void
+we_content_keys_derive_for (WeContentKeys *self, const gchar *label, const gchar *subject,
+                            guint8 out[32])
+{
+  gsize size;
+  const guint8 *secret = g_bytes_get_data (self->secret, &size);
+  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, secret, size);
+  gsize len = 32;
+
+  g_return_if_fail (label != NULL && subject != NULL);
+  /* "label\n" first: distinct labels can never yield the same input */
+  g_hmac_update (hmac, (const guchar *) "webencode ", -1);
+  g_hmac_update (hmac, (const guchar *) label, -1);
+  g_hmac_update (hmac, (const guchar *) "\n", 1);
+  g_hmac_update (hmac, (const guchar *) subject, -1);
+  g_hmac_get_digest (hmac, out, &len);
+}
+
 gchar *
 we_content_keys_derive_hex (WeContentKeys *self, const gchar *job_id)
 {

@@ -32,6 +32,15 @@ WeContentKeys *we_content_keys_new    (const gchar  *secret_ref,
 void           we_content_keys_derive (WeContentKeys *self,
                                        const gchar   *job_id,
                                        guint8         key[WE_CONTENT_KEY_SIZE]);
+/* Derives 32 bytes for another purpose from the same service secret:
+ * HMAC-SHA256(secret, "webencode <label>\n<subject>"). @label names the
+ * purpose ("webhook secret", "login state"), so no two purposes share keys.
+ * Used for webhook signing secrets and login state, which then need no
+ * storage either. */
+void           we_content_keys_derive_for (WeContentKeys *self,
+                                           const gchar   *label,
+                                           const gchar   *subject,
+                                           guint8         out[32]);
 /* Returns: (transfer full): the key as 32 lower-case hex digits */
 gchar         *we_content_keys_derive_hex (WeContentKeys *self,
                                            const gchar   *job_id);

@@ -4,6 +4,7 @@
 #include <webencode/we-error.h>
 
 #include "common/we-job.h"
+#include "we-webhooks.h"
 
 static const gchar *known_members[] = {
   "source_url", "profile", "profile_id", "profile_overrides", "output_url", "webhooks",
@@ -182,11 +183,11 @@ we_job_request_parse (JsonObject *body, GError **error)
   node = json_object_get_member (body, "webhooks");
   if (node != NULL && !JSON_NODE_HOLDS_NULL (node)) {
     JsonArray *array;
-    g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+    g_autoptr(JsonArray) hooks = json_array_new ();
 
     if (!JSON_NODE_HOLDS_ARRAY (node)) {
       g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
-                           "\"webhooks\" must be an array of URLs");
+                           "\"webhooks\" must be an array of URLs or {url, events} objects");
       return NULL;
     }
     array = json_node_get_array (node);
@@ -195,24 +196,54 @@ we_job_request_parse (JsonObject *body, GError **error)
                    "at most %d webhooks per job", WE_JOB_REQUEST_MAX_WEBHOOKS);
       return NULL;
     }
+    /* normalised to {url, events?} objects: the webhooks dispatcher makes
+     * them per-job webhook rows when the job is created */
     for (guint i = 0; i < json_array_get_length (array); i++) {
       JsonNode *el = json_array_get_element (array, i);
-      const gchar *url;
-      if (!JSON_NODE_HOLDS_VALUE (el) || json_node_get_value_type (el) != G_TYPE_STRING) {
-        g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
-                             "\"webhooks\" must be an array of URLs");
-        return NULL;
+      JsonObject *hook = json_object_new ();
+      JsonNode *url_node = el;
+      g_auto(GStrv) events = NULL;
+
+      json_array_add_object_element (hooks, hook);
+      if (JSON_NODE_HOLDS_OBJECT (el)) {
+        JsonObject *o = json_node_get_object (el);
+        g_autoptr(GList) names = json_object_get_members (o);
+
+        for (GList *l = names; l != NULL; l = l->next) {
+          if (!g_str_equal (l->data, "url") && !g_str_equal (l->data, "events")) {
+            g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                         "webhooks[%u]: unknown member \"%s\"", i, (const gchar *) l->data);
+            return NULL;
+          }
+        }
+        url_node = json_object_get_member (o, "url");
+        g_autoptr(GError) local = NULL;
+
+        events = we_webhooks_parse_events (json_object_get_member (o, "events"), &local);
+        if (local != NULL) {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local), "webhooks[%u]: ", i);
+          return NULL;
+        }
       }
-      url = json_node_get_string (el);
-      if (!(g_str_has_prefix (url, "http://") || g_str_has_prefix (url, "https://")) ||
-          !g_uri_is_valid (url, G_URI_FLAGS_NONE, NULL) || strlen (url) > WE_JOB_REQUEST_MAX_URL) {
+      if (url_node == NULL || !JSON_NODE_HOLDS_VALUE (url_node) ||
+          json_node_get_value_type (url_node) != G_TYPE_STRING) {
         g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
-                     "webhook \"%s\" is not an http(s) URL", url);
+                     "webhooks[%u] must be a URL or an object with a \"url\"", i);
         return NULL;
       }
-      g_strv_builder_add (builder, url);
+      if (!we_webhooks_check_url (json_node_get_string (url_node), error)) {
+        g_prefix_error (error, "webhooks[%u]: ", i);
+        return NULL;
+      }
+      json_object_set_string_member (hook, "url", json_node_get_string (url_node));
+      if (events != NULL) {
+        JsonArray *ev = json_array_new ();
+        for (guint j = 0; events[j] != NULL; j++)
+          json_array_add_string_element (ev, events[j]);
+        json_object_set_array_member (hook, "events", ev);
+      }
     }
-    req->webhooks = g_strv_builder_end (builder);
+    req->webhooks = g_steal_pointer (&hooks);
   }
 
   node = json_object_get_member (body, "publish");
@@ -237,7 +268,7 @@ we_job_request_free (WeJobRequest *request)
   g_clear_pointer (&request->profile_overrides, json_object_unref);
   g_clear_pointer (&request->custom_profile, we_profile_unref);
   g_free (request->output_url);
-  g_strfreev (request->webhooks);
+  g_clear_pointer (&request->webhooks, json_array_unref);
   g_clear_pointer (&request->publish, json_object_unref);
   g_free (request->retry_of);
   g_free (request->idempotency_key);

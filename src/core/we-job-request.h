@@ -19,7 +19,7 @@ typedef struct {
   JsonObject *profile_overrides;   /* nullable */
   WeProfile  *custom_profile;      /* nullable: the wizard's "Custom", validated, not stored */
   gchar      *output_url;          /* nullable: default storage, outputs/<job id>/ */
-  gchar     **webhooks;            /* nullable */
+  JsonArray  *webhooks;            /* nullable: {url, events?} objects */
   JsonObject *publish;             /* nullable, kept for the publisher pillar */
   gchar      *retry_of;            /* nullable */
   gint        priority;            /* 0..100, default 50 */

@@ -91,6 +91,7 @@ G_DEFINE_TYPE (WeScheduler, we_scheduler, G_TYPE_OBJECT)
 
 enum {
   SIGNAL_JOB_CHANGED,
+  SIGNAL_JOB_TRANSITION,
   SIGNAL_LAST
 };
 static guint signals[SIGNAL_LAST];
@@ -396,6 +397,7 @@ dispatch_task (WeScheduler *self, ActiveJob *aj, WeTask *task)
       aj->job->started_at = now_usec ();
     write_job (self, aj->job);
     add_event (self, aj->job->id, "job.started", NULL, "processing started");
+    g_signal_emit (self, signals[SIGNAL_JOB_TRANSITION], 0, aj->job, "job.started");
   }
   return TRUE;
 }
@@ -598,6 +600,7 @@ complete_job (WeScheduler *self, ActiveJob *aj)
   write_job (self, job);
   add_event (self, job->id, "job.completed", NULL, "completed: %s (%" G_GINT64_FORMAT " bytes)",
              names->str, bytes);
+  g_signal_emit (self, signals[SIGNAL_JOB_TRANSITION], 0, job, "job.completed");
   discard_intermediates (self, aj);
   forget_job (self, job->id);
 }
@@ -631,6 +634,7 @@ fail_job (WeScheduler *self, ActiveJob *aj, const gchar *code, const gchar *mess
   job->finished_at = now_usec ();
   write_job (self, job);
   add_event (self, job->id, "job.failed", NULL, "%s: %s", code, message);
+  g_signal_emit (self, signals[SIGNAL_JOB_TRANSITION], 0, job, "job.failed");
   we_log (G_LOG_LEVEL_WARNING, job->id, code, "job failed: %s", message);
   discard_intermediates (self, aj);
   forget_job (self, job->id);
@@ -1109,6 +1113,17 @@ we_scheduler_class_init (WeSchedulerClass *klass)
   signals[SIGNAL_JOB_CHANGED] =
       g_signal_new ("job-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                     NULL, NULL, NULL, G_TYPE_NONE, 1, WE_TYPE_JOB | G_SIGNAL_TYPE_STATIC_SCOPE);
+  /**
+   * WeScheduler::job-transition:
+   * @job: (transfer none): the job after the change, already written to the store
+   * @event_type: "job.created", "job.started", "job.completed" or "job.failed"
+   *
+   * Emitted once per transition by the kernel that drives the job (webhooks).
+   */
+  signals[SIGNAL_JOB_TRANSITION] =
+      g_signal_new ("job-transition", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                    NULL, NULL, NULL, G_TYPE_NONE, 2, WE_TYPE_JOB | G_SIGNAL_TYPE_STATIC_SCOPE,
+                    G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 
 static void
@@ -1332,6 +1347,7 @@ submit_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
              d->job->retry_of ? d->job->retry_of : "");
   adopt_job (self, d->job, d->profile, d->tasks);
   g_signal_emit (self, signals[SIGNAL_JOB_CHANGED], 0, d->job);
+  g_signal_emit (self, signals[SIGNAL_JOB_TRANSITION], 0, d->job, "job.created");
   schedule_pump (self);
   g_task_return_pointer (task, we_job_copy (d->job), (GDestroyNotify) we_job_unref);
 }
@@ -1442,12 +1458,9 @@ submit_with_profile (GTask *task_in, WeProfile *base_in)
   /* a retry takes the profile from the snapshot above: no stored one has it */
   if (d->request->custom_profile != NULL)
     json_object_set_boolean_member (job->output_config, "custom_profile", TRUE);
-  if (d->request->webhooks != NULL) {
-    JsonArray *hooks = json_array_new ();
-    for (guint i = 0; d->request->webhooks[i] != NULL; i++)
-      json_array_add_string_element (hooks, d->request->webhooks[i]);
-    json_object_set_array_member (job->output_config, "webhooks", hooks);
-  }
+  if (d->request->webhooks != NULL)
+    json_object_set_array_member (job->output_config, "webhooks",
+                                  json_array_ref (d->request->webhooks));
   if (d->request->publish != NULL)
     json_object_set_object_member (job->output_config, "publish",
                                    json_object_ref (d->request->publish));
@@ -1654,12 +1667,8 @@ retry_get_chain_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         request->custom_profile = we_profile_new_from_json (json_node_get_object (node), NULL);
     }
     node = json_object_get_member (job->output_config, "webhooks");
-    if (node != NULL && JSON_NODE_HOLDS_ARRAY (node)) {
-      JsonArray *a = json_node_get_array (node);
-      request->webhooks = g_new0 (gchar *, json_array_get_length (a) + 1);
-      for (guint i = 0; i < json_array_get_length (a); i++)
-        request->webhooks[i] = g_strdup (json_array_get_string_element (a, i));
-    }
+    if (node != NULL && JSON_NODE_HOLDS_ARRAY (node))
+      request->webhooks = json_array_ref (json_node_get_array (node));
   }
   submit_request (self, request, g_task_get_task_data (task), g_task_get_cancellable (task),
                   retry_submitted_cb, g_object_ref (task), we_scheduler_submit_async);

@@ -7,7 +7,9 @@
 #include "api/we-api-server.h"
 #include "common/we-log.h"
 #include "core/we-scheduler.h"
+#include "core/we-webhooks.h"
 #include "plugin/we-plugin-host.h"
+#include "secrets/we-secrets-router.h"
 #include "queue/we-queue-local.h"
 #include "queue/we-queue-nats.h"
 #include "store/we-store-pg.h"
@@ -18,8 +20,11 @@ struct _WeDaemon {
   WeConfig     *config;
   WeStore      *store;
   WePluginHost *host;
+  WeSecretsRouter *secrets;
+  JsonObject   *secrets_settings;  /* [secrets], passed on to workers */
   WeQueue      *queue;
   WeScheduler  *scheduler;
+  WeWebhooks   *webhooks;
   WeApiServer  *api;
   gchar        *api_url;
   gchar        *plugin_dir;
@@ -36,6 +41,9 @@ we_daemon_dispose (GObject *object)
 
   g_clear_handle_id (&self->worker_sync_id, g_source_remove);
   g_clear_object (&self->api);
+  if (self->webhooks != NULL)
+    we_webhooks_stop (self->webhooks);
+  g_clear_object (&self->webhooks);
   g_clear_object (&self->scheduler);
   if (self->queue != NULL)
     we_queue_stop (self->queue);
@@ -44,6 +52,8 @@ we_daemon_dispose (GObject *object)
     we_store_flush (self->store);
   g_clear_object (&self->store);
   g_clear_object (&self->host);
+  g_clear_object (&self->secrets);
+  g_clear_pointer (&self->secrets_settings, json_object_unref);
   g_clear_object (&self->config);
   G_OBJECT_CLASS (we_daemon_parent_class)->dispose (object);
 }
@@ -203,6 +213,9 @@ build_configure_message (WeDaemon *self)
   json_object_set_string_member (msg, "type", "configure");
   json_object_set_string_member (msg, "plugin_dir", self->plugin_dir);
   json_object_set_string_member (msg, "scratch_dir", scratch);
+  /* where the workers resolve secret references themselves: backend
+   * settings only, never a secret (spec §6.5) */
+  json_object_set_object_member (msg, "secrets", json_object_ref (self->secrets_settings));
   for (guint i = 0; i < infos->len; i++) {
     WePluginInfo *info = g_ptr_array_index (infos, i);
     JsonObject *entry;
@@ -232,6 +245,24 @@ build_nats_worker_env (WeDaemon *self)
 
   env = g_environ_setenv (env, "WE_PLUGIN_DIR", self->plugin_dir, TRUE);
   env = g_environ_setenv (env, "WE_SCRATCH_DIR", scratch, TRUE);
+  {
+    /* the [secrets] settings, so that workers resolve references as we do */
+    static const gchar *const names[][2] = {
+      { "backend", "WE_SECRETS_BACKEND" }, { "file_dir", "WE_SECRETS_FILE_DIR" },
+      { "vault_addr", "WE_SECRETS_VAULT_ADDR" },
+      { "vault_token_file", "WE_SECRETS_VAULT_TOKEN_FILE" },
+      { "vault_token_env", "WE_SECRETS_VAULT_TOKEN_ENV" },
+      { "vault_namespace", "WE_SECRETS_VAULT_NAMESPACE" },
+      { "vault_ca_file", "WE_SECRETS_VAULT_CA_FILE" },
+      { "vault_cache_ttl_s", "WE_SECRETS_CACHE_TTL_S" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+      const gchar *v = json_object_get_string_member_with_default (self->secrets_settings,
+                                                                   names[i][0], NULL);
+      if (v != NULL)
+        env = g_environ_setenv (env, names[i][1], v, TRUE);
+    }
+  }
   for (guint i = 0; i < infos->len; i++) {
     WePluginInfo *info = g_ptr_array_index (infos, i);
     g_autoptr(JsonObject) config = NULL;
@@ -362,8 +393,22 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   if (!seed_profiles (self, error))
     return FALSE;
 
+  /* before any plugin loads: plugins resolve their *_secret_ref keys
+   * through it (spec §6.5) */
+  self->secrets_settings = we_secrets_settings_from_config (self->config);
+  self->secrets = we_secrets_router_new_from_settings (self->secrets_settings, error);
+  if (self->secrets == NULL)
+    return FALSE;
   self->host = we_plugin_host_new ();
+  we_plugin_host_set_secrets (self->host, WE_SECRETS (self->secrets));
   we_plugin_host_set_config_func (self->host, plugin_config_cb, self, NULL);
+  {
+    g_auto(GStrv) disabled = we_config_get_disabled_plugins (self->config);
+
+    /* [plugins] disabled applies to the kernel's own modules too: an
+     * auth-basic left in "none" mode must be switchable off */
+    we_plugin_host_set_disabled (self->host, (const gchar * const *) disabled);
+  }
   we_plugin_host_set_default_storage_id (self->host, we_config_get_default_storage (self->config));
   self->plugin_dir = resolve_plugin_dir (self, exe_path);
   loaded = we_plugin_host_load_dir (self->host, self->plugin_dir, error);
@@ -425,6 +470,12 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   we_scheduler_set_retry_base (self->scheduler, we_config_get_retry_base_ms (self->config));
   we_scheduler_set_kernel (self->scheduler, we_config_get_kernel_id (self->config),
                            we_config_get_kernel_beat_s (self->config));
+  /* the store is the webhooks' durable queue: deliveries left by a previous
+   * life (or another kernel) go out once this one polls */
+  self->webhooks = we_webhooks_new (self->store, keys, we_config_get_kernel_id (self->config),
+                                    we_config_get_public_url (self->config));
+  we_webhooks_set_secrets (self->webhooks, WE_SECRETS (self->secrets));
+  we_webhooks_watch_scheduler (self->webhooks, self->scheduler);
 
   ctx.config = self->config;
   ctx.store = self->store;
@@ -432,6 +483,8 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   ctx.host = self->host;
   ctx.queue = self->queue;
   ctx.keys = keys;
+  ctx.secrets = WE_SECRETS (self->secrets);
+  ctx.webhooks = self->webhooks;
   /* a shared PostgreSQL store or a NATS queue: replicas or remote workers */
   ctx.mode = WE_IS_STORE_PG (self->store) || we_config_get_nats_url (self->config) != NULL
                  ? "cluster" : "embedded";
@@ -443,6 +496,7 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   self->api_url = g_strdup (we_config_get_public_url (self->config));
 
   we_scheduler_resume_async (self->scheduler, NULL, resumed_cb, NULL);
+  we_webhooks_start (self->webhooks);
   self->worker_sync_id = g_timeout_add_seconds (2, sync_workers, self);
   return TRUE;
 }
@@ -478,6 +532,8 @@ we_daemon_stop (WeDaemon *self, GSourceFunc done, gpointer user_data)
   g_clear_handle_id (&self->worker_sync_id, g_source_remove);
   if (self->api != NULL)
     we_api_server_disconnect (self->api);
+  if (self->webhooks != NULL)
+    we_webhooks_stop (self->webhooks);
   /* jobs stay active in the store: the next start resumes them */
   if (self->queue != NULL)
     we_queue_stop (self->queue);

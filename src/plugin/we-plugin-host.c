@@ -33,6 +33,7 @@ struct _WePluginHost {
   guint               pillar_mask;
   GStrv               disabled_ids;
   gchar              *default_storage_id;
+  WeSecrets          *secrets;      /* nullable: handed to create_with_secrets() */
 };
 
 G_DEFINE_TYPE (WePluginHost, we_plugin_host, G_TYPE_OBJECT)
@@ -81,6 +82,7 @@ we_plugin_host_finalize (GObject *object)
     self->config_notify (self->config_data);
   g_strfreev (self->disabled_ids);
   g_free (self->default_storage_id);
+  g_clear_object (&self->secrets);
   G_OBJECT_CLASS (we_plugin_host_parent_class)->finalize (object);
 }
 
@@ -114,6 +116,21 @@ we_plugin_host_set_config_func (WePluginHost *self, WePluginConfigFunc func, gpo
   self->config_func = func;
   self->config_data = user_data;
   self->config_notify = notify;
+}
+
+void
+we_plugin_host_set_secrets (WePluginHost *self, WeSecrets *secrets)
+{
+  g_return_if_fail (WE_IS_PLUGIN_HOST (self));
+  g_return_if_fail (secrets == NULL || WE_IS_SECRETS (secrets));
+  g_set_object (&self->secrets, secrets);
+}
+
+WeSecrets *
+we_plugin_host_get_secrets (WePluginHost *self)
+{
+  g_return_val_if_fail (WE_IS_PLUGIN_HOST (self), NULL);
+  return self->secrets;
 }
 
 void
@@ -175,8 +192,29 @@ refuse (WePluginInfo *info, WePluginState state, WeErrorCode code, GError **erro
   return FALSE;
 }
 
+/* A plain key that looks like it holds a secret ("password", "client_secret",
+ * "api_token", …); "*_secret_ref"/"*_token_ref" keys hold references. */
+static gboolean
+key_looks_secret (const gchar *key)
+{
+  static const gchar *const endings[] = { "secret", "password", "passwd", "token",
+                                          "secret_key", "secret_access_key", "api_key",
+                                          "private_key" };
+  g_autofree gchar *lower = g_ascii_strdown (key, -1);
+
+  if (we_secrets_key_is_ref (lower) || g_str_has_suffix (lower, "_ref"))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (endings); i++) {
+    if (g_str_has_suffix (lower, endings[i]))
+      return TRUE;
+  }
+  return FALSE;
+}
+
 /* Only the keys the module declared reach it: a config blob shared between
- * plugins (or a typo) must not be able to switch on behaviour silently. */
+ * plugins (or a typo) must not be able to switch on behaviour silently.
+ * Reference keys ("*_secret_ref", "*_token_ref") follow the same rule. Only
+ * key names are ever logged here, never values: a value may be a secret. */
 static JsonObject *
 filter_config (WePluginInfo *info, const WePluginDescriptor *desc, JsonObject *config)
 {
@@ -190,6 +228,11 @@ filter_config (WePluginInfo *info, const WePluginDescriptor *desc, JsonObject *c
     const gchar *key = l->data;
     if (desc->config_keys != NULL && g_strv_contains (desc->config_keys, key)) {
       json_object_set_member (filtered, key, json_node_copy (json_object_get_member (config, key)));
+      if (key_looks_secret (key))
+        we_log (G_LOG_LEVEL_WARNING, NULL, NULL,
+                "plugin %s: config key '%s' holds a plaintext secret; a secrets-backend "
+                "reference (a \"_ref\" key, spec §6.5) keeps it out of the configuration",
+                info->id, key);
     } else {
       we_log (G_LOG_LEVEL_WARNING, NULL, we_error_code_to_string (WE_ERROR_PLG_INVALID_CONFIG),
               "plugin %s does not know config key '%s'; dropped", info->id, key);
@@ -278,7 +321,7 @@ open_and_create (WePluginHost *self, WePluginInfo *info, GError **error)
                    info->id, their_pillar, their_id ? their_id : "(null)",
                    we_pillar_type_to_string (info->pillar), info->id);
   }
-  if (desc->create == NULL) {
+  if (desc->create == NULL && !(desc->abi_minor >= 3 && desc->create_with_secrets != NULL)) {
     g_module_close (module);
     return refuse (info, WE_PLUGIN_STATE_FAILED, WE_ERROR_PLG_CRASHED, error,
                    "plugin %s: descriptor has no create()", info->id);
@@ -299,7 +342,12 @@ open_and_create (WePluginHost *self, WePluginInfo *info, GError **error)
     config = self->config_func (info->id, self->config_data);
   filtered = filter_config (info, desc, config);
 
-  instance = desc->create (filtered, &local_error);
+  /* ABI 1.3 modules may take the secrets backend and resolve their
+   * "*_secret_ref" keys themselves when they need the secret */
+  if (desc->abi_minor >= 3 && desc->create_with_secrets != NULL)
+    instance = desc->create_with_secrets (filtered, self->secrets, &local_error);
+  else
+    instance = desc->create (filtered, &local_error);
   if (instance == NULL)
     return refuse (info, WE_PLUGIN_STATE_FAILED, WE_ERROR_PLG_INVALID_CONFIG, error,
                    "plugin %s: %s", info->id,
@@ -683,6 +731,19 @@ we_plugin_host_encoder_for (WePluginHost *self, const gchar *video_codec, gboole
   /* no GPU encoder for this codec: any capable one will do */
   set_id (plugin_id, first);
   return first != NULL ? WE_ENCODER (first->instance) : NULL;
+}
+
+GPtrArray *
+we_plugin_host_auth_providers (WePluginHost *self)
+{
+  g_autoptr(GPtrArray) list = NULL;
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_return_val_if_fail (WE_IS_PLUGIN_HOST (self), out);
+  list = candidates (self, WE_PILLAR_AUTH);
+  for (guint i = 0; i < list->len; i++)
+    g_ptr_array_add (out, g_object_ref (((WePluginInfo *) g_ptr_array_index (list, i))->instance));
+  return out;
 }
 
 WeAuthProvider *

@@ -48,6 +48,13 @@ void           we_plugin_host_set_config_func (WePluginHost       *self,
                                                WePluginConfigFunc  func,
                                                gpointer            user_data,
                                                GDestroyNotify      notify);
+/* The secrets backend (spec §6.5) handed to modules whose descriptor has
+ * create_with_secrets() (ABI minor 3); NULL: none configured. Call before
+ * loading. */
+void           we_plugin_host_set_secrets    (WePluginHost *self,
+                                              WeSecrets    *secrets);
+/* Returns: (transfer none) (nullable) */
+WeSecrets     *we_plugin_host_get_secrets    (WePluginHost *self);
 /* Only load modules of these pillars (the worker needs storage + encoder).
  * Default: all. */
 void           we_plugin_host_set_pillar_filter (WePluginHost *self,
@@ -95,6 +102,10 @@ WeEncoder     *we_plugin_host_encoder_for    (WePluginHost *self,
                                               const gchar  *video_codec,
                                               gboolean      prefer_gpu,
                                               const gchar **plugin_id);
+/* Every healthy (then degraded) auth provider in priority order, referenced,
+ * so a thread can keep using them. Returns: (transfer container)
+ * (element-type WeAuthProvider) */
+GPtrArray      *we_plugin_host_auth_providers (WePluginHost *self);
 WeAuthProvider *we_plugin_host_auth          (WePluginHost *self,
                                               const gchar **plugin_id);
 

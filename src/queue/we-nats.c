@@ -131,13 +131,24 @@ void
 we_nats_bridge_call (WeNatsBridge *bridge, WeNatsCall func, gpointer data, GDestroyNotify notify)
 {
   WeNatsDelivery *d = g_new0 (WeNatsDelivery, 1);
+  GSource *source;
 
   d->bridge = we_nats_bridge_ref (bridge);
   d->func = func;
   d->data = data;
   d->notify = notify;
-  g_main_context_invoke_full (bridge->context, G_PRIORITY_DEFAULT, we_nats_delivery_cb, d,
-                              we_nats_delivery_free);
+  /* Always through a source, never g_main_context_invoke(): that runs the
+   * callback right here, on the NATS thread, whenever the context is not
+   * owned at this instant and is the caller's default — which it is for a
+   * thread without one, between two g_main_context_iteration() calls of the
+   * owner. The kernel's state would then change under its main thread (seen
+   * as a slot count that changed between two lines of a test). */
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, we_nats_delivery_cb, d, we_nats_delivery_free);
+  g_source_set_static_name (source, "[webencode] nats delivery");
+  g_source_attach (source, bridge->context);
+  g_source_unref (source);
 }
 
 typedef struct {

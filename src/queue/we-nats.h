@@ -6,9 +6,9 @@
  * (for worker threads) and requests that complete on the main loop.
  *
  * nats.c calls back on its own threads. Nothing here lets such a callback
- * touch main-loop state: every message is copied and handed over with
- * g_main_context_invoke_full(), and delivered only while its target object
- * is still alive (a weak reference decides).
+ * touch main-loop state: every message is copied and handed over with an
+ * idle source attached to that context (never run in place), and delivered
+ * only while its target object is still alive (a weak reference decides).
  */
 #pragma once
 
@@ -30,6 +30,7 @@ G_BEGIN_DECLS
 #define WE_NATS_HEARTBEAT_PREFIX "workers.heartbeat." /* + worker */
 #define WE_NATS_CONTROL_PREFIX   "workers.control."   /* + worker */
 #define WE_NATS_AUDIT_SYSTEM     "audit.system"
+#define WE_NATS_AUDIT_USER       "audit.user_action"
 
 /* The route every worker pulls from: tasks that need no particular codec. */
 #define WE_NATS_ROUTE_ANY "any"

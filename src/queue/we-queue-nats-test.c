@@ -511,8 +511,11 @@ dispatch_ok (Fixture *f, JsonObject *task)
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (we_queue_dispatch (WE_QUEUE (f->queue), task, &error));
+  gboolean ok = we_queue_dispatch (WE_QUEUE (f->queue), task, &error);
+
+  /* the error first: its message says why */
   g_assert_no_error (error);
+  g_assert_true (ok);
 }
 
 /* ---- tests -------------------------------------------------------------------- */
@@ -647,6 +650,8 @@ test_cancel (void)
   {
     g_autoptr(JsonObject) other = make_task ("t-cancel-early", "transcode", "fs://in/clip.mp4",
                                              "fs://out/early.mp4", 1);
+    g_test_message ("free slots before t-cancel-early: %u",
+                    we_queue_free_slots (WE_QUEUE (f.queue)));
     dispatch_ok (&f, other);
     we_queue_cancel (WE_QUEUE (f.queue), "t-cancel-early");
     g_assert_true (wait_for (&f, pred_final, "t-cancel-early", ms (5000)));

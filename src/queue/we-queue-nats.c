@@ -404,6 +404,16 @@ send_audit (WeQueueNats *self, const gchar *type, NatsWorker *w, const gchar *re
 }
 
 static void
+we_queue_nats_publish_audit (WeQueue *queue, JsonObject *entry)
+{
+  WeQueueNats *self = WE_QUEUE_NATS (queue);
+
+  /* the store keeps the record; this copy is for whoever follows the stream */
+  if (self->ready)
+    publish (self, WE_NATS_AUDIT_USER, NULL, entry);
+}
+
+static void
 reply_json (WeQueueNats *self, const gchar *reply, const gchar *member, gboolean value,
             const gchar *reason, gboolean retry)
 {
@@ -1617,8 +1627,9 @@ we_queue_nats_dispatch (WeQueue *queue, JsonObject *task, GError **error)
   /* a worker that still has the task (re-dispatched after a kernel restart)
    * keeps it, slot or no slot */
   if (we_queue_nats_free_slots (queue) == 0 && reporter == NULL) {
-    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NO_WORKERS, "no free worker slot for task %s",
-                 task_id);
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NO_WORKERS,
+                 "no free worker slot for task %s (%u unclaimed task(s) wait)", task_id,
+                 unclaimed_count (self));
     return FALSE;
   }
 
@@ -1963,6 +1974,7 @@ we_queue_nats_iface_init (WeQueueInterface *iface)
   iface->list_workers = we_queue_nats_list_workers;
   iface->set_draining = we_queue_nats_set_draining;
   iface->remove_worker = we_queue_nats_remove_worker;
+  iface->publish_audit = we_queue_nats_publish_audit;
 }
 
 /* ---- GObject -------------------------------------------------------------- */

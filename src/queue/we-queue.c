@@ -181,3 +181,16 @@ we_queue_emit_slots_changed (WeQueue *self)
 
   g_signal_emit (self, signals[SIGNAL_SLOTS_CHANGED], 0);
 }
+
+void
+we_queue_publish_audit (WeQueue *self, JsonObject *entry)
+{
+  WeQueueInterface *iface;
+
+  g_return_if_fail (WE_IS_QUEUE (self));
+  g_return_if_fail (entry != NULL);
+
+  iface = WE_QUEUE_GET_IFACE (self);
+  if (iface->publish_audit != NULL)
+    iface->publish_audit (self, entry);
+}

@@ -46,8 +46,11 @@ struct _WeQueueInterface {
   /* Forgets (and, where the queue owns it, stops) an idle worker.
    * WE_ERROR_WRK_NOT_FOUND, or WE_ERROR_WRK_BUSY while it runs a task. */
   gboolean    (*remove_worker)  (WeQueue *self, const gchar *worker_id, GError **error);
+  /* Optional: announces a user action of the audit log (spec §5.3
+   * audit.user_action) where other systems can follow it. */
+  void        (*publish_audit)  (WeQueue *self, JsonObject *entry);
 
-  gpointer padding[10];
+  gpointer padding[9];
 };
 
 gboolean   we_queue_start        (WeQueue *self, GError **error);
@@ -65,6 +68,9 @@ gboolean   we_queue_set_draining (WeQueue     *self,
 gboolean   we_queue_remove_worker (WeQueue     *self,
                                    const gchar *worker_id,
                                    GError     **error);
+/* Does nothing on queues without a message bus. */
+void       we_queue_publish_audit (WeQueue    *self,
+                                   JsonObject *entry);
 
 /* For implementations. */
 void       we_queue_emit_task_event   (WeQueue     *self,

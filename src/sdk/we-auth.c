@@ -146,3 +146,37 @@ we_auth_provider_logout (WeAuthProvider *self, const gchar *user_id, const gchar
     return TRUE; /* stateless providers have nothing to invalidate */
   return WE_AUTH_PROVIDER_GET_IFACE (self)->logout (self, user_id, session_id, all_sessions, error);
 }
+
+gboolean
+we_auth_provider_supports_login (WeAuthProvider *self)
+{
+  g_return_val_if_fail (WE_IS_AUTH_PROVIDER (self), FALSE);
+  return WE_AUTH_PROVIDER_GET_IFACE (self)->begin_login != NULL &&
+         WE_AUTH_PROVIDER_GET_IFACE (self)->complete_login != NULL;
+}
+
+gchar *
+we_auth_provider_begin_login (WeAuthProvider *self, const gchar *redirect_uri, const gchar *state,
+                              const gchar *code_verifier, GError **error)
+{
+  g_return_val_if_fail (WE_IS_AUTH_PROVIDER (self), NULL);
+  if (!we_auth_provider_supports_login (self)) {
+    unsupported (G_OBJECT (self), "interactive login", error);
+    return NULL;
+  }
+  return WE_AUTH_PROVIDER_GET_IFACE (self)->begin_login (self, redirect_uri, state, code_verifier,
+                                                         error);
+}
+
+WeIdentity *
+we_auth_provider_complete_login (WeAuthProvider *self, const gchar *redirect_uri, const gchar *code,
+                                 const gchar *code_verifier, GError **error)
+{
+  g_return_val_if_fail (WE_IS_AUTH_PROVIDER (self), NULL);
+  if (!we_auth_provider_supports_login (self)) {
+    unsupported (G_OBJECT (self), "interactive login", error);
+    return NULL;
+  }
+  return WE_AUTH_PROVIDER_GET_IFACE (self)->complete_login (self, redirect_uri, code,
+                                                            code_verifier, error);
+}

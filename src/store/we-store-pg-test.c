@@ -681,6 +681,82 @@ test_arbitrary_ids (void)
   we_job_unref (got);
 }
 
+/* Two kernels, each with its own store (and pool of sessions), on one
+ * database: no delivery is handed to both. */
+static void
+test_delivery_claim_two_kernels (void)
+{
+  g_autofree gchar *db = new_database ();
+  g_autofree gchar *url = url_with_db (db);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeStore) a = we_store_pg_new (url, &error);
+  g_autoptr(WeStore) b = NULL;
+
+  g_assert_no_error (error);
+  b = we_store_pg_new (url, &error);
+  g_assert_no_error (error);
+  we_store_test_delivery_claim_race (a, b);
+  g_assert_cmpint (admin_int (db, "SELECT COUNT(*) FROM webhook_deliveries "
+                                  "WHERE state <> 'delivering'"), ==, 0);
+  g_assert_cmpint (admin_int (db, "SELECT COUNT(*) FROM pg_indexes WHERE indexname IN "
+                                  "('idx_audit_at', 'idx_audit_user', 'idx_audit_username', "
+                                  "'idx_audit_action', 'idx_audit_resource', "
+                                  "'idx_api_tokens_hash', 'idx_deliveries_due', "
+                                  "'idx_deliveries_claim', 'idx_deliveries_webhook')"), ==, 9);
+}
+
+/* A delivery another session holds locked (a kernel in the middle of
+ * claiming it) is skipped, not waited for and not taken twice. */
+static void
+test_delivery_claim_skips_locked (void)
+{
+  g_autofree gchar *db = new_database ();
+  g_autofree gchar *url = url_with_db (db);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeStore) store = we_store_pg_new (url, &error);
+  g_autoptr(WeWebhook) webhook = we_webhook_new ();
+  g_autoptr(PGconn) holder = NULL;
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(GPtrArray) got = NULL;
+  const gchar *ids[] = { "d-1", "d-2", NULL };
+
+  g_assert_no_error (error);
+  webhook->id = g_strdup ("wh");
+  webhook->url = g_strdup ("https://hooks.example/");
+  g_assert_true (we_store_webhook_put (store, webhook, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; ids[i] != NULL; i++) {
+    g_autoptr(WeWebhookDelivery) d = we_webhook_delivery_new ();
+
+    d->id = g_strdup (ids[i]);
+    d->webhook_id = g_strdup ("wh");
+    d->event_type = g_strdup ("job.created");
+    d->payload = g_strdup ("{}");
+    d->next_attempt_at = 1000 + i;
+    g_assert_true (we_store_delivery_add (store, d, &error));
+    g_assert_no_error (error);
+  }
+
+  holder = PQconnectdb (url);
+  g_assert_cmpint (PQstatus (holder), ==, CONNECTION_OK);
+  res = PQexec (holder, "BEGIN; SELECT id FROM webhook_deliveries WHERE id = 'd-1' FOR UPDATE");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  g_clear_pointer (&res, PQclear);
+
+  got = we_store_delivery_claim (store, "kernel-a", 5000, 1000000, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (got->len, ==, 1);
+  g_assert_cmpstr (((WeWebhookDelivery *) g_ptr_array_index (got, 0))->id, ==, "d-2");
+  g_clear_pointer (&got, g_ptr_array_unref);
+
+  res = PQexec (holder, "COMMIT");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+  got = we_store_delivery_claim (store, "kernel-a", 5000, 1000000, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (got->len, ==, 1);
+  g_assert_cmpstr (((WeWebhookDelivery *) g_ptr_array_index (got, 0))->id, ==, "d-1");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -708,6 +784,8 @@ main (int argc, char **argv)
   g_test_add_func ("/store-pg/migration/concurrent-opens", test_concurrent_migrations);
   g_test_add_func ("/store-pg/migration/newer-schema-refused", test_newer_schema_refused);
   g_test_add_func ("/store-pg/password-not-shown", test_password_not_shown);
+  g_test_add_func ("/store-pg/delivery/claim-two-kernels", test_delivery_claim_two_kernels);
+  g_test_add_func ("/store-pg/delivery/claim-skips-locked", test_delivery_claim_skips_locked);
 
   rc = g_test_run ();
   teardown ();

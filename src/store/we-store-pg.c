@@ -29,6 +29,7 @@
 #define MAX_PARAMS 24
 
 #define SQLSTATE_FOREIGN_KEY_VIOLATION "23503"
+#define SQLSTATE_UNIQUE_VIOLATION      "23505"
 
 typedef struct _PgConn PgConn;
 
@@ -317,10 +318,12 @@ result_ok (const PGresult *res)
 }
 
 /* Runs @stmt with @params. A row referencing a missing job (foreign key)
- * reports WE_ERROR_JOB_NOT_FOUND for @fk_job_id when that is set. */
+ * reports WE_ERROR_JOB_NOT_FOUND for @fk_job_id when that is set. On failure
+ * @sqlstate_out (nullable, 6 bytes) receives the server's SQLSTATE, or "",
+ * for callers that give some constraint its own error. */
 static PGresult *
-pg_query (PgConn *c, const Statement *stmt, const Params *params, const gchar *what,
-          const gchar *fk_job_id, GError **error)
+pg_query_state (PgConn *c, const Statement *stmt, const Params *params, const gchar *what,
+                const gchar *fk_job_id, gchar *sqlstate_out, GError **error)
 {
   WeStorePg *self = c->owner;
 
@@ -350,6 +353,8 @@ pg_query (PgConn *c, const Statement *stmt, const Params *params, const gchar *w
       continue;
 
     sqlstate = res != NULL ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
+    if (sqlstate_out != NULL)
+      g_strlcpy (sqlstate_out, sqlstate != NULL ? sqlstate : "", 6);
     if (fk_job_id != NULL && g_strcmp0 (sqlstate, SQLSTATE_FOREIGN_KEY_VIOLATION) == 0) {
       g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "job %s not found", fk_job_id);
       return NULL;
@@ -358,6 +363,13 @@ pg_query (PgConn *c, const Statement *stmt, const Params *params, const gchar *w
                   res != NULL ? PQresultErrorMessage (res) : PQerrorMessage (c->conn));
     return NULL;
   }
+}
+
+static PGresult *
+pg_query (PgConn *c, const Statement *stmt, const Params *params, const gchar *what,
+          const gchar *fk_job_id, GError **error)
+{
+  return pg_query_state (c, stmt, params, what, fk_job_id, NULL, error);
 }
 
 /* Runs SQL that carries no values: transaction control and migrations. */
@@ -1609,6 +1621,888 @@ we_store_pg_schema_version (WeStore *store)
   return self->schema_version;
 }
 
+/* --- security records: audit log ------------------------------------------------------ */
+
+#define AUDIT_LIST_DEFAULT_LIMIT    100
+#define AUDIT_LIST_MAX_LIMIT        10000
+#define DELIVERY_LIST_DEFAULT_LIMIT 100
+#define DELIVERY_LIST_MAX_LIMIT     1000
+
+static const Statement stmt_audit_add = {
+  "audit_add",
+  "INSERT INTO audit_log (at, user_id, username, action, resource_type, resource_id, "
+  "success, status, error_code, payload_digest, client_ip, user_agent, request_id) "
+  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+  FALSE
+};
+
+static gboolean
+we_store_pg_audit_add (WeStore *store, WeAuditEntry *entry, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  if (entry->at == 0)
+    entry->at = g_get_real_time ();
+  param_int64 (&p, entry->at);
+  param_text (&p, entry->user_id);
+  param_text (&p, entry->username);
+  param_text (&p, entry->action);
+  param_text (&p, entry->resource_type);
+  param_text (&p, entry->resource_id);
+  param_bool (&p, entry->success);
+  param_int64 (&p, entry->status);
+  param_text (&p, entry->error_code);
+  param_text (&p, entry->payload_digest);
+  param_text (&p, entry->client_ip);
+  param_text (&p, entry->user_agent);
+  param_text (&p, entry->request_id);
+  res = pg_query (c, &stmt_audit_add, &p, "adding audit entry", NULL, error);
+  if (res == NULL)
+    return FALSE;
+  entry->id = col_int64 (res, 0, 0);
+  return TRUE;
+}
+
+#define AUDIT_COLUMNS                                                                   \
+  "id, at, user_id, username, action, resource_type, resource_id, success, status, "   \
+  "error_code, payload_digest, client_ip, user_agent, request_id"
+
+static WeAuditEntry *
+audit_from_row (const PGresult *res, gint row)
+{
+  WeAuditEntry *entry = we_audit_entry_new ();
+
+  entry->id = col_int64 (res, row, 0);
+  entry->at = col_int64 (res, row, 1);
+  entry->user_id = col_text (res, row, 2);
+  entry->username = col_text (res, row, 3);
+  entry->action = col_text (res, row, 4);
+  entry->resource_type = col_text (res, row, 5);
+  entry->resource_id = col_text (res, row, 6);
+  entry->success = col_bool (res, row, 7);
+  entry->status = (gint) col_int64 (res, row, 8);
+  entry->error_code = col_text (res, row, 9);
+  entry->payload_digest = col_text (res, row, 10);
+  entry->client_ip = col_text (res, row, 11);
+  entry->user_agent = col_text (res, row, 12);
+  entry->request_id = col_text (res, row, 13);
+  return entry;
+}
+
+enum {
+  AUDIT_USER          = 1 << 0,
+  AUDIT_ACTION        = 1 << 1,
+  AUDIT_ACTION_PREFIX = 1 << 2,
+  AUDIT_RESOURCE_TYPE = 1 << 3,
+  AUDIT_RESOURCE_ID   = 1 << 4,
+  AUDIT_SINCE         = 1 << 5,
+  AUDIT_UNTIL         = 1 << 6,
+};
+
+/* Like job_filter_where: the SQL depends only on which filters are present. */
+static guint
+audit_filter_where (const WeAuditFilter *filter, GString *sql, Params *p)
+{
+  guint shape = 0;
+
+#define AND() g_string_append (sql, shape == 0 ? " WHERE " : " AND ")
+
+  if (filter->user != NULL) {
+    AND ();
+    param_text (p, filter->user);
+    g_string_append_printf (sql, "(user_id = $%d OR username = $%d)", p->n, p->n);
+    shape |= AUDIT_USER;
+  }
+  if (filter->action != NULL && g_str_has_suffix (filter->action, ".")) {
+    gchar *upper = g_strdup (filter->action);
+
+    /* a prefix is the byte range [ "job.", "job/" ) under the column's "C"
+     * collation: no LIKE wildcards to escape, and the index answers it */
+    upper[strlen (upper) - 1] = '.' + 1;
+    AND ();
+    param_text (p, filter->action);
+    param_take (p, upper);
+    g_string_append_printf (sql, "action >= $%d AND action < $%d", p->n - 1, p->n);
+    shape |= AUDIT_ACTION_PREFIX;
+  } else if (filter->action != NULL) {
+    AND ();
+    param_text (p, filter->action);
+    g_string_append_printf (sql, "action = $%d", p->n);
+    shape |= AUDIT_ACTION;
+  }
+  if (filter->resource_type != NULL) {
+    AND ();
+    param_text (p, filter->resource_type);
+    g_string_append_printf (sql, "resource_type = $%d", p->n);
+    shape |= AUDIT_RESOURCE_TYPE;
+  }
+  if (filter->resource_id != NULL) {
+    AND ();
+    param_text (p, filter->resource_id);
+    g_string_append_printf (sql, "resource_id = $%d", p->n);
+    shape |= AUDIT_RESOURCE_ID;
+  }
+  if (filter->since != 0) {
+    AND ();
+    param_int64 (p, filter->since);
+    g_string_append_printf (sql, "at >= $%d", p->n);
+    shape |= AUDIT_SINCE;
+  }
+  if (filter->until != 0) {
+    AND ();
+    param_int64 (p, filter->until);
+    g_string_append_printf (sql, "at < $%d", p->n);
+    shape |= AUDIT_UNTIL;
+  }
+#undef AND
+  return shape;
+}
+
+static GPtrArray *
+audit_list_leased (PgConn *c, const WeAuditFilter *filter, guint *total, GError **error)
+{
+  g_autoptr(GString) where = g_string_new (NULL);
+  g_autoptr(GPtrArray) entries =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_audit_entry_free);
+  g_autoptr(PGresult) count_res = NULL;
+  g_autoptr(PGresult) res = NULL;
+  g_autofree gchar *count_name = NULL;
+  g_autofree gchar *count_sql = NULL;
+  g_autofree gchar *name = NULL;
+  g_autofree gchar *sql = NULL;
+  g_auto(Params) p = { 0 };
+  Statement stmt = { NULL, NULL, TRUE };
+  guint limit = filter->limit == 0 ? AUDIT_LIST_DEFAULT_LIMIT
+                                   : MIN (filter->limit, AUDIT_LIST_MAX_LIMIT);
+  guint shape;
+  gint n_where;
+
+  shape = audit_filter_where (filter, where, &p);
+  n_where = p.n;
+
+  count_name = g_strdup_printf ("audit_count_%u", shape);
+  count_sql = g_strdup_printf ("SELECT COUNT(*) FROM audit_log%s", where->str);
+  stmt.name = count_name;
+  stmt.sql = count_sql;
+  count_res = pg_query (c, &stmt, &p, "counting audit entries", NULL, error);
+  if (count_res == NULL)
+    return NULL;
+  if (total != NULL)
+    *total = (guint) col_int64 (count_res, 0, 0);
+
+  name = g_strdup_printf ("audit_list_%u", shape);
+  sql = g_strdup_printf ("SELECT " AUDIT_COLUMNS " FROM audit_log%s "
+                         "ORDER BY at DESC, id DESC LIMIT $%d OFFSET $%d",
+                         where->str, n_where + 1, n_where + 2);
+  param_int64 (&p, limit);
+  param_int64 (&p, filter->offset);
+  stmt.name = name;
+  stmt.sql = sql;
+  res = pg_query (c, &stmt, &p, "listing audit entries", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++)
+    g_ptr_array_add (entries, audit_from_row (res, row));
+  return g_steal_pointer (&entries);
+}
+
+static GPtrArray *
+we_store_pg_audit_list (WeStore *store, const WeAuditFilter *filter, guint *total,
+                        GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  GPtrArray *entries;
+
+  if (c == NULL)
+    return NULL;
+  /* one snapshot, so the total and the page agree */
+  if (!pg_begin (c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error)) {
+    g_prefix_error (error, "listing audit entries: ");
+    return NULL;
+  }
+  entries = audit_list_leased (c, filter, total, error);
+  if (entries == NULL)
+    return NULL;
+  if (!pg_commit (c, error)) {
+    g_ptr_array_unref (entries);
+    return NULL;
+  }
+  return entries;
+}
+
+/* --- security records: API tokens ---------------------------------------------------- */
+
+#define TOKEN_COLUMNS                                                                  \
+  "id, name, token_hash, prefix, user_id, username, role, created_by, created_at, "   \
+  "expires_at, last_used_at, revoked_at"
+
+static WeApiToken *
+token_from_row (const PGresult *res, gint row)
+{
+  WeApiToken *token = we_api_token_new ();
+
+  token->id = col_text (res, row, 0);
+  token->name = col_text (res, row, 1);
+  token->token_hash = col_text (res, row, 2);
+  token->prefix = col_text (res, row, 3);
+  token->user_id = col_text (res, row, 4);
+  token->username = col_text (res, row, 5);
+  token->role = we_role_from_string (PQgetvalue (res, row, 6));
+  token->created_by = col_text (res, row, 7);
+  token->created_at = col_int64 (res, row, 8);
+  token->expires_at = col_int64 (res, row, 9);
+  token->last_used_at = col_int64 (res, row, 10);
+  token->revoked_at = col_int64 (res, row, 11);
+  return token;
+}
+
+static const Statement stmt_token_put = {
+  "token_put",
+  "INSERT INTO api_tokens (" TOKEN_COLUMNS ") "
+  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+  "ON CONFLICT (id) DO UPDATE SET name = excluded.name, token_hash = excluded.token_hash, "
+  "prefix = excluded.prefix, user_id = excluded.user_id, username = excluded.username, "
+  "role = excluded.role, created_by = excluded.created_by, created_at = excluded.created_at, "
+  "expires_at = excluded.expires_at, last_used_at = excluded.last_used_at, "
+  "revoked_at = excluded.revoked_at",
+  FALSE
+};
+
+static gboolean
+we_store_pg_token_put (WeStore *store, const WeApiToken *token, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(GError) error_local = NULL;
+  gchar sqlstate[6] = "";
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, token->id);
+  param_text (&p, token->name);
+  param_text (&p, token->token_hash);
+  param_text (&p, token->prefix);
+  param_text (&p, token->user_id);
+  param_text (&p, token->username);
+  param_text (&p, we_role_to_string (token->role));
+  param_text (&p, token->created_by);
+  param_int64 (&p, token->created_at != 0 ? token->created_at : g_get_real_time ());
+  param_positive_or_null (&p, token->expires_at);
+  param_positive_or_null (&p, token->last_used_at);
+  param_positive_or_null (&p, token->revoked_at);
+  res = pg_query_state (c, &stmt_token_put, &p, "storing token", NULL, sqlstate, &error_local);
+  if (res != NULL)
+    return TRUE;
+  if (g_str_equal (sqlstate, SQLSTATE_UNIQUE_VIOLATION)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_CONFLICT,
+                 "another token has the same hash as token %s", token->id);
+    return FALSE;
+  }
+  g_propagate_error (error, g_steal_pointer (&error_local));
+  return FALSE;
+}
+
+static const Statement stmt_token_get = {
+  "token_get", "SELECT " TOKEN_COLUMNS " FROM api_tokens WHERE id = $1", TRUE
+};
+
+static const Statement stmt_token_get_by_hash = {
+  "token_get_by_hash", "SELECT " TOKEN_COLUMNS " FROM api_tokens WHERE token_hash = $1", TRUE
+};
+
+static WeApiToken *
+token_get_by (WeStorePg *self, const Statement *stmt, const gchar *value, gboolean by_id,
+              GError **error)
+{
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, value);
+  res = pg_query (c, stmt, &p, "reading token", NULL, error);
+  if (res == NULL)
+    return NULL;
+  if (PQntuples (res) == 0) {
+    /* never the hash in the message: it is as good as a name for the secret */
+    if (by_id)
+      g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "token %s not found", value);
+    else
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "no such token");
+    return NULL;
+  }
+  return token_from_row (res, 0);
+}
+
+static WeApiToken *
+we_store_pg_token_get (WeStore *store, const gchar *id, GError **error)
+{
+  return token_get_by (WE_STORE_PG (store), &stmt_token_get, id, TRUE, error);
+}
+
+static WeApiToken *
+we_store_pg_token_get_by_hash (WeStore *store, const gchar *token_hash, GError **error)
+{
+  return token_get_by (WE_STORE_PG (store), &stmt_token_get_by_hash, token_hash, FALSE, error);
+}
+
+static const Statement stmt_token_list = {
+  "token_list",
+  "SELECT " TOKEN_COLUMNS " FROM api_tokens ORDER BY created_at DESC, id DESC",
+  TRUE
+};
+
+static GPtrArray *
+we_store_pg_token_list (WeStore *store, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_autoptr(GPtrArray) tokens = g_ptr_array_new_with_free_func ((GDestroyNotify) we_api_token_free);
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  res = pg_query (c, &stmt_token_list, NULL, "listing tokens", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++)
+    g_ptr_array_add (tokens, token_from_row (res, row));
+  return g_steal_pointer (&tokens);
+}
+
+/* --- security records: webhooks -------------------------------------------------------- */
+
+static gchar *
+strv_to_json (gchar **strv)
+{
+  g_autoptr(JsonArray) array = json_array_new ();
+  g_autoptr(JsonNode) node = NULL;
+
+  for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
+    json_array_add_string_element (array, strv[i]);
+  node = json_node_init_array (json_node_alloc (), array);
+  return json_to_string (node, FALSE);
+}
+
+/* NULL reads back as an empty array; anything but an array is an error */
+static gboolean
+col_json_array (const PGresult *res, gint row, gint col, JsonArray **out, GError **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) error_local = NULL;
+  JsonNode *root;
+
+  *out = NULL;
+  if (PQgetisnull (res, row, col)) {
+    *out = json_array_new ();
+    return TRUE;
+  }
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, PQgetvalue (res, row, col), -1, &error_local)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "column %s holds invalid JSON: %s",
+                 PQfname (res, col), error_local->message);
+    return FALSE;
+  }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "column %s does not hold a JSON array",
+                 PQfname (res, col));
+    return FALSE;
+  }
+  *out = json_array_ref (json_node_get_array (root));
+  return TRUE;
+}
+
+/* [] reads back as NULL: "every event" */
+static gboolean
+col_strv (const PGresult *res, gint row, gint col, gchar ***out, GError **error)
+{
+  g_autoptr(JsonArray) array = NULL;
+  g_autoptr(GStrvBuilder) builder = NULL;
+
+  *out = NULL;
+  if (!col_json_array (res, row, col, &array, error))
+    return FALSE;
+  if (json_array_get_length (array) == 0)
+    return TRUE;
+  builder = g_strv_builder_new ();
+  for (guint i = 0; i < json_array_get_length (array); i++) {
+    const gchar *s = json_node_get_string (json_array_get_element (array, i));
+
+    if (s != NULL)
+      g_strv_builder_add (builder, s);
+  }
+  *out = g_strv_builder_end (builder);
+  return TRUE;
+}
+
+static gchar *
+json_array_to_text (JsonArray *array)
+{
+  g_autoptr(JsonNode) node = NULL;
+
+  if (array == NULL)
+    return g_strdup ("[]");
+  node = json_node_init_array (json_node_alloc (), array);
+  return json_to_string (node, FALSE);
+}
+
+#define WEBHOOK_COLUMNS                                                                  \
+  "id, url, events, description, secret_salt, secret_ref, job_id, user_id, enabled, "   \
+  "created_at, updated_at"
+
+static WeWebhook *
+webhook_from_row (const PGresult *res, gint row, GError **error)
+{
+  g_autoptr(WeWebhook) webhook = we_webhook_new ();
+
+  webhook->id = col_text (res, row, 0);
+  webhook->url = col_text (res, row, 1);
+  if (!col_strv (res, row, 2, &webhook->events, error))
+    return NULL;
+  webhook->description = col_text (res, row, 3);
+  webhook->secret_salt = col_text (res, row, 4);
+  webhook->secret_ref = col_text (res, row, 5);
+  webhook->job_id = col_text (res, row, 6);
+  webhook->user_id = col_text (res, row, 7);
+  webhook->enabled = col_bool (res, row, 8);
+  webhook->created_at = col_int64 (res, row, 9);
+  webhook->updated_at = col_int64 (res, row, 10);
+  return g_steal_pointer (&webhook);
+}
+
+static const Statement stmt_webhook_put = {
+  "webhook_put",
+  "INSERT INTO webhooks (" WEBHOOK_COLUMNS ") "
+  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+  "ON CONFLICT (id) DO UPDATE SET url = excluded.url, events = excluded.events, "
+  "description = excluded.description, secret_salt = excluded.secret_salt, "
+  "secret_ref = excluded.secret_ref, job_id = excluded.job_id, user_id = excluded.user_id, "
+  "enabled = excluded.enabled, created_at = excluded.created_at, "
+  "updated_at = excluded.updated_at",
+  FALSE
+};
+
+static gboolean
+we_store_pg_webhook_put (WeStore *store, const WeWebhook *webhook, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  gint64 created_at = webhook->created_at != 0 ? webhook->created_at : g_get_real_time ();
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, webhook->id);
+  param_text (&p, webhook->url);
+  param_take (&p, strv_to_json (webhook->events));
+  param_text (&p, webhook->description);
+  param_text (&p, webhook->secret_salt);
+  param_text (&p, webhook->secret_ref);
+  param_text (&p, webhook->job_id);
+  param_text (&p, webhook->user_id);
+  param_bool (&p, webhook->enabled);
+  param_int64 (&p, created_at);
+  param_int64 (&p, webhook->updated_at != 0 ? webhook->updated_at : created_at);
+  res = pg_query (c, &stmt_webhook_put, &p, "storing webhook", NULL, error);
+  return res != NULL;
+}
+
+static const Statement stmt_webhook_get = {
+  "webhook_get", "SELECT " WEBHOOK_COLUMNS " FROM webhooks WHERE id = $1", TRUE
+};
+
+static WeWebhook *
+we_store_pg_webhook_get (WeStore *store, const gchar *id, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, id);
+  res = pg_query (c, &stmt_webhook_get, &p, "reading webhook", NULL, error);
+  if (res == NULL)
+    return NULL;
+  if (PQntuples (res) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "webhook %s not found", id);
+    return NULL;
+  }
+  return webhook_from_row (res, 0, error);
+}
+
+static const Statement stmt_webhook_list_all = {
+  "webhook_list_all",
+  "SELECT " WEBHOOK_COLUMNS " FROM webhooks ORDER BY created_at, id",
+  TRUE
+};
+
+static const Statement stmt_webhook_list_job = {
+  "webhook_list_job",
+  "SELECT " WEBHOOK_COLUMNS " FROM webhooks WHERE job_id = $1 ORDER BY created_at, id",
+  TRUE
+};
+
+static GPtrArray *
+we_store_pg_webhook_list (WeStore *store, const gchar *job_id, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_autoptr(GPtrArray) webhooks = g_ptr_array_new_with_free_func ((GDestroyNotify) we_webhook_free);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  if (job_id != NULL) {
+    param_text (&p, job_id);
+    res = pg_query (c, &stmt_webhook_list_job, &p, "listing webhooks", NULL, error);
+  } else {
+    res = pg_query (c, &stmt_webhook_list_all, NULL, "listing webhooks", NULL, error);
+  }
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++) {
+    WeWebhook *webhook = webhook_from_row (res, row, error);
+
+    if (webhook == NULL)
+      return NULL;
+    g_ptr_array_add (webhooks, webhook);
+  }
+  return g_steal_pointer (&webhooks);
+}
+
+static const Statement stmt_webhook_delete = {
+  "webhook_delete", "DELETE FROM webhooks WHERE id = $1", FALSE
+};
+
+static gboolean
+we_store_pg_webhook_delete (WeStore *store, const gchar *id, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  /* its deliveries go with it: ON DELETE CASCADE */
+  param_text (&p, id);
+  res = pg_query (c, &stmt_webhook_delete, &p, "deleting webhook", NULL, error);
+  if (res == NULL)
+    return FALSE;
+  if (affected_none (res)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "webhook %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- security records: webhook deliveries ------------------------------------------------ */
+
+#define DELIVERY_COLUMNS                                                                  \
+  "id, webhook_id, event_id, event_type, payload, state, attempts, next_attempt_at, "    \
+  "claim_until, claimed_by, last_status, last_error, log, replay_of, created_at, "       \
+  "updated_at, delivered_at"
+
+static WeWebhookDelivery *
+delivery_from_row (const PGresult *res, gint row, GError **error)
+{
+  g_autoptr(WeWebhookDelivery) delivery = we_webhook_delivery_new ();
+  const gchar *state = PQgetvalue (res, row, 5);
+
+  delivery->id = col_text (res, row, 0);
+  delivery->webhook_id = col_text (res, row, 1);
+  delivery->event_id = col_text (res, row, 2);
+  delivery->event_type = col_text (res, row, 3);
+  delivery->payload = col_text (res, row, 4);
+  if (!we_delivery_state_from_string (state, &delivery->state)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE,
+                 "delivery %s has unknown state \"%s\"", delivery->id, state);
+    return NULL;
+  }
+  delivery->attempts = (gint) col_int64 (res, row, 6);
+  delivery->next_attempt_at = col_int64 (res, row, 7);
+  delivery->claim_until = col_int64 (res, row, 8);
+  delivery->claimed_by = col_text (res, row, 9);
+  delivery->last_status = (gint) col_int64 (res, row, 10);
+  delivery->last_error = col_text (res, row, 11);
+  if (!col_json_array (res, row, 12, &delivery->log, error))
+    return NULL;
+  delivery->replay_of = col_text (res, row, 13);
+  delivery->created_at = col_int64 (res, row, 14);
+  delivery->updated_at = col_int64 (res, row, 15);
+  delivery->delivered_at = col_int64 (res, row, 16);
+  return g_steal_pointer (&delivery);
+}
+
+/* the mutable columns from state to log, in the order both statements use */
+static void
+param_delivery_body (Params *p, const WeWebhookDelivery *delivery)
+{
+  param_text (p, we_delivery_state_to_string (delivery->state));
+  param_int64 (p, delivery->attempts);
+  param_int64 (p, delivery->next_attempt_at);
+  param_positive_or_null (p, delivery->claim_until);
+  param_text (p, delivery->claimed_by);
+  param_int64 (p, delivery->last_status);
+  param_text (p, delivery->last_error);
+  param_take (p, json_array_to_text (delivery->log));
+}
+
+static const Statement stmt_delivery_add = {
+  "delivery_add",
+  "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, state, "
+  "attempts, next_attempt_at, claim_until, claimed_by, last_status, last_error, log, "
+  "replay_of, created_at, updated_at, delivered_at) "
+  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+  FALSE
+};
+
+/* ids are the caller's when given; otherwise the store makes a UUID and
+ * sets it in @delivery, like the times it leaves at 0 */
+static gboolean
+we_store_pg_delivery_add (WeStore *store, WeWebhookDelivery *delivery, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(GError) error_local = NULL;
+  gchar sqlstate[6] = "";
+
+  if (c == NULL)
+    return FALSE;
+  if (delivery->id == NULL)
+    delivery->id = we_uuid_new ();
+  if (delivery->created_at == 0)
+    delivery->created_at = g_get_real_time ();
+  if (delivery->updated_at == 0)
+    delivery->updated_at = delivery->created_at;
+  if (delivery->next_attempt_at == 0)
+    delivery->next_attempt_at = delivery->created_at;
+  param_text (&p, delivery->id);
+  param_text (&p, delivery->webhook_id);
+  param_text (&p, delivery->event_id);
+  param_text (&p, delivery->event_type);
+  param_text (&p, delivery->payload);
+  param_delivery_body (&p, delivery);
+  param_text (&p, delivery->replay_of);
+  param_int64 (&p, delivery->created_at);
+  param_int64 (&p, delivery->updated_at);
+  param_positive_or_null (&p, delivery->delivered_at);
+  res = pg_query_state (c, &stmt_delivery_add, &p, "adding delivery", NULL, sqlstate,
+                        &error_local);
+  if (res != NULL)
+    return TRUE;
+  if (g_str_equal (sqlstate, SQLSTATE_FOREIGN_KEY_VIOLATION)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "webhook %s not found",
+                 delivery->webhook_id);
+    return FALSE;
+  }
+  g_propagate_error (error, g_steal_pointer (&error_local));
+  return FALSE;
+}
+
+/* SKIP LOCKED: kernels sharing the database claiming at once each take
+ * different deliveries instead of waiting for each other and then taking
+ * the same ones; a row another claimer committed meanwhile is rechecked
+ * against the WHERE and so skipped too. */
+static const Statement stmt_delivery_claim = {
+  "delivery_claim",
+  "WITH claimed AS ("
+  "  UPDATE webhook_deliveries SET state = 'delivering', claimed_by = $1, claim_until = $2, "
+  "  updated_at = $3 WHERE id IN ("
+  "    SELECT id FROM webhook_deliveries "
+  "    WHERE (state = 'pending' AND next_attempt_at <= $3) "
+  "       OR (state = 'delivering' AND claim_until < $3) "
+  "    ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) "
+  "  RETURNING " DELIVERY_COLUMNS ") "
+  "SELECT * FROM claimed ORDER BY next_attempt_at, id",
+  FALSE
+};
+
+static GPtrArray *
+we_store_pg_delivery_claim (WeStore *store, const gchar *kernel_id, gint64 now,
+                            gint64 lease_us, guint limit, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_autoptr(GPtrArray) claimed =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_webhook_delivery_free);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, kernel_id);
+  param_int64 (&p, now + lease_us);
+  param_int64 (&p, now);
+  param_int64 (&p, MAX (limit, 1));
+  res = pg_query (c, &stmt_delivery_claim, &p, "claiming deliveries", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++) {
+    WeWebhookDelivery *delivery = delivery_from_row (res, row, error);
+
+    if (delivery == NULL)
+      return NULL;
+    g_ptr_array_add (claimed, delivery);
+  }
+  return g_steal_pointer (&claimed);
+}
+
+static const Statement stmt_delivery_update = {
+  "delivery_update",
+  "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, "
+  "claim_until = $4, claimed_by = $5, last_status = $6, last_error = $7, log = $8, "
+  "updated_at = $9, delivered_at = $10 WHERE id = $11",
+  FALSE
+};
+
+static gboolean
+we_store_pg_delivery_update (WeStore *store, const WeWebhookDelivery *delivery,
+                             GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_delivery_body (&p, delivery);
+  param_int64 (&p, delivery->updated_at != 0 ? delivery->updated_at : g_get_real_time ());
+  param_positive_or_null (&p, delivery->delivered_at);
+  param_text (&p, delivery->id);
+  res = pg_query (c, &stmt_delivery_update, &p, "updating delivery", NULL, error);
+  if (res == NULL)
+    return FALSE;
+  if (affected_none (res)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "delivery %s not found",
+                 delivery->id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static const Statement stmt_delivery_get = {
+  "delivery_get", "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = $1", TRUE
+};
+
+static WeWebhookDelivery *
+we_store_pg_delivery_get (WeStore *store, const gchar *id, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, id);
+  res = pg_query (c, &stmt_delivery_get, &p, "reading delivery", NULL, error);
+  if (res == NULL)
+    return NULL;
+  if (PQntuples (res) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "delivery %s not found", id);
+    return NULL;
+  }
+  return delivery_from_row (res, 0, error);
+}
+
+static const Statement stmt_delivery_count_all = {
+  "delivery_count_all", "SELECT COUNT(*) FROM webhook_deliveries", TRUE
+};
+static const Statement stmt_delivery_count_hook = {
+  "delivery_count_hook", "SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = $1", TRUE
+};
+static const Statement stmt_delivery_list_all = {
+  "delivery_list_all",
+  "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
+  "ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2",
+  TRUE
+};
+static const Statement stmt_delivery_list_hook = {
+  "delivery_list_hook",
+  "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE webhook_id = $1 "
+  "ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+  TRUE
+};
+
+/* @webhook_id NULL lists every webhook's; @limit 0 = 100, capped at 1000 */
+static GPtrArray *
+delivery_list_leased (PgConn *c, const gchar *webhook_id, guint limit, guint offset,
+                      guint *total, GError **error)
+{
+  g_autoptr(GPtrArray) deliveries =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_webhook_delivery_free);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) count_res = NULL;
+  g_autoptr(PGresult) res = NULL;
+
+  limit = limit == 0 ? DELIVERY_LIST_DEFAULT_LIMIT : MIN (limit, DELIVERY_LIST_MAX_LIMIT);
+  if (webhook_id != NULL)
+    param_text (&p, webhook_id);
+  count_res = pg_query (c, webhook_id != NULL ? &stmt_delivery_count_hook
+                                              : &stmt_delivery_count_all,
+                        &p, "counting deliveries", NULL, error);
+  if (count_res == NULL)
+    return NULL;
+  if (total != NULL)
+    *total = (guint) col_int64 (count_res, 0, 0);
+  param_int64 (&p, limit);
+  param_int64 (&p, offset);
+  res = pg_query (c, webhook_id != NULL ? &stmt_delivery_list_hook : &stmt_delivery_list_all,
+                  &p, "listing deliveries", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++) {
+    WeWebhookDelivery *delivery = delivery_from_row (res, row, error);
+
+    if (delivery == NULL)
+      return NULL;
+    g_ptr_array_add (deliveries, delivery);
+  }
+  return g_steal_pointer (&deliveries);
+}
+
+static GPtrArray *
+we_store_pg_delivery_list (WeStore *store, const gchar *webhook_id, guint limit, guint offset,
+                           guint *total, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  GPtrArray *deliveries;
+
+  if (c == NULL)
+    return NULL;
+  if (!pg_begin (c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error)) {
+    g_prefix_error (error, "listing deliveries: ");
+    return NULL;
+  }
+  deliveries = delivery_list_leased (c, webhook_id, limit, offset, total, error);
+  if (deliveries == NULL)
+    return NULL;
+  if (!pg_commit (c, error)) {
+    g_ptr_array_unref (deliveries);
+    return NULL;
+  }
+  return deliveries;
+}
+
 /* --- migrations ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -1977,4 +2871,19 @@ we_store_pg_iface_init (WeStoreInterface *iface)
   iface->plugin_config_put = we_store_pg_plugin_config_put;
   iface->plugin_config_list = we_store_pg_plugin_config_list;
   iface->schema_version = we_store_pg_schema_version;
+  iface->audit_add = we_store_pg_audit_add;
+  iface->audit_list = we_store_pg_audit_list;
+  iface->token_put = we_store_pg_token_put;
+  iface->token_get = we_store_pg_token_get;
+  iface->token_get_by_hash = we_store_pg_token_get_by_hash;
+  iface->token_list = we_store_pg_token_list;
+  iface->webhook_put = we_store_pg_webhook_put;
+  iface->webhook_get = we_store_pg_webhook_get;
+  iface->webhook_list = we_store_pg_webhook_list;
+  iface->webhook_delete = we_store_pg_webhook_delete;
+  iface->delivery_add = we_store_pg_delivery_add;
+  iface->delivery_claim = we_store_pg_delivery_claim;
+  iface->delivery_update = we_store_pg_delivery_update;
+  iface->delivery_get = we_store_pg_delivery_get;
+  iface->delivery_list = we_store_pg_delivery_list;
 }

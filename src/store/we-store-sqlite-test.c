@@ -249,6 +249,25 @@ test_locations (void)
   g_assert_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE);
 }
 
+/* two daemons on one file: BEGIN IMMEDIATE keeps their claims apart */
+static void
+test_delivery_claim_two_stores (void)
+{
+  g_autofree gchar *path = new_db_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeStore) a = we_store_sqlite_new (path, &error);
+  g_autoptr(WeStore) b = NULL;
+
+  g_assert_no_error (error);
+  b = we_store_sqlite_new (path, &error);
+  g_assert_no_error (error);
+  we_store_test_delivery_claim_race (a, b);
+  g_assert_cmpint (raw_query (path, "SELECT COUNT(DISTINCT claimed_by) FROM webhook_deliveries"),
+                   >=, 1);
+  g_assert_cmpint (raw_query (path, "SELECT COUNT(*) FROM webhook_deliveries "
+                                    "WHERE state <> 'delivering'"), ==, 0);
+}
+
 static void
 remove_tree (const gchar *path)
 {
@@ -283,6 +302,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/sqlite/corrupt-file", test_corrupt_file);
   g_test_add_func ("/store/sqlite/newer-schema-refused", test_newer_schema_refused);
   g_test_add_func ("/store/sqlite/locations", test_locations);
+  g_test_add_func ("/store/sqlite/delivery-claim-two-stores", test_delivery_claim_two_stores);
 
   rc = g_test_run ();
   remove_tree (tmpdir);

@@ -1431,6 +1431,969 @@ we_store_sqlite_schema_version (WeStore *store)
   return self->schema_version;
 }
 
+/* --- security records: audit log ------------------------------------------------ */
+
+#define AUDIT_LIST_DEFAULT_LIMIT 100
+#define AUDIT_LIST_MAX_LIMIT     10000
+#define DELIVERY_LIST_DEFAULT_LIMIT 100
+#define DELIVERY_LIST_MAX_LIMIT     1000
+
+static gboolean
+we_store_sqlite_audit_add (WeStore *store, WeAuditEntry *entry, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint64 id = 0;
+  Binder b;
+  gint rc;
+
+  if (entry->at == 0)
+    entry->at = g_get_real_time ();
+  stmt = prepare (self,
+                  "INSERT INTO audit_log (at, user_id, username, action, resource_type, "
+                  "resource_id, success, status, error_code, payload_digest, client_ip, "
+                  "user_agent, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                  "RETURNING id",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_int64 (&b, entry->at);
+  bind_text (&b, entry->user_id);
+  bind_text (&b, entry->username);
+  bind_text (&b, entry->action);
+  bind_text (&b, entry->resource_type);
+  bind_text (&b, entry->resource_id);
+  bind_bool (&b, entry->success);
+  bind_int64 (&b, entry->status);
+  bind_text (&b, entry->error_code);
+  bind_text (&b, entry->payload_digest);
+  bind_text (&b, entry->client_ip);
+  bind_text (&b, entry->user_agent);
+  bind_text (&b, entry->request_id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    id = sqlite3_column_int64 (stmt, 0);
+  if (rc != SQLITE_DONE)
+    return db_error (self, error, "adding audit entry");
+  entry->id = id;
+  return TRUE;
+}
+
+#define AUDIT_COLUMNS                                                                   \
+  "id, at, user_id, username, action, resource_type, resource_id, success, status, "   \
+  "error_code, payload_digest, client_ip, user_agent, request_id"
+
+static WeAuditEntry *
+audit_from_row (sqlite3_stmt *stmt)
+{
+  WeAuditEntry *entry = we_audit_entry_new ();
+
+  entry->id = sqlite3_column_int64 (stmt, 0);
+  entry->at = sqlite3_column_int64 (stmt, 1);
+  entry->user_id = column_text (stmt, 2);
+  entry->username = column_text (stmt, 3);
+  entry->action = column_text (stmt, 4);
+  entry->resource_type = column_text (stmt, 5);
+  entry->resource_id = column_text (stmt, 6);
+  entry->success = sqlite3_column_int (stmt, 7) != 0;
+  entry->status = sqlite3_column_int (stmt, 8);
+  entry->error_code = column_text (stmt, 9);
+  entry->payload_digest = column_text (stmt, 10);
+  entry->client_ip = column_text (stmt, 11);
+  entry->user_agent = column_text (stmt, 12);
+  entry->request_id = column_text (stmt, 13);
+  return entry;
+}
+
+/* Binds either text or an integer, in the order the WHERE clause uses them. */
+typedef struct {
+  gchar  *text;
+  gint64  number;
+} FilterValue;
+
+static void
+filter_value_clear (gpointer data)
+{
+  g_free (((FilterValue *) data)->text);
+}
+
+static void
+filter_add_text (GArray *values, gchar *text)
+{
+  FilterValue v = { text, 0 };
+
+  g_array_append_val (values, v);
+}
+
+static void
+filter_add_int64 (GArray *values, gint64 number)
+{
+  FilterValue v = { NULL, number };
+
+  g_array_append_val (values, v);
+}
+
+static void
+bind_filter_values (Binder *b, GArray *values)
+{
+  for (guint i = 0; i < values->len; i++) {
+    FilterValue *v = &g_array_index (values, FilterValue, i);
+
+    if (v->text != NULL)
+      bind_text (b, v->text);
+    else
+      bind_int64 (b, v->number);
+  }
+}
+
+static void
+audit_filter_where (const WeAuditFilter *filter, GString *sql, GArray *values)
+{
+  gboolean first = TRUE;
+
+#define AND() G_STMT_START { g_string_append (sql, first ? " WHERE " : " AND "); first = FALSE; } G_STMT_END
+
+  if (filter->user != NULL) {
+    AND ();
+    g_string_append (sql, "(user_id = ? OR username = ?)");
+    filter_add_text (values, g_strdup (filter->user));
+    filter_add_text (values, g_strdup (filter->user));
+  }
+  if (filter->action != NULL && g_str_has_suffix (filter->action, ".")) {
+    gchar *upper = g_strdup (filter->action);
+
+    /* a prefix is the byte range [ "job.", "job/" ): no LIKE wildcards to
+     * escape, and the index on action answers it */
+    upper[strlen (upper) - 1] = '.' + 1;
+    AND ();
+    g_string_append (sql, "action >= ? AND action < ?");
+    filter_add_text (values, g_strdup (filter->action));
+    filter_add_text (values, upper);
+  } else if (filter->action != NULL) {
+    AND ();
+    g_string_append (sql, "action = ?");
+    filter_add_text (values, g_strdup (filter->action));
+  }
+  if (filter->resource_type != NULL) {
+    AND ();
+    g_string_append (sql, "resource_type = ?");
+    filter_add_text (values, g_strdup (filter->resource_type));
+  }
+  if (filter->resource_id != NULL) {
+    AND ();
+    g_string_append (sql, "resource_id = ?");
+    filter_add_text (values, g_strdup (filter->resource_id));
+  }
+  if (filter->since != 0) {
+    AND ();
+    g_string_append (sql, "at >= ?");
+    filter_add_int64 (values, filter->since);
+  }
+  if (filter->until != 0) {
+    AND ();
+    g_string_append (sql, "at < ?");
+    filter_add_int64 (values, filter->until);
+  }
+#undef AND
+}
+
+static GPtrArray *
+audit_list_locked (WeStoreSqlite *self, const WeAuditFilter *filter, guint *total,
+                   GError **error)
+{
+  g_autoptr(GString) where = g_string_new (NULL);
+  g_autoptr(GArray) values = g_array_new (FALSE, TRUE, sizeof (FilterValue));
+  g_autoptr(GPtrArray) entries =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_audit_entry_free);
+  g_autoptr(sqlite3_stmt) count_stmt = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree gchar *count_sql = NULL;
+  g_autofree gchar *sql = NULL;
+  guint limit = filter->limit == 0 ? AUDIT_LIST_DEFAULT_LIMIT
+                                   : MIN (filter->limit, AUDIT_LIST_MAX_LIMIT);
+  Binder b;
+  gint rc;
+
+  g_array_set_clear_func (values, filter_value_clear);
+  audit_filter_where (filter, where, values);
+
+  count_sql = g_strdup_printf ("SELECT COUNT(*) FROM audit_log%s", where->str);
+  count_stmt = prepare (self, count_sql, error);
+  if (count_stmt == NULL)
+    return NULL;
+  binder_init (&b, count_stmt);
+  bind_filter_values (&b, values);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  if (sqlite3_step (count_stmt) != SQLITE_ROW) {
+    db_error (self, error, "counting audit entries");
+    return NULL;
+  }
+  if (total != NULL)
+    *total = (guint) sqlite3_column_int64 (count_stmt, 0);
+  sqlite3_reset (count_stmt);
+
+  sql = g_strdup_printf ("SELECT " AUDIT_COLUMNS " FROM audit_log%s "
+                         "ORDER BY at DESC, id DESC LIMIT ? OFFSET ?", where->str);
+  stmt = prepare (self, sql, error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_filter_values (&b, values);
+  bind_int64 (&b, limit);
+  bind_int64 (&b, filter->offset);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (entries, audit_from_row (stmt));
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing audit entries");
+    return NULL;
+  }
+  return g_steal_pointer (&entries);
+}
+
+static GPtrArray *
+we_store_sqlite_audit_list (WeStore *store, const WeAuditFilter *filter, guint *total,
+                            GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  GPtrArray *entries;
+
+  /* one read transaction, so the total and the page agree */
+  if (!exec (self, "BEGIN", error)) {
+    g_prefix_error (error, "listing audit entries: ");
+    return NULL;
+  }
+  entries = audit_list_locked (self, filter, total, error);
+  if (entries == NULL) {
+    rollback (self);
+    return NULL;
+  }
+  if (!commit (self, error)) {
+    g_ptr_array_unref (entries);
+    return NULL;
+  }
+  return entries;
+}
+
+/* --- security records: API tokens ---------------------------------------------------- */
+
+#define TOKEN_COLUMNS                                                                  \
+  "id, name, token_hash, prefix, user_id, username, role, created_by, created_at, "   \
+  "expires_at, last_used_at, revoked_at"
+
+static WeApiToken *
+token_from_row (sqlite3_stmt *stmt)
+{
+  WeApiToken *token = we_api_token_new ();
+
+  token->id = column_text (stmt, 0);
+  token->name = column_text (stmt, 1);
+  token->token_hash = column_text (stmt, 2);
+  token->prefix = column_text (stmt, 3);
+  token->user_id = column_text (stmt, 4);
+  token->username = column_text (stmt, 5);
+  token->role = we_role_from_string ((const gchar *) sqlite3_column_text (stmt, 6));
+  token->created_by = column_text (stmt, 7);
+  token->created_at = sqlite3_column_int64 (stmt, 8);
+  token->expires_at = column_int64_or (stmt, 9, 0);
+  token->last_used_at = column_int64_or (stmt, 10, 0);
+  token->revoked_at = column_int64_or (stmt, 11, 0);
+  return token;
+}
+
+static gboolean
+we_store_sqlite_token_put (WeStore *store, const WeApiToken *token, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self,
+                  "INSERT INTO api_tokens (" TOKEN_COLUMNS ") "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+                  "token_hash = excluded.token_hash, prefix = excluded.prefix, "
+                  "user_id = excluded.user_id, username = excluded.username, "
+                  "role = excluded.role, created_by = excluded.created_by, "
+                  "created_at = excluded.created_at, expires_at = excluded.expires_at, "
+                  "last_used_at = excluded.last_used_at, revoked_at = excluded.revoked_at",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, token->id);
+  bind_text (&b, token->name);
+  bind_text (&b, token->token_hash);
+  bind_text (&b, token->prefix);
+  bind_text (&b, token->user_id);
+  bind_text (&b, token->username);
+  bind_text (&b, we_role_to_string (token->role));
+  bind_text (&b, token->created_by);
+  bind_int64 (&b, token->created_at != 0 ? token->created_at : g_get_real_time ());
+  bind_positive_or_null (&b, token->expires_at);
+  bind_positive_or_null (&b, token->last_used_at);
+  bind_positive_or_null (&b, token->revoked_at);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt)) {
+    if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_UNIQUE) {
+      g_set_error (error, WE_ERROR, WE_ERROR_SYS_CONFLICT,
+                   "another token has the same hash as token %s", token->id);
+      return FALSE;
+    }
+    return db_error (self, error, "storing token");
+  }
+  return TRUE;
+}
+
+static WeApiToken *
+token_get_by (WeStoreSqlite *self, const gchar *column, const gchar *value, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree gchar *sql = NULL;
+  Binder b;
+  gint rc;
+
+  sql = g_strdup_printf ("SELECT " TOKEN_COLUMNS " FROM api_tokens WHERE %s = ?", column);
+  stmt = prepare (self, sql, error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, value);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE) {
+    /* never the hash in the message: it is as good as a name for the secret */
+    if (g_str_equal (column, "id"))
+      g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "token %s not found", value);
+    else
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "no such token");
+    return NULL;
+  }
+  if (rc != SQLITE_ROW) {
+    db_error (self, error, "reading token");
+    return NULL;
+  }
+  return token_from_row (stmt);
+}
+
+static WeApiToken *
+we_store_sqlite_token_get (WeStore *store, const gchar *id, GError **error)
+{
+  return token_get_by (WE_STORE_SQLITE (store), "id", id, error);
+}
+
+static WeApiToken *
+we_store_sqlite_token_get_by_hash (WeStore *store, const gchar *token_hash, GError **error)
+{
+  return token_get_by (WE_STORE_SQLITE (store), "token_hash", token_hash, error);
+}
+
+static GPtrArray *
+we_store_sqlite_token_list (WeStore *store, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) tokens = g_ptr_array_new_with_free_func ((GDestroyNotify) we_api_token_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint rc;
+
+  stmt = prepare (self, "SELECT " TOKEN_COLUMNS " FROM api_tokens "
+                        "ORDER BY created_at DESC, id DESC", error);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (tokens, token_from_row (stmt));
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing tokens");
+    return NULL;
+  }
+  return g_steal_pointer (&tokens);
+}
+
+/* --- security records: webhooks -------------------------------------------------------- */
+
+static gchar *
+strv_to_json (gchar **strv)
+{
+  g_autoptr(JsonArray) array = json_array_new ();
+  g_autoptr(JsonNode) node = NULL;
+
+  for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
+    json_array_add_string_element (array, strv[i]);
+  node = json_node_init_array (json_node_alloc (), array);
+  return json_to_string (node, FALSE);
+}
+
+/* NULL or [] reads back as NULL: "every event" */
+static gboolean
+strv_from_json (const gchar *text, gchar ***out, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GError) error_local = NULL;
+  JsonArray *array;
+  JsonNode *root;
+
+  *out = NULL;
+  if (text == NULL)
+    return TRUE;
+  if (!json_parser_load_from_data (parser, text, -1, &error_local)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "webhook events are invalid JSON: %s",
+                 error_local->message);
+    return FALSE;
+  }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root)) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_SYS_DATABASE,
+                         "webhook events are not a JSON array");
+    return FALSE;
+  }
+  array = json_node_get_array (root);
+  if (json_array_get_length (array) == 0)
+    return TRUE;
+  for (guint i = 0; i < json_array_get_length (array); i++) {
+    const gchar *s = json_node_get_string (json_array_get_element (array, i));
+
+    if (s != NULL)
+      g_strv_builder_add (builder, s);
+  }
+  *out = g_strv_builder_end (builder);
+  return TRUE;
+}
+
+static gchar *
+json_array_to_text (JsonArray *array)
+{
+  g_autoptr(JsonNode) node = NULL;
+
+  if (array == NULL)
+    return g_strdup ("[]");
+  node = json_node_init_array (json_node_alloc (), array);
+  return json_to_string (node, FALSE);
+}
+
+/* NULL reads back as an empty array, so the dispatcher can append at once */
+static gboolean
+json_array_from_text (const gchar *text, JsonArray **out, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error_local = NULL;
+  JsonNode *root;
+
+  *out = NULL;
+  if (text == NULL) {
+    *out = json_array_new ();
+    return TRUE;
+  }
+  if (!json_parser_load_from_data (parser, text, -1, &error_local)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE, "delivery log is invalid JSON: %s",
+                 error_local->message);
+    return FALSE;
+  }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root)) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_SYS_DATABASE,
+                         "delivery log is not a JSON array");
+    return FALSE;
+  }
+  *out = json_array_ref (json_node_get_array (root));
+  return TRUE;
+}
+
+#define WEBHOOK_COLUMNS                                                                  \
+  "id, url, events, description, secret_salt, secret_ref, job_id, user_id, enabled, "   \
+  "created_at, updated_at"
+
+static WeWebhook *
+webhook_from_row (sqlite3_stmt *stmt, GError **error)
+{
+  g_autoptr(WeWebhook) webhook = we_webhook_new ();
+
+  webhook->id = column_text (stmt, 0);
+  webhook->url = column_text (stmt, 1);
+  if (!strv_from_json ((const gchar *) sqlite3_column_text (stmt, 2), &webhook->events, error))
+    return NULL;
+  webhook->description = column_text (stmt, 3);
+  webhook->secret_salt = column_text (stmt, 4);
+  webhook->secret_ref = column_text (stmt, 5);
+  webhook->job_id = column_text (stmt, 6);
+  webhook->user_id = column_text (stmt, 7);
+  webhook->enabled = sqlite3_column_int (stmt, 8) != 0;
+  webhook->created_at = sqlite3_column_int64 (stmt, 9);
+  webhook->updated_at = sqlite3_column_int64 (stmt, 10);
+  return g_steal_pointer (&webhook);
+}
+
+static gboolean
+we_store_sqlite_webhook_put (WeStore *store, const WeWebhook *webhook, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint64 now = g_get_real_time ();
+  gint64 created_at = webhook->created_at != 0 ? webhook->created_at : now;
+  Binder b;
+
+  stmt = prepare (self,
+                  "INSERT INTO webhooks (" WEBHOOK_COLUMNS ") "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (id) DO UPDATE SET url = excluded.url, events = excluded.events, "
+                  "description = excluded.description, secret_salt = excluded.secret_salt, "
+                  "secret_ref = excluded.secret_ref, job_id = excluded.job_id, "
+                  "user_id = excluded.user_id, enabled = excluded.enabled, "
+                  "created_at = excluded.created_at, updated_at = excluded.updated_at",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, webhook->id);
+  bind_text (&b, webhook->url);
+  bind_text_take (&b, strv_to_json (webhook->events));
+  bind_text (&b, webhook->description);
+  bind_text (&b, webhook->secret_salt);
+  bind_text (&b, webhook->secret_ref);
+  bind_text (&b, webhook->job_id);
+  bind_text (&b, webhook->user_id);
+  bind_bool (&b, webhook->enabled);
+  bind_int64 (&b, created_at);
+  bind_int64 (&b, webhook->updated_at != 0 ? webhook->updated_at : created_at);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "storing webhook");
+  return TRUE;
+}
+
+static WeWebhook *
+we_store_sqlite_webhook_get (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self, "SELECT " WEBHOOK_COLUMNS " FROM webhooks WHERE id = ?", error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "webhook %s not found", id);
+    return NULL;
+  }
+  if (rc != SQLITE_ROW) {
+    db_error (self, error, "reading webhook");
+    return NULL;
+  }
+  return webhook_from_row (stmt, error);
+}
+
+static GPtrArray *
+we_store_sqlite_webhook_list (WeStore *store, const gchar *job_id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) webhooks = g_ptr_array_new_with_free_func ((GDestroyNotify) we_webhook_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self,
+                  job_id != NULL
+                    ? "SELECT " WEBHOOK_COLUMNS " FROM webhooks WHERE job_id = ? "
+                      "ORDER BY created_at, id"
+                    : "SELECT " WEBHOOK_COLUMNS " FROM webhooks ORDER BY created_at, id",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  if (job_id != NULL)
+    bind_text (&b, job_id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    WeWebhook *webhook = webhook_from_row (stmt, error);
+
+    if (webhook == NULL)
+      return NULL;
+    g_ptr_array_add (webhooks, webhook);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing webhooks");
+    return NULL;
+  }
+  return g_steal_pointer (&webhooks);
+}
+
+static gboolean
+we_store_sqlite_webhook_delete (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  /* its deliveries go with it: ON DELETE CASCADE */
+  stmt = prepare (self, "DELETE FROM webhooks WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "deleting webhook");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "webhook %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- security records: webhook deliveries ------------------------------------------------ */
+
+#define DELIVERY_COLUMNS                                                                  \
+  "id, webhook_id, event_id, event_type, payload, state, attempts, next_attempt_at, "    \
+  "claim_until, claimed_by, last_status, last_error, log, replay_of, created_at, "       \
+  "updated_at, delivered_at"
+
+static WeWebhookDelivery *
+delivery_from_row (sqlite3_stmt *stmt, GError **error)
+{
+  g_autoptr(WeWebhookDelivery) delivery = we_webhook_delivery_new ();
+  const gchar *state = (const gchar *) sqlite3_column_text (stmt, 5);
+
+  delivery->id = column_text (stmt, 0);
+  delivery->webhook_id = column_text (stmt, 1);
+  delivery->event_id = column_text (stmt, 2);
+  delivery->event_type = column_text (stmt, 3);
+  delivery->payload = column_text (stmt, 4);
+  if (!we_delivery_state_from_string (state, &delivery->state)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE,
+                 "delivery %s has unknown state \"%s\"", delivery->id, state);
+    return NULL;
+  }
+  delivery->attempts = sqlite3_column_int (stmt, 6);
+  delivery->next_attempt_at = sqlite3_column_int64 (stmt, 7);
+  delivery->claim_until = column_int64_or (stmt, 8, 0);
+  delivery->claimed_by = column_text (stmt, 9);
+  delivery->last_status = sqlite3_column_int (stmt, 10);
+  delivery->last_error = column_text (stmt, 11);
+  if (!json_array_from_text ((const gchar *) sqlite3_column_text (stmt, 12), &delivery->log,
+                             error))
+    return NULL;
+  delivery->replay_of = column_text (stmt, 13);
+  delivery->created_at = sqlite3_column_int64 (stmt, 14);
+  delivery->updated_at = sqlite3_column_int64 (stmt, 15);
+  delivery->delivered_at = column_int64_or (stmt, 16, 0);
+  return g_steal_pointer (&delivery);
+}
+
+/* the mutable columns, from state to updated_at/delivered_at, in the order
+ * of the UPDATE in delivery_update */
+static void
+bind_delivery_body (Binder *b, const WeWebhookDelivery *delivery)
+{
+  bind_text (b, we_delivery_state_to_string (delivery->state));
+  bind_int64 (b, delivery->attempts);
+  bind_int64 (b, delivery->next_attempt_at);
+  bind_positive_or_null (b, delivery->claim_until);
+  bind_text (b, delivery->claimed_by);
+  bind_int64 (b, delivery->last_status);
+  bind_text (b, delivery->last_error);
+  bind_text_take (b, json_array_to_text (delivery->log));
+}
+
+/* ids are the caller's when given; otherwise the store makes a UUID and
+ * sets it in @delivery, like the times it leaves at 0 */
+static gboolean
+we_store_sqlite_delivery_add (WeStore *store, WeWebhookDelivery *delivery, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  if (delivery->id == NULL)
+    delivery->id = we_uuid_new ();
+  if (delivery->created_at == 0)
+    delivery->created_at = g_get_real_time ();
+  if (delivery->updated_at == 0)
+    delivery->updated_at = delivery->created_at;
+  if (delivery->next_attempt_at == 0)
+    delivery->next_attempt_at = delivery->created_at;
+
+  /* the SELECT makes a missing webhook "no row inserted" rather than a
+   * foreign-key error, so it reads as not-found */
+  stmt = prepare (self,
+                  "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, "
+                  "state, attempts, next_attempt_at, claim_until, claimed_by, last_status, "
+                  "last_error, log, replay_of, created_at, updated_at, delivered_at) "
+                  "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                  "WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?)",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, delivery->id);
+  bind_text (&b, delivery->webhook_id);
+  bind_text (&b, delivery->event_id);
+  bind_text (&b, delivery->event_type);
+  bind_text (&b, delivery->payload);
+  bind_delivery_body (&b, delivery);
+  bind_text (&b, delivery->replay_of);
+  bind_int64 (&b, delivery->created_at);
+  bind_int64 (&b, delivery->updated_at);
+  bind_positive_or_null (&b, delivery->delivered_at);
+  bind_text (&b, delivery->webhook_id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "adding delivery");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "webhook %s not found",
+                 delivery->webhook_id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gint
+delivery_due_cmp (gconstpointer a, gconstpointer b)
+{
+  const WeWebhookDelivery *da = *(WeWebhookDelivery *const *) a;
+  const WeWebhookDelivery *db = *(WeWebhookDelivery *const *) b;
+
+  if (da->next_attempt_at != db->next_attempt_at)
+    return da->next_attempt_at < db->next_attempt_at ? -1 : 1;
+  return g_strcmp0 (da->id, db->id);
+}
+
+static GPtrArray *
+we_store_sqlite_delivery_claim (WeStore *store, const gchar *kernel_id, gint64 now,
+                                gint64 lease_us, guint limit, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) claimed =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_webhook_delivery_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  /* the write lock first: another process sharing the file claims after
+   * us and sees our claims, never the same rows */
+  if (!exec (self, "BEGIN IMMEDIATE", error)) {
+    g_prefix_error (error, "claiming deliveries: ");
+    return NULL;
+  }
+  stmt = prepare (self,
+                  "UPDATE webhook_deliveries SET state = 'delivering', claimed_by = ?, "
+                  "claim_until = ?, updated_at = ? WHERE id IN ("
+                  "  SELECT id FROM webhook_deliveries "
+                  "  WHERE (state = 'pending' AND next_attempt_at <= ?) "
+                  "     OR (state = 'delivering' AND claim_until < ?) "
+                  "  ORDER BY next_attempt_at, id LIMIT ?) "
+                  "RETURNING " DELIVERY_COLUMNS,
+                  error);
+  if (stmt == NULL) {
+    rollback (self);
+    return NULL;
+  }
+  binder_init (&b, stmt);
+  bind_text (&b, kernel_id);
+  bind_int64 (&b, now + lease_us);
+  bind_int64 (&b, now);
+  bind_int64 (&b, now);
+  bind_int64 (&b, now);
+  bind_int64 (&b, MAX (limit, 1));
+  if (!binder_check (self, &b, error)) {
+    rollback (self);
+    return NULL;
+  }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    WeWebhookDelivery *delivery = delivery_from_row (stmt, error);
+
+    if (delivery == NULL) {
+      g_clear_pointer (&stmt, sqlite3_finalize);
+      rollback (self);
+      return NULL;
+    }
+    g_ptr_array_add (claimed, delivery);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "claiming deliveries");
+    g_clear_pointer (&stmt, sqlite3_finalize);
+    rollback (self);
+    return NULL;
+  }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  if (!commit (self, error))
+    return NULL;
+  /* RETURNING comes in no particular order */
+  g_ptr_array_sort (claimed, delivery_due_cmp);
+  return g_steal_pointer (&claimed);
+}
+
+static gboolean
+we_store_sqlite_delivery_update (WeStore *store, const WeWebhookDelivery *delivery,
+                                 GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self,
+                  "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, "
+                  "claim_until = ?, claimed_by = ?, last_status = ?, last_error = ?, log = ?, "
+                  "updated_at = ?, delivered_at = ? WHERE id = ?",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_delivery_body (&b, delivery);
+  bind_int64 (&b, delivery->updated_at != 0 ? delivery->updated_at : g_get_real_time ());
+  bind_positive_or_null (&b, delivery->delivered_at);
+  bind_text (&b, delivery->id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "updating delivery");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "delivery %s not found",
+                 delivery->id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static WeWebhookDelivery *
+we_store_sqlite_delivery_get (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self, "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = ?",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "delivery %s not found", id);
+    return NULL;
+  }
+  if (rc != SQLITE_ROW) {
+    db_error (self, error, "reading delivery");
+    return NULL;
+  }
+  return delivery_from_row (stmt, error);
+}
+
+/* @webhook_id NULL lists every webhook's; @limit 0 = 100, capped at 1000 */
+static GPtrArray *
+delivery_list_locked (WeStoreSqlite *self, const gchar *webhook_id, guint limit, guint offset,
+                      guint *total, GError **error)
+{
+  g_autoptr(GPtrArray) deliveries =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_webhook_delivery_free);
+  g_autoptr(sqlite3_stmt) count_stmt = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  const gchar *where = webhook_id != NULL ? " WHERE webhook_id = ?" : "";
+  g_autofree gchar *count_sql = NULL;
+  g_autofree gchar *sql = NULL;
+  Binder b;
+  gint rc;
+
+  limit = limit == 0 ? DELIVERY_LIST_DEFAULT_LIMIT : MIN (limit, DELIVERY_LIST_MAX_LIMIT);
+  count_sql = g_strdup_printf ("SELECT COUNT(*) FROM webhook_deliveries%s", where);
+  count_stmt = prepare (self, count_sql, error);
+  if (count_stmt == NULL)
+    return NULL;
+  binder_init (&b, count_stmt);
+  if (webhook_id != NULL)
+    bind_text (&b, webhook_id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  if (sqlite3_step (count_stmt) != SQLITE_ROW) {
+    db_error (self, error, "counting deliveries");
+    return NULL;
+  }
+  if (total != NULL)
+    *total = (guint) sqlite3_column_int64 (count_stmt, 0);
+  sqlite3_reset (count_stmt);
+
+  sql = g_strdup_printf ("SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries%s "
+                         "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", where);
+  stmt = prepare (self, sql, error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  if (webhook_id != NULL)
+    bind_text (&b, webhook_id);
+  bind_int64 (&b, limit);
+  bind_int64 (&b, offset);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    WeWebhookDelivery *delivery = delivery_from_row (stmt, error);
+
+    if (delivery == NULL)
+      return NULL;
+    g_ptr_array_add (deliveries, delivery);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing deliveries");
+    return NULL;
+  }
+  return g_steal_pointer (&deliveries);
+}
+
+static GPtrArray *
+we_store_sqlite_delivery_list (WeStore *store, const gchar *webhook_id, guint limit,
+                               guint offset, guint *total, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  GPtrArray *deliveries;
+
+  if (!exec (self, "BEGIN", error)) {
+    g_prefix_error (error, "listing deliveries: ");
+    return NULL;
+  }
+  deliveries = delivery_list_locked (self, webhook_id, limit, offset, total, error);
+  if (deliveries == NULL) {
+    rollback (self);
+    return NULL;
+  }
+  if (!commit (self, error)) {
+    g_ptr_array_unref (deliveries);
+    return NULL;
+  }
+  return deliveries;
+}
+
 /* --- migrations ----------------------------------------------------------------- */
 
 typedef struct {
@@ -1743,4 +2706,19 @@ we_store_sqlite_iface_init (WeStoreInterface *iface)
   iface->plugin_config_put = we_store_sqlite_plugin_config_put;
   iface->plugin_config_list = we_store_sqlite_plugin_config_list;
   iface->schema_version = we_store_sqlite_schema_version;
+  iface->audit_add = we_store_sqlite_audit_add;
+  iface->audit_list = we_store_sqlite_audit_list;
+  iface->token_put = we_store_sqlite_token_put;
+  iface->token_get = we_store_sqlite_token_get;
+  iface->token_get_by_hash = we_store_sqlite_token_get_by_hash;
+  iface->token_list = we_store_sqlite_token_list;
+  iface->webhook_put = we_store_sqlite_webhook_put;
+  iface->webhook_get = we_store_sqlite_webhook_get;
+  iface->webhook_list = we_store_sqlite_webhook_list;
+  iface->webhook_delete = we_store_sqlite_webhook_delete;
+  iface->delivery_add = we_store_sqlite_delivery_add;
+  iface->delivery_claim = we_store_sqlite_delivery_claim;
+  iface->delivery_update = we_store_sqlite_delivery_update;
+  iface->delivery_get = we_store_sqlite_delivery_get;
+  iface->delivery_list = we_store_sqlite_delivery_list;
 }

@@ -1826,6 +1826,906 @@ test_job_idempotency_key (WeStore *store)
   g_assert_cmpuint (all->len, ==, 2);
 }
 
+/* --- security records (issue 7) -------------------------------------------------------- */
+
+static WeAuditEntry *
+make_audit (gint64 at, const gchar *user_id, const gchar *username, const gchar *action,
+            const gchar *resource_type, const gchar *resource_id)
+{
+  WeAuditEntry *entry = we_audit_entry_new ();
+
+  entry->at = at;
+  entry->user_id = g_strdup (user_id);
+  entry->username = g_strdup (username);
+  entry->action = g_strdup (action);
+  entry->resource_type = g_strdup (resource_type);
+  entry->resource_id = g_strdup (resource_id);
+  entry->success = TRUE;
+  entry->status = 200;
+  return entry;
+}
+
+static void
+audit_add (WeStore *store, WeAuditEntry *entry)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (we_store_audit_add (store, entry, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (entry->id, >, 0);
+}
+
+/* lists with @filter and checks the total and the actions, in order */
+static void
+assert_audit_list (WeStore *store, const WeAuditFilter *filter, guint expect_total,
+                   const gchar *const *expect_actions)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  guint total = G_MAXUINT;
+  guint n = expect_actions != NULL ? g_strv_length ((gchar **) expect_actions) : 0;
+
+  list = we_store_audit_list (store, filter, &total, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, expect_total);
+  g_assert_cmpuint (list_len (list), ==, n);
+  for (guint i = 0; i < n; i++) {
+    WeAuditEntry *entry = g_ptr_array_index (list, i);
+    g_assert_cmpstr (entry->action, ==, expect_actions[i]);
+  }
+}
+
+static void
+test_audit_roundtrip (WeStore *store)
+{
+  g_autoptr(WeAuditEntry) full = make_audit (T0, "3f1c2a9e-0000-4000-8000-000000000001",
+                                             "alice", "job.create", "job", "job-1");
+  g_autoptr(WeAuditEntry) anon = make_audit (0, NULL, NULL, "auth.login", "session", NULL);
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+  WeAuditEntry *got;
+  gint64 before = g_get_real_time ();
+  guint total = 0;
+
+  full->success = FALSE;
+  full->status = 422;
+  full->error_code = g_strdup ("WE-JOB-007");
+  full->payload_digest = g_strdup ("sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+  full->client_ip = g_strdup ("2001:db8::1");
+  full->user_agent = g_strdup ("curl/8 'ünïcödé' \"quoted\"");
+  full->request_id = g_strdup ("req-1");
+  audit_add (store, full);
+  /* at 0 is "now", set by the store; ids grow */
+  audit_add (store, anon);
+  g_assert_cmpint (anon->at, >=, before);
+  g_assert_cmpint (anon->id, >, full->id);
+
+  list = we_store_audit_list (store, NULL, &total, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, 2);
+  g_assert_cmpuint (list_len (list), ==, 2);
+  /* newest first */
+  got = g_ptr_array_index (list, 0);
+  g_assert_cmpint (got->id, ==, anon->id);
+  g_assert_cmpint (got->at, ==, anon->at);
+  g_assert_null (got->user_id);
+  g_assert_null (got->resource_id);
+  g_assert_true (got->success);
+  got = g_ptr_array_index (list, 1);
+  g_assert_cmpint (got->id, ==, full->id);
+  g_assert_cmpint (got->at, ==, T0);
+  g_assert_cmpstr (got->user_id, ==, full->user_id);
+  g_assert_cmpstr (got->username, ==, "alice");
+  g_assert_cmpstr (got->action, ==, "job.create");
+  g_assert_cmpstr (got->resource_type, ==, "job");
+  g_assert_cmpstr (got->resource_id, ==, "job-1");
+  g_assert_false (got->success);
+  g_assert_cmpint (got->status, ==, 422);
+  g_assert_cmpstr (got->error_code, ==, "WE-JOB-007");
+  g_assert_cmpstr (got->payload_digest, ==, full->payload_digest);
+  g_assert_cmpstr (got->client_ip, ==, "2001:db8::1");
+  g_assert_cmpstr (got->user_agent, ==, full->user_agent);
+  g_assert_cmpstr (got->request_id, ==, "req-1");
+}
+
+static void
+test_audit_filters (WeStore *store)
+{
+  WeAuditFilter filter = { 0 };
+  static const struct {
+    gint64       at;
+    const gchar *user_id;
+    const gchar *username;
+    const gchar *action;
+    const gchar *type;
+    const gchar *id;
+  } rows[] = {
+    { T0 + 1, "u-alice", "alice", "job.create",     "job",     "j1" },
+    { T0 + 2, "u-bob",   "bob",   "job.cancel",     "job",     "j1" },
+    { T0 + 3, "u-alice", "alice", "profile.delete", "profile", "p1" },
+    { T0 + 4, NULL,      "carol", "auth.login",     "session", NULL },
+    { T0 + 5, "u-bob",   "bob",   "jobs.export",    "job",     "j2" },
+    { T0 + 6, "u-alice", "alice", "job_create",     "job",     "j3" },
+    { T0 + 7, "alice",   "mallory", "job.delete",   "job",     "j2" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    g_autoptr(WeAuditEntry) e = make_audit (rows[i].at, rows[i].user_id, rows[i].username,
+                                            rows[i].action, rows[i].type, rows[i].id);
+    audit_add (store, e);
+  }
+
+  /* user: the id or the name */
+  filter.user = "alice";
+  assert_audit_list (store, &filter, 4, (const gchar *[]) {
+    "job.delete", "job_create", "profile.delete", "job.create", NULL });
+  filter.user = "u-bob";
+  assert_audit_list (store, &filter, 2, (const gchar *[]) { "jobs.export", "job.cancel", NULL });
+  filter.user = "carol";
+  assert_audit_list (store, &filter, 1, (const gchar *[]) { "auth.login", NULL });
+  filter.user = "nobody";
+  assert_audit_list (store, &filter, 0, NULL);
+  filter.user = NULL;
+
+  /* action: exact, or a prefix when it ends in "." (not "jobs.", not "job_") */
+  filter.action = "job.create";
+  assert_audit_list (store, &filter, 1, (const gchar *[]) { "job.create", NULL });
+  filter.action = "job";
+  assert_audit_list (store, &filter, 0, NULL);
+  filter.action = "job.";
+  assert_audit_list (store, &filter, 3, (const gchar *[]) {
+    "job.delete", "job.cancel", "job.create", NULL });
+  filter.action = "jobs.";
+  assert_audit_list (store, &filter, 1, (const gchar *[]) { "jobs.export", NULL });
+  filter.action = NULL;
+
+  filter.resource_type = "profile";
+  assert_audit_list (store, &filter, 1, (const gchar *[]) { "profile.delete", NULL });
+  filter.resource_type = NULL;
+  filter.resource_id = "j1";
+  assert_audit_list (store, &filter, 2, (const gchar *[]) { "job.cancel", "job.create", NULL });
+  filter.resource_id = NULL;
+
+  /* since inclusive, until exclusive */
+  filter.since = T0 + 3;
+  filter.until = T0 + 5;
+  assert_audit_list (store, &filter, 2, (const gchar *[]) { "auth.login", "profile.delete", NULL });
+  filter.until = 0;
+  assert_audit_list (store, &filter, 5, (const gchar *[]) {
+    "job.delete", "job_create", "jobs.export", "auth.login", "profile.delete", NULL });
+  filter.since = 0;
+  filter.until = T0 + 2;
+  assert_audit_list (store, &filter, 1, (const gchar *[]) { "job.create", NULL });
+  filter.until = 0;
+
+  /* filters combine */
+  filter.user = "alice";
+  filter.action = "job.";
+  filter.resource_id = "j2";
+  assert_audit_list (store, &filter, 1, (const gchar *[]) { "job.delete", NULL });
+  filter = (WeAuditFilter) { 0 };
+
+  /* pages: the total is of the whole match */
+  filter.limit = 3;
+  assert_audit_list (store, &filter, 7, (const gchar *[]) {
+    "job.delete", "job_create", "jobs.export", NULL });
+  filter.offset = 3;
+  assert_audit_list (store, &filter, 7, (const gchar *[]) {
+    "auth.login", "profile.delete", "job.cancel", NULL });
+  filter.offset = 6;
+  assert_audit_list (store, &filter, 7, (const gchar *[]) { "job.create", NULL });
+  filter.offset = 7;
+  assert_audit_list (store, &filter, 7, NULL);
+}
+
+static void
+test_audit_default_limit (WeStore *store)
+{
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+  WeAuditFilter filter = { 0 };
+  guint total = 0;
+
+  for (guint i = 0; i < 105; i++) {
+    g_autoptr(WeAuditEntry) e = make_audit (T0 + i, "u", "u", "job.create", "job", NULL);
+    audit_add (store, e);
+  }
+  list = we_store_audit_list (store, &filter, &total, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, 105);
+  g_assert_cmpuint (list_len (list), ==, 100);
+  g_assert_cmpint (((WeAuditEntry *) g_ptr_array_index (list, 0))->at, ==, T0 + 104);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  filter.limit = G_MAXUINT;     /* capped, not an error */
+  list = we_store_audit_list (store, &filter, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (list), ==, 105);
+}
+
+static WeApiToken *
+make_token (const gchar *id, const gchar *hash, gint64 created_at)
+{
+  WeApiToken *token = we_api_token_new ();
+
+  token->id = g_strdup (id);
+  token->name = g_strdup_printf ("CI token %s", id);
+  token->token_hash = g_strdup (hash);
+  token->prefix = g_strdup ("we_abc12");
+  token->user_id = g_strdup ("svc-ci");
+  token->username = g_strdup ("ci");
+  token->role = WE_ROLE_OPERATOR;
+  token->created_by = g_strdup ("u-admin");
+  token->created_at = created_at;
+  return token;
+}
+
+static void
+assert_token_equal (const WeApiToken *a, const WeApiToken *b)
+{
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpstr (a->name, ==, b->name);
+  g_assert_cmpstr (a->token_hash, ==, b->token_hash);
+  g_assert_cmpstr (a->prefix, ==, b->prefix);
+  g_assert_cmpstr (a->user_id, ==, b->user_id);
+  g_assert_cmpstr (a->username, ==, b->username);
+  g_assert_cmpint (a->role, ==, b->role);
+  g_assert_cmpstr (a->created_by, ==, b->created_by);
+  g_assert_cmpint (a->created_at, ==, b->created_at);
+  g_assert_cmpint (a->expires_at, ==, b->expires_at);
+  g_assert_cmpint (a->last_used_at, ==, b->last_used_at);
+  g_assert_cmpint (a->revoked_at, ==, b->revoked_at);
+}
+
+static void
+test_tokens (WeStore *store)
+{
+  g_autoptr(WeApiToken) a = make_token ("tok_a", "sha256:aaaa", T0);
+  g_autoptr(WeApiToken) b = make_token ("tok_b", "sha256:bbbb", T0 + 10);
+  g_autoptr(WeApiToken) clash = make_token ("tok_c", "sha256:aaaa", T0 + 20);
+  g_autoptr(WeApiToken) copy = NULL;
+  g_autoptr(WeApiToken) got = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+
+  a->expires_at = T0 + 1000;
+  a->role = WE_ROLE_ADMIN;
+  b->role = WE_ROLE_VIEWER;
+  g_assert_true (we_store_token_put (store, a, &error));
+  g_assert_no_error (error);
+  g_assert_true (we_store_token_put (store, b, &error));
+  g_assert_no_error (error);
+
+  got = we_store_token_get (store, "tok_a", &error);
+  g_assert_no_error (error);
+  assert_token_equal (got, a);
+  g_clear_pointer (&got, we_api_token_free);
+  got = we_store_token_get_by_hash (store, "sha256:bbbb", &error);
+  g_assert_no_error (error);
+  assert_token_equal (got, b);
+  g_clear_pointer (&got, we_api_token_free);
+
+  /* missing: by id and by hash, and the hash is not in the message */
+  g_assert_null (we_store_token_get (store, "tok_nope", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (we_store_token_get_by_hash (store, "sha256:secretish", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND);
+  g_assert_null (strstr (error->message, "secretish"));
+  g_clear_error (&error);
+
+  /* a hash belongs to one token */
+  g_assert_false (we_store_token_put (store, clash, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_CONFLICT);
+  g_clear_error (&error);
+
+  /* put replaces by id: use and revoke; a revoked token is still found by
+   * its hash, for the caller to refuse */
+  copy = we_api_token_copy (a);
+  assert_token_equal (copy, a);
+  copy->last_used_at = T0 + 500;
+  copy->revoked_at = T0 + 600;
+  g_assert_true (we_store_token_put (store, copy, &error));
+  g_assert_no_error (error);
+  got = we_store_token_get_by_hash (store, "sha256:aaaa", &error);
+  g_assert_no_error (error);
+  assert_token_equal (got, copy);
+  g_clear_pointer (&got, we_api_token_free);
+
+  /* newest first */
+  list = we_store_token_list (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (list), ==, 2);
+  assert_token_equal (g_ptr_array_index (list, 0), b);
+  assert_token_equal (g_ptr_array_index (list, 1), copy);
+}
+
+static WeWebhook *
+make_webhook (const gchar *id, const gchar *job_id, gint64 created_at)
+{
+  WeWebhook *webhook = we_webhook_new ();
+
+  webhook->id = g_strdup (id);
+  webhook->url = g_strdup_printf ("https://hooks.example/%s?x=1&y='2'", id);
+  webhook->description = g_strdup ("ünïcödé hook");
+  webhook->secret_salt = g_strdup ("00ff10ee");
+  webhook->job_id = g_strdup (job_id);
+  webhook->user_id = g_strdup ("u-op");
+  webhook->created_at = created_at;
+  webhook->updated_at = created_at + 1;
+  return webhook;
+}
+
+static void
+assert_webhook_equal (const WeWebhook *a, const WeWebhook *b)
+{
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpstr (a->url, ==, b->url);
+  if (a->events == NULL || b->events == NULL)
+    g_assert_true (a->events == b->events);
+  else
+    g_assert_true (g_strv_equal ((const gchar *const *) a->events,
+                                 (const gchar *const *) b->events));
+  g_assert_cmpstr (a->description, ==, b->description);
+  g_assert_cmpstr (a->secret_salt, ==, b->secret_salt);
+  g_assert_cmpstr (a->secret_ref, ==, b->secret_ref);
+  g_assert_cmpstr (a->job_id, ==, b->job_id);
+  g_assert_cmpstr (a->user_id, ==, b->user_id);
+  g_assert_cmpint (a->enabled, ==, b->enabled);
+  g_assert_cmpint (a->created_at, ==, b->created_at);
+  g_assert_cmpint (a->updated_at, ==, b->updated_at);
+}
+
+static void
+test_webhooks (WeStore *store)
+{
+  g_autoptr(WeWebhook) all = make_webhook ("wh-all", NULL, T0);
+  g_autoptr(WeWebhook) some = make_webhook ("wh-some", NULL, T0 + 10);
+  g_autoptr(WeWebhook) per_job = make_webhook ("wh-job", "job-1", T0 + 20);
+  g_autoptr(WeWebhook) copy = NULL;
+  g_autoptr(WeWebhook) got = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+
+  some->events = g_strsplit ("job.completed,job.failed", ",", -1);
+  some->secret_salt = (g_free (some->secret_salt), NULL);
+  some->secret_ref = g_strdup ("vault:kv/hooks#some");
+  per_job->enabled = FALSE;
+  for (WeWebhook **w = (WeWebhook *[]) { all, some, per_job, NULL }; *w != NULL; w++) {
+    g_assert_true (we_store_webhook_put (store, *w, &error));
+    g_assert_no_error (error);
+  }
+
+  got = we_store_webhook_get (store, "wh-some", &error);
+  g_assert_no_error (error);
+  assert_webhook_equal (got, some);
+  g_clear_pointer (&got, we_webhook_free);
+  /* no events: every event, read back as NULL */
+  got = we_store_webhook_get (store, "wh-all", &error);
+  g_assert_no_error (error);
+  assert_webhook_equal (got, all);
+  g_clear_pointer (&got, we_webhook_free);
+  g_assert_null (we_store_webhook_get (store, "wh-nope", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND);
+  g_clear_error (&error);
+
+  list = we_store_webhook_list (store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (list), ==, 3);
+  assert_webhook_equal (g_ptr_array_index (list, 0), all);
+  assert_webhook_equal (g_ptr_array_index (list, 2), per_job);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = we_store_webhook_list (store, "job-1", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (list), ==, 1);
+  assert_webhook_equal (g_ptr_array_index (list, 0), per_job);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = we_store_webhook_list (store, "job-2", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (list), ==, 0);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* put replaces by id */
+  copy = we_webhook_copy (some);
+  assert_webhook_equal (copy, some);
+  g_strfreev (copy->events);
+  copy->events = g_strsplit ("job.started", ",", -1);
+  copy->enabled = FALSE;
+  copy->updated_at = T0 + 99;
+  g_assert_true (we_store_webhook_put (store, copy, &error));
+  g_assert_no_error (error);
+  got = we_store_webhook_get (store, "wh-some", &error);
+  g_assert_no_error (error);
+  assert_webhook_equal (got, copy);
+  g_clear_pointer (&got, we_webhook_free);
+
+  g_assert_true (we_store_webhook_delete (store, "wh-all", &error));
+  g_assert_no_error (error);
+  g_assert_false (we_store_webhook_delete (store, "wh-all", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND);
+  g_clear_error (&error);
+  list = we_store_webhook_list (store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (list), ==, 2);
+}
+
+static void
+put_webhook (WeStore *store, const gchar *id)
+{
+  g_autoptr(WeWebhook) webhook = make_webhook (id, NULL, T0);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (we_store_webhook_put (store, webhook, &error));
+  g_assert_no_error (error);
+}
+
+static WeWebhookDelivery *
+make_delivery (const gchar *webhook_id, gint64 next_attempt_at, gint64 created_at)
+{
+  WeWebhookDelivery *delivery = we_webhook_delivery_new ();
+
+  delivery->webhook_id = g_strdup (webhook_id);
+  delivery->event_id = we_uuid_new ();
+  delivery->event_type = g_strdup ("job.completed");
+  delivery->payload = g_strdup ("{\"event\":\"job.completed\",  \"data\":{\"id\":\"j\"}}\n");
+  delivery->next_attempt_at = next_attempt_at;
+  delivery->created_at = created_at;
+  delivery->updated_at = created_at;
+  return delivery;
+}
+
+static void
+add_delivery (WeStore *store, WeWebhookDelivery *delivery)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (we_store_delivery_add (store, delivery, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (delivery->id);
+}
+
+static void
+assert_log_equal (JsonArray *a, JsonArray *b)
+{
+  g_autoptr(JsonNode) na = NULL;
+  g_autoptr(JsonNode) nb = NULL;
+
+  /* NULL and [] both mean "no attempt yet" */
+  if (a == NULL || b == NULL) {
+    g_assert_cmpuint (a != NULL ? json_array_get_length (a) : 0, ==,
+                      b != NULL ? json_array_get_length (b) : 0);
+    return;
+  }
+  na = json_node_init_array (json_node_alloc (), a);
+  nb = json_node_init_array (json_node_alloc (), b);
+  if (!json_node_equal (na, nb)) {
+    g_autofree gchar *sa = json_to_string (na, FALSE);
+    g_autofree gchar *sb = json_to_string (nb, FALSE);
+    g_assert_cmpstr (sa, ==, sb);
+  }
+}
+
+static void
+assert_delivery_equal (const WeWebhookDelivery *a, const WeWebhookDelivery *b)
+{
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpstr (a->webhook_id, ==, b->webhook_id);
+  g_assert_cmpstr (a->event_id, ==, b->event_id);
+  g_assert_cmpstr (a->event_type, ==, b->event_type);
+  g_assert_cmpstr (a->payload, ==, b->payload);
+  g_assert_cmpint (a->state, ==, b->state);
+  g_assert_cmpint (a->attempts, ==, b->attempts);
+  g_assert_cmpint (a->next_attempt_at, ==, b->next_attempt_at);
+  g_assert_cmpint (a->claim_until, ==, b->claim_until);
+  g_assert_cmpstr (a->claimed_by, ==, b->claimed_by);
+  g_assert_cmpint (a->last_status, ==, b->last_status);
+  g_assert_cmpstr (a->last_error, ==, b->last_error);
+  assert_log_equal (a->log, b->log);
+  g_assert_cmpstr (a->replay_of, ==, b->replay_of);
+  g_assert_cmpint (a->created_at, ==, b->created_at);
+  g_assert_cmpint (a->updated_at, ==, b->updated_at);
+  g_assert_cmpint (a->delivered_at, ==, b->delivered_at);
+}
+
+static void
+test_delivery_state_strings (WeStore *store)
+{
+  WeDeliveryState state = WE_DELIVERY_FAILED;
+
+  for (guint s = WE_DELIVERY_PENDING; s <= WE_DELIVERY_FAILED; s++) {
+    g_assert_true (we_delivery_state_from_string (we_delivery_state_to_string (s), &state));
+    g_assert_cmpint (state, ==, s);
+  }
+  g_assert_cmpstr (we_delivery_state_to_string (WE_DELIVERY_SUCCEEDED), ==, "succeeded");
+  g_assert_false (we_delivery_state_from_string ("done", &state));
+  g_assert_false (we_delivery_state_from_string (NULL, &state));
+  g_assert_null (we_delivery_state_to_string ((WeDeliveryState) 42));
+}
+
+static void
+test_deliveries (WeStore *store)
+{
+  g_autoptr(WeWebhookDelivery) first = make_delivery ("wh-1", T0, T0);
+  g_autoptr(WeWebhookDelivery) mine = make_delivery ("wh-1", T0, T0 + 10);
+  g_autoptr(WeWebhookDelivery) other = make_delivery ("wh-2", T0, T0 + 20);
+  g_autoptr(WeWebhookDelivery) orphan = make_delivery ("wh-nope", T0, T0);
+  g_autoptr(WeWebhookDelivery) got = NULL;
+  g_autoptr(WeWebhookDelivery) copy = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) attempt = json_object_new ();
+  guint total = 0;
+
+  put_webhook (store, "wh-1");
+  put_webhook (store, "wh-2");
+
+  /* no id: the store makes one; a caller's id is kept */
+  add_delivery (store, first);
+  g_assert_true (g_uuid_string_is_valid (first->id));
+  mine->id = g_strdup ("dlv-mine");
+  mine->replay_of = g_strdup (first->id);
+  add_delivery (store, mine);
+  g_assert_cmpstr (mine->id, ==, "dlv-mine");
+  add_delivery (store, other);
+  g_assert_false (we_store_delivery_add (store, orphan, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND);
+  g_clear_error (&error);
+
+  got = we_store_delivery_get (store, "dlv-mine", &error);
+  g_assert_no_error (error);
+  assert_delivery_equal (got, mine);
+  g_assert_cmpint (got->state, ==, WE_DELIVERY_PENDING);
+  g_assert_nonnull (got->log);
+  g_clear_pointer (&got, we_webhook_delivery_free);
+  g_assert_null (we_store_delivery_get (store, "dlv-nope", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* update writes every mutable field */
+  copy = we_webhook_delivery_copy (mine);
+  copy->state = WE_DELIVERY_SUCCEEDED;
+  copy->attempts = 3;
+  copy->next_attempt_at = T0 + 5000;
+  copy->claim_until = T0 + 6000;
+  copy->claimed_by = g_strdup ("kernel-a");
+  copy->last_status = 204;
+  copy->last_error = g_strdup ("connection reset — retried");
+  copy->log = json_array_new ();
+  json_object_set_int_member (attempt, "at", T0 + 1);
+  json_object_set_int_member (attempt, "status", 503);
+  json_object_set_string_member (attempt, "error", "HTTP 503");
+  json_object_set_int_member (attempt, "duration_ms", 12);
+  json_array_add_object_element (copy->log, g_steal_pointer (&attempt));
+  copy->updated_at = T0 + 7000;
+  copy->delivered_at = T0 + 7000;
+  g_assert_true (we_store_delivery_update (store, copy, &error));
+  g_assert_no_error (error);
+  got = we_store_delivery_get (store, "dlv-mine", &error);
+  g_assert_no_error (error);
+  assert_delivery_equal (got, copy);
+  g_clear_pointer (&got, we_webhook_delivery_free);
+  /* a copy's log is its own: the dispatcher appends to it */
+  {
+    g_autoptr(WeWebhookDelivery) again = we_webhook_delivery_copy (copy);
+
+    json_object_set_int_member (json_array_get_object_element (again->log, 0), "status", 200);
+    json_array_add_null_element (again->log);
+    g_assert_cmpuint (json_array_get_length (copy->log), ==, 1);
+    g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (copy->log, 0),
+                                                 "status"), ==, 503);
+  }
+  g_free (copy->id);
+  copy->id = g_strdup ("dlv-nope");
+  g_assert_false (we_store_delivery_update (store, copy, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* lists: newest first, per webhook or all, with the total */
+  list = we_store_delivery_list (store, "wh-1", 0, 0, &total, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, 2);
+  g_assert_cmpuint (list_len (list), ==, 2);
+  g_assert_cmpstr (((WeWebhookDelivery *) g_ptr_array_index (list, 0))->id, ==, "dlv-mine");
+  g_assert_cmpstr (((WeWebhookDelivery *) g_ptr_array_index (list, 1))->id, ==, first->id);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = we_store_delivery_list (store, "wh-1", 1, 1, &total, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, 2);
+  g_assert_cmpuint (list_len (list), ==, 1);
+  g_assert_cmpstr (((WeWebhookDelivery *) g_ptr_array_index (list, 0))->id, ==, first->id);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = we_store_delivery_list (store, NULL, 0, 0, &total, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, 3);
+  g_assert_cmpstr (((WeWebhookDelivery *) g_ptr_array_index (list, 0))->id, ==, other->id);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* deleting a webhook deletes its deliveries, and only its */
+  g_assert_true (we_store_webhook_delete (store, "wh-1", &error));
+  g_assert_no_error (error);
+  g_assert_null (we_store_delivery_get (store, "dlv-mine", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND);
+  g_clear_error (&error);
+  list = we_store_delivery_list (store, "wh-1", 0, 0, &total, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, 0);
+  g_assert_cmpuint (list_len (list), ==, 0);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = we_store_delivery_list (store, NULL, 0, 0, &total, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, ==, 1);
+}
+
+static GPtrArray *
+claim (WeStore *store, const gchar *kernel_id, gint64 now, gint64 lease_us, guint limit)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *claimed = we_store_delivery_claim (store, kernel_id, now, lease_us, limit, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (claimed);
+  return claimed;
+}
+
+static const gchar *
+delivery_id_at (GPtrArray *list, guint i)
+{
+  return ((WeWebhookDelivery *) g_ptr_array_index (list, i))->id;
+}
+
+#define LEASE G_GINT64_CONSTANT (60000000)
+
+static void
+test_delivery_claim (WeStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) got = NULL;
+  g_autoptr(WeWebhookDelivery) stored = NULL;
+  gint64 now = T0 + 1000;
+  /* due at different times, added out of order */
+  struct { const gchar *id; gint64 next; WeDeliveryState state; } rows[] = {
+    { "d-later",   now - 10, WE_DELIVERY_PENDING },
+    { "d-first",   now - 30, WE_DELIVERY_PENDING },
+    { "d-due-now", now,      WE_DELIVERY_PENDING },
+    { "d-future",  now + 1,  WE_DELIVERY_PENDING },
+    { "d-middle",  now - 20, WE_DELIVERY_PENDING },
+    { "d-done",    now - 40, WE_DELIVERY_SUCCEEDED },
+    { "d-gaveup",  now - 40, WE_DELIVERY_FAILED },
+  };
+
+  put_webhook (store, "wh");
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    g_autoptr(WeWebhookDelivery) d = make_delivery ("wh", rows[i].next, T0 + i);
+
+    d->id = g_strdup (rows[i].id);
+    d->state = rows[i].state;
+    add_delivery (store, d);
+  }
+
+  /* the limit holds; the most overdue come first */
+  got = claim (store, "kernel-a", now, LEASE, 2);
+  g_assert_cmpuint (got->len, ==, 2);
+  g_assert_cmpstr (delivery_id_at (got, 0), ==, "d-first");
+  g_assert_cmpstr (delivery_id_at (got, 1), ==, "d-middle");
+  for (guint i = 0; i < got->len; i++) {
+    WeWebhookDelivery *d = g_ptr_array_index (got, i);
+
+    g_assert_cmpint (d->state, ==, WE_DELIVERY_DELIVERING);
+    g_assert_cmpstr (d->claimed_by, ==, "kernel-a");
+    g_assert_cmpint (d->claim_until, ==, now + LEASE);
+  }
+  g_clear_pointer (&got, g_ptr_array_unref);
+  stored = we_store_delivery_get (store, "d-first", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (stored->state, ==, WE_DELIVERY_DELIVERING);
+  g_assert_cmpstr (stored->claimed_by, ==, "kernel-a");
+  g_assert_cmpint (stored->claim_until, ==, now + LEASE);
+  g_clear_pointer (&stored, we_webhook_delivery_free);
+
+  /* the rest that is due (next_attempt_at <= now), never the future,
+   * finished or claimed ones */
+  got = claim (store, "kernel-b", now, LEASE, 10);
+  g_assert_cmpuint (got->len, ==, 2);
+  g_assert_cmpstr (delivery_id_at (got, 0), ==, "d-later");
+  g_assert_cmpstr (delivery_id_at (got, 1), ==, "d-due-now");
+  g_clear_pointer (&got, g_ptr_array_unref);
+  got = claim (store, "kernel-b", now, LEASE, 10);
+  g_assert_cmpuint (got->len, ==, 0);
+  g_clear_pointer (&got, g_ptr_array_unref);
+
+  /* a while later the future one is due; the leases still hold */
+  got = claim (store, "kernel-b", now + LEASE, LEASE, 10);
+  g_assert_cmpuint (got->len, ==, 1);
+  g_assert_cmpstr (delivery_id_at (got, 0), ==, "d-future");
+  g_clear_pointer (&got, g_ptr_array_unref);
+
+  /* kernel-a finishes one and reschedules the other */
+  stored = we_store_delivery_get (store, "d-first", &error);
+  g_assert_no_error (error);
+  stored->state = WE_DELIVERY_SUCCEEDED;
+  stored->attempts = 1;
+  stored->delivered_at = now + 5;
+  g_clear_pointer (&stored->claimed_by, g_free);
+  stored->claim_until = 0;
+  g_assert_true (we_store_delivery_update (store, stored, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&stored, we_webhook_delivery_free);
+  stored = we_store_delivery_get (store, "d-middle", &error);
+  g_assert_no_error (error);
+  stored->state = WE_DELIVERY_PENDING;
+  stored->attempts = 1;
+  stored->next_attempt_at = now + 2 * LEASE;
+  g_assert_true (we_store_delivery_update (store, stored, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&stored, we_webhook_delivery_free);
+
+  /* kernel-b dies: once its leases lapsed (claim_until < now), kernel-c
+   * takes them over, together with the rescheduled one now due */
+  got = claim (store, "kernel-c", now + LEASE + 1, LEASE, 10);
+  g_assert_cmpuint (got->len, ==, 2);
+  g_assert_cmpstr (delivery_id_at (got, 0), ==, "d-later");
+  g_assert_cmpstr (delivery_id_at (got, 1), ==, "d-due-now");
+  g_assert_cmpstr (((WeWebhookDelivery *) g_ptr_array_index (got, 0))->claimed_by, ==,
+                   "kernel-c");
+  g_clear_pointer (&got, g_ptr_array_unref);
+  got = claim (store, "kernel-c", now + 2 * LEASE, LEASE, 10);
+  g_assert_cmpuint (got->len, ==, 1);
+  g_assert_cmpstr (delivery_id_at (got, 0), ==, "d-middle");
+  g_clear_pointer (&got, g_ptr_array_unref);
+
+  /* finished ones are never claimed, however late */
+  got = claim (store, "kernel-d", now + 100 * LEASE, LEASE, 100);
+  g_assert_cmpuint (got->len, ==, 4);
+  for (guint i = 0; i < got->len; i++) {
+    g_assert_cmpstr (delivery_id_at (got, i), !=, "d-first");
+    g_assert_cmpstr (delivery_id_at (got, i), !=, "d-done");
+    g_assert_cmpstr (delivery_id_at (got, i), !=, "d-gaveup");
+  }
+}
+
+/* --- claim races: several claimers, one delivery each once --------------------------- */
+
+#define RACE_DELIVERIES 80
+#define RACE_CLAIMERS   4
+
+typedef struct {
+  WeStore    *store;
+  gchar      *kernel_id;
+  gint64      now;
+  GPtrArray  *ids;     /* what this claimer got */
+  GError     *error;
+  GMutex     *mutex;
+  GCond      *cond;
+  gboolean   *go;
+} Claimer;
+
+static gpointer
+claimer_run (gpointer data)
+{
+  Claimer *c = data;
+
+  /* all at once, so the claims overlap as much as they can */
+  g_mutex_lock (c->mutex);
+  while (!*c->go)
+    g_cond_wait (c->cond, c->mutex);
+  g_mutex_unlock (c->mutex);
+  for (;;) {
+    g_autoptr(GPtrArray) got =
+      we_store_delivery_claim (c->store, c->kernel_id, c->now, LEASE, 3, &c->error);
+
+    if (got == NULL || got->len == 0)
+      break;
+    for (guint i = 0; i < got->len; i++)
+      g_ptr_array_add (c->ids, g_strdup (delivery_id_at (got, i)));
+  }
+  return NULL;
+}
+
+void
+we_store_test_delivery_claim_race (WeStore *a, WeStore *b)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GError) error = NULL;
+  Claimer claimers[RACE_CLAIMERS];
+  GThread *threads[RACE_CLAIMERS];
+  gboolean go = FALSE;
+  GMutex mutex;
+  GCond cond;
+  guint n = 0;
+
+  put_webhook (a, "wh-race");
+  for (guint i = 0; i < RACE_DELIVERIES; i++) {
+    g_autoptr(WeWebhookDelivery) d = make_delivery ("wh-race", T0 + i, T0 + i);
+    add_delivery (i % 2 == 0 ? a : b, d);
+  }
+  for (guint i = 0; i < RACE_CLAIMERS; i++) {
+    claimers[i] = (Claimer) { i % 2 == 0 ? a : b, g_strdup_printf ("kernel-%u", i),
+                              T0 + RACE_DELIVERIES, g_ptr_array_new_with_free_func (g_free),
+                              NULL, &mutex, &cond, &go };
+  }
+  g_mutex_init (&mutex);
+  g_cond_init (&cond);
+  for (guint i = 0; i < RACE_CLAIMERS; i++)
+    threads[i] = g_thread_new ("claimer", claimer_run, &claimers[i]);
+  g_mutex_lock (&mutex);
+  go = TRUE;
+  g_cond_broadcast (&cond);
+  g_mutex_unlock (&mutex);
+  for (guint i = 0; i < RACE_CLAIMERS; i++)
+    g_thread_join (threads[i]);
+  g_mutex_clear (&mutex);
+  g_cond_clear (&cond);
+
+  for (guint i = 0; i < RACE_CLAIMERS; i++) {
+    g_assert_no_error (claimers[i].error);
+    for (guint j = 0; j < claimers[i].ids->len; j++) {
+      const gchar *id = g_ptr_array_index (claimers[i].ids, j);
+
+      if (!g_hash_table_add (seen, (gpointer) id))
+        g_error ("delivery %s was claimed twice", id);
+      n++;
+    }
+    g_test_message ("%s claimed %u", claimers[i].kernel_id, claimers[i].ids->len);
+  }
+  g_assert_cmpuint (n, ==, RACE_DELIVERIES);
+  /* and each is held by the claimer that returned it */
+  g_hash_table_remove_all (seen);
+  for (guint i = 0; i < RACE_CLAIMERS; i++) {
+    for (guint j = 0; j < claimers[i].ids->len; j++)
+      g_hash_table_insert (seen, g_ptr_array_index (claimers[i].ids, j), claimers[i].kernel_id);
+  }
+  all = we_store_delivery_list (b, "wh-race", 1000, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list_len (all), ==, RACE_DELIVERIES);
+  for (guint i = 0; i < all->len; i++) {
+    WeWebhookDelivery *d = g_ptr_array_index (all, i);
+
+    g_assert_cmpint (d->state, ==, WE_DELIVERY_DELIVERING);
+    g_assert_cmpstr (d->claimed_by, ==, g_hash_table_lookup (seen, d->id));
+  }
+  g_hash_table_remove_all (seen);
+  for (guint i = 0; i < RACE_CLAIMERS; i++) {
+    g_free (claimers[i].kernel_id);
+    g_ptr_array_unref (claimers[i].ids);
+  }
+}
+
+static void
+test_delivery_claim_threads (WeStore *store)
+{
+  /* one store, several threads: PostgreSQL runs them on separate pooled
+   * sessions, SQLite serialises them */
+  we_store_test_delivery_claim_race (store, store);
+}
+
+static gpointer
+call_token_get (WeStore *store, gpointer data, GError **error)
+{
+  return we_store_token_get (store, data, error);
+}
+
+static void
+test_security_call_async (WeStore *store)
+{
+  g_autoptr(WeApiToken) token = make_token ("tok_async", "sha256:async", T0);
+  g_autoptr(WeApiToken) got = NULL;
+  g_autoptr(GError) error = NULL;
+  Waiter w = { NULL, g_thread_self () };
+
+  g_assert_true (we_store_token_put (store, token, &error));
+  we_store_call_async (store, call_token_get, g_strdup ("tok_async"), g_free,
+                       (GDestroyNotify) we_api_token_free, NULL, waiter_cb, &w);
+  got = we_store_call_finish (store, waiter_wait (&w), &error);
+  g_assert_no_error (error);
+  assert_token_equal (got, token);
+  waiter_clear (&w);
+  we_store_call_async (store, call_token_get, g_strdup ("tok_nope"), g_free,
+                       (GDestroyNotify) we_api_token_free, NULL, waiter_cb, &w);
+  g_assert_null (we_store_call_finish (store, waiter_wait (&w), &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND);
+  waiter_clear (&w);
+}
+
 /* --- registration ------------------------------------------------------------------------ */
 
 static void
@@ -1888,6 +2788,16 @@ we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **erro
     { "async/profile-writes", test_async_profile_writes },
     { "async/threads", test_async_threads },
     { "async/flush-and-cancel", test_async_flush_and_cancel },
+    { "audit/roundtrip", test_audit_roundtrip },
+    { "audit/filters", test_audit_filters },
+    { "audit/default-limit", test_audit_default_limit },
+    { "token/put-get-list", test_tokens },
+    { "webhook/put-get-list-delete", test_webhooks },
+    { "delivery/state-strings", test_delivery_state_strings },
+    { "delivery/add-update-list", test_deliveries },
+    { "delivery/claim", test_delivery_claim },
+    { "delivery/claim-threads", test_delivery_claim_threads },
+    { "security/call-async", test_security_call_async },
   };
 
   g_return_if_fail (prefix != NULL && factory != NULL);

@@ -17,4 +17,9 @@ typedef WeStore *(*WeStoreTestFactory) (GError **error);
 void we_store_test_suite_add (const gchar *prefix,
                               WeStore *(*factory) (GError **error));
 
+/* Several threads claim the due deliveries of one webhook through @a and @b
+ * (two stores on one database: two kernels) and asserts none is handed out
+ * twice. @a and @b may be the same store. Both must start empty. */
+void we_store_test_delivery_claim_race (WeStore *a, WeStore *b);
+
 G_END_DECLS

@@ -455,6 +455,70 @@ we_store_flush (WeStore *self)
   g_cond_clear (&barrier.cond);
 }
 
+/* --- a caller's own function on the store thread ------------------------ */
+
+typedef struct {
+  WeStoreCallFunc func;
+  gpointer        data;
+  GDestroyNotify  data_free;
+  GDestroyNotify  result_free;
+} CallArgs;
+
+static void
+call_args_free (CallArgs *args)
+{
+  if (args->data_free != NULL)
+    args->data_free (args->data);
+  g_free (args);
+}
+
+static void
+op_call (WeStore *self, GTask *task, gpointer data)
+{
+  CallArgs *args = data;
+  GError *error = NULL;
+  gpointer result = args->func (self, args->data, &error);
+
+  if (error != NULL) {
+    if (result != NULL && args->result_free != NULL)
+      args->result_free (result);
+    g_task_return_error (task, error);
+  } else {
+    /* a NULL result is a success too: the finisher tells it by the error */
+    g_task_return_pointer (task, result, args->result_free);
+  }
+}
+
+void
+we_store_call_async (WeStore *self, WeStoreCallFunc func, gpointer data,
+                     GDestroyNotify data_free, GDestroyNotify result_free,
+                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                     gpointer user_data)
+{
+  GTask *task;
+  CallArgs *args;
+
+  g_return_if_fail (WE_IS_STORE (self));
+  g_return_if_fail (func != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, we_store_call_async);
+  args = g_new0 (CallArgs, 1);
+  args->func = func;
+  args->data = data;
+  args->data_free = data_free;
+  args->result_free = result_free;
+  g_task_set_task_data (task, args, (GDestroyNotify) call_args_free);
+  store_submit (self, task, op_call);
+}
+
+gpointer
+we_store_call_finish (WeStore *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 /* --- arguments, copied on the caller's thread ----------------------------- */
 
 static WeWorkerRecord *

@@ -59,6 +59,111 @@ JsonObject     *we_worker_record_to_json (const WeWorkerRecord *record);
 WePluginConfig *we_plugin_config_new  (void);
 void            we_plugin_config_free (WePluginConfig *config);
 
+/* --- security records (issue 7): audit log, API tokens, webhooks --- */
+
+typedef struct {
+  gint64   id;              /* assigned by the store */
+  gint64   at;              /* unix µs; 0 = now, set by the store */
+  gchar   *user_id;         /* nullable for anonymous callers */
+  gchar   *username;
+  gchar   *action;          /* "job.create", "profile.delete", "auth.login" … */
+  gchar   *resource_type;   /* "job", "profile", "worker", "webhook", "token" … */
+  gchar   *resource_id;     /* nullable */
+  gboolean success;
+  gint     status;          /* HTTP status, 0 when not from the API */
+  gchar   *error_code;      /* WE-… when it failed, nullable */
+  gchar   *payload_digest;  /* "sha256:<hex>" of the request body, nullable */
+  gchar   *client_ip;
+  gchar   *user_agent;
+  gchar   *request_id;
+} WeAuditEntry;
+
+typedef struct {
+  const gchar *user;          /* user id or user name, exact; nullable */
+  const gchar *action;        /* exact, or a prefix ending in "." ("job."); nullable */
+  const gchar *resource_type; /* nullable */
+  const gchar *resource_id;   /* exact; nullable */
+  gint64       since;         /* unix µs, inclusive; 0 = no bound */
+  gint64       until;         /* unix µs, exclusive; 0 = no bound */
+  guint        limit;         /* 0 = 100, capped at 10000 */
+  guint        offset;
+} WeAuditFilter;
+
+typedef struct {
+  gchar   *id;              /* public id, "tok_…" */
+  gchar   *name;            /* what the admin called it */
+  gchar   *token_hash;      /* "sha256:<hex>" of the secret; the secret itself is never stored */
+  gchar   *prefix;          /* first characters of the secret, to tell tokens apart */
+  gchar   *user_id;         /* the identity the token acts as */
+  gchar   *username;
+  WeRole   role;
+  gchar   *created_by;      /* user id of the admin */
+  gint64   created_at;      /* unix µs */
+  gint64   expires_at;      /* unix µs, 0 = never */
+  gint64   last_used_at;    /* unix µs, 0 = never */
+  gint64   revoked_at;      /* unix µs, 0 = active */
+} WeApiToken;
+
+typedef struct {
+  gchar   *id;
+  gchar   *url;
+  gchar  **events;          /* "job.created" …; NULL or empty = every event */
+  gchar   *description;
+  gchar   *secret_salt;     /* hex; the signing secret is derived from it and the service secret */
+  gchar   *secret_ref;      /* nullable: a secrets-backend reference the owner chose instead */
+  gchar   *job_id;          /* nullable: a per-job hook (POST /v1/jobs "webhooks") */
+  gchar   *user_id;         /* who registered it */
+  gboolean enabled;
+  gint64   created_at;      /* unix µs */
+  gint64   updated_at;
+} WeWebhook;
+
+typedef enum {
+  WE_DELIVERY_PENDING,      /* waiting for next_attempt_at */
+  WE_DELIVERY_DELIVERING,   /* claimed by a kernel until claim_until */
+  WE_DELIVERY_SUCCEEDED,
+  WE_DELIVERY_FAILED,       /* gave up: 24 h of retries passed */
+} WeDeliveryState;
+
+typedef struct {
+  gchar          *id;
+  gchar          *webhook_id;
+  gchar          *event_id;       /* the same for a replay of the event */
+  gchar          *event_type;
+  gchar          *payload;        /* the exact body that is signed and sent */
+  WeDeliveryState state;
+  gint            attempts;
+  gint64          next_attempt_at; /* unix µs */
+  gint64          claim_until;     /* unix µs, while DELIVERING */
+  gchar          *claimed_by;      /* kernel id */
+  gint            last_status;     /* HTTP status of the last attempt, 0 = none */
+  gchar          *last_error;
+  JsonArray      *log;            /* one object per attempt: at, status, error, duration_ms */
+  gchar          *replay_of;      /* delivery id this one replays, nullable */
+  gint64          created_at;
+  gint64          updated_at;
+  gint64          delivered_at;   /* 0 until it succeeded */
+} WeWebhookDelivery;
+
+WeAuditEntry      *we_audit_entry_new          (void);
+void               we_audit_entry_free         (WeAuditEntry *entry);
+WeApiToken        *we_api_token_new            (void);
+WeApiToken        *we_api_token_copy           (const WeApiToken *token);
+void               we_api_token_free           (WeApiToken *token);
+WeWebhook         *we_webhook_new              (void);
+WeWebhook         *we_webhook_copy             (const WeWebhook *webhook);
+void               we_webhook_free             (WeWebhook *webhook);
+WeWebhookDelivery *we_webhook_delivery_new     (void);
+WeWebhookDelivery *we_webhook_delivery_copy    (const WeWebhookDelivery *delivery);
+void               we_webhook_delivery_free    (WeWebhookDelivery *delivery);
+const gchar       *we_delivery_state_to_string (WeDeliveryState state);
+gboolean           we_delivery_state_from_string (const gchar *str, WeDeliveryState *state);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeAuditEntry, we_audit_entry_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeApiToken, we_api_token_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeWebhook, we_webhook_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeWebhookDelivery, we_webhook_delivery_free)
+
 #define WE_TYPE_STORE (we_store_get_type ())
 G_DECLARE_INTERFACE (WeStore, we_store, WE, STORE, GObject)
 
@@ -119,7 +224,36 @@ struct _WeStoreInterface {
    * they become orphans any kernel, this one included, adopts. */
   gboolean    (*job_release_owned) (WeStore *self, const gchar *kernel_id, GError **error);
 
-  gpointer padding[13];
+  /* audit log: append-only */
+  gboolean    (*audit_add)         (WeStore *self, WeAuditEntry *entry, GError **error);
+  GPtrArray  *(*audit_list)        (WeStore *self, const WeAuditFilter *filter, guint *total,
+                                    GError **error);
+  /* API tokens: put inserts or replaces by id; get_by_hash finds active and
+   * revoked ones alike (the caller checks revoked_at/expires_at) */
+  gboolean    (*token_put)         (WeStore *self, const WeApiToken *token, GError **error);
+  WeApiToken *(*token_get)         (WeStore *self, const gchar *id, GError **error);
+  WeApiToken *(*token_get_by_hash) (WeStore *self, const gchar *token_hash, GError **error);
+  GPtrArray  *(*token_list)        (WeStore *self, GError **error);
+  /* webhooks; webhook_list with @job_id NULL lists every hook */
+  gboolean    (*webhook_put)       (WeStore *self, const WeWebhook *webhook, GError **error);
+  WeWebhook  *(*webhook_get)       (WeStore *self, const gchar *id, GError **error);
+  GPtrArray  *(*webhook_list)      (WeStore *self, const gchar *job_id, GError **error);
+  gboolean    (*webhook_delete)    (WeStore *self, const gchar *id, GError **error);
+  /* deliveries: the durable queue. delivery_add inserts; delivery_claim
+   * atomically moves up to @limit due ones (PENDING with next_attempt_at <=
+   * @now, or DELIVERING whose claim_until passed) to DELIVERING for
+   * @kernel_id until @now + @lease_us and returns them; delivery_update
+   * writes a delivery back as given. */
+  gboolean    (*delivery_add)      (WeStore *self, WeWebhookDelivery *delivery, GError **error);
+  GPtrArray  *(*delivery_claim)    (WeStore *self, const gchar *kernel_id, gint64 now,
+                                    gint64 lease_us, guint limit, GError **error);
+  gboolean    (*delivery_update)   (WeStore *self, const WeWebhookDelivery *delivery,
+                                    GError **error);
+  WeWebhookDelivery *(*delivery_get) (WeStore *self, const gchar *id, GError **error);
+  GPtrArray  *(*delivery_list)     (WeStore *self, const gchar *webhook_id, guint limit,
+                                    guint offset, guint *total, GError **error);
+
+  gpointer padding[16];
 };
 
 /* --- synchronous calls: for tests, tools and startup, never the main loop --- */
@@ -161,6 +295,38 @@ gboolean    we_store_plugin_config_put (WeStore *self, const WePluginConfig *con
 /* Returns: (transfer container) (element-type WePluginConfig) (nullable) */
 GPtrArray  *we_store_plugin_config_list(WeStore *self, GError **error);
 gint        we_store_schema_version    (WeStore *self);
+
+/* security records (src/store/we-store-security.c); errors as above, with
+ * WE_ERROR_SYS_NOT_FOUND for a missing token, webhook or delivery */
+gboolean    we_store_audit_add         (WeStore *self, WeAuditEntry *entry, GError **error);
+/* Returns: (transfer container) (element-type WeAuditEntry) (nullable); newest first */
+GPtrArray  *we_store_audit_list        (WeStore *self, const WeAuditFilter *filter, guint *total,
+                                        GError **error);
+gboolean    we_store_token_put         (WeStore *self, const WeApiToken *token, GError **error);
+/* Returns: (transfer full) (nullable) */
+WeApiToken *we_store_token_get         (WeStore *self, const gchar *id, GError **error);
+/* Returns: (transfer full) (nullable) */
+WeApiToken *we_store_token_get_by_hash (WeStore *self, const gchar *token_hash, GError **error);
+/* Returns: (transfer container) (element-type WeApiToken) (nullable); newest first */
+GPtrArray  *we_store_token_list        (WeStore *self, GError **error);
+gboolean    we_store_webhook_put       (WeStore *self, const WeWebhook *webhook, GError **error);
+/* Returns: (transfer full) (nullable) */
+WeWebhook  *we_store_webhook_get       (WeStore *self, const gchar *id, GError **error);
+/* Returns: (transfer container) (element-type WeWebhook) (nullable) */
+GPtrArray  *we_store_webhook_list      (WeStore *self, const gchar *job_id, GError **error);
+gboolean    we_store_webhook_delete    (WeStore *self, const gchar *id, GError **error);
+gboolean    we_store_delivery_add      (WeStore *self, WeWebhookDelivery *delivery,
+                                        GError **error);
+/* Returns: (transfer container) (element-type WeWebhookDelivery) (nullable) */
+GPtrArray  *we_store_delivery_claim    (WeStore *self, const gchar *kernel_id, gint64 now,
+                                        gint64 lease_us, guint limit, GError **error);
+gboolean    we_store_delivery_update   (WeStore *self, const WeWebhookDelivery *delivery,
+                                        GError **error);
+/* Returns: (transfer full) (nullable) */
+WeWebhookDelivery *we_store_delivery_get (WeStore *self, const gchar *id, GError **error);
+/* Returns: (transfer container) (element-type WeWebhookDelivery) (nullable); newest first */
+GPtrArray  *we_store_delivery_list     (WeStore *self, const gchar *webhook_id, guint limit,
+                                        guint offset, guint *total, GError **error);
 
 /* --- asynchronous calls: the kernel's way in ---
  *
@@ -248,6 +414,18 @@ WeProfile  *we_store_finish_profile    (WeStore *self, GAsyncResult *result, GEr
 /* any list; @total is set by job_list only. Returns: (transfer container) (nullable) */
 GPtrArray  *we_store_finish_list       (WeStore *self, GAsyncResult *result, guint *total,
                                         GError **error);
+
+/* Runs @func on the store's thread, in order with every other operation, and
+ * completes on the caller's thread-default context: the way in for calls that
+ * have no _async wrapper of their own (audit, tokens, webhooks). @func may
+ * return NULL for success; the finisher then returns NULL with no error. */
+typedef gpointer (*WeStoreCallFunc) (WeStore *self, gpointer data, GError **error);
+void        we_store_call_async        (WeStore *self, WeStoreCallFunc func, gpointer data,
+                                        GDestroyNotify data_free, GDestroyNotify result_free,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+/* Returns: (transfer full) (nullable): what @func returned */
+gpointer    we_store_call_finish       (WeStore *self, GAsyncResult *result, GError **error);
 
 /* Waits until every operation submitted so far has run (for shutdown). */
 void        we_store_flush             (WeStore *self);

@@ -12,6 +12,7 @@
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
 #include "queue/we-nats.h"
+#include "secrets/we-secrets-router.h"
 #include "we-worker-caps.h"
 
 /* One task at a time per process: an operator starts more processes for
@@ -1169,6 +1170,8 @@ we_worker_nats_start (WeWorkerNats *self)
   json_object_set_string_member (configure, "scratch_dir", self->scratch_dir);
   json_object_set_string_member (configure, "plugin_dir", self->plugin_dir);
   json_object_set_array_member (configure, "disabled_plugins", disabled_json);
+  json_object_set_object_member (configure, "secrets",
+                                 we_secrets_settings_from_config (self->config));
   we_worker_start (self->worker);
   we_worker_receive (self->worker, configure);
 

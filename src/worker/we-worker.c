@@ -15,6 +15,7 @@
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
 #include "plugin/we-plugin-host.h"
+#include "secrets/we-secrets-router.h"
 
 /* Progress is rate-limited so a fast encoder cannot flood the kernel, and
  * the last value held back is flushed by the ticker so it is never lost. */
@@ -694,8 +695,9 @@ we_worker_scan_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   }
   msg = we_worker_msg_new ("done", task->id);
   json_object_set_object_member (msg, "index", we_keyframe_index_to_json (index));
+  /* the storage URL, not media_uri: a presigned URL is a credential */
   we_log (G_LOG_LEVEL_INFO, task->id, NULL, "scanned %s: %u keyframes, %" G_GUINT64_FORMAT
-          " frames", task->media_uri, index->keyframes_s->len, index->video_frames);
+          " frames", task->input_url, index->keyframes_s->len, index->video_frames);
   we_worker_send (self, msg);
   we_worker_task_end (self);
 }
@@ -887,7 +889,7 @@ we_worker_probe_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     task->progress.duration_s = info->duration_s;
     we_worker_send_progress (self);
     task->ticker_id = g_timeout_add (WE_WORKER_TICK_MS, we_worker_tick_cb, self);
-    we_log (G_LOG_LEVEL_INFO, task->id, NULL, "packaging %s (%s) into %s", task->media_uri,
+    we_log (G_LOG_LEVEL_INFO, task->id, NULL, "packaging %s (%s) into %s", task->input_url,
             we_worker_package_kind_name (req->kind), task->scratch_path);
     we_encoder_package_async (task->encoder, req, we_worker_progress_cb, task,
                               task->cancellable, we_worker_package_cb, g_object_ref (self));
@@ -912,7 +914,7 @@ we_worker_probe_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   we_worker_send_progress (self);
   task->ticker_id = g_timeout_add (WE_WORKER_TICK_MS, we_worker_tick_cb, self);
 
-  we_log (G_LOG_LEVEL_INFO, task->id, NULL, "transcoding %s into %s", task->media_uri,
+  we_log (G_LOG_LEVEL_INFO, task->id, NULL, "transcoding %s into %s", task->input_url,
           task->scratch_path);
   we_encoder_transcode_async (task->encoder, &task->request, we_worker_progress_cb, task,
                               task->cancellable, we_worker_transcode_cb, g_object_ref (self));
@@ -1231,6 +1233,8 @@ we_worker_handle_configure (WeWorker *self, JsonObject *msg)
   const gchar *plugin_dir = we_json_get_string (msg, "plugin_dir");
   JsonArray *plugins = we_json_get_array (msg, "plugins");
   JsonArray *disabled = we_json_get_array (msg, "disabled_plugins");
+  JsonObject *secrets_settings = we_json_get_object (msg, "secrets");
+  g_autoptr(WeSecretsRouter) secrets = NULL;
   g_autoptr(GStrvBuilder) disabled_ids = g_strv_builder_new ();
   g_auto(GStrv) disabled_list = NULL;
   g_autoptr(GError) error = NULL;
@@ -1275,6 +1279,17 @@ we_worker_handle_configure (WeWorker *self, JsonObject *msg)
                                     (GDestroyNotify) g_hash_table_unref);
   we_plugin_host_set_pillar_filter (self->host,
                                     (1u << WE_PILLAR_STORAGE) | (1u << WE_PILLAR_ENCODER));
+  /* The kernel sends where secrets live, never a secret: plugins here
+   * resolve their references themselves (spec §6.5). */
+  if (secrets_settings != NULL) {
+    secrets = we_secrets_router_new_from_settings (secrets_settings, &error);
+    if (secrets == NULL) {
+      g_warning ("worker %s: no secrets backend: %s", self->worker_id, error->message);
+      g_clear_error (&error);
+    } else {
+      we_plugin_host_set_secrets (self->host, WE_SECRETS (secrets));
+    }
+  }
   for (guint i = 0; disabled != NULL && i < json_array_get_length (disabled); i++) {
     JsonNode *node = json_array_get_element (disabled, i);
 

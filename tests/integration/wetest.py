@@ -93,6 +93,7 @@ class Daemon:
         self.log_path = os.path.join(self.tmp, "webencoded.log")
         self.media = os.path.join(self.tmp, "media")
         os.makedirs(self.media, exist_ok=True)
+        self.tls_context = None  # an ssl.SSLContext: talk HTTPS to a TLS-configured daemon
 
     def env(self):
         env = dict(os.environ)
@@ -104,6 +105,9 @@ class Daemon:
             "WE_WORKERS": str(self.workers),
             "WE_PLUGIN_STORAGE_FS_BROWSE_ROOTS": self.media,
             "WE_RETRY_BASE_MS": "300",
+            # tests refuse many bad credentials on purpose from one address;
+            # test_rbac.py checks the limiter with its own, low setting
+            "WE_LOGIN_MAX_FAILURES": "100000",
             "LOG_LEVEL": "debug" if os.environ.get("WE_TEST_VERBOSE") else "info",
         })
         if CLUSTER and "DATABASE_URL" not in self.extra_env:
@@ -256,7 +260,11 @@ class Daemon:
 
     # --- HTTP ---
     def request(self, method, path, body=None, headers=None, timeout=60):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.tls_context is not None:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=self.tls_context)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         hdrs = dict(headers or {})
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()

@@ -18,12 +18,13 @@
 
 #include <glib/gstdio.h>
 
+#include "we-htpasswd.h"
+
 #define LOCAL_USER_ID   "00000000-0000-0000-0000-000000000000"
 #define LOCAL_USERNAME  "local"
 #define USER_ID_NS      "webencode:auth-basic:"
 /* Limits on what a client can send and an operator's file can hold */
 #define MAX_TOKEN_LEN   4096
-#define MAX_USERNAME    256
 #define MAX_HTPASSWD    (4 * 1024 * 1024)
 /* successful checks remembered per user, so bcrypt is not paid per request */
 #define CACHE_KEY_LEN   32
@@ -128,58 +129,36 @@ user_id_for (const gchar *username)
                           digest[12], digest[13], digest[14], digest[15]);
 }
 
-static gboolean
-hash_is_supported (const gchar *hash)
-{
-  return g_str_has_prefix (hash, "$2y$") || g_str_has_prefix (hash, "$2b$") ||
-         g_str_has_prefix (hash, "$6$");
-}
-
 /* Parses the file into a fresh table; @self->lock held. Entries we cannot
  * verify safely are skipped with a warning rather than accepted. */
 static void
-load_users_locked (WeAuthBasic *self, const gchar *contents)
+warn_line (guint line, const gchar *message, gpointer user_data)
 {
-  g_auto(GStrv) lines = g_strsplit (contents, "\n", -1);
+  WeAuthBasic *self = user_data;
+
+  g_warning ("%s:%u: %s", self->htpasswd, line, message);
+}
+
+static void
+load_users_locked (WeAuthBasic *self, const gchar *contents, gsize len)
+{
+  g_autoptr(GPtrArray) entries = we_htpasswd_parse (contents, len, warn_line, self);
 
   g_hash_table_remove_all (self->users);
-  for (guint i = 0; lines[i] != NULL; i++) {
-    gchar *line = g_strstrip (lines[i]);
-    gchar *colon;
-    User *user;
+  for (guint i = 0; i < entries->len; i++) {
+    WeHtpasswdEntry *entry = g_ptr_array_index (entries, i);
+    User *user = g_new0 (User, 1);
     gpointer role;
 
-    if (line[0] == '\0' || line[0] == '#')
-      continue;
-    colon = strchr (line, ':');
-    if (colon == NULL || colon == line || colon - line > MAX_USERNAME) {
-      g_warning ("%s:%u: not a user:hash line; ignored", self->htpasswd, i + 1);
-      continue;
-    }
-    *colon = '\0';
-    if (!hash_is_supported (colon + 1)) {
-      g_warning ("%s:%u: user '%s' has a plaintext, {SHA}, apr1 or other weak hash; "
-                 "ignored (use bcrypt: htpasswd -B)", self->htpasswd, i + 1, line);
-      continue;
-    }
-    if (g_hash_table_contains (self->users, line)) {
-      g_warning ("%s:%u: user '%s' listed twice; the first entry counts", self->htpasswd, i + 1,
-                 line);
-      continue;
-    }
-    user = g_new0 (User, 1);
-    user->username = g_strdup (line);
-    user->hash = g_strdup (colon + 1);
-    user->user_id = user_id_for (line);
-    if (g_hash_table_lookup_extended (self->roles, line, NULL, &role))
+    user->username = g_strdup (entry->username);
+    user->hash = g_strdup (entry->hash);
+    user->user_id = user_id_for (entry->username);
+    if (g_hash_table_lookup_extended (self->roles, entry->username, NULL, &role))
       user->role = GPOINTER_TO_INT (role);
     else
       user->role = WE_ROLE_VIEWER;
     g_hash_table_insert (self->users, user->username, user);
   }
-  /* wipe the copy of the hashes we read */
-  for (guint i = 0; lines[i] != NULL; i++)
-    memset (lines[i], 0, strlen (lines[i]));
 }
 
 /* Re-reads the file when it changed; fails closed (no users) when it went
@@ -216,7 +195,7 @@ refresh_users_locked (WeAuthBasic *self)
     self->file_loaded = FALSE;
     return;
   }
-  load_users_locked (self, contents);
+  load_users_locked (self, contents, len);
   memset (contents, 0, len);
   self->file_mtime_ns = mtime_ns;
   self->file_size = st.st_size;
@@ -315,7 +294,7 @@ decode_basic (const gchar *token, gchar **username, gchar **password)
   decoded = g_realloc (decoded, decoded_len + 1);
   decoded[decoded_len] = '\0';
   colon = strchr ((gchar *) decoded, ':');
-  if (colon == NULL || colon == (gchar *) decoded || colon - (gchar *) decoded > MAX_USERNAME ||
+  if (colon == NULL || colon == (gchar *) decoded || colon - (gchar *) decoded > WE_HTPASSWD_MAX_USERNAME ||
       !g_utf8_validate ((gchar *) decoded, colon - (gchar *) decoded, NULL)) {
     memset (decoded, 0, decoded_len);
     return FALSE;

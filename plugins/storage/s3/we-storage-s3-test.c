@@ -484,9 +484,9 @@ test_config (Fixture *fx, gconstpointer data)
   /* secrets by reference (spec §6.5) */
   json_object_set_string_member (fx->config, "access_key_id_ref", "secret/webencode/s3/access_key");
   json_object_set_string_member (fx->config, "secret_access_key", "x");
-  expect_refused (fx, "secret backend not configured");
+  expect_refused (fx, "no secrets backend is configured");
   json_object_set_string_member (fx->config, "access_key_id_ref", "vault:kv/s3#id");
-  expect_refused (fx, "secret backend not configured");
+  expect_refused (fx, "no secrets backend is configured");
   json_object_set_string_member (fx->config, "access_key_id_ref", "env:WE_S3_TEST_UNSET_VAR");
   expect_refused (fx, "WE_S3_TEST_UNSET_VAR is not set");
   g_setenv ("WE_S3_TEST_KEY_ID", "FROMENV", TRUE);
@@ -518,7 +518,7 @@ test_config (Fixture *fx, gconstpointer data)
   json_object_set_string_member (fx->config, "secret_access_key", "x");
   json_object_remove_member (fx->config, "secret_access_key_ref");
   json_object_set_string_member (fx->config, "access_key_id", "plain");
-  expect_refused (fx, "not both");
+  expect_refused (fx, "set only one of");
   json_object_remove_member (fx->config, "access_key_id_ref");
   plugin = load (fx);
   g_assert_cmpint (plugin->state, ==, WE_PLUGIN_STATE_HEALTHY);

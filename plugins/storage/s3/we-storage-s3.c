@@ -36,6 +36,9 @@
 #define MAX_SECRET_FILE    (64 * 1024)
 #define MAX_PARTS          10000     /* S3's limit per multipart upload */
 #define IO_TIMEOUT_S       60
+/* how long a credential from the secrets backend is used before it is
+ * looked up again (a rotated key is picked up within this) */
+#define CREDENTIAL_TTL_US  (300 * G_USEC_PER_SEC)
 
 #define WE_TYPE_STORAGE_S3 (we_storage_s3_get_type ())
 G_DECLARE_FINAL_TYPE (WeStorageS3, we_storage_s3, WE, STORAGE_S3, GObject)
@@ -48,8 +51,18 @@ struct _WeStorageS3 {
   gchar    *authority;          /* host[:port] as the Host header carries it */
   gchar    *region;
   gchar    *bucket;             /* default bucket, nullable */
-  gchar    *access_key_id;      /* NULL: anonymous requests */
+  gboolean  signed_requests;    /* FALSE: anonymous requests */
+  /* Credentials: either given at create() (plain keys, env:, file:/path)
+   * or resolved through the secrets backend at use time and kept for
+   * CREDENTIAL_TTL_US; cred_lock guards the four below. */
+  GMutex    cred_lock;
+  gchar    *access_key_id;
   gchar    *secret_access_key;
+  gint64    access_key_id_expires;      /* 0: static */
+  gint64    secret_access_key_expires;
+  gchar    *access_key_id_ref;          /* nullable: resolve through secrets */
+  gchar    *secret_access_key_ref;
+  WeSecrets *secrets;                   /* nullable */
   gboolean  path_style;
   guint64   threshold;
   guint64   part_size;
@@ -81,6 +94,10 @@ we_storage_s3_finalize (GObject *object)
   g_free (self->bucket);
   g_free (self->access_key_id);
   clear_secret (&self->secret_access_key);
+  g_free (self->access_key_id_ref);
+  g_free (self->secret_access_key_ref);
+  g_clear_object (&self->secrets);
+  g_mutex_clear (&self->cred_lock);
   G_OBJECT_CLASS (we_storage_s3_parent_class)->finalize (object);
 }
 
@@ -93,6 +110,7 @@ we_storage_s3_class_init (WeStorageS3Class *klass)
 static void
 we_storage_s3_init (WeStorageS3 *self)
 {
+  g_mutex_init (&self->cred_lock);
 }
 
 static gboolean
@@ -274,11 +292,57 @@ s3_session_new (void)
                                         NULL);
 }
 
-static WeS3Credentials
-credentials (WeStorageS3 *self)
+/* One credential, from the secrets backend when it is a reference. Called
+ * with cred_lock held; blocks on the backend (we are on a worker thread). */
+static gboolean
+refresh_one (WeStorageS3 *self, const gchar *key, const gchar *ref, gchar **value,
+             gint64 *expires, GError **error)
 {
-  WeS3Credentials creds = { self->access_key_id, self->secret_access_key, self->region, "s3" };
-  return creds;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const gchar *data;
+  gsize size = 0;
+
+  if (ref == NULL || (*value != NULL && g_get_monotonic_time () < *expires))
+    return TRUE;
+  bytes = we_secrets_lookup (self->secrets, ref, NULL, &local_error);
+  if (bytes == NULL) {
+    /* the backend's message names the reference, never a value */
+    g_set_error (error, WE_ERROR, WE_ERROR_STO_ACCESS_DENIED, "storage-s3 '%s_ref': %s", key,
+                 local_error->message);
+    return FALSE;
+  }
+  data = g_bytes_get_data (bytes, &size);
+  if (size == 0 || memchr (data, '\0', size) != NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_STO_ACCESS_DENIED,
+                 "storage-s3 '%s_ref': the secret is empty or not text", key);
+    return FALSE;
+  }
+  clear_secret (value);
+  *value = g_strndup (data, size);
+  *expires = g_get_monotonic_time () + CREDENTIAL_TTL_US;
+  return TRUE;
+}
+
+/* Copies of the current credentials, to be wiped with clear_secret().
+ * FALSE when a reference cannot be resolved now. */
+static gboolean
+take_credentials (WeStorageS3 *self, gchar **access_key_id, gchar **secret_access_key,
+                  GError **error)
+{
+  gboolean ok;
+
+  g_mutex_lock (&self->cred_lock);
+  ok = refresh_one (self, "access_key_id", self->access_key_id_ref, &self->access_key_id,
+                    &self->access_key_id_expires, error) &&
+       refresh_one (self, "secret_access_key", self->secret_access_key_ref,
+                    &self->secret_access_key, &self->secret_access_key_expires, error);
+  if (ok) {
+    *access_key_id = g_strdup (self->access_key_id);
+    *secret_access_key = g_strdup (self->secret_access_key);
+  }
+  g_mutex_unlock (&self->cred_lock);
+  return ok;
 }
 
 /* Where a request for @bucket/@key goes: the Host header value and the
@@ -372,11 +436,20 @@ s3_message_new (WeStorageS3 *self, const S3Request *req, GError **error)
   }
   g_ptr_array_add (signed_headers, NULL);
 
-  if (self->access_key_id != NULL) {
-    WeS3Credentials creds = credentials (self);
-    g_autofree gchar *auth =
-      we_s3_authorization (&creds, req->method, path, query,
-                           (const gchar * const *) signed_headers->pdata, payload_hash, amz_date);
+  if (self->signed_requests) {
+    g_autofree gchar *akid = NULL;
+    gchar *secret = NULL;
+    WeS3Credentials creds = { NULL, NULL, self->region, "s3" };
+    g_autofree gchar *auth = NULL;
+
+    if (!take_credentials (self, &akid, &secret, error))
+      return NULL;
+    creds.access_key_id = akid;
+    creds.secret_access_key = secret;
+    auth = we_s3_authorization (&creds, req->method, path, query,
+                                (const gchar * const *) signed_headers->pdata, payload_hash,
+                                amz_date);
+    clear_secret (&secret);
     soup_message_headers_replace (headers, "Authorization", auth);
   }
   return g_steal_pointer (&msg);
@@ -1161,21 +1234,29 @@ we_storage_s3_delete_object (WeStorage *storage, const gchar *url, GError **erro
 }
 
 static gchar *
-presign (WeStorageS3 *self, const S3Location *loc, const gchar *method, gint64 expiry)
+presign (WeStorageS3 *self, const S3Location *loc, const gchar *method, gint64 expiry,
+         GError **error)
 {
   g_autofree gchar *authority = NULL;
   g_autofree gchar *path = NULL;
   g_autofree gchar *query = NULL;
   g_autofree gchar *amz_date = NULL;
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  WeS3Credentials creds = credentials (self);
+  g_autofree gchar *akid = NULL;
+  gchar *secret = NULL;
+  WeS3Credentials creds = { NULL, NULL, self->region, "s3" };
 
   request_target (self, loc->bucket, loc->key, &authority, &path);
   /* anonymous access needs no signature: the plain URL is the whole story */
-  if (self->access_key_id == NULL)
+  if (!self->signed_requests)
     return g_strdup_printf ("%s://%s%s", self->scheme, authority, path);
+  if (!take_credentials (self, &akid, &secret, error))
+    return NULL;
+  creds.access_key_id = akid;
+  creds.secret_access_key = secret;
   amz_date = we_s3_amz_date (now);
   query = we_s3_presign_query (&creds, method, path, authority, NULL, amz_date, expiry);
+  clear_secret (&secret);
   return g_strdup_printf ("%s://%s%s?%s", self->scheme, authority, path, query);
 }
 
@@ -1203,7 +1284,7 @@ we_storage_s3_get_signed_url (WeStorage *storage, const gchar *url, const gchar 
   if (expiry_seconds <= 0)
     expiry_seconds = self->presign_expiry;
   expiry_seconds = MIN (expiry_seconds, WE_S3_MAX_EXPIRY_S);
-  return presign (self, &loc, m, expiry_seconds);
+  return presign (self, &loc, m, expiry_seconds, error);
 }
 
 static gchar *
@@ -1215,7 +1296,7 @@ we_storage_s3_get_media_uri (WeStorage *storage, const gchar *url, GError **erro
   if (!check_configured (self, error) || !parse_url (url, FALSE, &loc, error))
     return NULL;
   /* souphttpsrc reads it with GET and Range, which a host-only signature allows */
-  return presign (self, &loc, "GET", self->presign_expiry);
+  return presign (self, &loc, "GET", self->presign_expiry, error);
 }
 
 /* One ListObjectsV2 page. */
@@ -1579,9 +1660,9 @@ we_storage_s3_iface_init (WeStorageInterface *iface)
 
 /* ---- the module ---- */
 
-/* A spec §6.5 secret reference: env:NAME and file:/path resolve here; the
- * secrets store (vault:, secret:, or a bare store path as in the spec's
- * example) is not wired up yet, and saying so beats a confusing 403 later. */
+/* A spec §6.5 secret reference that resolves here, once: env:NAME and
+ * file:/absolute/path. Every other reference goes to the service's secrets
+ * backend at use time (see read_credential()). */
 static gchar *
 resolve_secret_ref (const gchar *key, const gchar *ref, GError **error)
 {
@@ -1623,8 +1704,8 @@ resolve_secret_ref (const gchar *key, const gchar *ref, GError **error)
     g_strstrip (value);
   } else {
     g_set_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
-                 "'%s': secret backend not configured; use an env:NAME or file:/path reference",
-                 key);
+                 "'%s': no secrets backend is configured ([secrets] in the service "
+                 "configuration); use one, or an env:NAME or file:/path reference", key);
     return NULL;
   }
   if (value[0] == '\0') {
@@ -1636,26 +1717,54 @@ resolve_secret_ref (const gchar *key, const gchar *ref, GError **error)
   return g_steal_pointer (&value);
 }
 
+/* Reads credential @key: the plain key (discouraged: a warning, never the
+ * value), "<key>_ref" or "<key>_secret_ref". env: and file:/path references
+ * resolve now; any other reference is kept in @ref_out and resolved through
+ * @secrets when a request needs it. */
 static gboolean
-read_credential (JsonObject *config, const gchar *key, gchar **out, GError **error)
+read_credential (JsonObject *config, WeSecrets *secrets, const gchar *key, gchar **out,
+                 gchar **ref_out, GError **error)
 {
   g_autofree gchar *ref_key = g_strconcat (key, "_ref", NULL);
+  g_autofree gchar *secret_ref_key = g_strconcat (key, "_secret_ref", NULL);
   const gchar *plain = we_plugin_config_get_string (config, key, NULL);
   const gchar *ref = we_plugin_config_get_string (config, ref_key, NULL);
+  const gchar *secret_ref = we_plugin_config_get_string (config, secret_ref_key, NULL);
 
   if (plain != NULL && plain[0] == '\0')
     plain = NULL;
   if (ref != NULL && ref[0] == '\0')
     ref = NULL;
-  if (plain != NULL && ref != NULL) {
+  if (secret_ref != NULL && secret_ref[0] == '\0')
+    secret_ref = NULL;
+  if ((plain != NULL) + (ref != NULL) + (secret_ref != NULL) > 1) {
     g_set_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
-                 "set either '%s' or '%s', not both", key, ref_key);
+                 "set only one of '%s', '%s' and '%s'", key, ref_key, secret_ref_key);
     return FALSE;
   }
-  if (ref != NULL) {
-    *out = resolve_secret_ref (ref_key, ref, error);
-    return *out != NULL;
+  if (secret_ref != NULL) {
+    ref = secret_ref;
+    g_free (ref_key);
+    ref_key = g_steal_pointer (&secret_ref_key);
   }
+  if (ref != NULL) {
+    if (g_str_has_prefix (ref, "env:") || g_str_has_prefix (ref, "file:/")) {
+      *out = resolve_secret_ref (ref_key, ref, error);
+      return *out != NULL;
+    }
+    if (secrets == NULL) {
+      g_set_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                   "'%s': no secrets backend is configured ([secrets] in the service "
+                   "configuration); use one, or an env:NAME or file:/path reference", ref_key);
+      return FALSE;
+    }
+    *ref_out = g_strdup (ref);
+    return TRUE;
+  }
+  if (plain != NULL && g_str_equal (key, "secret_access_key"))
+    g_warning ("storage-s3: '%s' is set in plain text in the configuration; this is "
+               "discouraged: store it in the secrets backend and set '%s' (spec §6.5)", key,
+               ref_key);
   *out = g_strdup (plain);
   return TRUE;
 }
@@ -1718,7 +1827,7 @@ parse_endpoint (WeStorageS3 *self, const gchar *endpoint, GError **error)
 }
 
 static GObject *
-we_storage_s3_create_instance (JsonObject *config, GError **error)
+we_storage_s3_create_with_secrets (JsonObject *config, WeSecrets *secrets, GError **error)
 {
   g_autoptr(WeStorageS3) self = g_object_new (WE_TYPE_STORAGE_S3, NULL);
   const gchar *endpoint = we_plugin_config_get_string (config, "endpoint", NULL);
@@ -1732,25 +1841,34 @@ we_storage_s3_create_instance (JsonObject *config, GError **error)
   if (bucket != NULL && bucket[0] == '\0')
     bucket = NULL;
 
-  if (!read_credential (config, "access_key_id", &self->access_key_id, error) ||
-      !read_credential (config, "secret_access_key", &self->secret_access_key, error)) {
+  if (!read_credential (config, secrets, "access_key_id", &self->access_key_id,
+                        &self->access_key_id_ref, error) ||
+      !read_credential (config, secrets, "secret_access_key", &self->secret_access_key,
+                        &self->secret_access_key_ref, error)) {
     g_prefix_error (error, "storage-s3: ");
     return NULL;
   }
+  if (self->access_key_id_ref != NULL || self->secret_access_key_ref != NULL)
+    self->secrets = g_object_ref (secrets);
   /* Loaded from the plugin directory with no configuration at all (every
    * embedded install): stay out of the way instead of failing loudly. */
-  if (endpoint == NULL && bucket == NULL && self->access_key_id == NULL &&
-      self->secret_access_key == NULL) {
+  {
+    gboolean have_id = self->access_key_id != NULL || self->access_key_id_ref != NULL;
+    gboolean have_secret = self->secret_access_key != NULL || self->secret_access_key_ref != NULL;
+
+    self->signed_requests = have_id && have_secret;
+    if (have_id != have_secret) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                           "storage-s3 needs both an access key id and a secret access key, "
+                           "or neither for anonymous access");
+      return NULL;
+    }
+  }
+  if (endpoint == NULL && bucket == NULL && !self->signed_requests) {
     self->region = g_strdup (region);
     return G_OBJECT (g_steal_pointer (&self));
   }
 
-  if ((self->access_key_id == NULL) != (self->secret_access_key == NULL)) {
-    g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
-                         "storage-s3 needs both an access key id and a secret access key, "
-                         "or neither for anonymous access");
-    return NULL;
-  }
   if (region == NULL || region[0] == '\0' ||
       strspn (region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen (region)) {
     g_set_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
@@ -1788,9 +1906,15 @@ we_storage_s3_create_instance (JsonObject *config, GError **error)
   return G_OBJECT (g_steal_pointer (&self));
 }
 
+static GObject *
+we_storage_s3_create_instance (JsonObject *config, GError **error)
+{
+  return we_storage_s3_create_with_secrets (config, NULL, error);
+}
+
 static const gchar * const storage_s3_config_keys[] = {
   "endpoint", "region", "bucket", "access_key_id", "secret_access_key", "access_key_id_ref",
-  "secret_access_key_ref", "path_style", "multipart_threshold_mb", "part_size_mb",
+  "secret_access_key_ref", "access_key_id_secret_ref", "secret_access_key_secret_ref", "path_style", "multipart_threshold_mb", "part_size_mb",
   "presign_expiry_s", "list_page_size", NULL
 };
 
@@ -1802,6 +1926,7 @@ static const WePluginDescriptor storage_s3_descriptor = {
   .version = PLUGIN_VERSION,
   .config_keys = storage_s3_config_keys,
   .create = we_storage_s3_create_instance,
+  .create_with_secrets = we_storage_s3_create_with_secrets,
 };
 
 WE_PLUGIN_DEFINE (storage_s3_descriptor)

@@ -77,7 +77,23 @@ struct _WeAuthProviderInterface {
                                    gboolean        all_sessions,
                                    GError        **error);
 
-  gpointer padding[12];
+  /* ABI minor 3, optional: interactive login for the dashboard (OIDC
+   * authorization code + PKCE). begin_login returns the URL to send the
+   * browser to; @state and @code_verifier are chosen by the kernel, which
+   * keeps them until the callback. complete_login exchanges the code for an
+   * identity whose access_token/refresh_token the dashboard then uses. */
+  gchar      *(*begin_login)      (WeAuthProvider *self,
+                                   const gchar    *redirect_uri,
+                                   const gchar    *state,
+                                   const gchar    *code_verifier,
+                                   GError        **error);
+  WeIdentity *(*complete_login)   (WeAuthProvider *self,
+                                   const gchar    *redirect_uri,
+                                   const gchar    *code,
+                                   const gchar    *code_verifier,
+                                   GError        **error);
+
+  gpointer padding[10];
 };
 
 /* Returns: (transfer full) (nullable) */
@@ -98,6 +114,17 @@ WeIdentity *we_auth_provider_refresh_token    (WeAuthProvider *self, const gchar
                                                GError **error);
 gboolean    we_auth_provider_logout           (WeAuthProvider *self, const gchar *user_id,
                                                const gchar *session_id, gboolean all_sessions,
+                                               GError **error);
+
+/* FALSE when the provider has no interactive login */
+gboolean    we_auth_provider_supports_login   (WeAuthProvider *self);
+/* Returns: (transfer full) (nullable) */
+gchar      *we_auth_provider_begin_login      (WeAuthProvider *self, const gchar *redirect_uri,
+                                               const gchar *state, const gchar *code_verifier,
+                                               GError **error);
+/* Returns: (transfer full) (nullable) */
+WeIdentity *we_auth_provider_complete_login   (WeAuthProvider *self, const gchar *redirect_uri,
+                                               const gchar *code, const gchar *code_verifier,
                                                GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeIdentity, we_identity_free)

@@ -29,12 +29,15 @@
 #include "we-auth.h"
 #include "we-live.h"
 #include "we-publisher.h"
+#include "we-secrets.h"
 
 G_BEGIN_DECLS
 
 #define WE_PLUGIN_PROTOCOL_VERSION 1
 /* 1: WeEncoder gained scan/stitch and WeEncodeRequest.mode */
-#define WE_PLUGIN_ABI_MINOR        2
+/* 2: WeEncoder gained package
+ * 3: WePluginDescriptor.create_with_secrets, WeAuthProvider login vfuncs */
+#define WE_PLUGIN_ABI_MINOR        3
 
 typedef enum {
   WE_PILLAR_AUTH,
@@ -63,7 +66,14 @@ typedef struct {
    * WE_ERROR_PLG_INVALID_CONFIG. */
   GObject           *(*create)            (JsonObject *config,
                                            GError    **error);
-  gpointer             reserved[8];
+  /* ABI minor 3, optional: called instead of create() with the service's
+   * secrets backend (nullable when none is configured), which the instance
+   * may keep to resolve "*_secret_ref"/"*_token_ref" keys when it needs
+   * them (we_plugin_config_get_secret()). */
+  GObject           *(*create_with_secrets) (JsonObject *config,
+                                             WeSecrets  *secrets,
+                                             GError    **error);
+  gpointer             reserved[7];
 } WePluginDescriptor;
 
 typedef const WePluginDescriptor *(*WePluginGetDescriptorFunc) (void);
