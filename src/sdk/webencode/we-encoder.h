@@ -40,6 +40,28 @@ typedef enum {
   WE_ENCODE_MODE_AUDIO,
 } WeEncodeMode;
 
+/* ABI minor 4: pipeline introspection. What one pipeline of a task looked
+ * like once it ran, so an engineer can reproduce it by hand. A task may run
+ * several pipelines (a loudness measurement, then the transcode); each is
+ * reported once, as it reaches PLAYING, under its own @stage.
+ *
+ * Every pipeline an encoder runs for a request is named after the request's
+ * task_id (gst_object_get_name() of the top-level bin), so a GStreamer log
+ * handler can tell which task a debug line belongs to. */
+typedef struct {
+  const gchar *stage;    /* "transcode", "segment", "audio", "stitch",
+                          * "ladder", "thumbnails", "subtitles", "loudness" … */
+  const gchar *launch;   /* a gst-launch-1.0 line (without the program name)
+                          * that reproduces the pipeline; secrets in URIs
+                          * (query strings) are replaced by "REDACTED" */
+  const gchar *dot;      /* nullable: the running pipeline in Graphviz dot,
+                          * with negotiated caps (GST_DEBUG_GRAPH_SHOW_ALL) */
+} WePipelineInfo;
+
+/* Called on the caller's main context. */
+typedef void (*WePipelineFunc) (const WePipelineInfo *info,
+                                gpointer              user_data);
+
 typedef struct {
   const gchar     *task_id;
   const gchar     *input_uri;    /* readable by a GStreamer source element */
@@ -48,6 +70,9 @@ typedef struct {
   gdouble          start_s;      /* 0 = from the start */
   gdouble          duration_s;   /* 0 = to the end */
   WeEncodeMode     mode;
+  /* ABI minor 4, nullable: told about every pipeline the request runs */
+  WePipelineFunc   pipeline_func;
+  gpointer         pipeline_data;
 } WeEncodeRequest;
 
 /* What a keyframe scan learned without decoding (demux + parse only). */
@@ -82,6 +107,10 @@ typedef struct {
   guint64              expected_frames;
   gdouble              expected_duration_s;
   gdouble              frame_duration_s;   /* tolerance for the duration */
+  /* ABI minor 4, nullable: told about every pipeline the request runs */
+  const gchar         *task_id;
+  WePipelineFunc       pipeline_func;
+  gpointer             pipeline_data;
 } WeStitchRequest;
 
 typedef struct {
@@ -111,6 +140,9 @@ typedef struct {
    * URI players fetch it from (the service serves it to authorized clients) */
   const guint8    *key;          /* 16 bytes, nullable */
   const gchar     *key_uri;
+  /* ABI minor 4, nullable: told about every pipeline the request runs */
+  WePipelineFunc   pipeline_func;
+  gpointer         pipeline_data;
 } WePackageRequest;
 
 typedef struct {

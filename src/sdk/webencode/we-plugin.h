@@ -36,8 +36,10 @@ G_BEGIN_DECLS
 #define WE_PLUGIN_PROTOCOL_VERSION 1
 /* 1: WeEncoder gained scan/stitch and WeEncodeRequest.mode */
 /* 2: WeEncoder gained package
- * 3: WePluginDescriptor.create_with_secrets, WeAuthProvider login vfuncs */
-#define WE_PLUGIN_ABI_MINOR        3
+ * 3: WePluginDescriptor.create_with_secrets, WeAuthProvider login vfuncs
+ * 4: pipeline_func/pipeline_data at the end of WeEncodeRequest,
+ *    WeStitchRequest and WePackageRequest (pipeline introspection) */
+#define WE_PLUGIN_ABI_MINOR        4
 
 typedef enum {
   WE_PILLAR_AUTH,
