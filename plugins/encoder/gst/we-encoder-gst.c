@@ -6,6 +6,7 @@
 #include <gst/pbutils/pbutils.h>
 #include <webencode/we-plugin.h>
 
+#include "we-gst-elements.h"
 #include "we-gst-encoders.h"
 #include "we-gst-package.h"
 #include "we-gst-pipeline.h"
@@ -242,6 +243,13 @@ encoder_gst_create (JsonObject *config, GError **error)
   if (!gst_is_initialized () && !gst_init_check (NULL, NULL, &gst_error)) {
     g_set_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
                  "GStreamer failed to initialise: %s", gst_error->message);
+    return NULL;
+  }
+  /* every pipeline measures its progress with weprogress, registered here
+   * from the module itself rather than found on GST_PLUGIN_PATH */
+  if (!we_gst_elements_register ()) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                         "cannot register the webencode GStreamer elements");
     return NULL;
   }
   return G_OBJECT (we_encoder_gst_new (config, error));

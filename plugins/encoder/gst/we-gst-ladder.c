@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include "we-gst-introspect.h"
 #include "we-gst-ladder.h"
 
 #include <errno.h>
@@ -109,6 +110,7 @@ typedef struct {
   GPtrArray           *subtitles;   /* (element-type SubtitleIn) */
   gdouble              fps;
   GstClockTime         seg_ns;
+  GPtrArray           *progress;    /* each rung's weprogress, after its encoder */
   gboolean             done;
 
   /* shared with streaming threads */
@@ -117,11 +119,14 @@ typedef struct {
   guint                audio_pads;
   GPtrArray           *audio_tracks;  /* (element-type AudioTrack), grows in pad-added */
   GstSegment           in_segment;
-  GstClockTime         position;
-  guint64              frames;
   guint64              last_slot;
   gboolean             seen_frame;
   GArray              *boundaries;  /* GstClockTime: first frame of each segment */
+  /* introspection */
+  gchar               *task_id;
+  WePipelineFunc       pipeline_func;
+  gpointer             pipeline_data;
+  gboolean             introspected;
 } LadderJob;
 
 /* ---- result --------------------------------------------------------------- */
@@ -369,6 +374,8 @@ ladder_job_free (LadderJob *job)
   ladder_job_remove_sources (job);
   if (job->pipeline != NULL)
     gst_element_set_state (job->pipeline, GST_STATE_NULL);
+  g_free (job->task_id);
+  g_clear_pointer (&job->progress, g_ptr_array_unref);
   g_clear_pointer (&job->pipeline, gst_object_unref);
   g_clear_pointer (&job->rungs, g_ptr_array_unref);
   g_clear_pointer (&job->audio_tracks, g_ptr_array_unref);
@@ -446,7 +453,7 @@ teardown_thread (gpointer data)
 static void
 report_progress (LadderJob *job, gboolean final)
 {
-  we_gst_progress_report (&job->report, &job->lock, &job->position, &job->frames, final);
+  we_gst_progress_report_elements (&job->report, job->progress, final);
 }
 
 /* Completes the task once; takes @error, or @result on success. */
@@ -532,12 +539,7 @@ boundary_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   buf = GST_PAD_PROBE_INFO_BUFFER (info);
   g_mutex_lock (&job->lock);
   rt = running_time (&job->in_segment, GST_BUFFER_PTS (buf));
-  job->frames++;
   if (GST_CLOCK_TIME_IS_VALID (rt)) {
-    GstClockTime end = rt + (GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) : 0);
-
-    if (!GST_CLOCK_TIME_IS_VALID (job->position) || end > job->position)
-      job->position = end;
     slot = (rt + PTS_SLACK) / job->seg_ns;
     if (!job->seen_frame) {
       g_array_append_val (job->boundaries, rt);
@@ -1792,6 +1794,8 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
 
   if (job->done)
     return G_SOURCE_REMOVE;
+  we_gst_introspect_message (job->pipeline, msg, "ladder", job->pipeline_func,
+                             job->pipeline_data, &job->introspected);
   switch (GST_MESSAGE_TYPE (msg)) {
   case GST_MESSAGE_ERROR:
     ladder_complete (task, NULL, we_gst_error_from_message (msg, job->decodebin));
@@ -1952,8 +1956,9 @@ build_rung (LadderJob *job, Rung *r, GstElement *vtee, GstElement *atee,
   g_autoptr(WeGstElementSpec) spec = NULL;
   g_autofree gchar *vcaps = NULL;
   g_autofree gchar *enc_name = g_strdup_printf ("venc_%s", r->rung->name);
+  g_autofree gchar *progress_name = g_strdup_printf ("progress_%s", r->rung->name);
   const gchar *out_caps;
-  GstElement *queue, *scale, *caps, *enc, *rtee, *tail;
+  GstElement *queue, *scale, *caps, *enc, *rtee, *tail, *progress;
   g_autoptr(GstPad) enc_src = NULL;
 
   if (!make_dir (r->dir, error))
@@ -2000,7 +2005,12 @@ build_rung (LadderJob *job, Rung *r, GstElement *vtee, GstElement *atee,
   g_object_set_data (G_OBJECT (enc_src), "we-ladder-job", job);
   gst_pad_add_probe (enc_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                      rung_output_probe, r, NULL);
-  if ((rtee = add_element (job, "tee", NULL, error)) == NULL || !link_many (error, tail, rtee, NULL))
+  /* what the rung has encoded: the job's progress is its slowest rung's */
+  if ((progress = we_gst_add_progress (job->pipeline, progress_name, error)) == NULL)
+    return FALSE;
+  g_ptr_array_add (job->progress, gst_object_ref (progress));
+  if ((rtee = add_element (job, "tee", NULL, error)) == NULL ||
+      !link_many (error, tail, progress, rtee, NULL))
     return FALSE;
 
   if (job->want_ts) {
@@ -2161,7 +2171,7 @@ build_pipeline (LadderJob *job, gboolean has_audio, GError **error)
                  job->profile->video_codec);
     return FALSE;
   }
-  job->pipeline = gst_object_ref_sink (gst_pipeline_new ("we-ladder"));
+  job->pipeline = gst_object_ref_sink (gst_pipeline_new (we_gst_pipeline_name (job->task_id)));
   if ((job->decodebin = add_element (job, "uridecodebin", "src", error)) == NULL)
     return FALSE;
   g_object_set (job->decodebin, "uri", job->uri, NULL);
@@ -2359,6 +2369,11 @@ check_request (LadderJob *job, const WeProfile *profile, const WeGstLadderExtras
     memcpy (job->key, extras->key, AES_BLOCK);
     job->key_uri = g_strdup (uri);
   }
+  if (extras != NULL) {
+    job->task_id = g_strdup (extras->task_id);
+    job->pipeline_func = extras->pipeline_func;
+    job->pipeline_data = extras->pipeline_data;
+  }
   if (extras != NULL && extras->n_subtitles > 0) {
     if (extras->n_subtitles > WE_GST_LADDER_MAX_SUBTITLES || extras->subtitles == NULL) {
       g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
@@ -2423,7 +2438,7 @@ we_gst_ladder_async (const gchar *input_uri, const WeProfile *profile, const gch
   job->audio_tracks = g_ptr_array_new_with_free_func ((GDestroyNotify) audio_track_free);
   job->context = g_main_context_ref_thread_default ();
   job->boundaries = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
-  job->position = GST_CLOCK_TIME_NONE;
+  job->progress = g_ptr_array_new_with_free_func (gst_object_unref);
   gst_segment_init (&job->in_segment, GST_FORMAT_UNDEFINED);
   if (options != NULL)
     job->options = *options;

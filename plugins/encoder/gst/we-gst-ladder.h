@@ -68,6 +68,10 @@ typedef struct {
   const gchar  *key_uri;   /* written verbatim in EXT-X-KEY's URI (the service serves the key there) */
   const WeGstLadderSubtitle *subtitles;  /* nullable */
   guint         n_subtitles;
+  /* nullable: names the pipeline and reports it (stage "ladder") */
+  const gchar    *task_id;
+  WePipelineFunc  pipeline_func;
+  gpointer        pipeline_data;
 } WeGstLadderExtras;
 
 typedef enum {

@@ -7,6 +7,7 @@
 #include <gst/app/gstappsink.h>
 #include <webencode/we-error.h>
 
+#include "we-gst-introspect.h"
 #include "we-gst-run.h"
 
 /* BS.1770-4 §2.1: a block of 400 ms is -0.691 + 10 log10 (Σ G_i z_i) LUFS */
@@ -354,6 +355,10 @@ typedef struct {
   gchar           *uri;
   guint            stream_index;
   GList           *unpackers;     /* demuxer and parser factories, for autoplug-continue */
+  gchar           *task_id;       /* nullable: names the pipeline */
+  WePipelineFunc   pipeline_func; /* nullable: introspection */
+  gpointer         pipeline_data;
+  gboolean         introspected;
 
   GSource         *cancel_source;
   GSource         *bus_source;
@@ -391,6 +396,7 @@ measure_job_free (MeasureJob *job)
   gst_plugin_feature_list_free (job->unpackers);
   g_clear_pointer (&job->context, g_main_context_unref);
   g_free (job->uri);
+  g_free (job->task_id);
   g_mutex_clear (&job->lock);
   g_free (job);
 }
@@ -574,6 +580,8 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
 
   if (job->done)
     return G_SOURCE_REMOVE;
+  we_gst_introspect_message (job->pipeline, msg, "loudness", job->pipeline_func,
+                             job->pipeline_data, &job->introspected);
   switch (GST_MESSAGE_TYPE (msg)) {
   case GST_MESSAGE_ERROR:
     measure_complete (task, we_gst_error_from_message (msg, job->decodebin));
@@ -629,11 +637,12 @@ static gboolean
 build_pipeline (MeasureJob *job, GError **error)
 {
   GstElement *filter;
+  GstElement *progress;
   GstElement *sink;
   g_autoptr(GstCaps) caps = NULL;
   GstAppSinkCallbacks callbacks = { 0, };
 
-  job->pipeline = gst_object_ref_sink (gst_pipeline_new ("we-loudness"));
+  job->pipeline = gst_object_ref_sink (gst_pipeline_new (we_gst_pipeline_name (job->task_id)));
   job->decodebin = we_gst_bin_add_new (job->pipeline, "uridecodebin", NULL, error);
   if (job->decodebin == NULL)
     return FALSE;
@@ -648,6 +657,10 @@ build_pipeline (MeasureJob *job, GError **error)
   caps = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "F32LE",
                               "layout", G_TYPE_STRING, "interleaved", NULL);
   g_object_set (filter, "caps", caps, NULL);
+  /* how far the measurement has read, on the bus */
+  progress = we_gst_add_progress (job->pipeline, "progress", error);
+  if (progress == NULL)
+    return FALSE;
   sink = we_gst_bin_add_new (job->pipeline, "appsink", NULL, error);
   if (sink == NULL)
     return FALSE;
@@ -656,7 +669,7 @@ build_pipeline (MeasureJob *job, GError **error)
   g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
   callbacks.new_sample = appsink_new_sample;
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, job, NULL);
-  if (!gst_element_link_many (job->convert, filter, sink, NULL)) {
+  if (!gst_element_link_many (job->convert, filter, progress, sink, NULL)) {
     g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_FAILED,
                          "cannot link audioconvert to appsink");
     return FALSE;
@@ -677,6 +690,16 @@ void
 we_gst_loudness_measure_async (const gchar *uri, guint stream_index, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data)
 {
+  we_gst_loudness_measure_task_async (uri, stream_index, NULL, NULL, NULL, cancellable, callback,
+                                      user_data);
+}
+
+void
+we_gst_loudness_measure_task_async (const gchar *uri, guint stream_index, const gchar *task_id,
+                                    WePipelineFunc pipeline_func, gpointer pipeline_data,
+                                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   MeasureJob *job = g_new0 (MeasureJob, 1);
   GError *error = NULL;
@@ -686,6 +709,9 @@ we_gst_loudness_measure_async (const gchar *uri, guint stream_index, GCancellabl
   job->context = g_main_context_ref_thread_default ();
   job->uri = g_strdup (uri);
   job->stream_index = stream_index;
+  job->task_id = g_strdup (task_id);
+  job->pipeline_func = pipeline_func;
+  job->pipeline_data = pipeline_data;
   g_task_set_task_data (task, job, (GDestroyNotify) measure_job_free);
 
   if (uri == NULL || !gst_uri_is_valid (uri)) {

@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 #include <gst/audio/audio.h>
+#include <webencode/we-encoder.h>
 
 G_BEGIN_DECLS
 
@@ -54,6 +55,17 @@ void     we_gst_loudness_measure_async  (const gchar         *uri,
                                          GCancellable        *cancellable,
                                          GAsyncReadyCallback  callback,
                                          gpointer             user_data);
+/* As we_gst_loudness_measure_async(), for a task: the pipeline is named
+ * after @task_id (nullable) and reported through @pipeline_func (nullable)
+ * as stage "loudness". Finish with we_gst_loudness_measure_finish(). */
+void     we_gst_loudness_measure_task_async (const gchar         *uri,
+                                             guint                stream_index,
+                                             const gchar         *task_id,
+                                             WePipelineFunc       pipeline_func,
+                                             gpointer             pipeline_data,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
 /* @integrated_lufs: (out) (optional): -HUGE_VAL for a silent stream
  * @peak_dbfs: (out) (optional): the sample peak */
 gboolean we_gst_loudness_measure_finish (GAsyncResult  *result,

@@ -25,12 +25,16 @@ typedef struct {
   gchar                *key_uri;
   WeEncodeProgressFunc  progress;
   gpointer              progress_data;
+  gchar                *task_id;
+  WePipelineFunc        pipeline_func;
+  gpointer              pipeline_data;
 } Package;
 
 static void
 package_free (Package *p)
 {
   g_free (p->input_uri);
+  g_free (p->task_id);
   g_free (p->output_dir);
   g_clear_pointer (&p->profile, we_profile_unref);
   if (p->key != NULL)
@@ -131,6 +135,9 @@ start_ladder (GTask *task, JsonArray *subtitle_files)
   extras.key_uri = p->key_uri;
   extras.subtitles = (const WeGstLadderSubtitle *) (gpointer) subs->data;
   extras.n_subtitles = subs->len;
+  extras.task_id = p->task_id;
+  extras.pipeline_func = p->pipeline_func;
+  extras.pipeline_data = p->pipeline_data;
   /* the extras are read before we_gst_ladder_async returns */
   we_gst_ladder_async (p->input_uri, p->profile, p->output_dir, &p->options, &extras,
                        p->progress, p->progress_data, g_task_get_cancellable (task), ladder_cb,
@@ -203,6 +210,9 @@ we_gst_package_async (gpointer source_object, const WePackageRequest *request,
   if (request->key != NULL)
     p->key = g_memdup2 (request->key, 16);
   p->key_uri = g_strdup (request->key_uri);
+  p->task_id = g_strdup (request->task_id);
+  p->pipeline_func = request->pipeline_func;
+  p->pipeline_data = request->pipeline_data;
 
   if (g_mkdir_with_parents (p->output_dir, 0700) != 0) {
     g_task_return_new_error (task, WE_ERROR, WE_ERROR_JOB_FAILED, "cannot create %s: %s",

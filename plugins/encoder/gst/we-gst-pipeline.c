@@ -373,6 +373,8 @@ we_gst_plan_new (const WeEncodeRequest *request, const WeGstProbeResult *probe,
   parser = we_gst_video_parser_for_codec (profile->video_codec);
   if (parser != NULL)
     g_ptr_array_add (plan->video, we_gst_element_spec_new (parser, NULL));
+  /* where the output's progress is measured: what the encoder has made */
+  g_ptr_array_add (plan->video, we_gst_element_spec_new ("weprogress", WE_GST_PLAN_PROGRESS));
   g_ptr_array_add (plan->video, we_gst_element_spec_new ("queue", NULL));
   if (request->mode == WE_ENCODE_MODE_VIDEO_SEGMENT &&
       g_strcmp0 (plan->video_encoder.factory, "x265enc") == 0) {
@@ -434,6 +436,13 @@ audio:
       g_string_append_printf (decode_caps, ";%s", passthrough_caps (profile->audio_codec));
       plan->decode_caps = g_strdup (decode_caps->str);
     }
+  }
+  if (request->mode == WE_ENCODE_MODE_AUDIO && plan->audio_branches->len > 0) {
+    GPtrArray *chain = ((WeGstAudioBranch *) g_ptr_array_index (plan->audio_branches, 0))->chain;
+
+    /* the audio is the output: its progress is measured before the last queue */
+    g_ptr_array_insert (chain, (gint) chain->len - 1,
+                        we_gst_element_spec_new ("weprogress", WE_GST_PLAN_PROGRESS));
   }
   if (plan->audio_branches->len > 0)
     plan->audio = g_ptr_array_ref (((WeGstAudioBranch *) g_ptr_array_index (plan->audio_branches,

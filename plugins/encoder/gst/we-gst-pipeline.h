@@ -3,7 +3,7 @@
  * The transcode pipeline for a WeProfile, planned as element specs:
  *
  *   uridecodebin ─ video: queue ! videoconvert ! videoscale ! caps [! subtitleoverlay ! videoconvert ! caps]
- *                │        ! encoder [! caps] [! parser] ! queue ──────────────────────────────────────────┐
+ *                │        ! encoder [! caps] [! parser] ! weprogress ! queue ─────────────────────────────┐
  *                ├ audio, per branch: queue ! audioconvert ! audioresample ! caps [! volume] ! encoder ! queue ┤
  *                │                or: queue ! parser ! queue                    (passthrough) ────────┤
  *                ├ subtitles, per track: queue ! capssetter ! queue                (passthrough) ────────┴ mux ! filesink
@@ -51,6 +51,11 @@
 #include "we-gst-spec.h"
 
 G_BEGIN_DECLS
+
+/* The weprogress (gst-elements/) the transcode's progress is read from:
+ * after the video encoder's parser, or in WE_ENCODE_MODE_AUDIO after the
+ * first audio branch's encoder (or parser) */
+#define WE_GST_PLAN_PROGRESS "progress"
 
 /* Matroska ticks of the split & stitch intermediates, in nanoseconds */
 #define WE_GST_INTERMEDIATE_TIMECODESCALE 50000

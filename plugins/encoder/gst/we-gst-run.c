@@ -6,6 +6,8 @@
 #include <glib/gstdio.h>
 #include <webencode/we-error.h>
 
+#include "we-gst-elements.h"
+
 GError *
 we_gst_error_from_message (GstMessage *msg, GstElement *decodebin)
 {
@@ -214,21 +216,46 @@ we_gst_event_keep_stream (GstEvent *event, GstSegment *segment, GstCaps **caps)
   return FALSE;
 }
 
+GstElement *
+we_gst_add_progress (GstElement *bin, const gchar *name, GError **error)
+{
+  /* once per process; the module registers them when it loads, this
+   * covers the packagers driven directly (tests, the ladder tool) */
+  if (!we_gst_elements_register ()) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_FAILED,
+                         "cannot register our GStreamer elements");
+    return NULL;
+  }
+  return we_gst_bin_add_new (bin, WE_GST_PROGRESS_FACTORY, name, error);
+}
+
 void
-we_gst_progress_report (WeGstProgressReport *report, GMutex *lock, const GstClockTime *position,
-                        const guint64 *frames, gboolean final)
+we_gst_progress_report_elements (WeGstProgressReport *report, GPtrArray *progress,
+                                 gboolean final)
 {
   WeEncodeProgress p;
-  GstClockTime pos;
-  guint64 n;
+  GstClockTime pos = GST_CLOCK_TIME_NONE;
+  guint64 frames = 0;
 
   if (report->func == NULL)
     return;
-  g_mutex_lock (lock);
-  pos = *position;
-  n = *frames;
-  g_mutex_unlock (lock);
-  we_gst_progress_compute (&p, pos, n, report->expected_s, report->started_us, final,
+  for (guint i = 0; progress != NULL && i < progress->len; i++) {
+    guint64 e_pos = GST_CLOCK_TIME_NONE;
+    guint64 e_frames = 0;
+
+    g_object_get (g_ptr_array_index (progress, i), "position", &e_pos, "frames", &e_frames,
+                  NULL);
+    /* an output that has not started holds the others back at zero */
+    if (!GST_CLOCK_TIME_IS_VALID (e_pos))
+      e_pos = 0;
+    if (i == 0 || e_pos < pos) {
+      pos = e_pos;
+      frames = e_frames;
+    }
+  }
+  if (frames == 0 && pos == 0)
+    pos = GST_CLOCK_TIME_NONE;
+  we_gst_progress_compute (&p, pos, frames, report->expected_s, report->started_us, final,
                            &report->last_percent);
   report->func (&p, report->data);
 }

@@ -94,7 +94,7 @@ void        we_gst_remove_file       (const gchar *path);
 void        we_gst_remove_files      (GPtrArray *paths);
 
 /* What a pipeline's progress reports need besides the position and frame
- * count its streaming threads keep. */
+ * count its weprogress elements keep. */
 typedef struct {
   WeEncodeProgressFunc func;          /* nullable: nobody listens */
   gpointer             data;
@@ -103,13 +103,24 @@ typedef struct {
   gdouble              last_percent;
 } WeGstProgressReport;
 
-/* Reports *@position and *@frames, read under @lock, through @report
- * (see we_gst_progress_compute()). */
-void    we_gst_progress_report       (WeGstProgressReport *report,
-                                      GMutex              *lock,
-                                      const GstClockTime  *position,
-                                      const guint64       *frames,
-                                      gboolean             final);
+/* ---- progress from weprogress (gst-elements/) ------------------------------ */
+
+/* The factory name of our progress element. */
+#define WE_GST_PROGRESS_FACTORY "weprogress"
+
+/* A weprogress named @name (say what it measures: "progress",
+ * "progress_720p") added to @bin, our elements registered first.
+ * Returns: (transfer none) (nullable) */
+GstElement *we_gst_add_progress      (GstElement  *bin,
+                                      const gchar *name,
+                                      GError     **error);
+/* Reports through @report what the weprogress elements in @progress
+ * (element-type GstElement) measured: the position and frames of the one
+ * furthest behind, so 100 % waits for the slowest output. Reads their
+ * properties, which is safe while streaming threads write them. */
+void        we_gst_progress_report_elements (WeGstProgressReport *report,
+                                             GPtrArray           *progress,
+                                             gboolean             final);
 
 /* A pad probe's view of the stream it follows: a SEGMENT event is copied
  * into @segment, a CAPS event into @caps (nullable: not kept).

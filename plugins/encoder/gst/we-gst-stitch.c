@@ -7,7 +7,9 @@
 #include <gst/app/app.h>
 #include <webencode/we-error.h>
 
+#include "we-gst-introspect.h"
 #include "we-gst-reader.h"
+#include "we-gst-run.h"
 
 #define POLL_INTERVAL   (50 * GST_MSECOND)
 #define APPSRC_MAX_BYTES (8 * 1024 * 1024)
@@ -26,6 +28,11 @@ typedef struct {
    * source's own offset, which the output may keep */
   gdouble       source_overhang_s;
   WeStitchReport report;
+  /* introspection, reported on the caller's context */
+  gchar        *task_id;
+  WePipelineFunc pipeline_func;
+  gpointer      pipeline_data;
+  GMainContext *context;
 } StitchJob;
 
 static void
@@ -35,6 +42,8 @@ stitch_job_free (StitchJob *job)
   g_free (job->audio_uri);
   g_free (job->output_path);
   g_clear_pointer (&job->profile, we_profile_unref);
+  g_free (job->task_id);
+  g_clear_pointer (&job->context, g_main_context_unref);
   g_free (job);
 }
 
@@ -359,16 +368,28 @@ make_muxer (const WeProfile *profile, GError **error)
 
 static GstAppSrc *
 add_appsrc (GstElement *pipeline, GstElement *mux, GstCaps *caps, const gchar *pad_template,
-            GError **error)
+            const gchar *progress_name, GError **error)
 {
   GstElement *src = gst_element_factory_make ("appsrc", NULL);
+  GstElement *tail = src;
   g_autoptr(GstPad) srcpad = NULL;
   g_autoptr(GstPad) muxpad = NULL;
 
   g_object_set (src, "caps", caps, "format", GST_FORMAT_TIME, "block", TRUE,
                 "handle-segment-change", TRUE, "max-bytes", (guint64) APPSRC_MAX_BYTES, NULL);
   gst_bin_add (GST_BIN (pipeline), src);
-  srcpad = gst_element_get_static_pad (src, "src");
+  if (progress_name != NULL) {
+    /* what has been written so far, on the bus as the other pipelines' */
+    tail = we_gst_add_progress (pipeline, progress_name, error);
+    if (tail == NULL)
+      return NULL;
+    if (!gst_element_link (src, tail)) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_FAILED,
+                           "cannot link appsrc to weprogress");
+      return NULL;
+    }
+  }
+  srcpad = gst_element_get_static_pad (tail, "src");
   muxpad = gst_element_request_pad_simple (mux, pad_template);
   if (muxpad == NULL || gst_pad_link (srcpad, muxpad) != GST_PAD_LINK_OK) {
     g_autofree gchar *desc = gst_caps_to_string (caps);
@@ -412,6 +433,7 @@ stitch_run (StitchJob *job, GCancellable *cancellable, GError **error)
   GError *local = NULL;
   gboolean ok = FALSE;
   guint n_segments = g_strv_length (job->segment_uris);
+  gboolean introspected = FALSE;
 
   /* pass 1: every frame's time, so decode timestamps can be rebuilt for
    * the whole (Matroska keeps presentation times only) */
@@ -511,7 +533,7 @@ stitch_run (StitchJob *job, GCancellable *cancellable, GError **error)
   }
 
   /* the output pipeline */
-  pipeline = gst_object_ref_sink (gst_pipeline_new ("we-stitch"));
+  pipeline = gst_object_ref_sink (gst_pipeline_new (we_gst_pipeline_name (job->task_id)));
   mux = make_muxer (job->profile, error);
   if (mux == NULL)
     return FALSE;
@@ -537,16 +559,32 @@ stitch_run (StitchJob *job, GCancellable *cancellable, GError **error)
   vp.pts = pts;
   vp.dts = dts;
   vp.durations = out_durations;
-  vp.appsrc = add_appsrc (pipeline, mux, vcaps, "video_%u", error);
+  vp.appsrc = add_appsrc (pipeline, mux, vcaps, "video_%u", "progress", error);
   if (vp.appsrc == NULL)
     goto out;
   if (audio.caps != NULL) {
     ap.caps = gst_caps_ref (audio.caps);
-    ap.appsrc = add_appsrc (pipeline, mux, audio.caps, "audio_%u", error);
+    ap.appsrc = add_appsrc (pipeline, mux, audio.caps, "audio_%u", NULL, error);
     if (ap.appsrc == NULL)
       goto out;
   }
 
+  {
+    /* by hand, the parts are read from their files and concatenated:
+     * near enough, though this code rebuilds decode times itself */
+    g_autoptr(GString) v = g_string_new (NULL);
+
+    for (guint s = 0; s < n_segments; s++)
+      g_string_append_printf (v, "urisourcebin uri=\"%s\" ! parsebin ! vparts.  ",
+                              job->segment_uris[s]);
+    g_string_append (v, "concat name=vparts");
+    we_gst_introspect_set_substitute (GST_ELEMENT (vp.appsrc), v->str);
+    if (ap.appsrc != NULL) {
+      g_autofree gchar *a = g_strdup_printf ("urisourcebin uri=\"%s\" ! parsebin",
+                                             job->audio_uri);
+      we_gst_introspect_set_substitute (GST_ELEMENT (ap.appsrc), a);
+    }
+  }
   bus = gst_element_get_bus (pipeline);
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     g_set_error (error, WE_ERROR, WE_ERROR_JOB_FAILED, "cannot write %s", job->output_path);
@@ -565,9 +603,23 @@ stitch_run (StitchJob *job, GCancellable *cancellable, GError **error)
       g_cancellable_cancel (abort);
       break;
     }
-    msg = gst_bus_timed_pop_filtered (bus, POLL_INTERVAL, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    msg = gst_bus_timed_pop_filtered (bus, POLL_INTERVAL,
+                                      GST_MESSAGE_ERROR | GST_MESSAGE_EOS |
+                                      GST_MESSAGE_STATE_CHANGED);
     if (msg == NULL)
       continue;
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_STATE_CHANGED) {
+      GstState state;
+
+      gst_message_parse_state_changed (msg, NULL, &state, NULL);
+      if (GST_MESSAGE_SRC (msg) == GST_OBJECT (pipeline) && state == GST_STATE_PLAYING &&
+          !introspected) {
+        introspected = TRUE;
+        we_gst_pipeline_introspect_on (pipeline, "stitch", job->pipeline_func,
+                                       job->pipeline_data, job->context);
+      }
+      continue;
+    }
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       g_autoptr(GError) err = NULL;
       g_autofree gchar *dbg = NULL;
@@ -662,6 +714,10 @@ we_gst_stitch_async (gpointer source_object, const WeStitchRequest *request,
   job->expected_frames = request->expected_frames;
   job->expected_duration_s = request->expected_duration_s;
   job->frame_duration_s = request->frame_duration_s;
+  job->task_id = g_strdup (request->task_id);
+  job->pipeline_func = request->pipeline_func;
+  job->pipeline_data = request->pipeline_data;
+  job->context = g_main_context_ref_thread_default ();
   g_task_set_task_data (task, job, (GDestroyNotify) stitch_job_free);
   g_task_run_in_thread (task, stitch_thread);
 }

@@ -387,6 +387,7 @@ extract_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
   ExtractJob *job = user_data;
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps (pad);
   GstElement *sink = gst_element_factory_make ("fakesink", NULL);
+  GstElement *progress = NULL;
   g_autoptr(GstPad) sinkpad = NULL;
   g_autofree gchar *stream_id = gst_pad_get_stream_id (pad);
   const gchar *name;
@@ -418,9 +419,21 @@ extract_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
     g_mutex_unlock (&job->lock);
     gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                        text_probe, t, NULL);
+    {
+      g_autofree gchar *progress_name = g_strdup_printf ("progress_text_%d", index);
+
+      /* how far each extracted track has been read, on the bus */
+      progress = we_gst_add_progress (job->pipeline, progress_name, NULL);
+    }
   }
   gst_bin_add (GST_BIN (job->pipeline), sink);
   gst_element_sync_state_with_parent (sink);
+  if (progress != NULL) {
+    gst_element_link (progress, sink);
+    gst_element_sync_state_with_parent (progress);
+    gst_object_unref (sinkpad);
+    sinkpad = gst_element_get_static_pad (progress, "sink");
+  }
   if (gst_pad_link (pad, sinkpad) != GST_PAD_LINK_OK)
     we_gst_post_app_message (job->pipeline, "we-link-failed", name);
 }

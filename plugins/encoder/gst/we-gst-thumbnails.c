@@ -68,13 +68,12 @@ typedef struct {
   gint                 thumb_h;
   guint                columns;        /* sprite columns that fit its limits */
   guint                capacity;       /* tiles that fit the sprite limits */
+  GPtrArray           *progress;       /* the weprogress in front of the appsink */
 
   /* shared with the streaming thread */
   GMutex               lock;
   gboolean             video_linked;
   gboolean             stopping;
-  GstClockTime         position;
-  guint64              frames;
 
   /* the appsink's streaming thread; the main thread's once the pipeline is
    * down */
@@ -329,6 +328,7 @@ thumb_job_free (ThumbJob *job)
   thumb_job_remove_sources (job);
   if (job->pipeline != NULL)
     gst_element_set_state (job->pipeline, GST_STATE_NULL);
+  g_clear_pointer (&job->progress, g_ptr_array_unref);
   g_clear_pointer (&job->pipeline, gst_object_unref);
   thumb_job_release_frames (job);
   g_clear_pointer (&job->tiles, g_ptr_array_unref);
@@ -367,7 +367,7 @@ job_stopping (ThumbJob *job)
 static void
 report_progress (ThumbJob *job, gboolean final)
 {
-  we_gst_progress_report (&job->report, &job->lock, &job->position, &job->frames, final);
+  we_gst_progress_report_elements (&job->report, job->progress, final);
 }
 
 static JsonArray *
@@ -785,11 +785,6 @@ new_sample_cb (GstAppSink *sink, gpointer user_data)
     return GST_FLOW_OK;
   end = t + (GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) : 0);
 
-  g_mutex_lock (&job->lock);
-  job->position = t;
-  job->frames++;
-  g_mutex_unlock (&job->lock);
-
   if (!take_frame (job, sample, t, &error)) {
     streaming_done (job, error);
     return GST_FLOW_EOS;
@@ -906,21 +901,24 @@ static gboolean
 build_pipeline (ThumbJob *job, GError **error)
 {
   static const GstAppSinkCallbacks callbacks = { .eos = eos_cb, .new_sample = new_sample_cb };
-  GstElement *sink;
+  GstElement *sink, *progress;
   g_autoptr(GstCaps) caps = gst_caps_new_empty_simple ("video/x-raw");
 
   job->pipeline = gst_object_ref_sink (gst_pipeline_new ("we-thumbnails"));
   job->decodebin = we_gst_bin_add_new (job->pipeline, "uridecodebin", "src", error);
   if (job->decodebin == NULL ||
       (job->video_head = we_gst_bin_add_new (job->pipeline, "videoconvert", NULL, error)) == NULL ||
+      (progress = we_gst_add_progress (job->pipeline, "progress", error)) == NULL ||
       (sink = we_gst_bin_add_new (job->pipeline, "appsink", NULL, error)) == NULL)
     return FALSE;
+  /* the frames decoded so far are the job's progress */
+  g_ptr_array_add (job->progress, gst_object_ref (progress));
   g_object_set (job->decodebin, "uri", job->uri, NULL);
   /* every decoded frame, unconverted (videoconvert only maps other memory
    * to system memory): only the frames taken are scaled */
   g_object_set (sink, "caps", caps, "sync", FALSE, "enable-last-sample", FALSE, NULL);
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), (GstAppSinkCallbacks *) &callbacks, job, NULL);
-  if (!gst_element_link (job->video_head, sink)) {
+  if (!gst_element_link_many (job->video_head, progress, sink, NULL)) {
     g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_FAILED, "cannot link the frame sink");
     return FALSE;
   }
@@ -1033,7 +1031,7 @@ we_gst_thumbnails_async (const gchar *input_uri, const WeProfileThumbnails *opti
   g_task_set_source_tag (task, we_gst_thumbnails_async);
   g_mutex_init (&job->lock);
   job->context = g_main_context_ref_thread_default ();
-  job->position = GST_CLOCK_TIME_NONE;
+  job->progress = g_ptr_array_new_with_free_func (gst_object_unref);
   job->held_time = GST_CLOCK_TIME_NONE;
   job->last_end = GST_CLOCK_TIME_NONE;
   job->step = 1;

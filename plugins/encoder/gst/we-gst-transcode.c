@@ -6,6 +6,7 @@
 #include <gst/video/video.h>
 #include <webencode/we-error.h>
 
+#include "we-gst-introspect.h"
 #include "we-gst-loudness.h"
 #include "we-gst-run.h"
 #include "we-gst-subtitles.h"
@@ -31,6 +32,9 @@ typedef struct {
   WeEncodeMode         mode;
   WeGstOptions         options;
   WeGstProgressReport  report;
+  WePipelineFunc       pipeline_func;  /* nullable: introspection */
+  gpointer             pipeline_data;
+  gboolean             introspected;
 
   GSource             *cancel_source;
   GSource             *bus_source;
@@ -44,6 +48,7 @@ typedef struct {
   GArray              *audio;         /* Branch, as plan->audio_branches */
   GArray              *subs;          /* Branch, as plan->subtitle_branches */
   GstElement          *burn_head;     /* the queue to the overlay's subtitle pad */
+  GPtrArray           *progress;      /* the plan's weprogress, what is reported */
   WeGstProbeResult    *probe;
   GCancellable        *cancellable;
   guint                measuring;     /* audio branch whose loudness is measured */
@@ -60,9 +65,6 @@ typedef struct {
   guint                text_pads;     /* did not name (no stream-id) */
   GstPad              *seek_pad;
   GArray              *blocks;        /* BlockedPad */
-  GstSegment           out_segment;
-  GstClockTime         out_position;  /* running time encoded so far */
-  guint64              frames;
 
   /* segment mode, streaming thread only */
   GstClockTime         range_start;   /* source PTS of the first frame to keep */
@@ -132,6 +134,7 @@ transcode_job_free (TranscodeJob *job)
   g_clear_pointer (&job->blocks, g_array_unref);
   g_clear_pointer (&job->seek_pad, gst_object_unref);
   g_mutex_unlock (&job->lock);
+  g_clear_pointer (&job->progress, g_ptr_array_unref);
   g_clear_pointer (&job->pipeline, gst_object_unref);
   g_clear_pointer (&job->plan, we_gst_plan_free);
   g_clear_pointer (&job->probe, we_gst_probe_result_free);
@@ -152,7 +155,7 @@ transcode_job_free (TranscodeJob *job)
 static void
 report_progress (TranscodeJob *job, gboolean final)
 {
-  we_gst_progress_report (&job->report, &job->lock, &job->out_position, &job->frames, final);
+  we_gst_progress_report_elements (&job->report, job->progress, final);
 }
 
 /* Completes the task once; @error NULL means success. */
@@ -268,34 +271,6 @@ subtitle_fix_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   gst_buffer_copy_into (out, buf, GST_BUFFER_COPY_METADATA, 0, -1);
   gst_buffer_unref (buf);
   info->data = out;
-  return GST_PAD_PROBE_OK;
-}
-
-static GstPadProbeReturn
-encoder_output_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
-{
-  TranscodeJob *job = user_data;
-
-  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
-    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
-    GstClockTime ts = GST_BUFFER_PTS (buf);
-
-    g_mutex_lock (&job->lock);
-    job->frames++;
-    if (GST_CLOCK_TIME_IS_VALID (ts) && job->out_segment.format == GST_FORMAT_TIME) {
-      GstClockTime end = ts + (GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) : 0);
-      GstClockTime rt = gst_segment_to_running_time (&job->out_segment, GST_FORMAT_TIME, end);
-
-      if (GST_CLOCK_TIME_IS_VALID (rt) &&
-          (!GST_CLOCK_TIME_IS_VALID (job->out_position) || rt > job->out_position))
-        job->out_position = rt;
-    }
-    g_mutex_unlock (&job->lock);
-  } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    g_mutex_lock (&job->lock);
-    we_gst_event_keep_stream (GST_PAD_PROBE_INFO_EVENT (info), &job->out_segment, NULL);
-    g_mutex_unlock (&job->lock);
-  }
   return GST_PAD_PROBE_OK;
 }
 
@@ -640,6 +615,12 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
 
   if (job->done)
     return G_SOURCE_REMOVE;
+  /* once it plays, dynamic pads are linked and caps negotiated */
+  we_gst_introspect_message (job->pipeline, msg,
+                             job->mode == WE_ENCODE_MODE_VIDEO_SEGMENT ? "segment"
+                             : job->mode == WE_ENCODE_MODE_AUDIO     ? "audio"
+                                                                     : "transcode",
+                             job->pipeline_func, job->pipeline_data, &job->introspected);
   switch (GST_MESSAGE_TYPE (msg)) {
   case GST_MESSAGE_ERROR:
     transcode_complete (task, we_gst_error_from_message (msg, job->decodebin));
@@ -719,10 +700,9 @@ static gboolean
 build_pipeline (TranscodeJob *job, GError **error)
 {
   g_autoptr(GstElement) sink = NULL;
-  g_autoptr(GstElement) enc = NULL;
-  g_autoptr(GstPad) enc_src = NULL;
+  g_autoptr(GstElement) progress = NULL;
 
-  job->pipeline = gst_object_ref_sink (gst_pipeline_new ("we-transcode"));
+  job->pipeline = gst_object_ref_sink (gst_pipeline_new (we_gst_pipeline_name (job->task_id)));
   job->decodebin = we_gst_bin_add_new (job->pipeline, "uridecodebin", "src", error);
   if (job->decodebin == NULL)
     return FALSE;
@@ -811,17 +791,19 @@ build_pipeline (TranscodeJob *job, GError **error)
       gst_tag_setter_merge_tags (GST_TAG_SETTER (job->mux), tags, GST_TAG_MERGE_REPLACE);
   }
 
-  /* progress follows the stream the output is made of */
-  enc = gst_bin_get_by_name (GST_BIN (job->pipeline),
-                             job->mode == WE_ENCODE_MODE_AUDIO
-                               ? ((WeGstAudioBranch *) g_ptr_array_index (
-                                    job->plan->audio_branches, 0))->output_name
-                               : job->plan->video_encoder_name);
-  enc_src = gst_element_get_static_pad (enc, "src");
-  gst_pad_add_probe (enc_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-                     encoder_output_probe, job, NULL);
+  /* progress follows the stream the output is made of: the plan put a
+   * weprogress after its encoder */
+  progress = gst_bin_get_by_name (GST_BIN (job->pipeline), WE_GST_PLAN_PROGRESS);
+  if (progress == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_FAILED, "the %s pipeline has no %s element",
+                 job->profile->id, WE_GST_PLAN_PROGRESS);
+    return FALSE;
+  }
+  g_ptr_array_add (job->progress, g_steal_pointer (&progress));
 
   if (job->mode == WE_ENCODE_MODE_VIDEO_SEGMENT) {
+    g_autoptr(GstElement) enc = gst_bin_get_by_name (GST_BIN (job->pipeline),
+                                                     job->plan->video_encoder_name);
     g_autoptr(GstPad) enc_sink = gst_element_get_static_pad (enc, "sink");
     g_autoptr(GstPad) tail_src = gst_element_get_static_pad (job->video_tail, "src");
 
@@ -936,8 +918,9 @@ measure_next (GTask *task)
     WeGstAudioBranch *branch = g_ptr_array_index (job->plan->audio_branches, job->measuring);
 
     if (branch->gain_name != NULL) {
-      we_gst_loudness_measure_async (job->input_uri, (guint) MAX (branch->track, 0),
-                                     job->cancellable, measured_cb, task);
+      we_gst_loudness_measure_task_async (job->input_uri, (guint) MAX (branch->track, 0),
+                                          job->task_id, job->pipeline_func, job->pipeline_data,
+                                          job->cancellable, measured_cb, task);
       return;
     }
     job->measuring++;
@@ -1020,11 +1003,14 @@ we_gst_transcode_async (gpointer source_object, const WeEncodeRequest *request,
   job->audio = g_array_new (FALSE, TRUE, sizeof (Branch));
   job->subs = g_array_new (FALSE, TRUE, sizeof (Branch));
   job->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  job->out_position = GST_CLOCK_TIME_NONE;
-  gst_segment_init (&job->out_segment, GST_FORMAT_UNDEFINED);
+  job->progress = g_ptr_array_new_with_free_func (gst_object_unref);
   job->options = *options;
   job->report.func = progress;
   job->report.data = progress_data;
+  if (request != NULL) {
+    job->pipeline_func = request->pipeline_func;
+    job->pipeline_data = request->pipeline_data;
+  }
   g_task_set_task_data (task, job, (GDestroyNotify) transcode_job_free);
 
   if (request == NULL || request->input_uri == NULL || request->output_path == NULL ||
