@@ -97,7 +97,6 @@ we_api_audit_request (WeApiRequest *request)
   const WeRbacPolicy *policy;
   gboolean auth_failed;
   WeAuditEntry *e;
-  g_autoptr(JsonObject) announced = NULL;
   guint status = soup_server_message_get_status (msg);
 
   if (request->route == NULL)
@@ -132,7 +131,14 @@ we_api_audit_request (WeApiRequest *request)
   e->user_agent = g_strdup (soup_message_headers_get_one (h, "User-Agent"));
   e->request_id = g_strdup (request->request_id);
 
-  announced = entry_to_json (e);
+  we_api_audit_add (ctx, e);
+}
+
+void
+we_api_audit_add (const WeApiContext *ctx, WeAuditEntry *e)
+{
+  g_autoptr(JsonObject) announced = entry_to_json (e);
+
   we_queue_publish_audit (ctx->queue, announced);
   we_store_call_async (ctx->store, add_in_store, e, (GDestroyNotify) we_audit_entry_free, NULL,
                        NULL, added_cb, NULL);

@@ -28,6 +28,9 @@ void we_api_jobs_update     (WeApiRequest *request);
 void we_api_jobs_outputs    (WeApiRequest *request);
 void we_api_jobs_download   (WeApiRequest *request);
 void we_api_jobs_key        (WeApiRequest *request);
+/* we-api-debug.c: pipeline introspection */
+void we_api_jobs_task_pipeline (WeApiRequest *request);
+void we_api_jobs_task_logs     (WeApiRequest *request);
 
 void we_api_files_capabilities (WeApiRequest *request);
 void we_api_files_roots        (WeApiRequest *request);

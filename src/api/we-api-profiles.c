@@ -306,11 +306,17 @@ we_api_profiles_duplicate (WeApiRequest *request)
 void
 we_api_health (WeApiRequest *request)
 {
-  const WeApiContext *ctx = we_api_request_context (request);
+  we_api_request_respond_object (request, SOUP_STATUS_OK,
+                                 we_api_health_json (we_api_request_context (request),
+                                                     we_api_server_get_started_at (request->server)));
+}
+
+JsonObject *
+we_api_health_json (const WeApiContext *ctx, gint64 started_at)
+{
   JsonObject *o = json_object_new ();
   JsonObject *workers = json_object_new ();
-  gint64 up = (g_get_real_time () - we_api_server_get_started_at (request->server)) /
-              G_USEC_PER_SEC;
+  gint64 up = (g_get_real_time () - started_at) / G_USEC_PER_SEC;
 
   json_object_set_string_member (o, "status", "ok");
   json_object_set_string_member (o, "version", PACKAGE_VERSION);
@@ -321,5 +327,5 @@ we_api_health (WeApiRequest *request)
   json_object_set_object_member (o, "workers", workers);
   json_object_set_int_member (o, "active_jobs", we_scheduler_get_active_count (ctx->scheduler));
   json_object_set_int_member (o, "uptime_s", up);
-  we_api_request_respond_object (request, SOUP_STATUS_OK, o);
+  return o;
 }

@@ -52,6 +52,8 @@ static const WeApiRoute routes[] = {
   { "GET", "/v1/jobs/{}/outputs/{**}", "job.read", we_api_jobs_download },
   { "HEAD", "/v1/jobs/{}/outputs/{**}", "job.read", we_api_jobs_download },
   { "GET", "/v1/jobs/{}/key", "job.read", we_api_jobs_key },
+  { "GET", "/v1/jobs/{}/tasks/{}/pipeline", "job.debug", we_api_jobs_task_pipeline },
+  { "GET", "/v1/jobs/{}/tasks/{}/logs", "job.debug", we_api_jobs_task_logs },
   { "GET", "/v1/files/capabilities", "file.read", we_api_files_capabilities },
   { "GET", "/v1/files/roots", "file.read", we_api_files_roots },
   { "GET", "/v1/files/browse", "file.read", we_api_files_browse },

@@ -42,4 +42,18 @@ const WeApiContext *we_api_server_get_context (WeApiServer *self);
 gint64              we_api_server_get_started_at (WeApiServer *self);
 void                we_api_server_disconnect  (WeApiServer *self);
 
+/* Shared with the D-Bus service (src/dbus), so both answer alike. */
+
+/* Files @entry (transfer full) in the audit log and announces it. */
+void        we_api_audit_add          (const WeApiContext *ctx,
+                                       WeAuditEntry       *entry);
+/* What GET /health answers. Returns: (transfer full) */
+JsonObject *we_api_health_json        (const WeApiContext *ctx,
+                                       gint64              started_at);
+/* The workers GET /v1/workers lists: @queue's live view merged with
+ * @records (element-type WeWorkerRecord), the store's workers table.
+ * Returns: (transfer full) */
+JsonArray  *we_api_workers_list_json  (WeQueue   *queue,
+                                       GPtrArray *records);
+
 G_END_DECLS

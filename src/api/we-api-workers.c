@@ -240,6 +240,20 @@ collect_workers (WeQueue *queue, GPtrArray *records)
   return entries;
 }
 
+JsonArray *
+we_api_workers_list_json (WeQueue *queue, GPtrArray *records)
+{
+  g_autoptr(GPtrArray) entries = collect_workers (queue, records);
+  JsonArray *array = json_array_new ();
+
+  for (guint i = 0; i < entries->len; i++) {
+    WorkerEntry *entry = g_ptr_array_index (entries, i);
+
+    json_array_add_object_element (array, json_object_ref (entry->json));
+  }
+  return array;
+}
+
 /* By its API id, or by the id of a store row that describes it. */
 static WorkerEntry *
 find_entry (GPtrArray *entries, const gchar *id)

@@ -19,6 +19,13 @@
  *   {"type":"done","task_id","output_url","size_bytes"}
  *   {"type":"failed","task_id","code":"WE-JOB-007","message","retryable":false}
  *   {"type":"cancelled","task_id"}
+ *   {"type":"pipeline","task_id","stage","launch","dot"}   once per pipeline
+ *      a task runs, as it reaches PLAYING (issue 8): "stage" names it
+ *      ("transcode", "segment", "audio", "stitch", "ladder", "loudness" …),
+ *      "launch" is a gst-launch-1.0 description that rebuilds it (URL query
+ *      strings and passwords "REDACTED"), "dot" its Graphviz graph; a graph
+ *      over 512 KiB is left out and "dot_omitted":true said instead. Sent
+ *      before the task's final message.
  *
  * A line longer than WE_WORKER_MAX_LINE is a protocol error and ends the
  * channel; unknown "type"s are ignored so either side can be newer.

@@ -20,6 +20,8 @@ static const WeRbacPolicy policies[] = {
   { "job.delete",      WE_ROLE_OPERATOR, "job" },
   { "job.cancel",      WE_ROLE_OPERATOR, "job" },
   { "job.retry",       WE_ROLE_OPERATOR, "job" },
+  /* pipelines and GStreamer logs show the workers' paths and internals */
+  { "job.debug",       WE_ROLE_OPERATOR, "job" },
   { "file.read",       WE_ROLE_VIEWER,   "file" },
   { "file.upload",     WE_ROLE_OPERATOR, "file" },
   { "worker.read",     WE_ROLE_VIEWER,   "worker" },

@@ -267,9 +267,24 @@ wants_encryption (const WeProfile *profile)
   return profile->hls.enabled && g_strcmp0 (profile->hls.encryption, "aes-128") == 0;
 }
 
+/* Where the worker of @task's attempt @attempt puts its GStreamer debug log:
+ * a folder of its own beside the outputs, so a name never collides with an
+ * output, is never listed as one, and goes with the job (the task id is a
+ * UUID, so jobs sharing an output prefix do not collide either). */
+static gchar *
+task_log_url (ActiveJob *aj, const gchar *task_id, gint attempt)
+{
+  if (aj->output_prefix == NULL || aj->output_prefix[0] == '\0')
+    return NULL;
+  return g_strdup_printf ("%s%s.logs/%s-%d.log", aj->output_prefix,
+                          g_str_has_suffix (aj->output_prefix, "/") ? "" : "/", task_id,
+                          attempt);
+}
+
 static JsonObject *
 build_task_message (WeScheduler *self, ActiveJob *aj, WeTask *task)
 {
+  g_autofree gchar *log_url = task_log_url (aj, task->id, task->attempt_count);
   JsonObject *msg = json_object_new ();
 
   json_object_set_string_member (msg, "id", task->id);
@@ -292,6 +307,9 @@ build_task_message (WeScheduler *self, ActiveJob *aj, WeTask *task)
   json_object_set_string_member (msg, "input_url", aj->job->source_url);
   if (task->output_key != NULL)
     json_object_set_string_member (msg, "output_url", task->output_key);
+  /* used only by a worker that keeps GStreamer debug logs ([worker] gst_debug) */
+  if (log_url != NULL)
+    json_object_set_string_member (msg, "log_url", log_url);
   json_object_set_double_member (msg, "start_s", task->start_time_sec);
   json_object_set_double_member (msg, "duration_s",
                                  task->end_time_sec > task->start_time_sec
@@ -934,6 +952,85 @@ delete_reported_outputs (WeScheduler *self, JsonObject *msg)
   }
 }
 
+/* --- pipeline introspection reports --- */
+
+static gpointer
+pipeline_put_func (WeStore *store, gpointer data, GError **error)
+{
+  we_store_task_pipeline_put (store, data, error);
+  return NULL;
+}
+
+static gpointer
+task_log_put_func (WeStore *store, gpointer data, GError **error)
+{
+  we_store_task_log_put (store, data, error);
+  return NULL;
+}
+
+static void
+store_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *what = user_data;
+
+  we_store_call_finish (WE_STORE (source), result, &error);
+  if (error != NULL)
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-SYS-002", "store write (%s) failed: %s", what,
+            error->message);
+}
+
+/* "pipeline": what one stage of the task ran, as a gst-launch line and a dot graph */
+static void
+record_pipeline (WeScheduler *self, ActiveJob *aj, WeTask *task, JsonObject *msg)
+{
+  const gchar *stage = we_json_get_string (msg, "stage");
+  const gchar *launch = we_json_get_string (msg, "launch");
+  WeTaskPipeline *pipeline;
+
+  if (stage == NULL || stage[0] == '\0' || launch == NULL) {
+    g_debug ("ignoring pipeline report of task %s without stage or launch", task->id);
+    return;
+  }
+  pipeline = we_task_pipeline_new ();
+  pipeline->job_id = g_strdup (aj->job->id);
+  pipeline->task_id = g_strdup (task->id);
+  pipeline->attempt = task->attempt_count;
+  pipeline->stage = g_strdup (stage);
+  pipeline->launch = g_strdup (launch);
+  pipeline->dot = g_strdup (we_json_get_string (msg, "dot"));
+  pipeline->recorded_at = now_usec ();
+  we_store_call_async (self->store, pipeline_put_func, pipeline,
+                       (GDestroyNotify) we_task_pipeline_free, NULL, NULL, store_call_done,
+                       g_strdup ("pipeline"));
+}
+
+/* "log": the worker uploaded the task's GStreamer debug log to the log_url
+ * it was given; any other URL is refused, so a worker can never make the API
+ * serve some other object of the storage as a log */
+static void
+record_task_log (WeScheduler *self, ActiveJob *aj, WeTask *task, JsonObject *msg)
+{
+  g_autofree gchar *expected = task_log_url (aj, task->id, task->attempt_count);
+  const gchar *url = we_json_get_string (msg, "url");
+  WeTaskLog *log;
+
+  if (url == NULL || g_strcmp0 (url, expected) != 0) {
+    g_debug ("ignoring log report of task %s: not at its log_url", task->id);
+    return;
+  }
+  log = we_task_log_new ();
+  log->job_id = g_strdup (aj->job->id);
+  log->task_id = g_strdup (task->id);
+  log->attempt = task->attempt_count;
+  log->url = g_strdup (url);
+  log->size_bytes = (gint64) we_json_get_double (msg, "size_bytes", 0);
+  log->truncated = json_object_get_boolean_member_with_default (msg, "truncated", FALSE);
+  log->recorded_at = now_usec ();
+  we_store_call_async (self->store, task_log_put_func, log, (GDestroyNotify) we_task_log_free,
+                       NULL, NULL, store_call_done, g_strdup ("task log"));
+}
+
 static void
 on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeScheduler *self)
 {
@@ -945,6 +1042,8 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
   const gchar *worker = we_json_get_string (msg, "worker_id");
 
   if (task == NULL || task->status != WE_TASK_STATUS_RUNNING) {
+    if (g_str_equal (type, "pipeline") || g_str_equal (type, "log"))
+      g_debug ("ignoring %s report of task %s: not running here", type, task_id);
     /* a report for a job that was cancelled or deleted meanwhile */
     if (g_str_equal (type, "done"))
       delete_reported_outputs (self, msg);
@@ -967,6 +1066,18 @@ on_task_event (WeQueue *queue, const gchar *task_id, JsonObject *msg, WeSchedule
 
   if (g_str_equal (type, "claimed")) {
     /* recorded above */
+  } else if (g_str_equal (type, "pipeline") || g_str_equal (type, "log")) {
+    /* a queue that knows the attempt (NATS) says it; another attempt's
+     * report is stale */
+    gint64 attempt = we_json_get_int (msg, "attempt", task->attempt_count);
+
+    if (attempt != task->attempt_count)
+      g_debug ("ignoring %s report of task %s attempt %" G_GINT64_FORMAT " (now %d)", type,
+               task_id, attempt, task->attempt_count);
+    else if (g_str_equal (type, "pipeline"))
+      record_pipeline (self, aj, task, msg);
+    else
+      record_task_log (self, aj, task, msg);
   } else if (g_str_equal (type, "probe")) {
     JsonNode *media = json_object_get_member (msg, "media");
     if (media != NULL && JSON_NODE_HOLDS_OBJECT (media)) {
@@ -1768,7 +1879,7 @@ delete_outputs_listed_cb (GObject *source, GAsyncResult *result, gpointer user_d
   g_autoptr(GTask) task = user_data;
   WeScheduler *self = g_task_get_source_object (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) outputs = we_store_finish_list (WE_STORE (source), result, NULL, &error);
+  g_autoptr(GPtrArray) outputs = we_store_call_finish (WE_STORE (source), result, &error);
   g_autoptr(GTask) sub = NULL;
 
   if (outputs == NULL) {
@@ -1779,6 +1890,33 @@ delete_outputs_listed_cb (GObject *source, GAsyncResult *result, gpointer user_d
   g_task_set_source_tag (sub, delete_outputs_thread);
   g_task_set_task_data (sub, g_steal_pointer (&outputs), (GDestroyNotify) g_ptr_array_unref);
   g_task_run_in_thread (sub, delete_outputs_thread);
+}
+
+/* The job's outputs, and its tasks' debug logs as outputs of type "log", so
+ * the deleting thread removes both from storage. */
+static gpointer
+list_deletable_func (WeStore *store, gpointer data, GError **error)
+{
+  const gchar *job_id = data;
+  g_autoptr(GPtrArray) outputs = we_store_output_list (store, job_id, error);
+  g_autoptr(GPtrArray) logs = NULL;
+
+  if (outputs == NULL)
+    return NULL;
+  logs = we_store_task_log_list (store, job_id, NULL, error);
+  if (logs == NULL)
+    return NULL;
+  for (guint i = 0; i < logs->len; i++) {
+    WeTaskLog *log = g_ptr_array_index (logs, i);
+    WeJobOutput *o = we_job_output_new ();
+
+    o->job_id = g_strdup (log->job_id);
+    o->name = g_strdup_printf ("%s.log", log->task_id);
+    o->type = g_strdup ("log");
+    o->url = g_strdup (log->url);
+    g_ptr_array_add (outputs, o);
+  }
+  return g_steal_pointer (&outputs);
 }
 
 static void
@@ -1792,8 +1930,9 @@ delete_get_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (job == NULL)
     return;
   cancellable = g_task_get_cancellable (task);
-  we_store_output_list_async (self->store, job->id, cancellable, delete_outputs_listed_cb,
-                              g_steal_pointer (&task));
+  we_store_call_async (self->store, list_deletable_func, g_strdup (job->id), g_free,
+                       (GDestroyNotify) g_ptr_array_unref, cancellable, delete_outputs_listed_cb,
+                       g_steal_pointer (&task));
 }
 
 void

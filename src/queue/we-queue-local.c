@@ -303,7 +303,9 @@ we_queue_child_handle_line (WeQueueChild *child, const gchar *line, gsize length
     we_queue_emit_slots_changed (WE_QUEUE (self));
     return;
   }
+  /* pipeline and log: what the task ran, for introspection (issue 8) */
   if (g_strcmp0 (type, "probe") != 0 && g_strcmp0 (type, "progress") != 0 &&
+      g_strcmp0 (type, "pipeline") != 0 && g_strcmp0 (type, "log") != 0 &&
       !we_queue_message_is_final (type)) {
     g_debug ("ignoring \"%s\" message from worker %s", type, child->id);
     return;

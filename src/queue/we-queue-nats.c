@@ -973,7 +973,9 @@ on_event (GObject *target, WeNatsMsg *msg)
   attempt = we_json_get_int (report, "attempt", -1);
   if (type == NULL || task_id == NULL || worker_id == NULL)
     return;
+  /* pipeline and log: what the task ran, for introspection (issue 8) */
   if (g_strcmp0 (type, "probe") != 0 && g_strcmp0 (type, "progress") != 0 &&
+      g_strcmp0 (type, "pipeline") != 0 && g_strcmp0 (type, "log") != 0 &&
       !we_worker_msg_type_is_final (type))
     return;
   final = we_worker_msg_type_is_final (type);

@@ -2503,6 +2503,174 @@ we_store_pg_delivery_list (WeStore *store, const gchar *webhook_id, guint limit,
   return deliveries;
 }
 
+/* --- pipeline introspection ------------------------------------------------------------ */
+
+static const Statement stmt_pipeline_drop_earlier = {
+  "pipeline_drop_earlier",
+  "DELETE FROM task_pipelines WHERE task_id = $1 AND attempt < $2",
+  FALSE
+};
+
+/* an attempt's report never overwrites a later attempt's */
+static const Statement stmt_pipeline_put = {
+  "pipeline_put",
+  "INSERT INTO task_pipelines (job_id, task_id, attempt, stage, launch, dot, recorded_at) "
+  "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+  "ON CONFLICT (task_id, stage) DO UPDATE SET attempt = excluded.attempt, "
+  "launch = excluded.launch, dot = excluded.dot, recorded_at = excluded.recorded_at "
+  "WHERE task_pipelines.attempt <= excluded.attempt",
+  FALSE
+};
+
+static gboolean
+we_store_pg_task_pipeline_put (WeStore *store, const WeTaskPipeline *pipeline, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) drop = { 0 };
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  if (!pg_begin (c, "BEGIN", error)) {
+    g_prefix_error (error, "storing pipeline: ");
+    return FALSE;
+  }
+  param_text (&drop, pipeline->task_id);
+  param_int64 (&drop, pipeline->attempt);
+  res = pg_query (c, &stmt_pipeline_drop_earlier, &drop, "dropping earlier attempts", NULL,
+                  error);
+  if (res == NULL)
+    return FALSE;   /* pool_release() rolls back */
+  g_clear_pointer (&res, PQclear);
+  param_text (&p, pipeline->job_id);
+  param_text (&p, pipeline->task_id);
+  param_int64 (&p, pipeline->attempt);
+  param_text (&p, pipeline->stage);
+  param_text (&p, pipeline->launch);
+  param_text (&p, pipeline->dot);
+  param_int64 (&p, pipeline->recorded_at != 0 ? pipeline->recorded_at : g_get_real_time ());
+  res = pg_query (c, &stmt_pipeline_put, &p, "storing pipeline", pipeline->job_id, error);
+  if (res == NULL)
+    return FALSE;
+  return pg_commit (c, error);
+}
+
+static const Statement stmt_pipeline_list = {
+  "pipeline_list",
+  "SELECT p.job_id, p.task_id, p.attempt, p.stage, p.launch, p.dot, p.recorded_at "
+  "FROM task_pipelines p JOIN tasks t ON t.id = p.task_id "
+  "WHERE p.job_id = $1 AND ($2::text IS NULL OR p.task_id = $2::text) "
+  "ORDER BY t.sequence_index, p.id",
+  TRUE
+};
+
+static GPtrArray *
+we_store_pg_task_pipeline_list (WeStore *store, const gchar *job_id, const gchar *task_id,
+                                GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_autoptr(GPtrArray) pipelines =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_task_pipeline_free);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, job_id);
+  param_text (&p, task_id);
+  res = pg_query (c, &stmt_pipeline_list, &p, "listing pipelines", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++) {
+    WeTaskPipeline *pipeline = we_task_pipeline_new ();
+
+    pipeline->job_id = col_text (res, row, 0);
+    pipeline->task_id = col_text (res, row, 1);
+    pipeline->attempt = (gint) col_int64 (res, row, 2);
+    pipeline->stage = col_text (res, row, 3);
+    pipeline->launch = col_text (res, row, 4);
+    pipeline->dot = col_text (res, row, 5);
+    pipeline->recorded_at = col_int64 (res, row, 6);
+    g_ptr_array_add (pipelines, pipeline);
+  }
+  return g_steal_pointer (&pipelines);
+}
+
+static const Statement stmt_task_log_put = {
+  "task_log_put",
+  "INSERT INTO task_logs (job_id, task_id, attempt, url, size_bytes, truncated, recorded_at) "
+  "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+  "ON CONFLICT (task_id) DO UPDATE SET attempt = excluded.attempt, url = excluded.url, "
+  "size_bytes = excluded.size_bytes, truncated = excluded.truncated, "
+  "recorded_at = excluded.recorded_at WHERE task_logs.attempt <= excluded.attempt",
+  FALSE
+};
+
+static gboolean
+we_store_pg_task_log_put (WeStore *store, const WeTaskLog *log, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, log->job_id);
+  param_text (&p, log->task_id);
+  param_int64 (&p, log->attempt);
+  param_text (&p, log->url);
+  param_int64 (&p, MAX (log->size_bytes, 0));
+  param_bool (&p, log->truncated);
+  param_int64 (&p, log->recorded_at != 0 ? log->recorded_at : g_get_real_time ());
+  res = pg_query (c, &stmt_task_log_put, &p, "storing task log", log->job_id, error);
+  return res != NULL;
+}
+
+static const Statement stmt_task_log_list = {
+  "task_log_list",
+  "SELECT l.job_id, l.task_id, l.attempt, l.url, l.size_bytes, l.truncated, l.recorded_at "
+  "FROM task_logs l JOIN tasks t ON t.id = l.task_id "
+  "WHERE l.job_id = $1 AND ($2::text IS NULL OR l.task_id = $2::text) "
+  "ORDER BY t.sequence_index",
+  TRUE
+};
+
+static GPtrArray *
+we_store_pg_task_log_list (WeStore *store, const gchar *job_id, const gchar *task_id,
+                           GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_autoptr(GPtrArray) logs = g_ptr_array_new_with_free_func ((GDestroyNotify) we_task_log_free);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, job_id);
+  param_text (&p, task_id);
+  res = pg_query (c, &stmt_task_log_list, &p, "listing task logs", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++) {
+    WeTaskLog *log = we_task_log_new ();
+
+    log->job_id = col_text (res, row, 0);
+    log->task_id = col_text (res, row, 1);
+    log->attempt = (gint) col_int64 (res, row, 2);
+    log->url = col_text (res, row, 3);
+    log->size_bytes = col_int64 (res, row, 4);
+    log->truncated = col_bool (res, row, 5);
+    log->recorded_at = col_int64 (res, row, 6);
+    g_ptr_array_add (logs, log);
+  }
+  return g_steal_pointer (&logs);
+}
+
 /* --- migrations ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -2886,4 +3054,8 @@ we_store_pg_iface_init (WeStoreInterface *iface)
   iface->delivery_update = we_store_pg_delivery_update;
   iface->delivery_get = we_store_pg_delivery_get;
   iface->delivery_list = we_store_pg_delivery_list;
+  iface->task_pipeline_put = we_store_pg_task_pipeline_put;
+  iface->task_pipeline_list = we_store_pg_task_pipeline_list;
+  iface->task_log_put = we_store_pg_task_log_put;
+  iface->task_log_list = we_store_pg_task_log_list;
 }

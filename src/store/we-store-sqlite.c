@@ -2394,6 +2394,204 @@ we_store_sqlite_delivery_list (WeStore *store, const gchar *webhook_id, guint li
   return deliveries;
 }
 
+/* --- pipeline introspection ------------------------------------------------------ */
+
+#define PIPELINE_COLUMNS \
+  "p.job_id, p.task_id, p.attempt, p.stage, p.launch, p.dot, p.recorded_at"
+#define TASK_LOG_COLUMNS \
+  "l.job_id, l.task_id, l.attempt, l.url, l.size_bytes, l.truncated, l.recorded_at"
+
+/* Drops what earlier attempts of @task_id left in @table (a retry reports anew). */
+static gboolean
+drop_earlier_attempts (WeStoreSqlite *self, const gchar *table, const gchar *task_id,
+                       gint attempt, GError **error)
+{
+  g_autofree gchar *sql = g_strdup_printf ("DELETE FROM %s WHERE task_id = ? AND attempt < ?",
+                                           table);
+  g_autoptr(sqlite3_stmt) stmt = prepare (self, sql, error);
+  Binder b;
+
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, task_id);
+  bind_int64 (&b, attempt);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "dropping earlier attempts");
+  return TRUE;
+}
+
+static gboolean
+we_store_sqlite_task_pipeline_put (WeStore *store, const WeTaskPipeline *pipeline,
+                                   GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  if (!exec (self, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  if (!drop_earlier_attempts (self, "task_pipelines", pipeline->task_id, pipeline->attempt,
+                              error)) {
+    rollback (self);
+    return FALSE;
+  }
+  /* an attempt's report never overwrites a later attempt's */
+  stmt = prepare (self,
+                  "INSERT INTO task_pipelines (job_id, task_id, attempt, stage, launch, dot, "
+                  "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (task_id, stage) DO UPDATE SET attempt = excluded.attempt, "
+                  "launch = excluded.launch, dot = excluded.dot, "
+                  "recorded_at = excluded.recorded_at "
+                  "WHERE task_pipelines.attempt <= excluded.attempt",
+                  error);
+  if (stmt == NULL) {
+    rollback (self);
+    return FALSE;
+  }
+  binder_init (&b, stmt);
+  bind_text (&b, pipeline->job_id);
+  bind_text (&b, pipeline->task_id);
+  bind_int64 (&b, pipeline->attempt);
+  bind_text (&b, pipeline->stage);
+  bind_text (&b, pipeline->launch);
+  bind_text (&b, pipeline->dot);
+  bind_int64 (&b, pipeline->recorded_at != 0 ? pipeline->recorded_at : g_get_real_time ());
+  if (!binder_check (self, &b, error)) {
+    rollback (self);
+    return FALSE;
+  }
+  if (!step_done (stmt)) {
+    db_error_or_missing_job (self, error, "storing pipeline", pipeline->job_id);
+    rollback (self);
+    return FALSE;
+  }
+  return commit (self, error);
+}
+
+static GPtrArray *
+we_store_sqlite_task_pipeline_list (WeStore *store, const gchar *job_id, const gchar *task_id,
+                                    GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) pipelines =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_task_pipeline_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self,
+                  "SELECT " PIPELINE_COLUMNS " FROM task_pipelines p "
+                  "JOIN tasks t ON t.id = p.task_id "
+                  "WHERE p.job_id = ? AND (?2 IS NULL OR p.task_id = ?2) "
+                  "ORDER BY t.sequence_index, p.id",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, job_id);
+  bind_text (&b, task_id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    WeTaskPipeline *pipeline = we_task_pipeline_new ();
+
+    pipeline->job_id = column_text (stmt, 0);
+    pipeline->task_id = column_text (stmt, 1);
+    pipeline->attempt = sqlite3_column_int (stmt, 2);
+    pipeline->stage = column_text (stmt, 3);
+    pipeline->launch = column_text (stmt, 4);
+    pipeline->dot = column_text (stmt, 5);
+    pipeline->recorded_at = sqlite3_column_int64 (stmt, 6);
+    g_ptr_array_add (pipelines, pipeline);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing pipelines");
+    return NULL;
+  }
+  return g_steal_pointer (&pipelines);
+}
+
+static gboolean
+we_store_sqlite_task_log_put (WeStore *store, const WeTaskLog *log, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self,
+                  "INSERT INTO task_logs (job_id, task_id, attempt, url, size_bytes, truncated, "
+                  "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (task_id) DO UPDATE SET attempt = excluded.attempt, "
+                  "url = excluded.url, size_bytes = excluded.size_bytes, "
+                  "truncated = excluded.truncated, recorded_at = excluded.recorded_at "
+                  "WHERE task_logs.attempt <= excluded.attempt",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, log->job_id);
+  bind_text (&b, log->task_id);
+  bind_int64 (&b, log->attempt);
+  bind_text (&b, log->url);
+  bind_int64 (&b, MAX (log->size_bytes, 0));
+  bind_bool (&b, log->truncated);
+  bind_int64 (&b, log->recorded_at != 0 ? log->recorded_at : g_get_real_time ());
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error_or_missing_job (self, error, "storing task log", log->job_id);
+  return TRUE;
+}
+
+static GPtrArray *
+we_store_sqlite_task_log_list (WeStore *store, const gchar *job_id, const gchar *task_id,
+                               GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) logs = g_ptr_array_new_with_free_func ((GDestroyNotify) we_task_log_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self,
+                  "SELECT " TASK_LOG_COLUMNS " FROM task_logs l "
+                  "JOIN tasks t ON t.id = l.task_id "
+                  "WHERE l.job_id = ? AND (?2 IS NULL OR l.task_id = ?2) "
+                  "ORDER BY t.sequence_index",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, job_id);
+  bind_text (&b, task_id);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    WeTaskLog *log = we_task_log_new ();
+
+    log->job_id = column_text (stmt, 0);
+    log->task_id = column_text (stmt, 1);
+    log->attempt = sqlite3_column_int (stmt, 2);
+    log->url = column_text (stmt, 3);
+    log->size_bytes = sqlite3_column_int64 (stmt, 4);
+    log->truncated = sqlite3_column_int (stmt, 5) != 0;
+    log->recorded_at = sqlite3_column_int64 (stmt, 6);
+    g_ptr_array_add (logs, log);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing task logs");
+    return NULL;
+  }
+  return g_steal_pointer (&logs);
+}
+
 /* --- migrations ----------------------------------------------------------------- */
 
 typedef struct {
@@ -2721,4 +2919,8 @@ we_store_sqlite_iface_init (WeStoreInterface *iface)
   iface->delivery_update = we_store_sqlite_delivery_update;
   iface->delivery_get = we_store_sqlite_delivery_get;
   iface->delivery_list = we_store_sqlite_delivery_list;
+  iface->task_pipeline_put = we_store_sqlite_task_pipeline_put;
+  iface->task_pipeline_list = we_store_sqlite_task_pipeline_list;
+  iface->task_log_put = we_store_sqlite_task_log_put;
+  iface->task_log_list = we_store_sqlite_task_log_list;
 }

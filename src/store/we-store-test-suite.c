@@ -2757,6 +2757,199 @@ add_case (const gchar *prefix, const gchar *name, WeStoreTestFactory factory, St
   g_test_add_data_func_full (path, c, store_case_run, g_free);
 }
 
+/* --- pipeline introspection ------------------------------------------------------ */
+
+static void
+put_pipeline (WeStore *store, const gchar *job_id, const gchar *task_id, gint attempt,
+              const gchar *stage, const gchar *launch, const gchar *dot, gint64 at)
+{
+  g_autoptr(WeTaskPipeline) pipeline = we_task_pipeline_new ();
+  g_autoptr(GError) error = NULL;
+
+  pipeline->job_id = g_strdup (job_id);
+  pipeline->task_id = g_strdup (task_id);
+  pipeline->attempt = attempt;
+  pipeline->stage = g_strdup (stage);
+  pipeline->launch = g_strdup (launch);
+  pipeline->dot = g_strdup (dot);
+  pipeline->recorded_at = at;
+  g_assert_true (we_store_task_pipeline_put (store, pipeline, &error));
+  g_assert_no_error (error);
+}
+
+static WeTaskPipeline *
+pipeline_at (GPtrArray *pipelines, guint i)
+{
+  return g_ptr_array_index (pipelines, i);
+}
+
+static void
+test_task_pipelines (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) tasks = make_tasks (job->id, 2);
+  g_autoptr(GError) error = NULL;
+  WeTask *t0 = g_ptr_array_index (tasks, 0);
+  WeTask *t1 = g_ptr_array_index (tasks, 1);
+  /* quotes, newlines and non-ASCII survive the round trip */
+  const gchar *launch = "filesrc location=\"/in put/ä.mp4\" ! decodebin ! fakesink";
+  const gchar *dot = "digraph pipeline {\n  label=\"x\";\n}\n";
+
+  create_job (store, job, tasks);
+  /* recorded out of task order: the list follows the tasks' sequence */
+  put_pipeline (store, job->id, t1->id, 1, "transcode", "videotestsrc ! fakesink", NULL, T0 + 5);
+  put_pipeline (store, job->id, t0->id, 1, "probe", "filesrc ! fakesink", dot, T0 + 1);
+  put_pipeline (store, job->id, t0->id, 1, "transcode", launch, dot, T0 + 2);
+  {
+    g_autoptr(GPtrArray) all = we_store_task_pipeline_list (store, job->id, NULL, &error);
+    g_autoptr(GPtrArray) one = we_store_task_pipeline_list (store, job->id, t0->id, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (all), ==, 3);
+    g_assert_cmpstr (pipeline_at (all, 0)->task_id, ==, t0->id);
+    g_assert_cmpstr (pipeline_at (all, 0)->stage, ==, "probe");
+    g_assert_cmpstr (pipeline_at (all, 1)->stage, ==, "transcode");
+    g_assert_cmpstr (pipeline_at (all, 1)->launch, ==, launch);
+    g_assert_cmpstr (pipeline_at (all, 1)->dot, ==, dot);
+    g_assert_cmpstr (pipeline_at (all, 1)->job_id, ==, job->id);
+    g_assert_cmpint (pipeline_at (all, 1)->attempt, ==, 1);
+    g_assert_cmpint (pipeline_at (all, 1)->recorded_at, ==, T0 + 2);
+    g_assert_cmpstr (pipeline_at (all, 2)->task_id, ==, t1->id);
+    g_assert_null (pipeline_at (all, 2)->dot);
+    g_assert_cmpuint (list_len (one), ==, 2);
+  }
+
+  /* a retry replaces its stage and drops what the earlier attempt ran */
+  put_pipeline (store, job->id, t0->id, 2, "transcode", "videotestsrc ! x264enc ! fakesink",
+                NULL, T0 + 10);
+  /* a late report of the earlier attempt changes nothing */
+  put_pipeline (store, job->id, t0->id, 1, "transcode", "late", dot, T0 + 11);
+  {
+    g_autoptr(GPtrArray) one = we_store_task_pipeline_list (store, job->id, t0->id, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (one), ==, 1);
+    g_assert_cmpstr (pipeline_at (one, 0)->stage, ==, "transcode");
+    g_assert_cmpstr (pipeline_at (one, 0)->launch, ==, "videotestsrc ! x264enc ! fakesink");
+    g_assert_null (pipeline_at (one, 0)->dot);
+    g_assert_cmpint (pipeline_at (one, 0)->attempt, ==, 2);
+    g_assert_cmpint (pipeline_at (one, 0)->recorded_at, ==, T0 + 10);
+  }
+
+  /* nothing for an unknown task; reports about one are refused */
+  {
+    g_autoptr(GPtrArray) none = we_store_task_pipeline_list (store, job->id, "no-such-task",
+                                                             &error);
+    g_autoptr(WeTaskPipeline) stray = we_task_pipeline_new ();
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (none), ==, 0);
+    stray->job_id = g_strdup (job->id);
+    stray->task_id = g_strdup ("no-such-task");
+    stray->stage = g_strdup ("transcode");
+    stray->launch = g_strdup ("fakesrc ! fakesink");
+    g_assert_false (we_store_task_pipeline_put (store, stray, &error));
+    g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  }
+}
+
+static void
+put_task_log (WeStore *store, const gchar *job_id, const gchar *task_id, gint attempt,
+              const gchar *url, gint64 size, gboolean truncated)
+{
+  g_autoptr(WeTaskLog) log = we_task_log_new ();
+  g_autoptr(GError) error = NULL;
+
+  log->job_id = g_strdup (job_id);
+  log->task_id = g_strdup (task_id);
+  log->attempt = attempt;
+  log->url = g_strdup (url);
+  log->size_bytes = size;
+  log->truncated = truncated;
+  log->recorded_at = T0 + attempt;
+  g_assert_true (we_store_task_log_put (store, log, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_task_logs (WeStore *store)
+{
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) tasks = make_tasks (job->id, 2);
+  g_autoptr(GError) error = NULL;
+  WeTask *t0 = g_ptr_array_index (tasks, 0);
+  WeTask *t1 = g_ptr_array_index (tasks, 1);
+
+  create_job (store, job, tasks);
+  put_task_log (store, job->id, t1->id, 1, "file:///out.logs/t1-1.log", 10, FALSE);
+  put_task_log (store, job->id, t0->id, 1, "file:///out.logs/t0-1.log", 20, FALSE);
+  put_task_log (store, job->id, t0->id, 2, "file:///out.logs/t0-2.log", 30, TRUE);
+  put_task_log (store, job->id, t0->id, 1, "file:///out.logs/late.log", 1, FALSE);
+  {
+    g_autoptr(GPtrArray) all = we_store_task_log_list (store, job->id, NULL, &error);
+    g_autoptr(GPtrArray) one = we_store_task_log_list (store, job->id, t0->id, &error);
+    WeTaskLog *log;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (all), ==, 2);
+    log = g_ptr_array_index (all, 0);
+    g_assert_cmpstr (log->task_id, ==, t0->id);
+    g_assert_cmpstr (log->job_id, ==, job->id);
+    g_assert_cmpstr (log->url, ==, "file:///out.logs/t0-2.log");
+    g_assert_cmpint (log->attempt, ==, 2);
+    g_assert_cmpint (log->size_bytes, ==, 30);
+    g_assert_true (log->truncated);
+    g_assert_cmpint (log->recorded_at, ==, T0 + 2);
+    log = g_ptr_array_index (all, 1);
+    g_assert_cmpstr (log->url, ==, "file:///out.logs/t1-1.log");
+    g_assert_false (log->truncated);
+    g_assert_cmpuint (list_len (one), ==, 1);
+  }
+  {
+    g_autoptr(WeTaskLog) stray = we_task_log_new ();
+
+    stray->job_id = g_strdup (job->id);
+    stray->task_id = g_strdup ("no-such-task");
+    stray->url = g_strdup ("file:///x.log");
+    g_assert_false (we_store_task_log_put (store, stray, &error));
+    g_assert_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND);
+  }
+}
+
+static void
+test_task_debug_cascade (WeStore *store)
+{
+  g_autoptr(WeJob) a = make_full_job ();
+  g_autoptr(WeJob) b = make_full_job ();
+  g_autoptr(GPtrArray) ta = make_tasks (a->id, 1);
+  g_autoptr(GPtrArray) tb = make_tasks (b->id, 1);
+  g_autoptr(GError) error = NULL;
+  WeTask *task_a = g_ptr_array_index (ta, 0);
+  WeTask *task_b = g_ptr_array_index (tb, 0);
+
+  create_job (store, a, ta);
+  create_job (store, b, tb);
+  put_pipeline (store, a->id, task_a->id, 1, "transcode", "fakesrc ! fakesink", "digraph {}", T0);
+  put_pipeline (store, b->id, task_b->id, 1, "transcode", "fakesrc ! fakesink", NULL, T0);
+  put_task_log (store, a->id, task_a->id, 1, "file:///a.logs/x.log", 1, FALSE);
+  put_task_log (store, b->id, task_b->id, 1, "file:///b.logs/x.log", 1, FALSE);
+
+  g_assert_true (we_store_job_delete (store, a->id, &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(GPtrArray) pa = we_store_task_pipeline_list (store, a->id, NULL, &error);
+    g_autoptr(GPtrArray) la = we_store_task_log_list (store, a->id, NULL, &error);
+    g_autoptr(GPtrArray) pb = we_store_task_pipeline_list (store, b->id, NULL, &error);
+    g_autoptr(GPtrArray) lb = we_store_task_log_list (store, b->id, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (list_len (pa), ==, 0);
+    g_assert_cmpuint (list_len (la), ==, 0);
+    g_assert_cmpuint (list_len (pb), ==, 1);
+    g_assert_cmpuint (list_len (lb), ==, 1);
+  }
+}
+
 void
 we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **error))
 {
@@ -2798,6 +2991,9 @@ we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **erro
     { "delivery/claim", test_delivery_claim },
     { "delivery/claim-threads", test_delivery_claim_threads },
     { "security/call-async", test_security_call_async },
+    { "task-debug/pipelines", test_task_pipelines },
+    { "task-debug/logs", test_task_logs },
+    { "task-debug/job-delete-cascades", test_task_debug_cascade },
   };
 
   g_return_if_fail (prefix != NULL && factory != NULL);

@@ -164,6 +164,40 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeApiToken, we_api_token_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeWebhook, we_webhook_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeWebhookDelivery, we_webhook_delivery_free)
 
+/* --- pipeline introspection (issue 8): what the workers reported of a task --- */
+
+/* One GStreamer pipeline a task ran (a task may run several, one per stage). */
+typedef struct {
+  gchar   *job_id;
+  gchar   *task_id;
+  gint     attempt;         /* the task attempt that ran it */
+  gchar   *stage;           /* "transcode", "thumbnail" … as the worker named it */
+  gchar   *launch;          /* gst-launch-1.0 description */
+  gchar   *dot;             /* nullable: GST_DEBUG_BIN_TO_DOT_FILE text, NULL when omitted */
+  gint64   recorded_at;     /* unix µs; 0 = now, set by the store */
+} WeTaskPipeline;
+
+/* Where a worker kept a task's GStreamer debug log. */
+typedef struct {
+  gchar   *job_id;
+  gchar   *task_id;
+  gint     attempt;
+  gchar   *url;             /* storage URL below the job's output prefix */
+  gint64   size_bytes;
+  gboolean truncated;       /* the worker cut it at its size limit */
+  gint64   recorded_at;     /* unix µs; 0 = now, set by the store */
+} WeTaskLog;
+
+WeTaskPipeline    *we_task_pipeline_new        (void);
+WeTaskPipeline    *we_task_pipeline_copy       (const WeTaskPipeline *pipeline);
+void               we_task_pipeline_free       (WeTaskPipeline *pipeline);
+WeTaskLog         *we_task_log_new             (void);
+WeTaskLog         *we_task_log_copy            (const WeTaskLog *log);
+void               we_task_log_free            (WeTaskLog *log);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeTaskPipeline, we_task_pipeline_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeTaskLog, we_task_log_free)
+
 #define WE_TYPE_STORE (we_store_get_type ())
 G_DECLARE_INTERFACE (WeStore, we_store, WE, STORE, GObject)
 
@@ -253,7 +287,20 @@ struct _WeStoreInterface {
   GPtrArray  *(*delivery_list)     (WeStore *self, const gchar *webhook_id, guint limit,
                                     guint offset, guint *total, GError **error);
 
-  gpointer padding[16];
+  /* pipeline introspection. task_pipeline_put replaces the row of the same
+   * (task_id, stage) unless that holds a later attempt, and drops the rows
+   * of earlier attempts of the task; task_log_put replaces the task's log
+   * likewise. A missing task or job is WE_ERROR_JOB_NOT_FOUND. The lists
+   * are in task sequence order, then recording order; @task_id NULL = all
+   * tasks of the job. */
+  gboolean    (*task_pipeline_put) (WeStore *self, const WeTaskPipeline *pipeline, GError **error);
+  GPtrArray  *(*task_pipeline_list)(WeStore *self, const gchar *job_id, const gchar *task_id,
+                                    GError **error);
+  gboolean    (*task_log_put)      (WeStore *self, const WeTaskLog *log, GError **error);
+  GPtrArray  *(*task_log_list)     (WeStore *self, const gchar *job_id, const gchar *task_id,
+                                    GError **error);
+
+  gpointer padding[12];
 };
 
 /* --- synchronous calls: for tests, tools and startup, never the main loop --- */
@@ -327,6 +374,18 @@ WeWebhookDelivery *we_store_delivery_get (WeStore *self, const gchar *id, GError
 /* Returns: (transfer container) (element-type WeWebhookDelivery) (nullable); newest first */
 GPtrArray  *we_store_delivery_list     (WeStore *self, const gchar *webhook_id, guint limit,
                                         guint offset, guint *total, GError **error);
+
+/* pipeline introspection (src/store/we-store-debug.c); the kernel reaches
+ * them through we_store_call_async() */
+gboolean    we_store_task_pipeline_put (WeStore *self, const WeTaskPipeline *pipeline,
+                                        GError **error);
+/* Returns: (transfer container) (element-type WeTaskPipeline) (nullable) */
+GPtrArray  *we_store_task_pipeline_list (WeStore *self, const gchar *job_id,
+                                         const gchar *task_id, GError **error);
+gboolean    we_store_task_log_put      (WeStore *self, const WeTaskLog *log, GError **error);
+/* Returns: (transfer container) (element-type WeTaskLog) (nullable) */
+GPtrArray  *we_store_task_log_list     (WeStore *self, const gchar *job_id,
+                                        const gchar *task_id, GError **error);
 
 /* --- asynchronous calls: the kernel's way in ---
  *

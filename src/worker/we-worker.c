@@ -26,6 +26,9 @@
  * process leaves anyway; the kernel kills us a little later. */
 #define WE_WORKER_SHUTDOWN_DEADLINE_S      3
 #define WE_WORKER_MAX_TASK_ID              256
+/* A pipeline graph larger than this is left out of the "pipeline" message:
+ * the channel's lines are capped (WE_WORKER_MAX_LINE) */
+#define WE_WORKER_MAX_DOT                  (512 * 1024)
 
 typedef enum {
   WE_WORKER_PHASE_RESOLVE,
@@ -378,6 +381,27 @@ we_worker_send_progress (WeWorker *self)
       ++self->first_task_progress == self->crash_after_progress)
     abort_after = TRUE;
   we_worker_send_full (self, msg, abort_after);
+}
+
+/* An encoder's report of a pipeline it runs for the task (issue 8): sent
+ * on as it comes, so the kernel has it even when the task then fails. */
+static void
+we_worker_pipeline_cb (const WePipelineInfo *info, gpointer user_data)
+{
+  WeWorkerTask *task = user_data;
+  g_autoptr(JsonObject) msg = NULL;
+
+  if (task->worker->task != task || info == NULL || info->launch == NULL)
+    return;
+  msg = we_worker_msg_new ("pipeline", task->id);
+  json_object_set_string_member (msg, "stage", info->stage != NULL ? info->stage : "");
+  json_object_set_string_member (msg, "launch", info->launch);
+  if (info->dot != NULL && strlen (info->dot) <= WE_WORKER_MAX_DOT)
+    json_object_set_string_member (msg, "dot", info->dot);
+  else if (info->dot != NULL)
+    json_object_set_boolean_member (msg, "dot_omitted", TRUE);
+  we_log (G_LOG_LEVEL_DEBUG, task->id, NULL, "pipeline %s: %s", info->stage, info->launch);
+  we_worker_send (task->worker, msg);
 }
 
 static void
@@ -796,6 +820,9 @@ we_worker_parts_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   req->expected_frames = task->expected_frames;
   req->expected_duration_s = task->expected_duration_s;
   req->frame_duration_s = task->frame_duration_s;
+  req->task_id = task->id;
+  req->pipeline_func = we_worker_pipeline_cb;
+  req->pipeline_data = task;
   task->phase = WE_WORKER_PHASE_TRANSCODE;
   we_log (G_LOG_LEVEL_INFO, task->id, NULL, "stitching %u segment(s)%s into %s",
           g_strv_length (task->part_uris), task->has_audio_part ? " and audio" : "",
@@ -884,6 +911,8 @@ we_worker_probe_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     req->profile = task->profile;
     req->key = task->key;
     req->key_uri = task->key_uri;
+    req->pipeline_func = we_worker_pipeline_cb;
+    req->pipeline_data = task;
     task->phase = WE_WORKER_PHASE_TRANSCODE;
     memset (&task->progress, 0, sizeof (task->progress));
     task->progress.duration_s = info->duration_s;
@@ -902,6 +931,8 @@ we_worker_probe_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   task->request.profile = task->profile;
   task->request.start_s = task->start_s;
   task->request.duration_s = task->duration_s;
+  task->request.pipeline_func = we_worker_pipeline_cb;
+  task->request.pipeline_data = task;
   task->request.mode = task->kind == WE_WORKER_KIND_SEGMENT ? WE_ENCODE_MODE_VIDEO_SEGMENT
                        : task->kind == WE_WORKER_KIND_AUDIO ? WE_ENCODE_MODE_AUDIO
                                                             : WE_ENCODE_MODE_FULL;
