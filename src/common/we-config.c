@@ -45,6 +45,9 @@ struct _WeConfig {
   gchar     *secrets_vault_namespace;
   gchar     *secrets_vault_ca_file;
   guint      secrets_cache_ttl_s;
+  /* [dbus] */
+  gchar     *dbus_bus;
+  guint      dbus_job_linger_s;
 };
 
 G_DEFINE_TYPE (WeConfig, we_config, G_TYPE_OBJECT)
@@ -77,6 +80,7 @@ we_config_finalize (GObject *object)
   g_free (self->secrets_vault_addr);
   g_free (self->secrets_vault_token_file);
   g_free (self->secrets_vault_token_env);
+  g_free (self->dbus_bus);
   g_free (self->secrets_vault_namespace);
   g_free (self->secrets_vault_ca_file);
   G_OBJECT_CLASS (we_config_parent_class)->finalize (object);
@@ -248,6 +252,18 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   if (!pick_uint (self, "WE_SECRETS_CACHE_TTL_S", "secrets", "cache_ttl_s", 60, 86400, &v, error))
     return NULL;
   self->secrets_cache_ttl_s = (guint) v;
+  self->dbus_bus = pick_string (self, "WE_DBUS_BUS", "dbus", "bus", "auto");
+  if (g_strv_contains ((const gchar *const[]) { "auto", "session", "system", "none", NULL },
+                       self->dbus_bus) == FALSE) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_INTERNAL,
+                 "configuration dbus/bus: \"%s\" is not auto, session, system or none",
+                 self->dbus_bus);
+    return NULL;
+  }
+  if (!pick_uint (self, "WE_DBUS_JOB_LINGER_S", "dbus", "job_linger_s", 600, 86400 * 7, &v,
+                  error))
+    return NULL;
+  self->dbus_job_linger_s = (guint) v;
   return g_steal_pointer (&self);
 }
 
@@ -268,6 +284,8 @@ const gchar *we_config_get_kernel_id (WeConfig *self) { return self->kernel_id; 
 guint we_config_get_kernel_beat_s (WeConfig *self) { return self->kernel_beat_s; }
 const gchar *we_config_get_log_level (WeConfig *self) { return self->log_level; }
 const gchar *we_config_get_log_format (WeConfig *self) { return self->log_format; }
+const gchar *we_config_get_dbus_bus (WeConfig *self) { return self->dbus_bus; }
+guint        we_config_get_dbus_job_linger_s (WeConfig *self) { return self->dbus_job_linger_s; }
 guint we_config_get_worker_count (WeConfig *self) { return self->worker_count; }
 const gchar *we_config_get_worker_binary (WeConfig *self) { return self->worker_binary; }
 guint we_config_get_stall_timeout (WeConfig *self) { return self->stall_timeout; }

@@ -46,6 +46,11 @@ const gchar *we_config_get_kernel_id     (WeConfig *self);
 guint        we_config_get_kernel_beat_s (WeConfig *self);
 const gchar *we_config_get_log_level     (WeConfig *self);   /* LOG_LEVEL, "info" */
 const gchar *we_config_get_log_format    (WeConfig *self);   /* LOG_FORMAT, "json" */
+/* WE_DBUS_BUS / [dbus] bus: "auto" (default), "session", "system" or "none" */
+const gchar *we_config_get_dbus_bus      (WeConfig *self);
+/* WE_DBUS_JOB_LINGER_S / [dbus] job_linger_s (600): how long a finished
+ * job's D-Bus object stays exported */
+guint        we_config_get_dbus_job_linger_s (WeConfig *self);
 guint        we_config_get_worker_count  (WeConfig *self);   /* WE_WORKERS / [workers] count; 0 → cores */
 const gchar *we_config_get_worker_binary (WeConfig *self);   /* [workers] binary */
 guint        we_config_get_stall_timeout (WeConfig *self);   /* [workers] stall_timeout_s, 120 */

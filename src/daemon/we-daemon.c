@@ -8,6 +8,7 @@
 #include "common/we-log.h"
 #include "core/we-scheduler.h"
 #include "core/we-webhooks.h"
+#include "dbus/we-dbus-service.h"
 #include "plugin/we-plugin-host.h"
 #include "secrets/we-secrets-router.h"
 #include "queue/we-queue-local.h"
@@ -30,9 +31,14 @@ struct _WeDaemon {
   gchar        *plugin_dir;
   gchar        *storage_root;
   guint         worker_sync_id;
+  WeDbusService *dbus;
+  gchar        *dbus_bus;       /* --dbus: overrides [dbus] bus, and must work */
 };
 
 G_DEFINE_TYPE (WeDaemon, we_daemon, G_TYPE_OBJECT)
+
+enum { SIGNAL_FATAL, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 static void
 we_daemon_dispose (GObject *object)
@@ -40,6 +46,9 @@ we_daemon_dispose (GObject *object)
   WeDaemon *self = WE_DAEMON (object);
 
   g_clear_handle_id (&self->worker_sync_id, g_source_remove);
+  if (self->dbus != NULL)
+    we_dbus_service_stop (self->dbus);
+  g_clear_object (&self->dbus);
   g_clear_object (&self->api);
   if (self->webhooks != NULL)
     we_webhooks_stop (self->webhooks);
@@ -66,6 +75,7 @@ we_daemon_finalize (GObject *object)
   g_free (self->api_url);
   g_free (self->plugin_dir);
   g_free (self->storage_root);
+  g_free (self->dbus_bus);
   G_OBJECT_CLASS (we_daemon_parent_class)->finalize (object);
 }
 
@@ -74,6 +84,86 @@ we_daemon_class_init (WeDaemonClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = we_daemon_dispose;
   G_OBJECT_CLASS (klass)->finalize = we_daemon_finalize;
+  /**
+   * WeDaemon::fatal:
+   * @message: what went wrong
+   *
+   * A part the user asked for explicitly (webencoded --dbus=…) stopped
+   * working; the program should stop.
+   */
+  signals[SIGNAL_FATAL] = g_signal_new ("fatal", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                        NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+void
+we_daemon_set_dbus_bus (WeDaemon *self, const gchar *bus)
+{
+  g_free (self->dbus_bus);
+  self->dbus_bus = g_strdup (bus);
+}
+
+static void
+dbus_name_lost_cb (WeDbusService *service, gpointer user_data)
+{
+  WeDaemon *self = user_data;
+
+  if (self->dbus_bus != NULL)
+    g_signal_emit (self, signals[SIGNAL_FATAL], 0,
+                   "the D-Bus name org.webencode.WebEncode1 could not be owned (another "
+                   "service has it, or the bus went away)");
+}
+
+/* [dbus] bus: "auto" is the session bus of a desktop user's service: one
+ * started by a login session has its address; a system service has none,
+ * or runs right under PID 1. */
+static gboolean
+pick_bus (WeDaemon *self, GBusType *bus_type, GError **error)
+{
+  const gchar *bus = self->dbus_bus != NULL ? self->dbus_bus
+                                            : we_config_get_dbus_bus (self->config);
+
+  if (g_strcmp0 (bus, "session") == 0) {
+    *bus_type = G_BUS_TYPE_SESSION;
+  } else if (g_strcmp0 (bus, "system") == 0) {
+    *bus_type = G_BUS_TYPE_SYSTEM;
+  } else if (g_strcmp0 (bus, "none") == 0) {
+    *bus_type = G_BUS_TYPE_NONE;
+  } else if (g_strcmp0 (bus, "auto") == 0) {
+    gboolean system_service = g_getenv ("INVOCATION_ID") != NULL && getppid () == 1;
+
+    *bus_type = g_getenv ("DBUS_SESSION_BUS_ADDRESS") != NULL && !system_service
+                    ? G_BUS_TYPE_SESSION : G_BUS_TYPE_NONE;
+  } else {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_INTERNAL,
+                 "--dbus must be session, system, auto or none, not \"%s\"", bus);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+start_dbus (WeDaemon *self, const WeApiContext *ctx, GError **error)
+{
+  GBusType bus_type = G_BUS_TYPE_NONE;
+  g_autoptr(GError) local = NULL;
+
+  if (!pick_bus (self, &bus_type, error))
+    return FALSE;
+  if (bus_type == G_BUS_TYPE_NONE)
+    return TRUE;
+  self->dbus = we_dbus_service_new (ctx, bus_type, we_config_get_dbus_job_linger_s (self->config));
+  g_signal_connect (self->dbus, "name-lost", G_CALLBACK (dbus_name_lost_cb), self);
+  if (!we_dbus_service_start (self->dbus, &local)) {
+    g_clear_object (&self->dbus);
+    if (self->dbus_bus != NULL) {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "D-Bus: ");
+      return FALSE;
+    }
+    /* REST is the service; D-Bus a convenience */
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-SYS-004", "D-Bus API not available: %s",
+            local->message);
+  }
+  return TRUE;
 }
 
 static void
@@ -494,6 +584,8 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
                              we_config_get_port (self->config), error))
     return FALSE;
   self->api_url = g_strdup (we_config_get_public_url (self->config));
+  if (!start_dbus (self, we_api_server_get_context (self->api), error))
+    return FALSE;
 
   we_scheduler_resume_async (self->scheduler, NULL, resumed_cb, NULL);
   we_webhooks_start (self->webhooks);
@@ -530,6 +622,8 @@ we_daemon_stop (WeDaemon *self, GSourceFunc done, gpointer user_data)
   d->done = done;
   d->user_data = user_data;
   g_clear_handle_id (&self->worker_sync_id, g_source_remove);
+  if (self->dbus != NULL)
+    we_dbus_service_stop (self->dbus);
   if (self->api != NULL)
     we_api_server_disconnect (self->api);
   if (self->webhooks != NULL)

@@ -26,5 +26,10 @@ void         we_daemon_stop        (WeDaemon      *self,
                                     GSourceFunc    done,
                                     gpointer       user_data);
 const gchar *we_daemon_get_api_url (WeDaemon *self);
+/* webencoded --dbus=BUS: overrides [dbus] bus ("session", "system", "auto",
+ * "none"); a bus asked for this way that fails stops the daemon (at start,
+ * or later through the "fatal" signal). Call before we_daemon_start(). */
+void         we_daemon_set_dbus_bus (WeDaemon    *self,
+                                     const gchar *bus);
 
 G_END_DECLS

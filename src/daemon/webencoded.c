@@ -16,6 +16,7 @@ typedef struct {
   GMainLoop *loop;
   WeDaemon  *daemon;
   gboolean   stopping;
+  int        status;
 } App;
 
 static gboolean
@@ -25,6 +26,20 @@ stopped_cb (gpointer user_data)
 
   g_main_loop_quit (app->loop);
   return G_SOURCE_REMOVE;
+}
+
+static void
+on_fatal (WeDaemon *daemon, const gchar *message, gpointer user_data)
+{
+  App *app = user_data;
+
+  we_log (G_LOG_LEVEL_CRITICAL, NULL, "WE-SYS-004", "stopping: %s", message);
+  g_printerr ("webencoded: %s\n", message);
+  app->status = 1;
+  if (!app->stopping) {
+    app->stopping = TRUE;
+    we_daemon_stop (app->daemon, stopped_cb, app);
+  }
 }
 
 static gboolean
@@ -44,6 +59,7 @@ int
 main (int argc, char **argv)
 {
   g_autofree gchar *config_path = NULL;
+  g_autofree gchar *dbus_bus = NULL;
   gboolean version = FALSE;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
@@ -55,6 +71,9 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       "Configuration key file (default: $WE_CONFIG)", "FILE" },
+    { "dbus", 0, 0, G_OPTION_ARG_STRING, &dbus_bus,
+      "Serve the D-Bus API on this bus: session, system or none (default: [dbus] bus)",
+      "BUS" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL },
   };
@@ -87,6 +106,8 @@ main (int argc, char **argv)
   exe = g_file_read_link ("/proc/self/exe", NULL);
   loop = g_main_loop_new (NULL, FALSE);
   daemon = we_daemon_new (config);
+  if (dbus_bus != NULL)
+    we_daemon_set_dbus_bus (daemon, dbus_bus);
   if (!we_daemon_start (daemon, exe ? exe : argv[0], &error)) {
     we_log (G_LOG_LEVEL_CRITICAL, NULL, "WE-SYS-004", "cannot start: %s", error->message);
     g_printerr ("webencoded: cannot start: %s\n", error->message);
@@ -94,6 +115,7 @@ main (int argc, char **argv)
   }
   app.loop = loop;
   app.daemon = daemon;
+  g_signal_connect (daemon, "fatal", G_CALLBACK (on_fatal), &app);
   g_unix_signal_add (SIGTERM, on_signal, &app);
   g_unix_signal_add (SIGINT, on_signal, &app);
 
@@ -105,5 +127,5 @@ main (int argc, char **argv)
   g_main_loop_run (loop);
   g_clear_object (&daemon);
   we_log (G_LOG_LEVEL_INFO, NULL, NULL, "stopped");
-  return 0;
+  return app.status;
 }
