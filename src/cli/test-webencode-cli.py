@@ -24,6 +24,7 @@ CLI = None
 UPLOADS = {}
 DOWNLOAD = bytes(range(256)) * 4096  # 1 MiB
 POLLS = {}
+GRAPHS = []
 
 
 def envelope(code, message, details):
@@ -119,6 +120,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path in ("/v1/jobs/job-1/outputs/out.mp4", "/v1/jobs/evil/outputs/ok.mp4",
                     "/v1/jobs/evil/outputs/a/b.mp4"):
             return self.reply(200, raw=DOWNLOAD, ctype="video/mp4")
+        if path == "/v1/jobs/job-1/tasks":
+            # out of order: the CLI takes them by sequence_index
+            return self.reply(200, {"tasks": [{"id": "t2", "sequence_index": 1},
+                                              {"id": "t1", "sequence_index": 0}]})
+        if path == "/v1/jobs/job-1/tasks/t2/pipeline":
+            fmt = query.get("format", [None])[0]
+            if fmt is not None:
+                GRAPHS.append((fmt, query.get("stage", [None])[0]))
+            if fmt == "svg":
+                return self.reply(200, raw=b"<svg>graph</svg>", ctype="image/svg+xml")
+            if fmt == "dot":
+                return self.reply(200, raw=b"digraph pipeline {}", ctype="text/vnd.graphviz")
+            return self.reply(200, {"job_id": "job-1", "task_id": "t2", "pipelines": [
+                {"stage": "transcode", "launch": "filesrc ! fakesink",
+                 "command": "gst-launch-1.0 -e 'filesrc ! fakesink'", "has_graph": True,
+                 "recorded_at": "2026-11-23T10:30:00Z"},
+                {"stage": "evil\x1b[2J", "launch": "x", "command": "gst-launch-1.0 -e 'x\x1b[31m'",
+                 "has_graph": False}]})
+        if path == "/v1/jobs/job-1/tasks/t2/logs":
+            return self.reply(200, raw=b"0:00:00.1 INFO line one\n0:00:00.2 \x1b[31mred\n",
+                              ctype="text/plain")
         if path.startswith("/v1/jobs/"):
             return self.reply(404, envelope("WE-JOB-004", "Job not found",
                                             "No job exists with ID: " + path.split("/")[3]))
@@ -182,6 +204,9 @@ def run(args, expect_rc, out=None, err=None, not_out=None, env_extra=None):
     env.pop("WEBENCODE_USER", None)
     env.pop("WEBENCODE_PASSWORD", None)
     env["WEBENCODE_URL"] = BASE
+    # REST unless a case says otherwise: a developer's session bus may have a
+    # webencoded on it
+    env["WEBENCODE_TRANSPORT"] = "rest"
     env.update(env_extra or {})
     p = subprocess.run([CLI] + args, capture_output=True, text=True, env=env, timeout=60,
                        stdin=subprocess.DEVNULL)
@@ -314,6 +339,44 @@ def main():
                 os.path.exists(os.path.join(tmp, "escape.mp4")):
             FAILURES.append("hostile output names: %r" % os.listdir(evil))
             print("FAIL: hostile output names %r" % os.listdir(evil))
+
+        # pipeline: the first task by sequence that has one, its stages' commands
+        run(["pipeline", "job-1"], 0, out=["t2", "# stage transcode",
+                                           "gst-launch-1.0 -e 'filesrc ! fakesink'"],
+            not_out="\x1b")
+        run(["pipeline", "job-1", "t2", "--stage", "transcode"], 0, out="filesrc",
+            not_out="evil")
+        run(["pipeline", "job-1", "t2", "--stage", "nope"], 2, err="no stage")
+        run(["pipeline", "job-1", "t1"], 2, err="WE-JOB-004")
+        run(["pipeline", "nope"], 2, err="WE-JOB-004")
+        run(["--json", "pipeline", "job-1"], 0, out='"task_id": "t2"')
+        del GRAPHS[:]
+        svg = os.path.join(tmp, "g.svg")
+        dot = os.path.join(tmp, "g.dot")
+        run(["pipeline", "job-1", "--graph", svg, "--stage", "transcode"], 0, out="saved")
+        run(["pipeline", "job-1", "--graph", dot], 0, out="saved")
+        if GRAPHS != [("svg", "transcode"), ("dot", None)] or \
+                open(svg).read() != "<svg>graph</svg>" or \
+                open(dot).read() != "digraph pipeline {}":
+            FAILURES.append("pipeline graphs: %r" % GRAPHS)
+            print("FAIL: pipeline graphs %r" % GRAPHS)
+        run(["logs", "job-1", "t2"], 0, out=["line one", "?[31mred"], not_out="\x1b")
+        run(["logs", "job-1"], 2, err="usage")
+
+        # transport choice
+        nobus = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=" + os.path.join(tmp, "nobus"),
+                 "DBUS_SYSTEM_BUS_ADDRESS": "unix:path=" + os.path.join(tmp, "nobus")}
+        run(["health"], 0, out="url:       " + BASE,
+            env_extra=dict(nobus, WEBENCODE_TRANSPORT="auto"))
+        run(["health"], 0, out=BASE, env_extra=dict(nobus, WEBENCODE_TRANSPORT=""))
+        run(["health"], 2, err="WEBENCODE_TRANSPORT", env_extra={"WEBENCODE_TRANSPORT": "carrier"})
+        run(["--dbus", "--rest", "health"], 2, err="--dbus cannot")
+        run(["--dbus", "--url", BASE, "health"], 2, err="--dbus cannot")
+        run(["--system", "--session", "health"], 2, err="exclude")
+        run(["--dbus", "health"], 3, err="cannot reach", env_extra=nobus)
+        run(["--dbus", "--system", "health"], 3, err="cannot reach", env_extra=nobus)
+        run(["health"], 3, err="cannot reach", env_extra=dict(nobus, WEBENCODE_TRANSPORT="dbus"))
+        run(["--rest", "health"], 0, out=BASE, env_extra={"WEBENCODE_TRANSPORT": "dbus"})
 
     server.shutdown()
     print("%d failure(s)" % len(FAILURES))

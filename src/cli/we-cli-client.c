@@ -308,6 +308,98 @@ we_cli_client_request_finish (WeCliClient *self, GAsyncResult *res, GBytes **raw
   return task_propagate_response (G_TASK (res), raw, error);
 }
 
+/* ---- fetch ----------------------------------------------------------- */
+
+/* A fetched body is an SVG or a log: bounded, so a runaway answer cannot
+ * fill the memory of a command-line tool. */
+#define WE_CLI_FETCH_MAX (64 * 1024 * 1024)
+
+typedef struct {
+  GBytes *body;
+  gchar  *content_type;
+} FetchResult;
+
+static void
+fetch_result_free (FetchResult *r)
+{
+  g_clear_pointer (&r->body, g_bytes_unref);
+  g_free (r->content_type);
+  g_free (r);
+}
+
+static void
+we_cli_client_fetch_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = G_TASK (user_data);
+  WeCliClient *self = g_task_get_source_object (task);
+  SoupMessage *msg = g_task_get_task_data (task);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  FetchResult *r;
+
+  body = soup_session_send_and_read_finish (SOUP_SESSION (source), res, &error);
+  if (body == NULL) {
+    g_task_return_error (task, we_cli_client_transport_error (self, error));
+    return;
+  }
+  if (!SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (msg))) {
+    g_task_return_error (task, we_cli_client_error_from_response (msg, body));
+    return;
+  }
+  if (g_bytes_get_size (body) > WE_CLI_FETCH_MAX) {
+    g_task_return_new_error (task, WE_CLI_ERROR, WE_CLI_ERROR_PROTOCOL,
+                             _("the service sent an answer too large to show"));
+    return;
+  }
+  r = g_new0 (FetchResult, 1);
+  r->body = g_steal_pointer (&body);
+  r->content_type = g_strdup (soup_message_headers_get_content_type (
+      soup_message_get_response_headers (msg), NULL));
+  g_task_return_pointer (task, r, (GDestroyNotify) fetch_result_free);
+}
+
+void
+we_cli_client_fetch_async (WeCliClient *self, const gchar *path, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (WE_IS_CLI_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, we_cli_client_fetch_async);
+  msg = we_cli_client_new_message (self, "GET", path, &error);
+  if (msg == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  /* the body is whatever the resource is; errors still come as JSON */
+  soup_message_headers_remove (soup_message_get_request_headers (msg), "Accept");
+  g_task_set_task_data (task, g_object_ref (msg), g_object_unref);
+  soup_session_send_and_read_async (self->session, msg, G_PRIORITY_DEFAULT, cancellable,
+                                    we_cli_client_fetch_cb, g_steal_pointer (&task));
+}
+
+GBytes *
+we_cli_client_fetch_finish (WeCliClient *self, GAsyncResult *res, gchar **content_type,
+                            GError **error)
+{
+  FetchResult *r;
+  GBytes *body;
+
+  g_return_val_if_fail (g_task_is_valid (res, self), NULL);
+  r = g_task_propagate_pointer (G_TASK (res), error);
+  if (r == NULL)
+    return NULL;
+  body = g_steal_pointer (&r->body);
+  if (content_type != NULL)
+    *content_type = g_steal_pointer (&r->content_type);
+  fetch_result_free (r);
+  return body;
+}
+
 /* ---- upload ---------------------------------------------------------- */
 
 typedef struct {

@@ -50,6 +50,19 @@ JsonNode    *we_cli_client_request_finish (WeCliClient   *self,
                                            GBytes       **raw,
                                            GError       **error);
 
+/* GETs @path and returns its body as it is (an SVG, a log), for bodies
+ * that are not JSON; errors as for a request.
+ * @content_type: (out) (optional) (transfer full) */
+void         we_cli_client_fetch_async    (WeCliClient         *self,
+                                           const gchar         *path,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
+GBytes      *we_cli_client_fetch_finish   (WeCliClient   *self,
+                                           GAsyncResult  *res,
+                                           gchar        **content_type,
+                                           GError       **error);
+
 /* Called as bytes leave or arrive; @total is 0 when unknown. */
 typedef void (*WeCliTransferFunc) (guint64  done,
                                    guint64  total,

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * webencode: the command-line client of webencoded's REST API.
+ * webencode: the command-line client of webencoded, over its D-Bus API when
+ * a local service is on the bus and over its REST API otherwise.
  *
- * Every command is a chain of asynchronous requests on one GMainLoop, so a
- * progress bar, a poll timer and Ctrl-C all stay responsive while bytes move.
+ * Every command is a chain of asynchronous operations of a WeCliBackend on
+ * one GMainLoop, so a progress bar, a wait and Ctrl-C all stay responsive
+ * while bytes move; the commands never know which transport carries them.
  * Exit status: 0 success, 1 a job failed or was cancelled, 2 an error (the
  * API's, a local one or a bad command line), 3 the service is unreachable,
  * 130 interrupted.
@@ -19,14 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "we-cli-backend.h"
 #include "we-cli-client.h"
+#include "we-cli-dbus.h"
 #include "we-cli-output.h"
 #include "we-cli-progress.h"
+#include "we-cli-rest.h"
 
 #define WE_CLI_DEFAULT_URL      "http://127.0.0.1:8080"
-#define WE_CLI_POLL_MS          500
-/* a service restarting under a waiting client comes back within this many polls */
-#define WE_CLI_POLL_MAX_MISSES  20
 
 enum {
   EXIT_JOB_FAILED   = 1,
@@ -49,7 +51,7 @@ typedef struct {
 struct _WeCli {
   GMainLoop          *loop;
   GCancellable       *cancellable;
-  WeCliClient        *client;
+  WeCliBackend       *backend;
   const WeCliCommand *command;
   gint                exit_status;
   gboolean            done;
@@ -57,6 +59,11 @@ struct _WeCli {
 
   /* options */
   gchar              *url;
+  gboolean            use_dbus;
+  gboolean            use_rest;
+  gboolean            system_bus;
+  gboolean            session_bus;
+  gboolean            probing_system; /* the session bus had no service */
   gchar              *user;
   gchar              *password;
   gboolean            json;
@@ -68,13 +75,13 @@ struct _WeCli {
   gchar              *status_filter;
   gint                limit;
   gint                offset;
+  gchar              *stage;
+  gchar              *graph_file;
   gchar             **args;     /* the command's positional arguments */
 
   /* state of a running command */
   gchar              *job_id;
   WeCliProgress      *progress;
-  guint               poll_id;
-  guint               poll_misses;
   GPtrArray          *downloads; /* of JsonObject, the outputs still to fetch */
   guint               download_idx;
   gchar              *download_name;
@@ -83,10 +90,9 @@ struct _WeCli {
 static void
 we_cli_free (WeCli *self)
 {
-  g_clear_handle_id (&self->poll_id, g_source_remove);
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_object (&self->cancellable);
-  g_clear_object (&self->client);
+  g_clear_object (&self->backend);
   g_clear_object (&self->progress);
   g_free (self->url);
   g_free (self->user);
@@ -95,6 +101,8 @@ we_cli_free (WeCli *self)
   g_strfreev (self->overrides);
   g_free (self->download_dir);
   g_free (self->status_filter);
+  g_free (self->stage);
+  g_free (self->graph_file);
   g_strfreev (self->args);
   g_free (self->job_id);
   g_clear_pointer (&self->downloads, g_ptr_array_unref);
@@ -140,14 +148,6 @@ we_cli_fail_literal (WeCli *self, WeCliErrorCode code, const gchar *message)
   we_cli_fail (self, error);
 }
 
-/* "/v1/jobs/<escaped id><suffix>" */
-static gchar *
-job_path (const gchar *id, const gchar *suffix)
-{
-  g_autofree gchar *escaped = g_uri_escape_string (id, NULL, FALSE);
-  return g_strconcat ("/v1/jobs/", escaped, suffix, NULL);
-}
-
 /* Returns: (nullable): the node's object, or NULL after reporting that the
  * service sent something else */
 static JsonObject *
@@ -179,13 +179,6 @@ format_job_progress (JsonObject *job)
     g_string_append_printf (str, "  %s %s", _("ETA"), s);
   }
   return g_string_free (g_steal_pointer (&str), FALSE);
-}
-
-static gboolean
-job_status_is_final (const gchar *status)
-{
-  return g_strcmp0 (status, "completed") == 0 || g_strcmp0 (status, "failed") == 0 ||
-         g_strcmp0 (status, "cancelled") == 0;
 }
 
 /* Exit 1 with the job's own error, as the user needs it to act on. */
@@ -229,7 +222,7 @@ we_cli_download_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autofree gchar *path = NULL;
   gint64 written;
 
-  written = we_cli_client_download_finish (WE_CLI_CLIENT (source), res, &error);
+  written = we_cli_backend_download_finish (WE_CLI_BACKEND (source), res, &error);
   g_clear_object (&self->progress);
   if (written < 0) {
     g_prefix_error (&error, _("downloading %s: "), self->download_name);
@@ -271,9 +264,6 @@ we_cli_download_next (WeCli *self)
     JsonObject *output = g_ptr_array_index (self->downloads, self->download_idx++);
     const gchar *name = we_cli_json_get_string (output, "name");
     g_autofree gchar *dest_path = NULL;
-    g_autofree gchar *escaped = NULL;
-    g_autofree gchar *suffix = NULL;
-    g_autofree gchar *path = NULL;
     g_autoptr(GFile) dest = NULL;
 
     if (!output_name_is_safe (name)) {
@@ -289,13 +279,11 @@ we_cli_download_next (WeCli *self)
       g_autofree gchar *folder = g_path_get_dirname (dest_path);
       g_mkdir_with_parents (folder, 0755);
     }
-    escaped = g_uri_escape_string (name, "/", FALSE);
-    suffix = g_strconcat ("/outputs/", escaped, NULL);
-    path = job_path (self->job_id, suffix);
     /* the bar goes where the human reads: stderr in --json mode */
     self->progress = we_cli_progress_new (self->json ? stderr : stdout);
-    we_cli_client_download_async (self->client, path, dest, we_cli_transfer_progress_cb, self,
-                                  self->cancellable, we_cli_download_cb, self);
+    we_cli_backend_download_async (self->backend, self->job_id, output, dest,
+                                   we_cli_transfer_progress_cb, self, self->cancellable,
+                                   we_cli_download_cb, self);
     return;
   }
   we_cli_quit (self, self->exit_status);
@@ -357,7 +345,7 @@ we_cli_outputs_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(GBytes) raw = NULL;
   JsonObject *listing;
 
-  node = we_cli_client_request_finish (WE_CLI_CLIENT (source), res, &raw, &error);
+  node = we_cli_backend_call_finish (WE_CLI_BACKEND (source), res, &raw, &error);
   if (node == NULL) {
     we_cli_fail (self, error);
     return;
@@ -381,60 +369,43 @@ we_cli_outputs_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 we_cli_fetch_outputs (WeCli *self)
 {
-  g_autofree gchar *path = job_path (self->job_id, "/outputs");
-  we_cli_client_request_async (self->client, "GET", path, NULL, self->cancellable,
-                               we_cli_outputs_cb, self);
+  const gchar *args[] = { self->job_id, NULL };
+  we_cli_backend_call_async (self->backend, WE_CLI_OP_OUTPUTS, args, NULL, self->cancellable,
+                             we_cli_outputs_cb, self);
 }
 
 /* ---- waiting for a job ------------------------------------------------- */
 
-static gboolean we_cli_poll_cb (gpointer user_data);
-
 static void
-we_cli_poll_later (WeCli *self)
+we_cli_job_update_cb (JsonObject *job, gpointer user_data)
 {
-  self->poll_id = g_timeout_add (WE_CLI_POLL_MS, we_cli_poll_cb, self);
+  WeCli *self = user_data;
+
+  if (!self->json)
+    we_cli_progress_update_job (self->progress, job);
 }
 
 static void
-we_cli_job_polled_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+we_cli_job_watched_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   WeCli *self = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GBytes) raw = NULL;
   JsonObject *job;
-  const gchar *status;
 
-  node = we_cli_client_request_finish (WE_CLI_CLIENT (source), res, &raw, &error);
+  /* REST polls the job, D-Bus follows the service's signals */
+  node = we_cli_backend_watch_finish (WE_CLI_BACKEND (source), res, &raw, &error);
   if (node == NULL) {
-    if (g_error_matches (error, WE_CLI_ERROR, WE_CLI_ERROR_CONNECT) &&
-        ++self->poll_misses < WE_CLI_POLL_MAX_MISSES) {
-      we_cli_poll_later (self);
-      return;
-    }
     we_cli_fail (self, error);
     return;
   }
-  self->poll_misses = 0;
   if ((job = we_cli_expect_object (self, node)) == NULL)
     return;
-  status = we_cli_json_get_string (job, "status");
-  if (status == NULL) {
-    we_cli_fail_literal (self, WE_CLI_ERROR_PROTOCOL, _("the service sent a job without a status"));
-    return;
-  }
-  if (!self->json)
-    we_cli_progress_update_job (self->progress, job);
-  if (!job_status_is_final (status)) {
-    we_cli_poll_later (self);
-    return;
-  }
-
   we_cli_progress_finish (self->progress);
   if (self->json)
     we_cli_print_raw (raw);
-  if (g_strcmp0 (status, "completed") != 0) {
+  if (g_strcmp0 (we_cli_json_get_string (job, "status"), "completed") != 0) {
     we_cli_job_failed (self, job);
     return;
   }
@@ -445,24 +416,13 @@ we_cli_job_polled_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   we_cli_quit (self, EXIT_SUCCESS);
 }
 
-static gboolean
-we_cli_poll_cb (gpointer user_data)
-{
-  WeCli *self = user_data;
-  g_autofree gchar *path = job_path (self->job_id, "");
-
-  self->poll_id = 0;
-  we_cli_client_request_async (self->client, "GET", path, NULL, self->cancellable,
-                               we_cli_job_polled_cb, self);
-  return G_SOURCE_REMOVE;
-}
-
 static void
 we_cli_wait_for_job (WeCli *self)
 {
   g_clear_object (&self->progress);
   self->progress = we_cli_progress_new (stdout);
-  we_cli_poll_cb (self);
+  we_cli_backend_watch_async (self->backend, self->job_id, we_cli_job_update_cb, self,
+                              self->cancellable, we_cli_job_watched_cb, self);
 }
 
 /* ---- submit ------------------------------------------------------------- */
@@ -524,7 +484,7 @@ we_cli_submitted_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   JsonObject *job;
   const gchar *id;
 
-  node = we_cli_client_request_finish (WE_CLI_CLIENT (source), res, &raw, &error);
+  node = we_cli_backend_call_finish (WE_CLI_BACKEND (source), res, &raw, &error);
   if (node == NULL) {
     we_cli_fail (self, error);
     return;
@@ -581,8 +541,8 @@ we_cli_submit_job (WeCli *self, const gchar *source_url)
   }
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
-  we_cli_client_request_async (self->client, "POST", "/v1/jobs", body, self->cancellable,
-                               we_cli_submitted_cb, self);
+  we_cli_backend_call_async (self->backend, WE_CLI_OP_SUBMIT, NULL, body, self->cancellable,
+                             we_cli_submitted_cb, self);
 }
 
 static void
@@ -594,7 +554,7 @@ we_cli_uploaded_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   JsonObject *upload;
   const gchar *url;
 
-  node = we_cli_client_upload_finish (WE_CLI_CLIENT (source), res, &error);
+  node = we_cli_backend_upload_finish (WE_CLI_BACKEND (source), res, &error);
   g_clear_object (&self->progress);
   if (node == NULL) {
     g_prefix_error (&error, _("uploading %s: "), self->args[0]);
@@ -628,8 +588,8 @@ we_cli_start_upload (WeCli *self)
   g_autoptr(GFile) file = g_file_new_for_path (self->args[0]);
 
   self->progress = we_cli_progress_new (self->json ? stderr : stdout);
-  we_cli_client_upload_async (self->client, file, we_cli_upload_progress_cb, self,
-                              self->cancellable, we_cli_uploaded_cb, self);
+  we_cli_backend_upload_async (self->backend, file, we_cli_upload_progress_cb, self,
+                               self->cancellable, we_cli_uploaded_cb, self);
 }
 
 static void
@@ -639,7 +599,7 @@ we_cli_profile_checked_cb (GObject *source, GAsyncResult *res, gpointer user_dat
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = NULL;
 
-  node = we_cli_client_request_finish (WE_CLI_CLIENT (source), res, NULL, &error);
+  node = we_cli_backend_call_finish (WE_CLI_BACKEND (source), res, NULL, &error);
   if (node == NULL) {
     we_cli_fail (self, error);
     return;
@@ -670,10 +630,9 @@ cmd_submit (WeCli *self)
   /* an existing local path wins over a look-alike URL */
   if (g_file_test (source, G_FILE_TEST_EXISTS)) {
     /* a mistyped profile is cheaper to learn before a large upload than after */
-    g_autofree gchar *escaped = g_uri_escape_string (self->profile, NULL, FALSE);
-    g_autofree gchar *path = g_strconcat ("/v1/profiles/", escaped, NULL);
-    we_cli_client_request_async (self->client, "GET", path, NULL, self->cancellable,
-                                 we_cli_profile_checked_cb, self);
+    const gchar *args[] = { self->profile, NULL };
+    we_cli_backend_call_async (self->backend, WE_CLI_OP_PROFILE, args, NULL, self->cancellable,
+                               we_cli_profile_checked_cb, self);
     return;
   }
   if (g_uri_peek_scheme (source) == NULL) {
@@ -746,7 +705,7 @@ we_cli_simple_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GBytes) raw = NULL;
 
-  node = we_cli_client_request_finish (WE_CLI_CLIENT (source), res, &raw, &error);
+  node = we_cli_backend_call_finish (WE_CLI_BACKEND (source), res, &raw, &error);
   if (node == NULL) {
     we_cli_fail (self, error);
     return;
@@ -762,16 +721,17 @@ we_cli_simple_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     we_cli_quit (self, EXIT_SUCCESS);
 }
 
+/* @params: (nullable) (transfer full) */
 static void
-we_cli_simple_request (WeCli *self, const gchar *method, const gchar *path,
-                       WeCliPrintFunc print)
+we_cli_simple_request (WeCli *self, WeCliOp op, JsonNode *params, WeCliPrintFunc print)
 {
   SimpleRequest *req = g_new0 (SimpleRequest, 1);
+  g_autoptr(JsonNode) owned = params;
 
   req->self = self;
   req->print = print;
-  we_cli_client_request_async (self->client, method, path, NULL, self->cancellable,
-                               we_cli_simple_cb, req);
+  we_cli_backend_call_async (self->backend, op, (const gchar *const *) self->args, owned,
+                             self->cancellable, we_cli_simple_cb, req);
 }
 
 static void
@@ -785,8 +745,7 @@ print_job_cb (WeCli *self, JsonNode *node)
 static void
 cmd_status (WeCli *self)
 {
-  g_autofree gchar *path = job_path (self->args[0], "");
-  we_cli_simple_request (self, "GET", path, print_job_cb);
+  we_cli_simple_request (self, WE_CLI_OP_JOB, NULL, print_job_cb);
 }
 
 static void
@@ -806,8 +765,7 @@ print_cancelled_cb (WeCli *self, JsonNode *node)
 static void
 cmd_cancel (WeCli *self)
 {
-  g_autofree gchar *path = job_path (self->args[0], "/cancel");
-  we_cli_simple_request (self, "POST", path, print_cancelled_cb);
+  we_cli_simple_request (self, WE_CLI_OP_CANCEL, NULL, print_cancelled_cb);
 }
 
 static void
@@ -831,8 +789,7 @@ print_retried_cb (WeCli *self, JsonNode *node)
 static void
 cmd_retry (WeCli *self)
 {
-  g_autofree gchar *path = job_path (self->args[0], "/retry");
-  we_cli_simple_request (self, "POST", path, print_retried_cb);
+  we_cli_simple_request (self, WE_CLI_OP_RETRY, NULL, print_retried_cb);
 }
 
 static void
@@ -847,8 +804,7 @@ print_deleted_cb (WeCli *self, JsonNode *node)
 static void
 cmd_delete (WeCli *self)
 {
-  g_autofree gchar *path = job_path (self->args[0], "");
-  we_cli_simple_request (self, "DELETE", path, print_deleted_cb);
+  we_cli_simple_request (self, WE_CLI_OP_DELETE, NULL, print_deleted_cb);
 }
 
 static void
@@ -899,21 +855,17 @@ print_jobs_cb (WeCli *self, JsonNode *node)
 static void
 cmd_list (WeCli *self)
 {
-  g_autoptr(GString) path = g_string_new ("/v1/jobs");
-  gchar sep = '?';
+  JsonObject *filter = json_object_new ();
+  JsonNode *params = json_node_new (JSON_NODE_OBJECT);
 
-  if (self->status_filter != NULL) {
-    g_autofree gchar *escaped = g_uri_escape_string (self->status_filter, ",", FALSE);
-    g_string_append_printf (path, "%cstatus=%s", sep, escaped);
-    sep = '&';
-  }
-  if (self->limit >= 0) {
-    g_string_append_printf (path, "%climit=%d", sep, self->limit);
-    sep = '&';
-  }
+  if (self->status_filter != NULL)
+    json_object_set_string_member (filter, "status", self->status_filter);
+  if (self->limit >= 0)
+    json_object_set_int_member (filter, "limit", self->limit);
   if (self->offset >= 0)
-    g_string_append_printf (path, "%coffset=%d", sep, self->offset);
-  we_cli_simple_request (self, "GET", path->str, print_jobs_cb);
+    json_object_set_int_member (filter, "offset", self->offset);
+  json_node_take_object (params, filter);
+  we_cli_simple_request (self, WE_CLI_OP_JOBS, params, print_jobs_cb);
 }
 
 static void
@@ -959,7 +911,7 @@ print_profiles_cb (WeCli *self, JsonNode *node)
 static void
 cmd_profiles (WeCli *self)
 {
-  we_cli_simple_request (self, "GET", "/v1/profiles", print_profiles_cb);
+  we_cli_simple_request (self, WE_CLI_OP_PROFILES, NULL, print_profiles_cb);
 }
 
 static void
@@ -968,10 +920,12 @@ print_health_cb (WeCli *self, JsonNode *node)
   JsonObject *health = we_cli_expect_object (self, node);
   JsonObject *workers;
   gdouble total, free_workers, uptime;
+  g_autofree gchar *where = NULL;
 
   if (health == NULL)
     return;
-  print_field (_("url"), we_cli_client_get_base_url (self->client));
+  where = we_cli_backend_describe (self->backend);
+  print_field (_("url"), where);
   print_field (_("status"), we_cli_json_get_string (health, "status"));
   print_field (_("version"), we_cli_json_get_string (health, "version"));
   print_field (_("mode"), we_cli_json_get_string (health, "mode"));
@@ -991,7 +945,170 @@ print_health_cb (WeCli *self, JsonNode *node)
 static void
 cmd_health (WeCli *self)
 {
-  we_cli_simple_request (self, "GET", "/health", print_health_cb);
+  we_cli_simple_request (self, WE_CLI_OP_HEALTH, NULL, print_health_cb);
+}
+
+/* ---- pipeline and logs -------------------------------------------------- */
+
+static void
+we_cli_graph_saved_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeCli *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_replace_contents_finish (G_FILE (source), res, NULL, &error)) {
+    g_autoptr(GError) local = g_error_new (WE_CLI_ERROR, WE_CLI_ERROR_LOCAL, "%s: %s",
+                                           self->graph_file, error->message);
+    we_cli_fail (self, local);
+    return;
+  }
+  /* in --json mode stdout carries JSON only */
+  if (self->json)
+    g_printerr (_("saved %s\n"), self->graph_file);
+  else
+    g_print (_("saved %s\n"), self->graph_file);
+  we_cli_quit (self, EXIT_SUCCESS);
+}
+
+static void
+we_cli_graph_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeCli *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) graph = NULL;
+  g_autoptr(GFile) file = NULL;
+
+  graph = we_cli_backend_fetch_finish (WE_CLI_BACKEND (source), res, NULL, &error);
+  if (graph == NULL) {
+    g_prefix_error (&error, _("fetching the graph: "));
+    we_cli_fail (self, error);
+    return;
+  }
+  file = g_file_new_for_commandline_arg (self->graph_file);
+  g_file_replace_contents_bytes_async (file, graph, NULL, FALSE, G_FILE_CREATE_NONE,
+                                       self->cancellable, we_cli_graph_saved_cb, self);
+}
+
+static void
+print_pipeline (WeCli *self, JsonObject *doc, JsonArray *pipelines)
+{
+  print_field (_("job"), we_cli_json_get_string (doc, "job_id"));
+  print_field (_("task"), we_cli_json_get_string (doc, "task_id"));
+  for (guint i = 0; pipelines != NULL && i < json_array_get_length (pipelines); i++) {
+    JsonObject *p = we_cli_json_object (json_array_get_element (pipelines, i));
+    const gchar *stage = we_cli_json_get_string (p, "stage");
+    const gchar *command = we_cli_json_get_string (p, "command");
+    g_autofree gchar *shown_stage = NULL;
+    g_autofree gchar *shown = NULL;
+
+    if (p == NULL || (self->stage != NULL && g_strcmp0 (stage, self->stage) != 0))
+      continue;
+    /* a comment line, so the output pastes into a shell as it is */
+    shown_stage = we_cli_sanitize (stage);
+    g_print ("\n# %s %s\n", _("stage"), shown_stage);
+    shown = we_cli_sanitize (command != NULL ? command : we_cli_json_get_string (p, "launch"));
+    g_print ("%s\n", shown);
+  }
+}
+
+static void
+we_cli_pipeline_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeCli *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GBytes) raw = NULL;
+  JsonObject *doc;
+  JsonArray *pipelines;
+  const gchar *task_id;
+  gboolean found = self->stage == NULL;
+
+  node = we_cli_backend_call_finish (WE_CLI_BACKEND (source), res, &raw, &error);
+  if (node == NULL) {
+    we_cli_fail (self, error);
+    return;
+  }
+  if ((doc = we_cli_expect_object (self, node)) == NULL)
+    return;
+  pipelines = we_cli_json_get_array (doc, "pipelines");
+  for (guint i = 0; !found && pipelines != NULL && i < json_array_get_length (pipelines); i++) {
+    JsonObject *p = we_cli_json_object (json_array_get_element (pipelines, i));
+    found = g_strcmp0 (we_cli_json_get_string (p, "stage"), self->stage) == 0;
+  }
+  if (!found) {
+    g_autoptr(GError) local = g_error_new (WE_CLI_ERROR, WE_CLI_ERROR_USAGE,
+                                           _("the task has no stage “%s”"), self->stage);
+    we_cli_fail (self, local);
+    return;
+  }
+  if (self->json)
+    we_cli_print_raw (raw);
+  else
+    print_pipeline (self, doc, pipelines);
+
+  task_id = we_cli_json_get_string (doc, "task_id");
+  if (self->graph_file != NULL && task_id != NULL) {
+    /* the task the document names, so both requests show the same one */
+    const gchar *args[] = { self->args[0], task_id, self->stage ? self->stage : "",
+                            g_str_has_suffix (self->graph_file, ".dot") ? "dot" : "svg", NULL };
+    we_cli_backend_fetch_async (self->backend, WE_CLI_FETCH_GRAPH, args, self->cancellable,
+                                we_cli_graph_cb, self);
+    return;
+  }
+  we_cli_quit (self, EXIT_SUCCESS);
+}
+
+static void
+cmd_pipeline (WeCli *self)
+{
+  const gchar *args[] = { self->args[0], self->args[1] != NULL ? self->args[1] : "", NULL };
+
+  we_cli_backend_call_async (self->backend, WE_CLI_OP_PIPELINE, args, NULL, self->cancellable,
+                             we_cli_pipeline_cb, self);
+}
+
+static void
+we_cli_logs_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeCli *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) logs = NULL;
+  g_autofree gchar *content_type = NULL;
+  g_autofree gchar *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  gsize size = 0;
+  const gchar *data;
+
+  logs = we_cli_backend_fetch_finish (WE_CLI_BACKEND (source), res, &content_type, &error);
+  if (logs == NULL) {
+    we_cli_fail (self, error);
+    return;
+  }
+  if (self->json && g_strcmp0 (content_type, "application/json") == 0) {
+    we_cli_print_raw (logs);
+    we_cli_quit (self, EXIT_SUCCESS);
+    return;
+  }
+  /* a debug log is text; line by line, so it keeps its lines but no escapes */
+  data = g_bytes_get_data (logs, &size);
+  text = g_strndup (data, size);
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    g_autofree gchar *shown = NULL;
+
+    if (lines[i + 1] == NULL && *lines[i] == '\0')
+      break;
+    shown = we_cli_sanitize (g_strchomp (lines[i]));
+    g_print ("%s\n", shown);
+  }
+  we_cli_quit (self, EXIT_SUCCESS);
+}
+
+static void
+cmd_logs (WeCli *self)
+{
+  we_cli_backend_fetch_async (self->backend, WE_CLI_FETCH_LOGS, (const gchar *const *) self->args,
+                              self->cancellable, we_cli_logs_cb, self);
 }
 
 static const WeCliCommand commands[] = {
@@ -1004,6 +1121,8 @@ static const WeCliCommand commands[] = {
   { "outputs",  N_("JOB"),      N_("List a job's outputs, or download them"),     1, 1, cmd_outputs },
   { "profiles", "",             N_("List the encoding profiles"),                 0, 0, cmd_profiles },
   { "health",   "",             N_("Show whether the service is up"),             0, 0, cmd_health },
+  { "pipeline", N_("JOB [TASK]"), N_("Show the gst-launch-1.0 command of each stage of a task"), 1, 2, cmd_pipeline },
+  { "logs",     N_("JOB TASK"), N_("Show a task's GStreamer debug log (REST only)"), 2, 2, cmd_logs },
 };
 
 /* ---- command line ------------------------------------------------------- */
@@ -1029,10 +1148,6 @@ we_cli_on_signal (gpointer user_data)
   /* requests in flight end with G_IO_ERROR_CANCELLED and quit from their
    * callbacks, after removing any half-written download */
   g_cancellable_cancel (self->cancellable);
-  if (self->poll_id != 0) {
-    g_clear_handle_id (&self->poll_id, g_source_remove);
-    we_cli_quit (self, EXIT_INTERRUPTED);
-  }
   return G_SOURCE_CONTINUE;
 }
 
@@ -1052,7 +1167,8 @@ peek_command_name (guint argc, gchar **argv)
 {
   static const gchar *with_value[] = {
     "--url", "--user", "--password", "--profile", "-p", "--override", "-o",
-    "--download", "-d", "--status", "-s", "--limit", "-n", "--offset", NULL,
+    "--download", "-d", "--status", "-s", "--limit", "-n", "--offset", "--stage", "--graph",
+    NULL,
   };
 
   for (guint i = 1; i < argc; i++) {
@@ -1086,7 +1202,16 @@ we_cli_parse (WeCli *self, gchar ***argv, GError **error)
 {
   const GOptionEntry global_entries[] = {
     { "url", 0, 0, G_OPTION_ARG_STRING, &self->url,
-      N_("The service (default: $WEBENCODE_URL or " WE_CLI_DEFAULT_URL ")"), N_("URL") },
+      N_("The service's REST API (default: $WEBENCODE_URL or " WE_CLI_DEFAULT_URL "); implies --rest"),
+      N_("URL") },
+    { "dbus", 0, 0, G_OPTION_ARG_NONE, &self->use_dbus,
+      N_("Talk to the service over D-Bus"), NULL },
+    { "rest", 0, 0, G_OPTION_ARG_NONE, &self->use_rest,
+      N_("Talk to the service over its REST API"), NULL },
+    { "session", 0, 0, G_OPTION_ARG_NONE, &self->session_bus,
+      N_("D-Bus: only the session bus"), NULL },
+    { "system", 0, 0, G_OPTION_ARG_NONE, &self->system_bus,
+      N_("D-Bus: only the system bus"), NULL },
     { "user", 0, 0, G_OPTION_ARG_STRING, &self->user,
       N_("User for HTTP Basic auth (default: $WEBENCODE_USER)"), N_("USER") },
     { "password", 0, 0, G_OPTION_ARG_STRING, &self->password,
@@ -1115,6 +1240,14 @@ we_cli_parse (WeCli *self, gchar ***argv, GError **error)
     { "offset", 0, 0, G_OPTION_ARG_INT, &self->offset, N_("Skip the first N jobs"), N_("N") },
     { NULL }
   };
+  const GOptionEntry pipeline_entries[] = {
+    { "stage", 0, 0, G_OPTION_ARG_STRING, &self->stage,
+      N_("Only this stage of the task"), N_("STAGE") },
+    { "graph", 0, 0, G_OPTION_ARG_FILENAME, &self->graph_file,
+      N_("Save the pipeline's graph as FILE (SVG, or Graphviz dot if FILE ends in .dot)"),
+      N_("FILE") },
+    { NULL }
+  };
   const GOptionEntry outputs_entries[] = {
     { "download", 'd', 0, G_OPTION_ARG_FILENAME, &self->download_dir,
       N_("Download the outputs into DIR"), N_("DIR") },
@@ -1137,7 +1270,11 @@ we_cli_parse (WeCli *self, gchar ***argv, GError **error)
     g_option_context_set_summary (context, summary);
   }
   g_option_context_set_description (context,
-      _("Exit status: 0 success, 1 the job failed or was cancelled, 2 an error,\n"
+      _("Transport: D-Bus when org.webencode.WebEncode1 is on the session bus (or can be\n"
+        "started there), else on the system bus; REST otherwise. --dbus, --rest, --url or\n"
+        "$WEBENCODE_TRANSPORT (dbus or rest) choose; --session or --system pick the bus.\n"
+        "Commands and output are the same either way.\n\n"
+        "Exit status: 0 success, 1 the job failed or was cancelled, 2 an error,\n"
         "3 the service could not be reached."));
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_add_main_entries (context, global_entries, GETTEXT_PACKAGE);
@@ -1147,6 +1284,8 @@ we_cli_parse (WeCli *self, gchar ***argv, GError **error)
     g_option_context_add_main_entries (context, list_entries, GETTEXT_PACKAGE);
   else if (self->command != NULL && self->command->run == cmd_outputs)
     g_option_context_add_main_entries (context, outputs_entries, GETTEXT_PACKAGE);
+  else if (self->command != NULL && self->command->run == cmd_pipeline)
+    g_option_context_add_main_entries (context, pipeline_entries, GETTEXT_PACKAGE);
 
   /* the strv variant frees the arguments it consumes */
   if (!g_option_context_parse_strv (context, argv, &local)) {
@@ -1189,6 +1328,129 @@ env_or (const gchar *name, const gchar *def)
   return g_strdup (v != NULL && *v != '\0' ? v : def);
 }
 
+static void
+we_cli_use_rest (WeCli *self, GError **error)
+{
+  g_autoptr(WeCliClient) client = NULL;
+
+  if (self->url == NULL)
+    self->url = env_or ("WEBENCODE_URL", WE_CLI_DEFAULT_URL);
+  if (self->user == NULL)
+    self->user = env_or ("WEBENCODE_USER", NULL);
+  if (self->password == NULL)
+    self->password = env_or ("WEBENCODE_PASSWORD", NULL);
+  client = we_cli_client_new (self->url, self->user, self->password, error);
+  if (client != NULL)
+    self->backend = WE_CLI_BACKEND (we_cli_rest_new (client));
+}
+
+static GBusType
+we_cli_bus_type (WeCli *self)
+{
+  return self->system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION;
+}
+
+static void
+we_cli_bus_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeCli *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) bus = g_bus_get_finish (res, &error);
+
+  if (bus == NULL) {
+    g_autoptr(GError) local = g_error_new (WE_CLI_ERROR, WE_CLI_ERROR_CONNECT,
+                                           _("cannot reach the %s bus: %s"),
+                                           self->system_bus ? "system" : "session",
+                                           error->message);
+    we_cli_fail (self, local);
+    return;
+  }
+  self->backend = WE_CLI_BACKEND (we_cli_dbus_new (bus, we_cli_bus_type (self)));
+  self->command->run (self);
+}
+
+static void
+we_cli_probed_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeCli *self = user_data;
+  g_autoptr(GDBusConnection) bus = we_cli_dbus_probe_finish (res, NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (g_cancellable_is_cancelled (self->cancellable)) {
+    we_cli_quit (self, EXIT_INTERRUPTED);
+    return;
+  }
+  if (bus != NULL) {
+    GBusType type = self->system_bus || self->probing_system ? G_BUS_TYPE_SYSTEM
+                                                             : G_BUS_TYPE_SESSION;
+    self->backend = WE_CLI_BACKEND (we_cli_dbus_new (bus, type));
+    self->command->run (self);
+    return;
+  }
+  /* the session bus had no service: the system bus next (unless one was chosen) */
+  if (!self->session_bus && !self->system_bus && !self->probing_system) {
+    self->probing_system = TRUE;
+    we_cli_dbus_probe_async (G_BUS_TYPE_SYSTEM, self->cancellable, we_cli_probed_cb, self);
+    return;
+  }
+  we_cli_use_rest (self, &error);
+  if (self->backend == NULL) {
+    we_cli_fail (self, error);
+    return;
+  }
+  self->command->run (self);
+}
+
+/* Starts the command once the transport is known: a bus given or found, or
+ * REST. */
+static void
+we_cli_find_service (WeCli *self)
+{
+  if (self->use_dbus) {
+    g_bus_get (we_cli_bus_type (self), self->cancellable, we_cli_bus_cb, self);
+    return;
+  }
+  we_cli_dbus_probe_async (self->system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
+                           self->cancellable, we_cli_probed_cb, self);
+}
+
+/* The options and $WEBENCODE_TRANSPORT decide; REST is set up at once, a
+ * bus (given or to be found) by we_cli_find_service() on the main loop. */
+static gboolean
+we_cli_choose_transport (WeCli *self, GError **error)
+{
+  const gchar *transport = g_getenv ("WEBENCODE_TRANSPORT");
+
+  if (self->use_dbus && (self->use_rest || self->url != NULL)) {
+    g_set_error_literal (error, WE_CLI_ERROR, WE_CLI_ERROR_USAGE,
+                         _("--dbus cannot be combined with --rest or --url"));
+    return FALSE;
+  }
+  if (self->system_bus && self->session_bus) {
+    g_set_error_literal (error, WE_CLI_ERROR, WE_CLI_ERROR_USAGE,
+                         _("--system and --session exclude each other"));
+    return FALSE;
+  }
+  if (self->url != NULL)
+    self->use_rest = TRUE;
+  if (!self->use_dbus && !self->use_rest && transport != NULL && *transport != '\0') {
+    if (g_ascii_strcasecmp (transport, "dbus") == 0) {
+      self->use_dbus = TRUE;
+    } else if (g_ascii_strcasecmp (transport, "rest") == 0) {
+      self->use_rest = TRUE;
+    } else if (g_ascii_strcasecmp (transport, "auto") != 0) {
+      g_set_error (error, WE_CLI_ERROR, WE_CLI_ERROR_USAGE,
+                   _("WEBENCODE_TRANSPORT must be dbus, rest or auto, not “%s”"), transport);
+      return FALSE;
+    }
+  }
+  if (self->use_rest) {
+    we_cli_use_rest (self, error);
+    return self->backend != NULL;
+  }
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1216,14 +1478,7 @@ main (int argc, char **argv)
     return EXIT_SUCCESS;
   }
 
-  if (self->url == NULL)
-    self->url = env_or ("WEBENCODE_URL", WE_CLI_DEFAULT_URL);
-  if (self->user == NULL)
-    self->user = env_or ("WEBENCODE_USER", NULL);
-  if (self->password == NULL)
-    self->password = env_or ("WEBENCODE_PASSWORD", NULL);
-  self->client = we_cli_client_new (self->url, self->user, self->password, &error);
-  if (self->client == NULL) {
+  if (!we_cli_choose_transport (self, &error)) {
     g_printerr ("webencode: %s\n", error->message);
     return EXIT_ERROR;
   }
@@ -1231,7 +1486,10 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGINT, we_cli_on_signal, self);
   g_unix_signal_add (SIGTERM, we_cli_on_signal, self);
 
-  self->command->run (self);
+  if (self->backend != NULL)
+    self->command->run (self);
+  else
+    we_cli_find_service (self);
   /* a command may have finished (or failed) before the loop ever ran */
   if (!self->done)
     g_main_loop_run (self->loop);
