@@ -253,7 +253,7 @@ log_find_func (WeStore *store, gpointer data, GError **error)
   for (guint i = 0; i < tasks->len; i++) {
     if (g_strcmp0 (((WeTask *) g_ptr_array_index (tasks, i))->id, q->task_id) == 0) {
       g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND,
-                   "task %s kept no GStreamer log (its worker runs without [worker] gst_debug)",
+                   "task %s kept no GStreamer log (its worker runs without [workers] gst_debug)",
                    q->task_id);
       return NULL;
     }

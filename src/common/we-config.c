@@ -36,6 +36,7 @@ struct _WeConfig {
   guint      offline_ms;
   gchar     *scratch_dir;
   gchar     *worker_id;
+  gchar     *worker_gst_debug;
   /* [secrets]: where *_secret_ref / *_token_ref keys resolve; no secrets */
   gchar     *secrets_backend;
   gchar     *secrets_file_dir;
@@ -75,6 +76,7 @@ we_config_finalize (GObject *object)
   g_free (self->worker_binary);
   g_free (self->scratch_dir);
   g_free (self->worker_id);
+  g_free (self->worker_gst_debug);
   g_free (self->secrets_backend);
   g_free (self->secrets_file_dir);
   g_free (self->secrets_vault_addr);
@@ -237,6 +239,19 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   self->offline_ms = (guint) MAX (v, self->heartbeat_ms + 1);
   self->scratch_dir = pick_string (self, "WE_SCRATCH_DIR", "workers", "scratch_dir", NULL);
   self->worker_id = pick_string (self, "WE_WORKER_ID", "workers", "id", NULL);
+  self->worker_gst_debug = pick_string (self, "WE_WORKER_GST_DEBUG", "workers", "gst_debug",
+                                        NULL);
+  if (self->worker_gst_debug != NULL) {
+    g_strstrip (self->worker_gst_debug);
+    if (g_strv_contains ((const gchar *const[]) { "", "0", "false", "off", "no", NULL },
+                         self->worker_gst_debug)) {
+      g_clear_pointer (&self->worker_gst_debug, g_free);
+    } else if (g_strv_contains ((const gchar *const[]) { "1", "true", "on", "yes", NULL },
+                                self->worker_gst_debug)) {
+      g_free (self->worker_gst_debug);
+      self->worker_gst_debug = g_strdup ("*:4");
+    }
+  }
   self->secrets_backend = pick_string (self, "WE_SECRETS_BACKEND", "secrets", "backend", NULL);
   self->secrets_file_dir = pick_string (self, "WE_SECRETS_FILE_DIR", "secrets", "file_dir", NULL);
   self->secrets_vault_addr = pick_string (self, "WE_SECRETS_VAULT_ADDR", "secrets", "vault_addr",
@@ -295,6 +310,7 @@ guint we_config_get_heartbeat_interval_ms (WeConfig *self) { return self->heartb
 guint we_config_get_worker_offline_ms (WeConfig *self) { return self->offline_ms; }
 const gchar *we_config_get_scratch_dir (WeConfig *self) { return self->scratch_dir; }
 const gchar *we_config_get_worker_id (WeConfig *self) { return self->worker_id; }
+const gchar *we_config_get_worker_gst_debug (WeConfig *self) { return self->worker_gst_debug; }
 guint we_config_get_retry_base_ms (WeConfig *self) { return self->retry_base_ms; }
 const gchar *we_config_get_secrets_backend (WeConfig *self) { return self->secrets_backend; }
 const gchar *we_config_get_secrets_file_dir (WeConfig *self) { return self->secrets_file_dir; }

@@ -66,6 +66,11 @@ guint        we_config_get_worker_offline_ms (WeConfig *self);
  * WE_WORKER_ID / [workers] id; both nullable (the worker picks defaults) */
 const gchar *we_config_get_scratch_dir   (WeConfig *self);
 const gchar *we_config_get_worker_id     (WeConfig *self);
+/* WE_WORKER_GST_DEBUG / [workers] gst_debug: GStreamer debug logs per task
+ * (GST_DEBUG syntax, e.g. "*:4"; "true"/"1" mean "*:4"), for the local
+ * workers (configure message) and webencode-worker --nats. Nullable: off
+ * (unset, empty, "false", "0", "off", "no"). */
+const gchar *we_config_get_worker_gst_debug (WeConfig *self);
 /* [secrets] (spec §6.5; secrets/we-secrets-router.h): none of these is a
  * secret. WE_SECRETS_BACKEND / backend = file | vault | secret-service (where
  * references without a scheme go), WE_SECRETS_FILE_DIR / file_dir,

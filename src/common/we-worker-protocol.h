@@ -9,6 +9,7 @@
  *    "plugins":[{"id":"storage-fs","config":{…}}, …]}       first message, once
  *   {"type":"task","task":{"id","job_id","kind":"transcode","attempt":1,
  *    "input_url","output_url","start_s","duration_s","profile":{…}}}
+ *      a task may carry "log_url": where its GStreamer debug log goes
  *   {"type":"cancel","task_id":"…"}
  *   {"type":"shutdown"}
  *
@@ -26,6 +27,10 @@
  *      strings and passwords "REDACTED"), "dot" its Graphviz graph; a graph
  *      over 512 KiB is left out and "dot_omitted":true said instead. Sent
  *      before the task's final message.
+ *   {"type":"log","task_id","url","size_bytes","truncated"}   a worker keeping
+ *      GStreamer debug logs (configure "gst_debug":"*:4", GST_DEBUG syntax,
+ *      or webencode-worker --gst-debug) uploaded the task's log to its
+ *      "log_url"; sent before the task's final message.
  *
  * A line longer than WE_WORKER_MAX_LINE is a protocol error and ends the
  * channel; unknown "type"s are ignored so either side can be newer.

@@ -307,7 +307,7 @@ build_task_message (WeScheduler *self, ActiveJob *aj, WeTask *task)
   json_object_set_string_member (msg, "input_url", aj->job->source_url);
   if (task->output_key != NULL)
     json_object_set_string_member (msg, "output_url", task->output_key);
-  /* used only by a worker that keeps GStreamer debug logs ([worker] gst_debug) */
+  /* used only by a worker that keeps GStreamer debug logs ([workers] gst_debug) */
   if (log_url != NULL)
     json_object_set_string_member (msg, "log_url", log_url);
   json_object_set_double_member (msg, "start_s", task->start_time_sec);

@@ -306,6 +306,10 @@ build_configure_message (WeDaemon *self)
   /* where the workers resolve secret references themselves: backend
    * settings only, never a secret (spec §6.5) */
   json_object_set_object_member (msg, "secrets", json_object_ref (self->secrets_settings));
+  /* [workers] gst_debug: each worker keeps a GStreamer debug log per task */
+  if (we_config_get_worker_gst_debug (self->config) != NULL)
+    json_object_set_string_member (msg, "gst_debug",
+                                   we_config_get_worker_gst_debug (self->config));
   for (guint i = 0; i < infos->len; i++) {
     WePluginInfo *info = g_ptr_array_index (infos, i);
     JsonObject *entry;

@@ -87,6 +87,7 @@ struct _WeWorkerNats {
   gchar           *worker_id;
   gchar           *scratch_dir;
   gchar           *plugin_dir;
+  gchar           *gst_debug;
   guint            heartbeat_ms;
   guint            stall_timeout_s;
   guint            stop_grace_s;
@@ -1169,6 +1170,8 @@ we_worker_nats_start (WeWorkerNats *self)
   json_object_set_string_member (configure, "worker_id", self->worker_id);
   json_object_set_string_member (configure, "scratch_dir", self->scratch_dir);
   json_object_set_string_member (configure, "plugin_dir", self->plugin_dir);
+  if (self->gst_debug != NULL)
+    json_object_set_string_member (configure, "gst_debug", self->gst_debug);
   json_object_set_array_member (configure, "disabled_plugins", disabled_json);
   json_object_set_object_member (configure, "secrets",
                                  we_secrets_settings_from_config (self->config));
@@ -1236,6 +1239,7 @@ we_worker_nats_finalize (GObject *object)
   g_free (self->worker_id);
   g_free (self->scratch_dir);
   g_free (self->plugin_dir);
+  g_free (self->gst_debug);
   g_free (self->started_at);
   g_free (self->hostname);
   g_free (self->ip_address);
@@ -1285,6 +1289,7 @@ we_worker_nats_new (WeConfig *config, const WeWorkerNatsOptions *options)
   self->worker_id = g_strdup (options->worker_id);
   self->scratch_dir = g_strdup (options->scratch_dir);
   self->plugin_dir = g_strdup (options->plugin_dir);
+  self->gst_debug = g_strdup (options->gst_debug);
   self->heartbeat_ms = MAX (options->heartbeat_ms, 50);
   self->stall_timeout_s = options->stall_timeout_s;
   self->stop_grace_s = options->stop_grace_s;

@@ -20,6 +20,7 @@ typedef struct {
   guint        heartbeat_ms;
   guint        stall_timeout_s; /* 0: no stall watchdog */
   guint        stop_grace_s;    /* how long a stop lets the running task finish */
+  const gchar *gst_debug;       /* nullable: GStreamer debug logs per task (GST_DEBUG syntax) */
 } WeWorkerNatsOptions;
 
 #define WE_TYPE_WORKER_NATS (we_worker_nats_get_type ())

@@ -3,6 +3,7 @@
 
 #include "we-worker.h"
 #include "we-worker-caps.h"
+#include "we-worker-gst-log.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -85,6 +86,12 @@ typedef struct {
   WePackageRequest  package_request;
   guint8           *key;            /* 16 bytes or NULL */
   gchar            *key_uri;
+  /* GStreamer debug log (issue 8): kept while gst_log, uploaded to log_url */
+  gboolean          gst_log;
+  gchar            *log_url;
+  JsonObject       *final_msg;      /* held back while the log uploads */
+  guint64           log_size;
+  gboolean          log_truncated;
 } WeWorkerTask;
 
 typedef struct {
@@ -118,6 +125,7 @@ struct _WeWorker {
   GDestroyNotify    config_notify;
   WePluginHost     *host;
   gboolean          configured;
+  gchar            *gst_debug;      /* GST_DEBUG syntax; NULL: no per-task logs */
 
   WeWorkerTask     *task;
   guint             task_seq;
@@ -237,25 +245,48 @@ we_worker_msg_new (const gchar *type, const gchar *task_id)
   return msg;
 }
 
-static void
-we_worker_send_failed (WeWorker *self, const gchar *task_id, WeErrorCode code,
-                       const gchar *message, gboolean retryable)
+static JsonObject *
+we_worker_failed_msg_new (const gchar *task_id, WeErrorCode code, const gchar *message,
+                          gboolean retryable)
 {
-  g_autoptr(JsonObject) msg = we_worker_msg_new ("failed", task_id);
+  JsonObject *msg = we_worker_msg_new ("failed", task_id);
 
   we_log (G_LOG_LEVEL_WARNING, task_id, we_error_code_to_string (code),
           "task failed (%s): %s", retryable ? "retryable" : "final", message);
   json_object_set_string_member (msg, "code", we_error_code_to_string (code));
   json_object_set_string_member (msg, "message", message);
   json_object_set_boolean_member (msg, "retryable", retryable);
+  return msg;
+}
+
+static void
+we_worker_send_failed (WeWorker *self, const gchar *task_id, WeErrorCode code,
+                       const gchar *message, gboolean retryable)
+{
+  g_autoptr(JsonObject) msg = we_worker_failed_msg_new (task_id, code, message, retryable);
+
   we_worker_send (self, msg);
 }
 
 /* ---- tasks ------------------------------------------------------------- */
 
+/* Stops the task's GStreamer log. Returns: (transfer full) (nullable): its file */
+static gchar *
+we_worker_task_end_gst_log (WeWorkerTask *task)
+{
+  if (!task->gst_log)
+    return NULL;
+  task->gst_log = FALSE;
+  return we_worker_gst_log_end (task->id, &task->log_size, &task->log_truncated);
+}
+
 static void
 we_worker_task_free (WeWorkerTask *task)
 {
+  g_autofree gchar *log_path = we_worker_task_end_gst_log (task);
+
+  if (log_path != NULL)
+    g_unlink (log_path);
   g_clear_handle_id (&task->ticker_id, g_source_remove);
   g_free (task->id);
   g_free (task->input_url);
@@ -275,6 +306,8 @@ we_worker_task_free (WeWorkerTask *task)
     memset (task->key, 0, 16);
   g_free (task->key);
   g_free (task->key_uri);
+  g_free (task->log_url);
+  g_clear_pointer (&task->final_msg, json_object_unref);
   g_free (task);
 }
 
@@ -319,6 +352,8 @@ we_worker_task_end (WeWorker *self)
   we_worker_maybe_finish (self);
 }
 
+static void we_worker_task_report_final (WeWorker *self, JsonObject *final);
+
 static void
 we_worker_task_end_cancelled (WeWorker *self)
 {
@@ -327,25 +362,25 @@ we_worker_task_end_cancelled (WeWorker *self)
 
   we_worker_task_remove_scratch (task);
   we_log (G_LOG_LEVEL_INFO, task->id, NULL, "task cancelled");
-  we_worker_send (self, msg);
-  we_worker_task_end (self);
+  we_worker_task_report_final (self, msg);
 }
 
 static void
 we_worker_task_end_failed (WeWorker *self, const GError *error, gboolean retryable)
 {
   WeWorkerTask *task = self->task;
+  g_autoptr(JsonObject) msg = NULL;
 
   we_worker_task_remove_scratch (task);
   if (error == NULL) {
     /* a pillar broke its contract; still report, never crash */
-    we_worker_send_failed (self, task->id, WE_ERROR_SYS_INTERNAL,
-                           "a plugin failed without saying why", TRUE);
+    msg = we_worker_failed_msg_new (task->id, WE_ERROR_SYS_INTERNAL,
+                                    "a plugin failed without saying why", TRUE);
   } else {
-    we_worker_send_failed (self, task->id, we_error_code_from_gerror (error), error->message,
-                           retryable);
+    msg = we_worker_failed_msg_new (task->id, we_error_code_from_gerror (error),
+                                    error->message, retryable);
   }
-  we_worker_task_end (self);
+  we_worker_task_report_final (self, msg);
 }
 
 /* A task is cancelled once its cancellable is, whatever the operation that
@@ -491,6 +526,69 @@ we_worker_upload_thread (GTask *gtask, gpointer source, gpointer task_data,
     g_task_return_boolean (gtask, TRUE);
 }
 
+static void
+we_worker_log_upload_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  WeWorker *self = WE_WORKER (source);
+  WeWorkerTask *task = self->task;
+  WeWorkerStorageOp *op = g_task_get_task_data (G_TASK (res));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) final = g_steal_pointer (&task->final_msg);
+
+  if (g_task_propagate_boolean (G_TASK (res), &error)) {
+    g_autoptr(JsonObject) msg = we_worker_msg_new ("log", task->id);
+
+    json_object_set_string_member (msg, "url", op->url);
+    json_object_set_int_member (msg, "size_bytes", (gint64) task->log_size);
+    json_object_set_boolean_member (msg, "truncated", task->log_truncated);
+    we_worker_send (self, msg);
+  } else {
+    /* a debugging aid: its loss never fails the task */
+    we_log (G_LOG_LEVEL_WARNING, task->id, NULL, "cannot upload the GStreamer log to %s: %s",
+            op->url, error->message);
+  }
+  g_unlink (op->local_path);
+  we_worker_send (self, final);
+  we_worker_task_end (self);
+}
+
+/* Every task's final report goes out here. A task that kept a GStreamer
+ * debug log uploads it first and reports it, since the kernel drops reports
+ * of a task that has ended. */
+static void
+we_worker_task_report_final (WeWorker *self, JsonObject *final)
+{
+  WeWorkerTask *task = self->task;
+  g_autofree gchar *log_path = we_worker_task_end_gst_log (task);
+  WeStorage *storage = NULL;
+  g_autoptr(GTask) gtask = NULL;
+  WeWorkerStorageOp *op;
+
+  if (log_path != NULL && task->log_url != NULL && self->host != NULL)
+    storage = we_plugin_host_storage_for_url (self->host, task->log_url, NULL);
+  if (storage == NULL) {
+    if (log_path != NULL && task->log_url != NULL)
+      we_log (G_LOG_LEVEL_WARNING, task->id, NULL, "no storage plugin takes the log URL %s",
+              task->log_url);
+    if (log_path != NULL)
+      g_unlink (log_path);
+    we_worker_send (self, final);
+    we_worker_task_end (self);
+    return;
+  }
+  task->final_msg = json_object_ref (final);
+  op = g_new0 (WeWorkerStorageOp, 1);
+  op->storage = g_object_ref (storage);
+  op->url = g_strdup (task->log_url);
+  op->local_path = g_steal_pointer (&log_path);
+  /* no cancellable: a cancelled task still hands in its log, and a shutdown
+   * has its own deadline */
+  gtask = g_task_new (self, NULL, we_worker_log_upload_cb, NULL);
+  g_task_set_source_tag (gtask, we_worker_task_report_final);
+  g_task_set_task_data (gtask, op, (GDestroyNotify) we_worker_storage_op_free);
+  g_task_run_in_thread (gtask, we_worker_upload_thread);
+}
+
 /* Uploads every file below @dir (relative path @rel) to @op->url + path. */
 static gboolean
 we_worker_upload_tree (WeWorkerStorageOp *op, const gchar *dir, const gchar *rel,
@@ -614,8 +712,7 @@ we_worker_upload_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     json_object_set_object_member (msg, "result", json_object_ref (task->result));
   we_log (G_LOG_LEVEL_INFO, task->id, NULL, "task done: %s (%" G_GUINT64_FORMAT " bytes)",
           task->output_url, task->size_bytes);
-  we_worker_send (self, msg);
-  we_worker_task_end (self);
+  we_worker_task_report_final (self, msg);
 }
 
 static void we_worker_upload_scratch (WeWorker *self);
@@ -722,8 +819,7 @@ we_worker_scan_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   /* the storage URL, not media_uri: a presigned URL is a credential */
   we_log (G_LOG_LEVEL_INFO, task->id, NULL, "scanned %s: %u keyframes, %" G_GUINT64_FORMAT
           " frames", task->input_url, index->keyframes_s->len, index->video_frames);
-  we_worker_send (self, msg);
-  we_worker_task_end (self);
+  we_worker_task_report_final (self, msg);
 }
 
 static void
@@ -1165,6 +1261,20 @@ we_worker_handle_task (WeWorker *self, JsonObject *msg)
 
   task->seq = ++self->task_seq;
   task->phase = WE_WORKER_PHASE_RESOLVE;
+  /* the encoder names the pipelines of calls that carry no task id (probe,
+   * scan) after this, see we-gst-introspect.h */
+  g_object_set_data_full (G_OBJECT (task->cancellable), WE_WORKER_TASK_ID_KEY,
+                          g_strdup (task->id), g_free);
+  if (we_worker_gst_log_is_enabled ()) {
+    if (we_worker_gst_log_begin (task->id, &error)) {
+      task->gst_log = TRUE;
+      task->log_url = g_strdup (we_json_get_string (spec, "log_url"));
+    } else {
+      we_log (G_LOG_LEVEL_WARNING, task->id, NULL, "no GStreamer log for this task: %s",
+              error->message);
+      g_clear_error (&error);
+    }
+  }
   we_log (G_LOG_LEVEL_INFO, task->id, NULL, "task %s: %s → %s (profile %s, encoder %s)", id,
           input_url, output_url, task->profile->id, plugin_id);
   self->task = g_steal_pointer (&task);
@@ -1286,6 +1396,21 @@ we_worker_handle_configure (WeWorker *self, JsonObject *msg)
     self->scratch_dir = g_build_filename (g_get_tmp_dir (), "webencode-scratch", NULL);
   if (g_mkdir_with_parents (self->scratch_dir, 0700) != 0)
     g_warning ("cannot create scratch dir %s: %s", self->scratch_dir, g_strerror (errno));
+  /* --gst-debug wins over what the kernel asks for */
+  if (self->gst_debug == NULL && we_json_get_string (msg, "gst_debug") != NULL &&
+      *we_json_get_string (msg, "gst_debug") != '\0')
+    self->gst_debug = g_strdup (we_json_get_string (msg, "gst_debug"));
+  if (self->gst_debug != NULL) {
+    g_autofree gchar *logs = g_build_filename (self->scratch_dir, "logs", NULL);
+
+    if (!we_worker_gst_log_enable (self->gst_debug, logs, &error)) {
+      g_warning ("worker %s: no GStreamer debug logs: %s", self->worker_id, error->message);
+      g_clear_error (&error);
+    } else {
+      g_info ("worker %s: GStreamer debug logs (%s) per task in %s", self->worker_id,
+              self->gst_debug, logs);
+    }
+  }
 
   for (guint i = 0; plugins != NULL && i < json_array_get_length (plugins); i++) {
     JsonNode *node = json_array_get_element (plugins, i);
@@ -1522,6 +1647,7 @@ we_worker_finalize (GObject *object)
     self->config_notify (self->config_data);
   g_free (self->worker_id);
   g_free (self->scratch_dir);
+  g_free (self->gst_debug);
   G_OBJECT_CLASS (we_worker_parent_class)->finalize (object);
 }
 
@@ -1584,6 +1710,16 @@ we_worker_set_plugin_config_func (WeWorker *self, WePluginConfigFunc func, gpoin
   self->config_func = func;
   self->config_data = user_data;
   self->config_notify = notify;
+}
+
+void
+we_worker_set_gst_debug (WeWorker *self, const gchar *spec)
+{
+  g_return_if_fail (WE_IS_WORKER (self));
+  g_return_if_fail (!self->configured);
+
+  g_free (self->gst_debug);
+  self->gst_debug = spec != NULL && *spec != '\0' ? g_strdup (spec) : NULL;
 }
 
 WePluginHost *

@@ -45,6 +45,14 @@ void      we_worker_set_plugin_config_func (WeWorker          *self,
                                             WePluginConfigFunc func,
                                             gpointer           user_data,
                                             GDestroyNotify     notify);
+/* Keeps a GStreamer debug log per task (@spec in GST_DEBUG syntax, e.g.
+ * "*:4"; NULL: only when the configure message asks with "gst_debug"), see
+ * we-worker-gst-log.h. Call before configure. */
+void      we_worker_set_gst_debug   (WeWorker    *self,
+                                     const gchar *spec);
+/* The key under which every task's GCancellable carries its task id (a
+ * string), for the encoder to name pipelines of calls that carry none. */
+#define WE_WORKER_TASK_ID_KEY "webencode-task-id"
 /* Returns: (transfer none) (nullable): loaded once configured */
 WePluginHost *we_worker_get_plugin_host (WeWorker *self);
 /* The "capabilities" object of the hello message.

@@ -22,6 +22,7 @@
 
 #include "common/we-config.h"
 #include "common/we-log.h"
+#include "we-worker-gst-log.h"
 #include "we-worker-nats.h"
 #include "we-worker.h"
 
@@ -73,6 +74,18 @@ on_finished (GObject *object, gpointer user_data)
   g_main_loop_quit (m->loop);
 }
 
+/* --gst-debug[=SPEC]: a value is optional, so a callback */
+static gchar *opt_gst_debug;
+
+static gboolean
+parse_gst_debug (const gchar *name, const gchar *value, gpointer data, GError **error)
+{
+  g_free (opt_gst_debug);
+  opt_gst_debug = g_strdup (value != NULL && *value != '\0' ? value
+                                                             : WE_WORKER_GST_DEBUG_DEFAULT);
+  return TRUE;
+}
+
 static int
 run_stdio (const gchar *worker_id)
 {
@@ -95,6 +108,7 @@ run_stdio (const gchar *worker_id)
 
   m.loop = g_main_loop_new (NULL, FALSE);
   m.worker = we_worker_new (input, output, worker_id);
+  we_worker_set_gst_debug (m.worker, opt_gst_debug);
   g_signal_connect (m.worker, "finished", G_CALLBACK (on_finished), &m);
   g_unix_signal_add (SIGTERM, on_signal, &m);
   g_unix_signal_add (SIGINT, on_signal, &m);
@@ -193,6 +207,8 @@ run_nats (const gchar *config_path, const gchar *url, const gchar *worker_id_opt
   opts.heartbeat_ms = we_config_get_heartbeat_interval_ms (config);
   opts.stall_timeout_s = we_config_get_stall_timeout (config);
   opts.stop_grace_s = stop_grace_s;
+  opts.gst_debug = opt_gst_debug != NULL ? opt_gst_debug
+                                         : we_config_get_worker_gst_debug (config);
 
   m.loop = g_main_loop_new (NULL, FALSE);
   m.nats = we_worker_nats_new (config, &opts);
@@ -241,6 +257,9 @@ main (int argc, char **argv)
     { "exit-with-parent", 0, 0, G_OPTION_ARG_NONE, &opt_exit_with_parent,
       "Cluster mode: stop at once, cancelling the task, when the process that started this "
       "worker dies (webencoded gives it to the workers it starts)", NULL },
+    { "gst-debug", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_gst_debug,
+      "Keep a GStreamer debug log per task, uploaded beside the job's outputs (SPEC as "
+      "GST_DEBUG, default: *:4; cluster mode default: [workers] gst_debug)", "SPEC" },
     { "log-level", 0, 0, G_OPTION_ARG_STRING, &opt_log_level,
       "debug, info, warning or error (default: info)", "LEVEL" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },

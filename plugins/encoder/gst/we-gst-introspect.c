@@ -12,6 +12,17 @@ we_gst_pipeline_name (const gchar *task_id)
   return task_id != NULL && *task_id != '\0' ? task_id : "webencode";
 }
 
+const gchar *
+we_gst_cancellable_task_id (GCancellable *cancellable)
+{
+  const gchar *task_id;
+
+  if (cancellable == NULL)
+    return NULL;
+  task_id = g_object_get_data (G_OBJECT (cancellable), WE_GST_TASK_ID_KEY);
+  return task_id != NULL && *task_id != '\0' ? task_id : NULL;
+}
+
 void
 we_gst_introspect_set_substitute (GstElement *element, const gchar *description)
 {

@@ -17,6 +17,14 @@ G_BEGIN_DECLS
  * GStreamer log handler can tell which task a line belongs to. */
 const gchar *we_gst_pipeline_name         (const gchar *task_id);
 
+/* Calls whose request carries no task id (probe and scan go through the SDK
+ * with a URI only) take it from their cancellable: the worker sets it there
+ * as a string under this key (WE_WORKER_TASK_ID_KEY), so their pipelines,
+ * too, are named after the task and their GStreamer lines land in its log.
+ * Returns: (transfer none) (nullable) */
+#define WE_GST_TASK_ID_KEY "webencode-task-id"
+const gchar *we_gst_cancellable_task_id  (GCancellable *cancellable);
+
 /* A gst-launch-1.0 description (without the program name) that
  * gst_parse_launch() accepts and that rebuilds @pipeline as it runs now:
  * its top-level elements with their names and every writable, serialisable

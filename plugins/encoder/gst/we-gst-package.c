@@ -229,21 +229,25 @@ we_gst_package_async (gpointer source_object, const WePackageRequest *request,
     }
     if (wants_subtitle_renditions (p->profile)) {
       g_autofree gchar *subs = g_build_filename (p->output_dir, SUBTITLE_SOURCE_DIR, NULL);
-      we_gst_subtitles_extract_async (p->input_uri, vtt_only, subs, cancellable,
-                                      ladder_subtitles_cb, g_object_ref (task));
+      we_gst_subtitles_extract_task_async (p->input_uri, vtt_only, subs, p->task_id,
+                                           p->pipeline_func, p->pipeline_data, cancellable,
+                                           ladder_subtitles_cb, g_object_ref (task));
     } else {
       start_ladder (task, NULL);
     }
     break;
   case WE_PACKAGE_THUMBNAILS:
-    we_gst_thumbnails_async (p->input_uri, &p->profile->thumbnails, p->output_dir, progress,
-                             progress_data, cancellable, thumbnails_cb, g_object_ref (task));
+    we_gst_thumbnails_task_async (p->input_uri, &p->profile->thumbnails, p->output_dir,
+                                  p->task_id, p->pipeline_func, p->pipeline_data, progress,
+                                  progress_data, cancellable, thumbnails_cb,
+                                  g_object_ref (task));
     break;
   case WE_PACKAGE_SUBTITLES:
-    we_gst_subtitles_extract_async (p->input_uri,
-                                    (const gchar * const *) p->profile->subtitles.formats,
-                                    p->output_dir, cancellable, subtitles_cb,
-                                    g_object_ref (task));
+    we_gst_subtitles_extract_task_async (p->input_uri,
+                                         (const gchar * const *) p->profile->subtitles.formats,
+                                         p->output_dir, p->task_id, p->pipeline_func,
+                                         p->pipeline_data, cancellable, subtitles_cb,
+                                         g_object_ref (task));
     break;
   default:
     g_task_return_new_error (task, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,

@@ -7,6 +7,8 @@
 #include <gst/tag/tag.h>
 #include <webencode/we-error.h>
 
+#include "we-gst-introspect.h"
+
 #define PROBE_TIMEOUT      (20 * GST_SECOND)
 #define TAIL_CHECK_TIMEOUT 20  /* seconds */
 
@@ -17,6 +19,7 @@ typedef enum {
 
 typedef struct {
   gchar             *uri;
+  gchar             *task_id;    /* nullable: names the pipelines */
   GMainContext      *context;
   GstDiscoverer     *discoverer;
   GstDiscovererInfo *dinfo;
@@ -112,6 +115,7 @@ probe_job_free (ProbeJob *job)
 {
   probe_job_stop (job);
   g_free (job->uri);
+  g_free (job->task_id);
   g_clear_pointer (&job->context, g_main_context_unref);
   g_clear_object (&job->dinfo);
   g_clear_error (&job->derror);
@@ -568,7 +572,8 @@ tail_check_start (GTask *task)
     probe_complete (task, NULL);
     return;
   }
-  job->pipeline = gst_object_ref_sink (gst_pipeline_new ("we-probe-tail"));
+  job->pipeline = gst_object_ref_sink (
+    gst_pipeline_new (job->task_id != NULL ? job->task_id : "we-probe-tail"));
   job->max_end = GST_CLOCK_TIME_NONE;
   g_object_set (src, "uri", job->uri, NULL);
   gst_bin_add_many (GST_BIN (job->pipeline), src, parsebin, NULL);
@@ -634,6 +639,23 @@ discovered_cb (GstDiscoverer *discoverer, GstDiscovererInfo *info, GError *error
   g_source_attach (job->idle_source, job->context);
 }
 
+/* The discoverer keeps its pipeline to itself; its first source is set up
+ * before anything streams in it, when renaming the pipeline after the task
+ * races no log line. */
+static void
+discoverer_source_setup_cb (GstDiscoverer *discoverer, GstElement *source, gpointer user_data)
+{
+  const gchar *task_id = user_data;
+  GstObject *top = GST_OBJECT (source);
+  g_autofree gchar *name = NULL;
+
+  while (GST_OBJECT_PARENT (top) != NULL)
+    top = GST_OBJECT_PARENT (top);
+  name = gst_object_get_name (top);
+  if (top != GST_OBJECT (source) && g_strcmp0 (name, task_id) != 0)
+    gst_object_set_name (top, task_id);
+}
+
 void
 we_gst_probe_async (gpointer source_object, const gchar *uri, GCancellable *cancellable,
                     GAsyncReadyCallback callback, gpointer user_data)
@@ -645,6 +667,7 @@ we_gst_probe_async (gpointer source_object, const gchar *uri, GCancellable *canc
   g_task_set_source_tag (task, we_gst_probe_async);
   g_mutex_init (&job->lock);
   job->uri = g_strdup (uri);
+  job->task_id = g_strdup (we_gst_cancellable_task_id (cancellable));
   job->context = g_main_context_ref_thread_default ();
   g_task_set_task_data (task, job, (GDestroyNotify) probe_job_free);
 
@@ -672,6 +695,10 @@ we_gst_probe_async (gpointer source_object, const gchar *uri, GCancellable *canc
     return;
   }
   g_signal_connect (job->discoverer, "discovered", G_CALLBACK (discovered_cb), task);
+  if (job->task_id != NULL)
+    g_signal_connect_data (job->discoverer, "source-setup",
+                           G_CALLBACK (discoverer_source_setup_cb), g_strdup (job->task_id),
+                           (GClosureNotify) (GCallback) g_free, 0);
   /* the discoverer attaches to the thread-default context at start() */
   gst_discoverer_start (job->discoverer);
   if (!gst_discoverer_discover_uri_async (job->discoverer, uri)) {

@@ -4,6 +4,8 @@
 
 #include <webencode/we-error.h>
 
+#include "we-gst-introspect.h"
+
 #define POLL_INTERVAL (50 * GST_MSECOND)
 
 typedef struct {
@@ -147,7 +149,10 @@ we_gst_read_streams (const gchar *uri, guint kinds, WeGstReadFunc func, gpointer
                          "GStreamer elements 'urisourcebin' and 'parsebin' are needed");
     return FALSE;
   }
-  pipeline = gst_object_ref_sink (gst_pipeline_new ("we-reader"));
+  /* named after the task, so its GStreamer lines land in the task's log */
+  pipeline = gst_object_ref_sink (gst_pipeline_new (
+    we_gst_cancellable_task_id (cancellable) != NULL ? we_gst_cancellable_task_id (cancellable)
+                                                     : "we-reader"));
   g_mutex_init (&r.lock);
   r.pipeline = pipeline;
   r.kinds = kinds;

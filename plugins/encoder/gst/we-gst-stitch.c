@@ -550,6 +550,10 @@ stitch_run (StitchJob *job, GCancellable *cancellable, GError **error)
    * running time (what the muxer writes) still starts at 0 */
   vp.job = ap.job = job;
   vp.abort = ap.abort = abort;
+  /* the readers feeding the muxer name their pipelines after the task */
+  if (job->task_id != NULL)
+    g_object_set_data_full (G_OBJECT (abort), WE_GST_TASK_ID_KEY, g_strdup (job->task_id),
+                            g_free);
   vp.origin = ap.origin = origin;
   vp.offset = ap.offset = delay;
   gst_segment_init (&vp.segment, GST_FORMAT_TIME);

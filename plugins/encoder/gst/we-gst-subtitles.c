@@ -8,6 +8,7 @@
 #include <webencode/we-error.h>
 #include <webencode/we-media-info.h>
 
+#include "we-gst-introspect.h"
 #include "we-gst-probe.h"
 #include "we-gst-run.h"
 
@@ -31,6 +32,10 @@ typedef struct {
 
 typedef struct {
   gchar        *uri;
+  gchar        *task_id;       /* nullable: names the pipeline */
+  WePipelineFunc pipeline_func; /* nullable: introspection */
+  gpointer      pipeline_data;
+  gboolean      introspected;
   GStrv         formats;
   gchar        *output_dir;
   GMainContext *context;
@@ -238,6 +243,7 @@ static void
 extract_job_free (ExtractJob *job)
 {
   extract_job_stop (job);
+  g_free (job->task_id);
   g_clear_pointer (&job->pipeline, gst_object_unref);
   g_clear_pointer (&job->demuxers, gst_plugin_feature_list_free);
   g_clear_pointer (&job->probe, we_gst_probe_result_free);
@@ -529,6 +535,8 @@ extract_bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
 
   if (job->done)
     return G_SOURCE_REMOVE;
+  we_gst_introspect_message (job->pipeline, msg, "subtitles", job->pipeline_func,
+                             job->pipeline_data, &job->introspected);
   switch (GST_MESSAGE_TYPE (msg)) {
   case GST_MESSAGE_ERROR:
     extract_complete (task, NULL, we_gst_error_from_message (msg, job->decodebin));
@@ -568,7 +576,8 @@ start_pipeline (GTask *task)
   ExtractJob *job = g_task_get_task_data (task);
   GError *error = NULL;
 
-  job->pipeline = gst_object_ref_sink (gst_pipeline_new ("we-subtitles"));
+  job->pipeline = gst_object_ref_sink (
+    gst_pipeline_new (job->task_id != NULL ? job->task_id : "we-subtitles"));
   job->decodebin = we_gst_bin_add_new (job->pipeline, "uridecodebin", NULL, &error);
   if (job->decodebin == NULL) {
     extract_complete (task, NULL, error);
@@ -620,6 +629,17 @@ we_gst_subtitles_extract_async (const gchar *input_uri, const gchar * const *for
                                 const gchar *output_dir, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data)
 {
+  we_gst_subtitles_extract_task_async (input_uri, formats, output_dir, NULL, NULL, NULL,
+                                       cancellable, callback, user_data);
+}
+
+void
+we_gst_subtitles_extract_task_async (const gchar *input_uri, const gchar * const *formats,
+                                     const gchar *output_dir, const gchar *task_id,
+                                     WePipelineFunc pipeline_func, gpointer pipeline_data,
+                                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   ExtractJob *job = g_new0 (ExtractJob, 1);
   static const gchar * const vtt_only[] = { "vtt", NULL };
@@ -634,6 +654,9 @@ we_gst_subtitles_extract_async (const gchar *input_uri, const gchar * const *for
   job->written = g_ptr_array_new_with_free_func (g_free);
   job->tracks = g_ptr_array_new_with_free_func ((GDestroyNotify) track_free);
   job->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  job->task_id = g_strdup (task_id != NULL ? task_id : we_gst_cancellable_task_id (cancellable));
+  job->pipeline_func = pipeline_func;
+  job->pipeline_data = pipeline_data;
   g_task_set_task_data (task, job, (GDestroyNotify) extract_job_free);
 
   if (input_uri == NULL || output_dir == NULL) {

@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <webencode/we-encoder.h>
 
 G_BEGIN_DECLS
 
@@ -30,6 +31,18 @@ void       we_gst_subtitles_extract_async  (const gchar         *input_uri,
                                             GCancellable        *cancellable,
                                             GAsyncReadyCallback  callback,
                                             gpointer             user_data);
+/* The same, its pipeline named after @task_id (nullable: the one
+ * @cancellable carries, see we-gst-introspect.h) and reported through
+ * @pipeline_func (nullable) on the caller's context as it reaches PLAYING. */
+void       we_gst_subtitles_extract_task_async (const gchar         *input_uri,
+                                                const gchar * const *formats,
+                                                const gchar         *output_dir,
+                                                const gchar         *task_id,
+                                                WePipelineFunc       pipeline_func,
+                                                gpointer             pipeline_data,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
 /* Returns: (transfer full): [{ "type": "subtitle", "path": "subtitles/0_eng.vtt",
  *   "format": "vtt", "language": "eng" (or null), "track": 0, "cues": N,
  *   "content_type": "text/vtt" | "application/x-subrip" }], tracks in

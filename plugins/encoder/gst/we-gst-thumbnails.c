@@ -10,6 +10,7 @@
 #include <gst/video/video.h>
 #include <webencode/we-error.h>
 
+#include "we-gst-introspect.h"
 #include "we-gst-pipeline.h"
 #include "we-gst-probe.h"
 #include "we-gst-run.h"
@@ -46,6 +47,10 @@ typedef struct {
 typedef struct {
   GMainContext        *context;
   gchar               *uri;
+  gchar               *task_id;        /* nullable: names the pipelines */
+  WePipelineFunc       pipeline_func;  /* nullable: introspection */
+  gpointer             pipeline_data;
+  gboolean             introspected;
   gchar               *dir;            /* <output_dir>/thumbnails */
   gboolean             dir_created;
   WeProfileThumbnails  options;
@@ -215,7 +220,7 @@ jpeg_encoder_free (JpegEncoder *e)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JpegEncoder, jpeg_encoder_free)
 
 static JpegEncoder *
-jpeg_encoder_new (const GstVideoInfo *info, gint quality, GError **error)
+jpeg_encoder_new (const GstVideoInfo *info, gint quality, const gchar *name, GError **error)
 {
   g_autoptr(GError) local = NULL;
   GstVideoInfo still = *info;
@@ -239,6 +244,9 @@ jpeg_encoder_new (const GstVideoInfo *info, gint quality, GError **error)
     return NULL;
   }
   gst_object_ref_sink (e->pipeline);
+  /* after the task (nullable), before it runs: renaming races no log line */
+  if (name != NULL)
+    gst_object_set_name (GST_OBJECT (e->pipeline), name);
   e->src = gst_bin_get_by_name (GST_BIN (e->pipeline), "src");
   e->sink = gst_bin_get_by_name (GST_BIN (e->pipeline), "sink");
   enc = gst_bin_get_by_name (GST_BIN (e->pipeline), "enc");
@@ -293,7 +301,7 @@ jpeg_encoder_encode (JpegEncoder *e, GstBuffer *frame, GError **error)
 static GBytes *
 encode_once (const GstVideoInfo *info, GstBuffer *frame, gint quality, GError **error)
 {
-  g_autoptr(JpegEncoder) e = jpeg_encoder_new (info, quality, error);
+  g_autoptr(JpegEncoder) e = jpeg_encoder_new (info, quality, NULL, error);
 
   return e != NULL ? jpeg_encoder_encode (e, frame, error) : NULL;
 }
@@ -326,6 +334,7 @@ static void
 thumb_job_free (ThumbJob *job)
 {
   thumb_job_remove_sources (job);
+  g_free (job->task_id);
   if (job->pipeline != NULL)
     gst_element_set_state (job->pipeline, GST_STATE_NULL);
   g_clear_pointer (&job->progress, g_ptr_array_unref);
@@ -532,7 +541,8 @@ emit_thumbnail (ThumbJob *job, GstSample *sample, guint64 index, GError **error)
     if (tile == NULL)
       return FALSE;
     if (job->encoder == NULL &&
-        (job->encoder = jpeg_encoder_new (&job->scaler.out, THUMB_QUALITY, error)) == NULL)
+        (job->encoder = jpeg_encoder_new (&job->scaler.out, THUMB_QUALITY, job->task_id,
+                                          error)) == NULL)
       return FALSE;
     g_clear_pointer (&job->cached_jpeg, g_bytes_unref);
     job->cached_jpeg = jpeg_encoder_encode (job->encoder, tile, error);
@@ -861,6 +871,8 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
 
   if (job->done)
     return G_SOURCE_REMOVE;
+  we_gst_introspect_message (job->pipeline, msg, "thumbnails", job->pipeline_func,
+                             job->pipeline_data, &job->introspected);
   switch (GST_MESSAGE_TYPE (msg)) {
   case GST_MESSAGE_ERROR:
     thumbs_complete (task, we_gst_error_from_message (msg, job->decodebin));
@@ -904,7 +916,8 @@ build_pipeline (ThumbJob *job, GError **error)
   GstElement *sink, *progress;
   g_autoptr(GstCaps) caps = gst_caps_new_empty_simple ("video/x-raw");
 
-  job->pipeline = gst_object_ref_sink (gst_pipeline_new ("we-thumbnails"));
+  job->pipeline = gst_object_ref_sink (
+    gst_pipeline_new (job->task_id != NULL ? job->task_id : "we-thumbnails"));
   job->decodebin = we_gst_bin_add_new (job->pipeline, "uridecodebin", "src", error);
   if (job->decodebin == NULL ||
       (job->video_head = we_gst_bin_add_new (job->pipeline, "videoconvert", NULL, error)) == NULL ||
@@ -1023,6 +1036,18 @@ we_gst_thumbnails_async (const gchar *input_uri, const WeProfileThumbnails *opti
                          gpointer progress_data, GCancellable *cancellable,
                          GAsyncReadyCallback callback, gpointer user_data)
 {
+  we_gst_thumbnails_task_async (input_uri, options, output_dir, NULL, NULL, NULL, progress,
+                                progress_data, cancellable, callback, user_data);
+}
+
+void
+we_gst_thumbnails_task_async (const gchar *input_uri, const WeProfileThumbnails *options,
+                              const gchar *output_dir, const gchar *task_id,
+                              WePipelineFunc pipeline_func, gpointer pipeline_data,
+                              WeEncodeProgressFunc progress, gpointer progress_data,
+                              GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   ThumbJob *job = g_new0 (ThumbJob, 1);
   g_autoptr(WeProfile) check = NULL;
@@ -1040,6 +1065,9 @@ we_gst_thumbnails_async (const gchar *input_uri, const WeProfileThumbnails *opti
   job->frame_outputs = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   job->report.func = progress;
   job->report.data = progress_data;
+  job->task_id = g_strdup (task_id != NULL ? task_id : we_gst_cancellable_task_id (cancellable));
+  job->pipeline_func = pipeline_func;
+  job->pipeline_data = pipeline_data;
   g_task_set_task_data (task, job, (GDestroyNotify) thumb_job_free);
 
   if (input_uri == NULL || options == NULL || output_dir == NULL) {

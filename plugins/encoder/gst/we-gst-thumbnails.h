@@ -58,6 +58,20 @@ void       we_gst_thumbnails_async  (const gchar               *input_uri,
                                      GCancellable              *cancellable,
                                      GAsyncReadyCallback        callback,
                                      gpointer                   user_data);
+/* The same, its pipelines named after @task_id (nullable: the one
+ * @cancellable carries, see we-gst-introspect.h) and reported through
+ * @pipeline_func (nullable) on the caller's context as they reach PLAYING. */
+void       we_gst_thumbnails_task_async (const gchar               *input_uri,
+                                         const WeProfileThumbnails *options,
+                                         const gchar               *output_dir,
+                                         const gchar               *task_id,
+                                         WePipelineFunc             pipeline_func,
+                                         gpointer                   pipeline_data,
+                                         WeEncodeProgressFunc       progress,
+                                         gpointer                   progress_data,
+                                         GCancellable              *cancellable,
+                                         GAsyncReadyCallback        callback,
+                                         gpointer                   user_data);
 /* Returns: (transfer full): array of objects, one per file written:
  *   { "type": "thumbnail", "path": "thumbnails/poster.jpg" (relative to output_dir),
  *     "role": "poster"|"frame"|"sprite"|"storyboard", "content_type": "image/jpeg"|"text/vtt",
