@@ -221,25 +221,16 @@ opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   read_next (d);
 }
 
-static void
-outputs_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+WeStorage *
+we_api_output_resolve (WePluginHost *host, GPtrArray *outputs, const gchar *job_id,
+                       const gchar *name, gchar **url, gchar **content_type, GError **error)
 {
-  WeApiRequest *request = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) outputs = we_store_finish_list (WE_STORE (source), result, NULL, &error);
-  const gchar *name = we_api_request_param (request, 1);
   WeJobOutput *found = NULL;
   WeJobOutput *manifest = NULL;
   g_autofree gchar *segment_url = NULL;
-  const gchar *url, *content_type;
+  const gchar *where;
   WeStorage *storage;
-  Download *d;
-  g_autoptr(GTask) task = NULL;
 
-  if (outputs == NULL) {
-    we_api_request_respond_error (request, error);
-    return;
-  }
   for (guint i = 0; i < outputs->len && found == NULL; i++) {
     WeJobOutput *o = g_ptr_array_index (outputs, i);
     if (g_strcmp0 (o->name, name) == 0)
@@ -258,17 +249,44 @@ outputs_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                      name);
   }
   if (found == NULL && segment_url == NULL) {
-    error = g_error_new (WE_ERROR, WE_ERROR_STO_NOT_FOUND, "job %s has no output \"%s\"",
-                         we_api_request_param (request, 0), name);
+    g_set_error (error, WE_ERROR, WE_ERROR_STO_NOT_FOUND, "job %s has no output \"%s\"",
+                 job_id, name);
+    return NULL;
+  }
+  where = found != NULL ? found->url : segment_url;
+  storage = we_plugin_host_storage_for_url (host, where, NULL);
+  if (storage == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_STO_UNAVAILABLE, "no storage plugin serves %s",
+                 where);
+    return NULL;
+  }
+  *url = g_strdup (where);
+  *content_type = g_strdup (found != NULL ? found->content_type
+                                          : we_job_content_type_for_name (name));
+  return storage;
+}
+
+static void
+outputs_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  WeApiRequest *request = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) outputs = we_store_finish_list (WE_STORE (source), result, NULL, &error);
+  const gchar *name = we_api_request_param (request, 1);
+  g_autofree gchar *url = NULL;
+  g_autofree gchar *content_type = NULL;
+  WeStorage *storage;
+  Download *d;
+  g_autoptr(GTask) task = NULL;
+
+  if (outputs == NULL) {
     we_api_request_respond_error (request, error);
     return;
   }
-  url = found != NULL ? found->url : segment_url;
-  content_type = found != NULL ? found->content_type : we_job_content_type_for_name (name);
-  storage = we_plugin_host_storage_for_url (we_api_request_context (request)->host, url, NULL);
+  storage = we_api_output_resolve (we_api_request_context (request)->host, outputs,
+                                   we_api_request_param (request, 0), name, &url,
+                                   &content_type, &error);
   if (storage == NULL) {
-    error = g_error_new (WE_ERROR, WE_ERROR_STO_UNAVAILABLE,
-                         "no storage plugin serves %s", url);
     we_api_request_respond_error (request, error);
     return;
   }
@@ -277,9 +295,9 @@ outputs_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   d->head = g_strcmp0 (soup_server_message_get_method (request->msg), "HEAD") == 0;
   d->request_id = g_strdup (request->request_id);
   d->storage = g_object_ref (storage);
-  d->url = g_strdup (url);
+  d->url = g_steal_pointer (&url);
   d->name = g_strdup (name);
-  d->content_type = g_strdup (content_type);
+  d->content_type = g_steal_pointer (&content_type);
   d->request_headers = soup_message_headers_ref (soup_server_message_get_request_headers (request->msg));
   d->cancellable = g_cancellable_new ();
   d->msg = we_api_request_steal_message (request);

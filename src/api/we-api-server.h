@@ -55,5 +55,18 @@ JsonObject *we_api_health_json        (const WeApiContext *ctx,
  * Returns: (transfer full) */
 JsonArray  *we_api_workers_list_json  (WeQueue   *queue,
                                        GPtrArray *records);
+/* Where output @name of a job lives, as GET /v1/jobs/{id}/outputs/{name}
+ * finds it among @outputs (element-type WeJobOutput): a listed output, or a
+ * file below a ladder manifest's folder (segments, rung playlists) when
+ * @name is a safe relative path. @url and @content_type are set (transfer
+ * full) on success. Returns: (transfer none) (nullable): the storage plugin
+ * serving it; NULL with WE-STO-001 or WE-STO-004 set */
+WeStorage  *we_api_output_resolve     (WePluginHost *host,
+                                       GPtrArray    *outputs,
+                                       const gchar  *job_id,
+                                       const gchar  *name,
+                                       gchar       **url,
+                                       gchar       **content_type,
+                                       GError      **error);
 
 G_END_DECLS

@@ -11,18 +11,20 @@
 #define POLKIT_ALLOW_USER_INTERACTION 1u
 
 typedef struct {
-  GDBusMethodInvocation *invocation;
+  GDBusMessage          *message;
   GBusType               bus_type;
   gchar                 *action;
   guint32                uid;
   WeRole                 wanted;
+  WeIdentity            *refused;
 } Check;
 
 static void
 check_free (Check *c)
 {
-  g_clear_object (&c->invocation);
+  g_clear_object (&c->message);
   g_free (c->action);
+  g_clear_pointer (&c->refused, we_identity_free);
   g_free (c);
 }
 
@@ -67,6 +69,8 @@ finish_with_role (GTask *task, WeRole role)
   GError *error = NULL;
 
   if (!we_rbac_check (identity, c->action, &error)) {
+    /* who was refused: the audit log names them */
+    c->refused = g_steal_pointer (&identity);
     g_task_return_error (task, error);
     return;
   }
@@ -101,7 +105,7 @@ static void
 ask_polkit (GTask *task, GDBusConnection *connection)
 {
   Check *c = g_task_get_task_data (task);
-  GDBusMessage *message = g_dbus_method_invocation_get_message (c->invocation);
+  GDBusMessage *message = c->message;
   guint32 flags = 0;
   GVariantBuilder subject, details;
 
@@ -109,7 +113,7 @@ ask_polkit (GTask *task, GDBusConnection *connection)
     flags |= POLKIT_ALLOW_USER_INTERACTION;
   g_variant_builder_init (&subject, G_VARIANT_TYPE ("a{sv}"));
   g_variant_builder_add (&subject, "{sv}", "name",
-                         g_variant_new_string (g_dbus_method_invocation_get_sender (c->invocation)));
+                         g_variant_new_string (g_dbus_message_get_sender (message)));
   /* no details: polkit only takes them from privileged callers */
   g_variant_builder_init (&details, G_VARIANT_TYPE ("a{ss}"));
   g_dbus_connection_call (connection, "org.freedesktop.PolicyKit1",
@@ -160,17 +164,17 @@ uid_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-we_dbus_auth_check_async (GDBusMethodInvocation *invocation, GBusType bus_type,
-                          const gchar *action, GCancellable *cancellable,
-                          GAsyncReadyCallback callback, gpointer user_data)
+we_dbus_auth_check_message_async (GDBusConnection *connection, GDBusMessage *message,
+                                  GBusType bus_type, const gchar *action,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   Check *c = g_new0 (Check, 1);
-  GDBusConnection *connection = g_dbus_method_invocation_get_connection (invocation);
-  const gchar *sender = g_dbus_method_invocation_get_sender (invocation);
+  const gchar *sender = g_dbus_message_get_sender (message);
 
-  g_task_set_source_tag (task, we_dbus_auth_check_async);
-  c->invocation = g_object_ref (invocation);
+  g_task_set_source_tag (task, we_dbus_auth_check_message_async);
+  c->message = g_object_ref (message);
   c->bus_type = bus_type;
   c->action = g_strdup (action);
   g_task_set_task_data (task, c, (GDestroyNotify) check_free);
@@ -187,9 +191,24 @@ we_dbus_auth_check_async (GDBusMethodInvocation *invocation, GBusType bus_type,
                           g_steal_pointer (&task));
 }
 
-WeIdentity *
-we_dbus_auth_check_finish (GAsyncResult *result, GError **error)
+void
+we_dbus_auth_check_async (GDBusMethodInvocation *invocation, GBusType bus_type,
+                          const gchar *action, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
 {
+  we_dbus_auth_check_message_async (g_dbus_method_invocation_get_connection (invocation),
+                                    g_dbus_method_invocation_get_message (invocation), bus_type,
+                                    action, cancellable, callback, user_data);
+}
+
+WeIdentity *
+we_dbus_auth_check_finish (GAsyncResult *result, WeIdentity **refused, GError **error)
+{
+  Check *c;
+
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  c = g_task_get_task_data (G_TASK (result));
+  if (refused != NULL)
+    *refused = g_steal_pointer (&c->refused);
   return g_task_propagate_pointer (G_TASK (result), error);
 }

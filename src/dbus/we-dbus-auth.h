@@ -30,8 +30,20 @@ void        we_dbus_auth_check_async  (GDBusMethodInvocation *invocation,
                                        GCancellable          *cancellable,
                                        GAsyncReadyCallback    callback,
                                        gpointer               user_data);
-/* Returns: (transfer full): the caller, allowed @action */
+/* The same for a method call @message that came in on @connection, where
+ * there is no invocation (a property read caught by a filter). */
+void        we_dbus_auth_check_message_async (GDBusConnection     *connection,
+                                              GDBusMessage        *message,
+                                              GBusType             bus_type,
+                                              const gchar         *action,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+/* @refused: (out) (optional) (transfer full): on WE-AUTH-004, the caller
+ * who lacks the role, for the audit log
+ * Returns: (transfer full): the caller, allowed @action */
 WeIdentity *we_dbus_auth_check_finish (GAsyncResult *result,
+                                       WeIdentity  **refused,
                                        GError      **error);
 
 G_END_DECLS

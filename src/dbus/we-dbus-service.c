@@ -16,7 +16,6 @@
 #include "we-dbus-auth.h"
 #include "we-dbus-job.h"
 
-#define ERROR_PREFIX "org.webencode.WebEncode1.Error."
 #define LIST_MAX 500
 
 struct _WeDbusService {
@@ -33,6 +32,7 @@ struct _WeDbusService {
   GCancellable             *cancellable;
   guint                     owner_id;
   guint                     flush_id;
+  guint                     filter_id;
   gulong                    changed_id;
 };
 
@@ -211,14 +211,13 @@ audit (Call *call, const GError *error, const gchar *resource_id)
 static void
 call_return_error (Call *call, const GError *error)
 {
-  WeErrorCode code = we_error_code_from_gerror (error);
-  g_autofree gchar *name = g_strconcat (ERROR_PREFIX, we_error_code_to_string (code), NULL);
+  /* in WE_ERROR, whose codes the SDK registered under the interface's
+   * names (WE-JOB-004 → org.webencode.WebEncode1.Error.WE_JOB_004) */
+  g_autoptr(GError) sent = g_error_new_literal (WE_ERROR, we_error_code_from_gerror (error),
+                                                error->message);
 
-  /* WE-JOB-004 → WE_JOB_004: a D-Bus name has no dashes */
-  g_strdelimit (name + strlen (ERROR_PREFIX), "-", '_');
   audit (call, error, NULL);
-  g_dbus_method_invocation_return_dbus_error (g_steal_pointer (&call->invocation), name,
-                                              error->message);
+  g_dbus_method_invocation_return_gerror (g_steal_pointer (&call->invocation), sent);
   call_free (call);
 }
 
@@ -236,9 +235,11 @@ authorized_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Call *call = user_data;
   g_autoptr(GError) error = NULL;
+  g_autoptr(WeIdentity) refused = NULL;
 
-  call->identity = we_dbus_auth_check_finish (result, &error);
+  call->identity = we_dbus_auth_check_finish (result, &refused, &error);
   if (call->identity == NULL) {
+    call->identity = g_steal_pointer (&refused);
     call_return_error (call, error);
     return;
   }
@@ -329,25 +330,45 @@ schedule_unexport (WeDbusService *self, const gchar *job_id)
   g_hash_table_insert (self->linger, g_strdup (job_id), GUINT_TO_POINTER (id));
 }
 
+/* The Outputs property of a job that completed: filled once the store
+ * answers, if the service and the job's object are still there. */
+typedef struct {
+  GWeakRef  self;
+  gchar    *job_id;
+} OutputsFor;
+
 static void
 outputs_for_property_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autofree gchar *job_id = user_data;
+  OutputsFor *of = user_data;
   g_autoptr(GPtrArray) outputs = we_store_finish_list (WE_STORE (source), result, NULL, NULL);
-  WeDbusService *self;
-  WeDbusJob *job;
+  g_autoptr(WeDbusService) self = g_weak_ref_get (&of->self);
+  WeDbusJob *job = NULL;
   g_autoptr(JsonArray) array = NULL;
 
-  if (outputs == NULL)
-    return;
-  self = g_object_get_data (G_OBJECT (source), "we-dbus-service");
-  job = self != NULL ? g_hash_table_lookup (self->jobs, job_id) : NULL;
-  if (job == NULL)
-    return;
-  array = json_array_new ();
-  for (guint i = 0; i < outputs->len; i++)
-    json_array_add_object_element (array, we_job_output_to_json (g_ptr_array_index (outputs, i)));
-  we_dbus_job_set_outputs (job, array_to_dicts (array));
+  if (outputs != NULL && self != NULL)
+    job = g_hash_table_lookup (self->jobs, of->job_id);
+  if (job != NULL) {
+    array = json_array_new ();
+    for (guint i = 0; i < outputs->len; i++)
+      json_array_add_object_element (array,
+                                     we_job_output_to_json (g_ptr_array_index (outputs, i)));
+    we_dbus_job_set_outputs (job, array_to_dicts (array));
+  }
+  g_weak_ref_clear (&of->self);
+  g_free (of->job_id);
+  g_free (of);
+}
+
+static void
+fill_outputs (WeDbusService *self, const gchar *job_id)
+{
+  OutputsFor *of = g_new0 (OutputsFor, 1);
+
+  g_weak_ref_init (&of->self, self);
+  of->job_id = g_strdup (job_id);
+  we_store_output_list_async (self->ctx.store, job_id, self->cancellable,
+                              outputs_for_property_cb, of);
 }
 
 /* Returns: (transfer none): the job's object, exported now if it was not */
@@ -366,8 +387,7 @@ ensure_job (WeDbusService *self, const WeJob *job)
                                          G_DBUS_OBJECT_SKELETON (we_dbus_job_get_object (dj)));
     g_hash_table_insert (self->jobs, g_strdup (job->id), dj);
     if (job->status == WE_JOB_STATUS_COMPLETED)
-      we_store_output_list_async (self->ctx.store, job->id, self->cancellable,
-                                  outputs_for_property_cb, g_strdup (job->id));
+      fill_outputs (self, job->id);
   }
   if (we_job_status_is_final (job->status))
     schedule_unexport (self, job->id);
@@ -413,8 +433,7 @@ on_job_changed (WeScheduler *scheduler, WeJob *job, gpointer user_data)
                                                 we_dbus_web_encode1_job_get_state (
                                                     we_dbus_job_get_iface (dj)));
     if (job->status == WE_JOB_STATUS_COMPLETED)
-      we_store_output_list_async (self->ctx.store, job->id, self->cancellable,
-                                  outputs_for_property_cb, g_strdup (job->id));
+      fill_outputs (self, job->id);
     if (we_job_status_is_final (job->status))
       schedule_unexport (self, job->id);
   }
@@ -789,34 +808,24 @@ open_found (Call *call)
 {
   GPtrArray *outputs = call->data;
   const gchar *path = NULL;
-  WeJobOutput *found = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GTask) task = NULL;
+  g_autofree gchar *url = NULL;
+  g_autofree gchar *content_type = NULL;
   WeStorage *storage;
   OpenData *d;
 
   g_variant_get_child (params (call), 1, "&s", &path);
-  for (guint i = 0; i < outputs->len && found == NULL; i++) {
-    WeJobOutput *o = g_ptr_array_index (outputs, i);
-    if (g_strcmp0 (o->name, path) == 0)
-      found = o;
-  }
-  if (found == NULL) {
-    g_set_error (&error, WE_ERROR, WE_ERROR_STO_NOT_FOUND, "job %s has no output \"%s\"",
-                 call->job_id, path);
-    call_return_error (call, error);
-    return;
-  }
-  storage = we_plugin_host_storage_for_url (call->self->ctx.host, found->url, NULL);
+  /* the paths GET /v1/jobs/{id}/outputs/{name} serves, ladder segments too */
+  storage = we_api_output_resolve (call->self->ctx.host, outputs, call->job_id, path, &url,
+                                   &content_type, &error);
   if (storage == NULL) {
-    g_set_error (&error, WE_ERROR, WE_ERROR_STO_UNAVAILABLE, "no storage plugin serves %s",
-                 found->url);
     call_return_error (call, error);
     return;
   }
   d = g_new0 (OpenData, 1);
   d->storage = g_object_ref (storage);
-  d->url = g_strdup (found->url);
+  d->url = g_steal_pointer (&url);
   task = g_task_new (NULL, call->self->cancellable, opened_cb, call);
   g_task_set_source_tag (task, open_found);
   g_task_set_task_data (task, d, (GDestroyNotify) open_data_free);
@@ -1209,6 +1218,220 @@ on_job_retry (WeDBusWebEncode1Job *iface, GDBusMethodInvocation *invocation, gpo
                 do_retry);
 }
 
+/* ---- property reads --------------------------------------------------------- */
+
+/* A job's properties say as much as GetJob, so reading them needs job.read
+ * too. GDBus answers Properties.Get/GetAll and the ObjectManager's
+ * GetManagedObjects itself, without the skeletons' g-authorize-method
+ * (methods only) and synchronously, while the check is asynchronous: those
+ * calls are taken off the connection by a filter and answered here once the
+ * caller is known. PropertiesChanged and InterfacesAdded are still broadcast
+ * (see docs/api.md, "D-Bus API"). */
+
+typedef struct {
+  GWeakRef      self;     /* the filter runs in GDBus's thread: never a strong ref */
+  GMainContext *context;
+} Guard;
+
+static void
+guard_clear (gpointer data)
+{
+  Guard *guard = data;
+
+  g_weak_ref_clear (&guard->self);
+  g_main_context_unref (guard->context);
+}
+
+static void
+guard_release (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, guard_clear);
+}
+
+typedef struct {
+  Guard           *guard;
+  WeDbusService   *self;
+  GDBusConnection *connection;
+  GDBusMessage    *message;
+} Guarded;
+
+static void
+guarded_free (Guarded *g)
+{
+  guard_release (g->guard);
+  g_clear_object (&g->self);
+  g_object_unref (g->connection);
+  g_object_unref (g->message);
+  g_free (g);
+}
+
+static gboolean
+is_guarded (GDBusMessage *message)
+{
+  const gchar *path = g_dbus_message_get_path (message);
+  const gchar *iface = g_dbus_message_get_interface (message);
+  const gchar *member = g_dbus_message_get_member (message);
+
+  if (g_dbus_message_get_message_type (message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL ||
+      path == NULL)
+    return FALSE;
+  if (g_strcmp0 (iface, "org.freedesktop.DBus.Properties") == 0)
+    return g_str_has_prefix (path, WE_DBUS_JOB_PATH_PREFIX) &&
+           (g_strcmp0 (member, "Get") == 0 || g_strcmp0 (member, "GetAll") == 0);
+  return g_strcmp0 (iface, "org.freedesktop.DBus.ObjectManager") == 0 &&
+         g_strcmp0 (member, "GetManagedObjects") == 0 && g_strcmp0 (path, WE_DBUS_PATH) == 0;
+}
+
+/* @reply: (transfer full) */
+static void
+guarded_send (Guarded *g, GDBusMessage *reply)
+{
+  if (!(g_dbus_message_get_flags (g->message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED))
+    g_dbus_connection_send_message (g->connection, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                    NULL);
+  g_object_unref (reply);
+}
+
+static GDBusMessage *
+properties_reply (WeDbusService *self, GDBusMessage *message)
+{
+  GVariant *body = g_dbus_message_get_body (message);
+  const gchar *path = g_dbus_message_get_path (message);
+  gboolean get = g_strcmp0 (g_dbus_message_get_member (message), "Get") == 0;
+  const gchar *iface_name = NULL, *name = NULL;
+  g_autoptr(GDBusObject) object = NULL;
+  g_autoptr(GDBusInterface) iface = NULL;
+  g_autoptr(GVariant) all = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  if (body == NULL || !g_variant_is_of_type (body, get ? G_VARIANT_TYPE ("(ss)")
+                                                       : G_VARIANT_TYPE ("(s)")))
+    return g_dbus_message_new_method_error_literal (message,
+                                                    "org.freedesktop.DBus.Error.InvalidArgs",
+                                                    "Wrong arguments");
+  g_variant_get_child (body, 0, "&s", &iface_name);
+  object = g_dbus_object_manager_get_object (G_DBUS_OBJECT_MANAGER (self->manager), path);
+  if (object == NULL)
+    return g_dbus_message_new_method_error (message, "org.freedesktop.DBus.Error.UnknownObject",
+                                            "No such object %s", path);
+  iface = g_dbus_object_get_interface (object, iface_name);
+  if (iface == NULL)
+    return g_dbus_message_new_method_error (message, "org.freedesktop.DBus.Error.InvalidArgs",
+                                            "No such interface %s", iface_name);
+  /* floating from the generated code; a full reference either way */
+  all = g_variant_take_ref (g_dbus_interface_skeleton_get_properties (
+      G_DBUS_INTERFACE_SKELETON (iface)));
+  if (!get) {
+    GDBusMessage *reply = g_dbus_message_new_method_reply (message);
+    g_dbus_message_set_body (reply, g_variant_new ("(@a{sv})", all));
+    return reply;
+  }
+  g_variant_get_child (body, 1, "&s", &name);
+  value = g_variant_lookup_value (all, name, NULL);
+  if (value == NULL)
+    return g_dbus_message_new_method_error (message, "org.freedesktop.DBus.Error.InvalidArgs",
+                                            "No such property %s", name);
+  {
+    GDBusMessage *reply = g_dbus_message_new_method_reply (message);
+    g_dbus_message_set_body (reply, g_variant_new ("(v)", value));
+    return reply;
+  }
+}
+
+/* What GDBusObjectManagerServer answers: every job object, every interface. */
+static GDBusMessage *
+managed_objects_reply (WeDbusService *self, GDBusMessage *message)
+{
+  GList *objects = g_dbus_object_manager_get_objects (G_DBUS_OBJECT_MANAGER (self->manager));
+  GDBusMessage *reply = g_dbus_message_new_method_reply (message);
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{oa{sa{sv}}}"));
+  for (GList *l = objects; l != NULL; l = l->next) {
+    GList *ifaces = g_dbus_object_get_interfaces (l->data);
+    GVariantBuilder ib;
+
+    g_variant_builder_init (&ib, G_VARIANT_TYPE ("a{sa{sv}}"));
+    for (GList *i = ifaces; i != NULL; i = i->next) {
+      GDBusInterfaceSkeleton *skeleton = i->data;
+      g_autoptr(GVariant) props = g_variant_take_ref (
+          g_dbus_interface_skeleton_get_properties (skeleton));
+
+      g_variant_builder_add (&ib, "{s@a{sv}}", g_dbus_interface_skeleton_get_info (skeleton)->name,
+                             props);
+    }
+    g_variant_builder_add (&b, "{o@a{sa{sv}}}", g_dbus_object_get_object_path (l->data),
+                           g_variant_builder_end (&ib));
+    g_list_free_full (ifaces, g_object_unref);
+  }
+  g_list_free_full (objects, g_object_unref);
+  g_dbus_message_set_body (reply, g_variant_new ("(@a{oa{sa{sv}}})", g_variant_builder_end (&b)));
+  return reply;
+}
+
+static void
+guarded_error (Guarded *g, const GError *error)
+{
+  /* the names the SDK registered for WE_ERROR, as call_return_error sends */
+  g_autoptr(GError) sent = g_error_new_literal (WE_ERROR, we_error_code_from_gerror (error),
+                                                error->message);
+  g_autofree gchar *name = g_dbus_error_encode_gerror (sent);
+
+  guarded_send (g, g_dbus_message_new_method_error_literal (g->message, name, sent->message));
+}
+
+static void
+guarded_checked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Guarded *g = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeIdentity) identity = we_dbus_auth_check_finish (result, NULL, &error);
+
+  if (identity == NULL)
+    guarded_error (g, error);
+  else if (g_strcmp0 (g_dbus_message_get_member (g->message), "GetManagedObjects") == 0)
+    guarded_send (g, managed_objects_reply (g->self, g->message));
+  else
+    guarded_send (g, properties_reply (g->self, g->message));
+  guarded_free (g);
+}
+
+static gboolean
+guarded_begin (gpointer user_data)
+{
+  Guarded *g = user_data;
+
+  g->self = g_weak_ref_get (&g->guard->self);
+  if (g->self == NULL || g_cancellable_is_cancelled (g->self->cancellable)) {
+    g_autoptr(GError) error = g_error_new_literal (WE_ERROR, WE_ERROR_SYS_UNAVAILABLE,
+                                                   "the service is stopping");
+    guarded_error (g, error);
+    guarded_free (g);
+    return G_SOURCE_REMOVE;
+  }
+  we_dbus_auth_check_message_async (g->connection, g->message, g->self->bus_type, "job.read",
+                                    g->self->cancellable, guarded_checked, g);
+  return G_SOURCE_REMOVE;
+}
+
+/* In GDBus's worker thread: @message is ours (transfer full) */
+static GDBusMessage *
+guard_filter (GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
+              gpointer user_data)
+{
+  Guard *guard = user_data;
+  Guarded *g;
+
+  if (!incoming || !is_guarded (message))
+    return message;
+  g = g_new0 (Guarded, 1);
+  g->guard = g_atomic_rc_box_acquire (guard);
+  g->connection = g_object_ref (connection);
+  g->message = message;
+  g_main_context_invoke (guard->context, guarded_begin, g);
+  return NULL;
+}
+
 /* ---- the object ------------------------------------------------------------ */
 
 static void
@@ -1332,6 +1555,14 @@ we_dbus_service_start (WeDbusService *self, GError **error)
   }
   self->manager = g_dbus_object_manager_server_new (WE_DBUS_PATH);
   g_dbus_object_manager_server_set_connection (self->manager, self->connection);
+  {
+    Guard *guard = g_atomic_rc_box_new0 (Guard);
+
+    g_weak_ref_init (&guard->self, self);
+    guard->context = g_main_context_ref_thread_default ();
+    self->filter_id = g_dbus_connection_add_filter (self->connection, guard_filter, guard,
+                                                    guard_release);
+  }
 
   self->changed_id = g_signal_connect (self->ctx.scheduler, "job-changed",
                                        G_CALLBACK (on_job_changed), self);
@@ -1356,6 +1587,10 @@ we_dbus_service_stop (WeDbusService *self)
     self->owner_id = 0;
   }
   g_clear_handle_id (&self->flush_id, g_source_remove);
+  if (self->filter_id != 0) {
+    g_dbus_connection_remove_filter (self->connection, self->filter_id);
+    self->filter_id = 0;
+  }
   g_clear_signal_handler (&self->changed_id, self->ctx.scheduler);
   if (self->linger != NULL)
     g_hash_table_remove_all (self->linger);

@@ -55,21 +55,35 @@ static const WeErrorEntry catalogue[WE_ERROR_LAST] = {
   [WE_ERROR_SYS_CONFLICT]              = { "WE-SYS-409", 409, "Conflict" },
 };
 
-static const GDBusErrorEntry dbus_entries[] = {
-  { WE_ERROR_JOB_INVALID_REQUEST, "org.webencode.Error.JobInvalidRequest" },
-  { WE_ERROR_JOB_INVALID_SOURCE, "org.webencode.Error.JobInvalidSource" },
-  { WE_ERROR_JOB_INVALID_PROFILE, "org.webencode.Error.JobInvalidProfile" },
-  { WE_ERROR_JOB_NOT_FOUND, "org.webencode.Error.JobNotFound" },
-  { WE_ERROR_JOB_CANCELLED, "org.webencode.Error.JobCancelled" },
-  { WE_ERROR_JOB_COMPLETED, "org.webencode.Error.JobCompleted" },
-  { WE_ERROR_JOB_UNSUPPORTED_SOURCE, "org.webencode.Error.JobUnsupportedSource" },
-  { WE_ERROR_JOB_FAILED, "org.webencode.Error.JobFailed" },
-  { WE_ERROR_JOB_NO_WORKERS, "org.webencode.Error.JobNoWorkers" },
-  { WE_ERROR_AUTH_UNAUTHORIZED, "org.webencode.Error.Unauthorized" },
-  { WE_ERROR_AUTH_FORBIDDEN, "org.webencode.Error.Forbidden" },
-  { WE_ERROR_STO_NOT_FOUND, "org.webencode.Error.ObjectNotFound" },
-  { WE_ERROR_SYS_INTERNAL, "org.webencode.Error.Internal" },
-};
+/* Every code travels over D-Bus under the name the interface promises
+ * (dbus/org.webencode.WebEncode1.xml): WE-JOB-004 is
+ * org.webencode.WebEncode1.Error.WE_JOB_004. Both ends register the same
+ * names with the domain, so g_dbus_method_invocation_return_gerror() sends
+ * them and a GDBus client gets WE_ERROR and the code back. */
+#define WE_ERROR_DBUS_PREFIX "org.webencode.WebEncode1.Error."
+
+static void
+register_dbus_names (gsize *quark)
+{
+  GDBusErrorEntry entries[WE_ERROR_LAST];
+  gchar *names[WE_ERROR_LAST];
+  guint n = 0;
+
+  for (guint i = 0; i < WE_ERROR_LAST; i++) {
+    if (catalogue[i].code == NULL)
+      continue;
+    /* a D-Bus name has no dashes */
+    names[n] = g_strdelimit (g_strconcat (WE_ERROR_DBUS_PREFIX, catalogue[i].code, NULL), "-",
+                             '_');
+    entries[n].error_code = (gint) i;
+    entries[n].dbus_error_name = names[n];
+    n++;
+  }
+  /* GDBus keeps copies of the names */
+  g_dbus_error_register_error_domain ("we-error-quark", quark, entries, n);
+  for (guint i = 0; i < n; i++)
+    g_free (names[i]);
+}
 
 GQuark
 we_error_quark (void)
@@ -77,8 +91,12 @@ we_error_quark (void)
   static gsize quark = 0;
 
   /* registering the D-Bus names here keeps the mapping in one place */
-  g_dbus_error_register_error_domain ("we-error-quark", &quark,
-                                      dbus_entries, G_N_ELEMENTS (dbus_entries));
+  if (g_once_init_enter (&quark)) {
+    gsize value = 0;
+
+    register_dbus_names (&value);
+    g_once_init_leave (&quark, value);
+  }
   return (GQuark) quark;
 }
 

@@ -136,6 +136,15 @@ class DBusTest(unittest.TestCase):
         out = self.gdbus("org.webencode.WebEncode1.Job", "State", path=path,
                          method="org.freedesktop.DBus.Properties.Get").stdout
         self.assertIn("'completed'", out)
+        # Outputs follows from the store once the job completed
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            out = self.gdbus("org.webencode.WebEncode1.Job", "Outputs", path=path,
+                             method="org.freedesktop.DBus.Properties.Get").stdout
+            if "'name'" in out:
+                break
+            time.sleep(0.1)
+        self.assertIn("'url'", out)
         out = self.call("GetJob", job_id)
         self.assertIn("'status': <'completed'>", out)
         self.assertIn("'id': <'%s'>" % job_id, out)
@@ -274,6 +283,149 @@ sys.stdout.write("%s %d %s\n" % (up["object_key"], up["size_bytes"], up["url"]))
         rows = self.d.sql("SELECT action FROM audit_log WHERE error_code = 'WE-AUTH-004' "
                           "AND user_agent LIKE 'D-Bus %'")
         self.assertIn(("job.create",), [tuple(r) for r in rows])
+
+    def test_08_properties_need_job_read(self):
+        """Properties.Get/GetAll and GetManagedObjects say what GetJob says:
+        another uid on the session bus is refused them as it is GetJob."""
+        if os.getuid() != 0:
+            self.fail("needs root to run a caller as another uid")
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        path, job_id = self.submit(self.long)
+        try:
+            r = self.gdbus("org.webencode.WebEncode1.Job", "State", path=path, check=False,
+                           method="org.freedesktop.DBus.Properties.Get", prefix=nobody)
+            self.assertDBusError(r, "WE_AUTH_004")
+            self.assertNotIn("queued", r.stdout + r.stderr)
+            r = self.gdbus("org.webencode.WebEncode1.Job", path=path, check=False,
+                           method="org.freedesktop.DBus.Properties.GetAll", prefix=nobody)
+            self.assertDBusError(r, "WE_AUTH_004")
+            r = self.gdbus(method="org.freedesktop.DBus.ObjectManager.GetManagedObjects",
+                           check=False, prefix=nobody)
+            self.assertDBusError(r, "WE_AUTH_004")
+            self.assertNotIn(job_id, r.stdout)
+            # the owner reads them, with GDBus's own answers for mistakes
+            out = self.gdbus("org.webencode.WebEncode1.Job", path=path,
+                             method="org.freedesktop.DBus.Properties.GetAll").stdout
+            self.assertIn("'Id': <'%s'>" % job_id, out)
+            self.assertIn("'State': <", out)
+            r = self.gdbus("org.webencode.WebEncode1.Job", "Nope", path=path, check=False,
+                           method="org.freedesktop.DBus.Properties.Get")
+            self.assertIn("org.freedesktop.DBus.Error.InvalidArgs", r.stderr)
+            r = self.gdbus("org.webencode.WebEncode1.Job", "State", check=False,
+                           path=PATH + "/Job/nothing_here",
+                           method="org.freedesktop.DBus.Properties.Get")
+            self.assertNotEqual(r.returncode, 0)
+            managed = self.gdbus(
+                method="org.freedesktop.DBus.ObjectManager.GetManagedObjects").stdout
+            self.assertIn("'%s': {'org.webencode.WebEncode1.Job': {'Id'" % path, managed)
+        finally:
+            self.call("CancelJob", job_id)
+
+    def gi(self, script, *args, env=None):
+        """Runs @script under the system python with PyGObject: fds and GErrors."""
+        if not os.path.exists(SYSTEM_PYTHON) or subprocess.run(
+                [SYSTEM_PYTHON, "-c", "import gi"]).returncode != 0:
+            self.fail("python3-gi is needed (tools/deps-debian.txt)")
+        r = subprocess.run([SYSTEM_PYTHON, "-c", script] + list(args),
+                           env=dict(self.env, **(env or {})), capture_output=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        return r.stdout
+
+    def test_09_ladder_open_output(self):
+        """OpenOutput serves what GET /v1/jobs/{id}/outputs/{name} serves:
+        the files below a ladder's manifest too, with the same path checks."""
+        clip = wetest.make_clip(os.path.join(self.d.media, "ladder.mp4"), duration=2,
+                                width=320, height=240, gop=25)
+        r = self.d.post("/v1/jobs", {"source_url": "file://" + clip, "custom_profile": {
+            "id": "dbus_ladder", "container": "mp4", "video_codec": "h264",
+            "preset": "ultrafast", "keyframe_interval_s": 1,
+            "ladder": [{"name": "240p", "width": 320, "height": 240,
+                        "video_bitrate_kbps": 300},
+                       {"name": "144p", "width": 192, "height": 144,
+                        "video_bitrate_kbps": 150}],
+            "hls": {"enabled": True, "segment_duration_s": 1, "segment_type": "ts"}}})
+        self.assertEqual(r.status, 201, r.body)
+        job_id = r.json()["id"]
+        job = self.d.wait_job(job_id, timeout=180 * wetest.TIME_FACTOR)
+        self.assertEqual(job["status"], "completed", self.d.tail())
+        playlist = self.d.get("/v1/jobs/%s/outputs/144p/index.m3u8" % job_id)
+        self.assertEqual(playlist.status, 200, playlist.body)
+        segment = [line for line in playlist.body.decode().splitlines()
+                   if line and not line.startswith("#")][0]
+        self.assertNotIn("/", segment)
+        names = ["master.m3u8", "144p/index.m3u8", "144p/" + segment]
+        script = r"""
+import sys, os
+from gi.repository import Gio, GLib
+bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
+for name in sys.argv[2:]:
+    try:
+        reply, fds = bus.call_with_unix_fd_list_sync(
+            "org.webencode.WebEncode1", "/org/webencode/WebEncode1", "org.webencode.WebEncode1",
+            "OpenOutput", GLib.Variant("(ss)", (sys.argv[1], name)), None,
+            Gio.DBusCallFlags.NONE, -1, None, None)
+    except GLib.Error as e:
+        sys.stdout.buffer.write(b"E %s\n" % Gio.dbus_error_get_remote_error(e).encode())
+        continue
+    fd = fds.get(reply.unpack()[0])
+    data = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    sys.stdout.buffer.write(b"D %d\n" % len(data) + data + b"\n")
+"""
+        unsafe = ["../master.m3u8", "144p/../../" + segment, "/144p/" + segment,
+                  "144p/nothing.ts"]
+        out = self.gi(script, job_id, *(names + unsafe))
+        for name in names:
+            self.assertTrue(out.startswith(b"D "), (name, out[:200]))
+            size, _, out = out[2:].partition(b"\n")
+            data, out = out[:int(size)], out[int(size) + 1:]
+            expected = self.d.get("/v1/jobs/%s/outputs/%s" % (job_id, name))
+            self.assertEqual(expected.status, 200, name)
+            self.assertGreater(len(data), 0, name)
+            self.assertEqual(data, expected.body, name)
+        self.assertTrue(names[2].endswith(".ts") and data[0] == 0x47, data[:4])
+        self.assertEqual(out.decode().splitlines(),
+                         ["E org.webencode.WebEncode1.Error.WE_STO_001"] * len(unsafe))
+
+    def test_10_errors_are_we_error(self):
+        """The SDK registers the interface's error names for WE_ERROR: a GDBus
+        client with it loaded gets the domain and code back, not a name."""
+        sdk = os.path.join(wetest.BUILD, "src", "sdk", "libwebencode-sdk.so")
+        env = {}
+        linked = subprocess.run(["ldd", sdk], capture_output=True, text=True).stdout
+        if "libasan" in linked:
+            # a sanitized library in an uninstrumented python: its runtime first
+            libs = [subprocess.run(["gcc", "-print-file-name=" + name], capture_output=True,
+                                   text=True).stdout.strip()
+                    for name in ("libasan.so", "libubsan.so")]
+            env = {"LD_PRELOAD": " ".join(libs), "ASAN_OPTIONS": "detect_leaks=0"}
+        script = r"""
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+lib.we_error_quark.restype = ctypes.c_uint32
+lib.we_error_code_to_string.restype = ctypes.c_char_p
+quark = lib.we_error_quark()
+from gi.repository import Gio, GLib
+bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
+for method, arg in (("GetJob", "00000000-0000-4000-8000-000000000000"),
+                    ("CancelJob", "00000000-0000-4000-8000-000000000000")):
+    try:
+        bus.call_sync("org.webencode.WebEncode1", "/org/webencode/WebEncode1",
+                      "org.webencode.WebEncode1", method, GLib.Variant("(s)", (arg,)), None,
+                      Gio.DBusCallFlags.NONE, -1, None)
+        print("no error")
+    except GLib.Error as e:
+        print(e.domain, e.code == 0 or lib.we_error_code_to_string(e.code).decode(),
+              Gio.dbus_error_get_remote_error(e))
+"""
+        out = self.gi(script, sdk, env=env).decode().splitlines()
+        self.assertEqual(out, ["we-error-quark WE-JOB-004 "
+                               "org.webencode.WebEncode1.Error.WE_JOB_004"] * 2)
 
 if __name__ == "__main__":
     wetest.main()

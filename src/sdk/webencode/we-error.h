@@ -68,6 +68,9 @@ typedef enum {
   WE_ERROR_LAST
 } WeErrorCode;
 
+/* Also registers every code's D-Bus error name with GDBus
+ * (org.webencode.WebEncode1.Error.WE_JOB_004 for WE-JOB-004), so a GError in
+ * this domain crosses the bus and comes back as itself. */
 GQuark       we_error_quark          (void);
 
 /* "WE-JOB-001" etc; never NULL for a valid code */
