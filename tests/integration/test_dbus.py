@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The D-Bus API (dbus/org.webencode.WebEncode1.xml) of a real webencoded on a
-private session bus, driven with the standard tools: gdbus call, gdbus
+private session bus (the test re-runs itself under dbus-run-session), driven
+with the standard tools: gdbus call, gdbus
 monitor, gdbus introspect and busctl. OpenOutput/UploadSource pass file
 descriptors, which gdbus cannot: a short PyGObject client (/usr/bin/python3,
 python3-gi) does those."""
@@ -28,7 +29,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
-  <listen>unix:path=%s</listen>
+  <listen>unix:dir=%s</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
@@ -43,16 +44,9 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 class DBusTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.bus_dir = tempfile.mkdtemp(prefix="we-dbus-")
-        os.chmod(cls.bus_dir, 0o755)
-        conf = os.path.join(cls.bus_dir, "bus.conf")
-        with open(conf, "w") as f:
-            f.write(BUS_CONFIG % os.path.join(cls.bus_dir, "bus"))
-        cls.bus = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--nofork",
-                                    "--print-address=1"], stdout=subprocess.PIPE, text=True)
-        cls.address = cls.bus.stdout.readline().strip()
-        assert cls.address, "dbus-daemon gave no address"
-        cls.env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=cls.address)
+        # main() started the bus with dbus-run-session
+        cls.address = os.environ["DBUS_SESSION_BUS_ADDRESS"]
+        cls.env = dict(os.environ)
         cls.d = wetest.Daemon(workers=1, env={"WE_DBUS_BUS": "session",
                                               "DBUS_SESSION_BUS_ADDRESS": cls.address})
         cls.d.start()
@@ -66,10 +60,6 @@ class DBusTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.d.cleanup()
-        cls.bus.terminate()
-        cls.bus.wait(timeout=10)
-        cls.bus.stdout.close()
-        shutil.rmtree(cls.bus_dir, ignore_errors=True)
 
     # --- helpers ---
 
@@ -427,5 +417,25 @@ for method, arg in (("GetJob", "00000000-0000-4000-8000-000000000000"),
         self.assertEqual(out, ["we-error-quark WE-JOB-004 "
                                "org.webencode.WebEncode1.Error.WE_JOB_004"] * 2)
 
+def run_under_dbus_run_session():
+    """Re-runs this file inside `dbus-run-session` with BUS_CONFIG, whose
+    socket lies in a directory another uid can reach."""
+    bus_dir = tempfile.mkdtemp(prefix="we-dbus-")
+    try:
+        os.chmod(bus_dir, 0o755)
+        conf = os.path.join(bus_dir, "bus.conf")
+        with open(conf, "w") as f:
+            f.write(BUS_CONFIG % bus_dir)
+        env = dict(os.environ, WE_TEST_DBUS_INNER="1")
+        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        return subprocess.call(["dbus-run-session", "--config-file=" + conf, "--",
+                                sys.executable] + sys.argv, env=env)
+    finally:
+        shutil.rmtree(bus_dir, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    wetest.main()
+    if os.environ.get("WE_TEST_DBUS_INNER"):
+        wetest.main()
+    else:
+        sys.exit(run_under_dbus_run_session())
