@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The dashboard's WebSocket (GET /v1/ws, docs/api.md "WebSocket"): single-use
+ * tickets, per-connection topic subscriptions checked against RBAC, job
+ * events fanned out from the scheduler (throttled per job) and a 1 s tick
+ * for the dashboard and worker topics. Everything runs on the main loop; the
+ * store is read in GTask threads.
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+#include <webencode/webencode.h>
+
+#include "we-api-request.h"
+#include "we-api-ws-message.h"
+
+G_BEGIN_DECLS
+
+typedef struct _WeWsHub WeWsHub;
+
+/* @server: (transfer none): outlives the hub (it owns it). */
+WeWsHub     *we_ws_hub_new       (WeApiServer *server);
+void         we_ws_hub_free      (WeWsHub *hub);
+/* Closes every socket (1001 "going away"), e.g. when the daemon stops. */
+void         we_ws_hub_close_all (WeWsHub *hub);
+/* Answers GET /v1/ws: authenticates (ticket or Authorization), checks the
+ * role and upgrades @msg, or answers with the §11 envelope. */
+void         we_ws_hub_upgrade   (WeWsHub           *hub,
+                                  SoupServerMessage *msg,
+                                  GHashTable        *query,
+                                  const gchar       *request_id);
+
+/* The server's hub (we-api-server.c). Returns: (transfer none) */
+WeWsHub     *we_api_server_get_ws_hub (WeApiServer *server);
+
+/* POST /v1/ws/ticket */
+void         we_api_ws_ticket    (WeApiRequest *request);
+
+G_END_DECLS
