@@ -2671,6 +2671,177 @@ we_store_pg_task_log_list (WeStore *store, const gchar *job_id, const gchar *tas
   return g_steal_pointer (&logs);
 }
 
+/* --- error tracking ------------------------------------------------------------------ */
+
+#define ERROR_EVENT_COLUMNS                                                            \
+  "id, source_component, severity, message, stack_trace, context_data::text, "        \
+  "created_at, resolved, resolved_at, resolved_by"
+
+/* NULL members match everything: one statement serves every filter */
+#define ERROR_EVENT_WHERE                                                              \
+  " WHERE ($1::text IS NULL OR source_component = $1::text) "                         \
+  "AND ($2::text IS NULL OR severity = $2::text) "                                    \
+  "AND ($3::boolean IS NULL OR resolved = $3::boolean) AND created_at >= $4"
+
+static const Statement stmt_error_event_add = {
+  "error_event_add",
+  "INSERT INTO error_events (id, source_component, severity, message, stack_trace, "
+  "context_data, created_at, resolved, resolved_at, resolved_by) "
+  "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)",
+  FALSE
+};
+
+static gboolean
+we_store_pg_error_event_add (WeStore *store, WeErrorEvent *event, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  if (event->id == NULL)
+    event->id = we_uuid_new ();
+  if (event->created_at == 0)
+    event->created_at = g_get_real_time ();
+  param_text (&p, event->id);
+  param_text (&p, event->source_component);
+  param_text (&p, event->severity);
+  param_text (&p, event->message);
+  param_text (&p, event->stack_trace);
+  /* the column is NOT NULL DEFAULT '{}' (0001) */
+  param_text (&p, event->context_data != NULL ? event->context_data : "{}");
+  param_int64 (&p, event->created_at);
+  param_bool (&p, event->resolved);
+  param_positive_or_null (&p, event->resolved_at);
+  param_text (&p, event->resolved_by);
+  res = pg_query (c, &stmt_error_event_add, &p, "storing error event", NULL, error);
+  return res != NULL;
+}
+
+static const Statement stmt_error_event_count = {
+  "error_event_count",
+  "SELECT COUNT(*) FROM error_events" ERROR_EVENT_WHERE,
+  TRUE
+};
+
+static const Statement stmt_error_event_list = {
+  "error_event_list",
+  "SELECT " ERROR_EVENT_COLUMNS " FROM error_events" ERROR_EVENT_WHERE
+  " ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
+  TRUE
+};
+
+static void
+param_error_filter (Params *p, const WeErrorFilter *filter)
+{
+  param_text (p, filter->source_component);
+  param_text (p, filter->severity);
+  if (filter->resolved < 0)
+    param_null (p);
+  else
+    param_bool (p, filter->resolved != 0);
+  param_int64 (p, filter->since);
+}
+
+static GPtrArray *
+error_event_list_leased (PgConn *c, const WeErrorFilter *filter, guint *total, GError **error)
+{
+  g_autoptr(GPtrArray) events =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_error_event_free);
+  g_auto(Params) pc = { 0 };
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) count = NULL;
+  g_autoptr(PGresult) res = NULL;
+  guint limit = filter->limit == 0 ? 100 : MIN (filter->limit, 1000);
+
+  param_error_filter (&pc, filter);
+  count = pg_query (c, &stmt_error_event_count, &pc, "counting error events", NULL, error);
+  if (count == NULL)
+    return NULL;
+  if (total != NULL)
+    *total = (guint) col_int64 (count, 0, 0);
+  param_error_filter (&p, filter);
+  param_int64 (&p, limit);
+  param_int64 (&p, filter->offset);
+  res = pg_query (c, &stmt_error_event_list, &p, "listing error events", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++) {
+    WeErrorEvent *event = we_error_event_new ();
+
+    event->id = col_text (res, row, 0);
+    event->source_component = col_text (res, row, 1);
+    event->severity = col_text (res, row, 2);
+    event->message = col_text (res, row, 3);
+    event->stack_trace = col_text (res, row, 4);
+    event->context_data = col_text (res, row, 5);
+    event->created_at = col_int64 (res, row, 6);
+    event->resolved = col_bool (res, row, 7);
+    event->resolved_at = col_int64 (res, row, 8);
+    event->resolved_by = col_text (res, row, 9);
+    g_ptr_array_add (events, event);
+  }
+  return g_steal_pointer (&events);
+}
+
+static GPtrArray *
+we_store_pg_error_event_list (WeStore *store, const WeErrorFilter *filter, guint *total,
+                              GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  GPtrArray *events;
+
+  if (c == NULL)
+    return NULL;
+  /* one snapshot, so the total and the page agree */
+  if (!pg_begin (c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error)) {
+    g_prefix_error (error, "listing error events: ");
+    return NULL;
+  }
+  events = error_event_list_leased (c, filter, total, error);
+  if (events == NULL)
+    return NULL;
+  if (!pg_commit (c, error)) {
+    g_ptr_array_unref (events);
+    return NULL;
+  }
+  return events;
+}
+
+static const Statement stmt_error_event_resolve = {
+  "error_event_resolve",
+  "UPDATE error_events SET resolved = $2, resolved_at = $3, resolved_by = $4 WHERE id = $1",
+  FALSE
+};
+
+static gboolean
+we_store_pg_error_event_set_resolved (WeStore *store, const gchar *id, gboolean resolved,
+                                      const gchar *by, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, id);
+  param_bool (&p, resolved);
+  param_positive_or_null (&p, resolved ? g_get_real_time () : 0);
+  param_text (&p, resolved ? by : NULL);
+  res = pg_query (c, &stmt_error_event_resolve, &p, "updating error event", NULL, error);
+  if (res == NULL)
+    return FALSE;
+  if (affected_none (res)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "error event %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* --- migrations ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -3058,4 +3229,7 @@ we_store_pg_iface_init (WeStoreInterface *iface)
   iface->task_pipeline_list = we_store_pg_task_pipeline_list;
   iface->task_log_put = we_store_pg_task_log_put;
   iface->task_log_list = we_store_pg_task_log_list;
+  iface->error_event_add = we_store_pg_error_event_add;
+  iface->error_event_list = we_store_pg_error_event_list;
+  iface->error_event_set_resolved = we_store_pg_error_event_set_resolved;
 }

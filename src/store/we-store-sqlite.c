@@ -2592,6 +2592,178 @@ we_store_sqlite_task_log_list (WeStore *store, const gchar *job_id, const gchar 
   return g_steal_pointer (&logs);
 }
 
+/* --- error tracking ------------------------------------------------------------------ */
+
+#define ERROR_EVENT_COLUMNS                                                            \
+  "id, source_component, severity, message, stack_trace, context_data, created_at, "  \
+  "resolved, resolved_at, resolved_by"
+
+/* NULL/-1 members match everything: one statement serves every filter */
+#define ERROR_EVENT_WHERE                                                              \
+  " WHERE (?1 IS NULL OR source_component = ?1) AND (?2 IS NULL OR severity = ?2) "   \
+  "AND (?3 < 0 OR resolved = ?3) AND (?4 = 0 OR created_at >= ?4)"
+
+static gboolean
+we_store_sqlite_error_event_add (WeStore *store, WeErrorEvent *event, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  if (event->id == NULL)
+    event->id = we_uuid_new ();
+  if (event->created_at == 0)
+    event->created_at = g_get_real_time ();
+  stmt = prepare (self,
+                  "INSERT INTO error_events (" ERROR_EVENT_COLUMNS ") "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, event->id);
+  bind_text (&b, event->source_component);
+  bind_text (&b, event->severity);
+  bind_text (&b, event->message);
+  bind_text (&b, event->stack_trace);
+  /* the column is NOT NULL DEFAULT '{}' (0001) */
+  bind_text (&b, event->context_data != NULL ? event->context_data : "{}");
+  bind_int64 (&b, event->created_at);
+  bind_bool (&b, event->resolved);
+  bind_positive_or_null (&b, event->resolved_at);
+  bind_text (&b, event->resolved_by);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "storing error event");
+  return TRUE;
+}
+
+static gboolean
+bind_error_filter (WeStoreSqlite *self, sqlite3_stmt *stmt, const WeErrorFilter *filter,
+                   GError **error)
+{
+  Binder b;
+
+  binder_init (&b, stmt);
+  bind_text (&b, filter->source_component);
+  bind_text (&b, filter->severity);
+  bind_int64 (&b, filter->resolved < 0 ? -1 : filter->resolved != 0);
+  bind_int64 (&b, filter->since);
+  return binder_check (self, &b, error);
+}
+
+static GPtrArray *
+error_event_list_locked (WeStoreSqlite *self, const WeErrorFilter *filter, guint *total,
+                         GError **error)
+{
+  g_autoptr(GPtrArray) events =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_error_event_free);
+  g_autoptr(sqlite3_stmt) count = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  guint limit = filter->limit == 0 ? 100 : MIN (filter->limit, 1000);
+  gint rc;
+
+  count = prepare (self, "SELECT COUNT(*) FROM error_events" ERROR_EVENT_WHERE, error);
+  if (count == NULL || !bind_error_filter (self, count, filter, error))
+    return NULL;
+  if (sqlite3_step (count) != SQLITE_ROW) {
+    db_error (self, error, "counting error events");
+    return NULL;
+  }
+  if (total != NULL)
+    *total = (guint) sqlite3_column_int64 (count, 0);
+
+  stmt = prepare (self,
+                  "SELECT " ERROR_EVENT_COLUMNS " FROM error_events" ERROR_EVENT_WHERE
+                  " ORDER BY created_at DESC, id DESC LIMIT ?5 OFFSET ?6",
+                  error);
+  if (stmt == NULL || !bind_error_filter (self, stmt, filter, error))
+    return NULL;
+  if (sqlite3_bind_int64 (stmt, 5, limit) != SQLITE_OK ||
+      sqlite3_bind_int64 (stmt, 6, filter->offset) != SQLITE_OK) {
+    db_error (self, error, "listing error events");
+    return NULL;
+  }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    WeErrorEvent *event = we_error_event_new ();
+
+    event->id = column_text (stmt, 0);
+    event->source_component = column_text (stmt, 1);
+    event->severity = column_text (stmt, 2);
+    event->message = column_text (stmt, 3);
+    event->stack_trace = column_text (stmt, 4);
+    event->context_data = column_text (stmt, 5);
+    event->created_at = sqlite3_column_int64 (stmt, 6);
+    event->resolved = sqlite3_column_int (stmt, 7) != 0;
+    event->resolved_at = column_int64_or (stmt, 8, 0);
+    event->resolved_by = column_text (stmt, 9);
+    g_ptr_array_add (events, event);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing error events");
+    return NULL;
+  }
+  return g_steal_pointer (&events);
+}
+
+static GPtrArray *
+we_store_sqlite_error_event_list (WeStore *store, const WeErrorFilter *filter, guint *total,
+                                  GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  GPtrArray *events;
+
+  /* one read transaction, so the total and the page agree */
+  if (!exec (self, "BEGIN", error)) {
+    g_prefix_error (error, "listing error events: ");
+    return NULL;
+  }
+  events = error_event_list_locked (self, filter, total, error);
+  if (events == NULL) {
+    rollback (self);
+    return NULL;
+  }
+  if (!commit (self, error)) {
+    g_ptr_array_unref (events);
+    return NULL;
+  }
+  return events;
+}
+
+static gboolean
+we_store_sqlite_error_event_set_resolved (WeStore *store, const gchar *id, gboolean resolved,
+                                          const gchar *by, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self,
+                  "UPDATE error_events SET resolved = ?2, resolved_at = ?3, resolved_by = ?4 "
+                  "WHERE id = ?1",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  bind_bool (&b, resolved);
+  bind_positive_or_null (&b, resolved ? g_get_real_time () : 0);
+  bind_text (&b, resolved ? by : NULL);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "updating error event");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND, "error event %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* --- migrations ----------------------------------------------------------------- */
 
 typedef struct {
@@ -2923,4 +3095,7 @@ we_store_sqlite_iface_init (WeStoreInterface *iface)
   iface->task_pipeline_list = we_store_sqlite_task_pipeline_list;
   iface->task_log_put = we_store_sqlite_task_log_put;
   iface->task_log_list = we_store_sqlite_task_log_list;
+  iface->error_event_add = we_store_sqlite_error_event_add;
+  iface->error_event_list = we_store_sqlite_error_event_list;
+  iface->error_event_set_resolved = we_store_sqlite_error_event_set_resolved;
 }

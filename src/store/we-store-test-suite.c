@@ -2916,6 +2916,182 @@ test_task_logs (WeStore *store)
   }
 }
 
+/* --- error tracking ---------------------------------------------------------------- */
+
+static WeErrorEvent *
+add_error_event (WeStore *store, const gchar *source, const gchar *severity,
+                 const gchar *message, gint64 created_at)
+{
+  g_autoptr(GError) error = NULL;
+  WeErrorEvent *event = we_error_event_new ();
+
+  event->source_component = g_strdup (source);
+  event->severity = g_strdup (severity);
+  event->message = g_strdup (message);
+  event->created_at = created_at;
+  g_assert_true (we_store_error_event_add (store, event, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (event->id);
+  return event;
+}
+
+static GPtrArray *
+list_error_events (WeStore *store, const WeErrorFilter *filter, guint *total)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *events = we_store_error_event_list (store, filter, total, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (events);
+  return events;
+}
+
+static void
+test_error_events_roundtrip (WeStore *store)
+{
+  g_autoptr(WeErrorEvent) added = we_error_event_new ();
+  g_autoptr(WeErrorEvent) now = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(GError) error = NULL;
+  WeErrorFilter filter = { .resolved = -1 };
+  WeErrorEvent *got;
+  guint total = 0;
+  gint64 before = g_get_real_time ();
+
+  added->source_component = g_strdup ("frontend");
+  added->severity = g_strdup ("critical");
+  added->message = g_strdup ("TypeError: x is undefined");
+  added->stack_trace = g_strdup ("at f (app.js:1:2)\nat g (app.js:3:4)");
+  added->context_data = g_strdup ("{\"url\":\"/jobs/42\",\"token\":\"[REDACTED]\"}");
+  g_assert_true (we_store_error_event_add (store, added, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (added->id);
+  g_assert_cmpint (added->created_at, >=, before);
+  now = add_error_event (store, "kernel", "error", "plain", 0);
+
+  events = list_error_events (store, &filter, &total);
+  g_assert_cmpuint (total, ==, 2);
+  g_assert_cmpuint (events->len, ==, 2);
+  /* newest first */
+  got = g_ptr_array_index (events, 0);
+  g_assert_cmpstr (got->id, ==, now->id);
+  g_assert_null (got->stack_trace);
+  g_assert_cmpstr (got->context_data, ==, "{}");
+  got = g_ptr_array_index (events, 1);
+  g_assert_cmpstr (got->id, ==, added->id);
+  g_assert_cmpstr (got->source_component, ==, "frontend");
+  g_assert_cmpstr (got->severity, ==, "critical");
+  g_assert_cmpstr (got->message, ==, added->message);
+  g_assert_cmpstr (got->stack_trace, ==, added->stack_trace);
+  g_assert_cmpint (got->created_at, ==, added->created_at);
+  g_assert_false (got->resolved);
+  g_assert_cmpint (got->resolved_at, ==, 0);
+  {
+    /* PostgreSQL keeps JSONB in its own spelling: compare the parsed object */
+    g_autoptr(JsonParser) parser = json_parser_new ();
+    JsonObject *object;
+
+    g_assert_true (json_parser_load_from_data (parser, got->context_data, -1, NULL));
+    object = json_node_get_object (json_parser_get_root (parser));
+    g_assert_cmpstr (json_object_get_string_member (object, "url"), ==, "/jobs/42");
+    g_assert_cmpstr (json_object_get_string_member (object, "token"), ==, "[REDACTED]");
+  }
+  {
+    /* a severity outside the enum is refused by the table itself */
+    g_autoptr(WeErrorEvent) bad = we_error_event_new ();
+
+    bad->source_component = g_strdup ("frontend");
+    bad->severity = g_strdup ("meh");
+    bad->message = g_strdup ("x");
+    g_assert_false (we_store_error_event_add (store, bad, &error));
+    g_assert_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE);
+  }
+}
+
+static void
+test_error_events_filters (WeStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeErrorEvent) a = add_error_event (store, "frontend", "error", "a", T0 + 1);
+  g_autoptr(WeErrorEvent) b = add_error_event (store, "kernel", "error", "b", T0 + 2);
+  g_autoptr(WeErrorEvent) c = add_error_event (store, "frontend", "warning", "c", T0 + 3);
+  g_autoptr(WeErrorEvent) d = add_error_event (store, "frontend", "fatal", "d", T0 + 4);
+  guint total = 0;
+
+  {
+    WeErrorFilter filter = { .source_component = "frontend", .resolved = -1 };
+    g_autoptr(GPtrArray) got = list_error_events (store, &filter, &total);
+
+    g_assert_cmpuint (total, ==, 3);
+    g_assert_cmpstr (((WeErrorEvent *) g_ptr_array_index (got, 0))->message, ==, "d");
+    g_assert_cmpstr (((WeErrorEvent *) g_ptr_array_index (got, 2))->message, ==, "a");
+  }
+  {
+    WeErrorFilter filter = { .severity = "error", .resolved = -1 };
+    g_autoptr(GPtrArray) got = list_error_events (store, &filter, &total);
+
+    g_assert_cmpuint (total, ==, 2);
+    g_assert_cmpuint (got->len, ==, 2);
+  }
+  {
+    WeErrorFilter filter = { .since = T0 + 3, .resolved = -1 };
+    g_autoptr(GPtrArray) got = list_error_events (store, &filter, &total);
+
+    g_assert_cmpuint (total, ==, 2);
+  }
+  {
+    /* paging: the total counts every match, the page only its share */
+    WeErrorFilter filter = { .resolved = -1, .limit = 2, .offset = 1 };
+    g_autoptr(GPtrArray) got = list_error_events (store, &filter, &total);
+
+    g_assert_cmpuint (total, ==, 4);
+    g_assert_cmpuint (got->len, ==, 2);
+    g_assert_cmpstr (((WeErrorEvent *) g_ptr_array_index (got, 0))->message, ==, "c");
+    g_assert_cmpstr (((WeErrorEvent *) g_ptr_array_index (got, 1))->message, ==, "b");
+  }
+
+  /* resolving, and the resolved filter both ways */
+  g_assert_true (we_store_error_event_set_resolved (store, b->id, TRUE, "ada", &error));
+  g_assert_no_error (error);
+  {
+    WeErrorFilter filter = { .resolved = 1 };
+    g_autoptr(GPtrArray) got = list_error_events (store, &filter, &total);
+    WeErrorEvent *e;
+
+    g_assert_cmpuint (total, ==, 1);
+    e = g_ptr_array_index (got, 0);
+    g_assert_cmpstr (e->id, ==, b->id);
+    g_assert_true (e->resolved);
+    g_assert_cmpint (e->resolved_at, >, 0);
+    g_assert_cmpstr (e->resolved_by, ==, "ada");
+  }
+  {
+    WeErrorFilter filter = { .resolved = 0 };
+    g_autoptr(GPtrArray) got = list_error_events (store, &filter, &total);
+
+    g_assert_cmpuint (total, ==, 3);
+  }
+  /* reopening forgets who resolved it */
+  g_assert_true (we_store_error_event_set_resolved (store, b->id, FALSE, "ada", &error));
+  g_assert_no_error (error);
+  {
+    WeErrorFilter filter = { .resolved = 0, .source_component = "kernel" };
+    g_autoptr(GPtrArray) got = list_error_events (store, &filter, &total);
+    WeErrorEvent *e;
+
+    g_assert_cmpuint (total, ==, 1);
+    e = g_ptr_array_index (got, 0);
+    g_assert_false (e->resolved);
+    g_assert_cmpint (e->resolved_at, ==, 0);
+    g_assert_null (e->resolved_by);
+  }
+  g_assert_false (we_store_error_event_set_resolved (store, "no-such-id", TRUE, NULL, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_SYS_NOT_FOUND);
+  (void) a;
+  (void) c;
+  (void) d;
+}
+
 static void
 test_task_debug_cascade (WeStore *store)
 {
@@ -2994,6 +3170,8 @@ we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **erro
     { "task-debug/pipelines", test_task_pipelines },
     { "task-debug/logs", test_task_logs },
     { "task-debug/job-delete-cascades", test_task_debug_cascade },
+    { "error-events/roundtrip", test_error_events_roundtrip },
+    { "error-events/filters-paging-resolve", test_error_events_filters },
   };
 
   g_return_if_fail (prefix != NULL && factory != NULL);

@@ -198,6 +198,37 @@ void               we_task_log_free            (WeTaskLog *log);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeTaskPipeline, we_task_pipeline_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeTaskLog, we_task_log_free)
 
+/* --- error tracking (spec 2.5, issue 9): src/store/we-store-errors.c --- */
+
+/* One reported error. */
+typedef struct {
+  gchar   *id;                /* UUID; set by the store when NULL */
+  gchar   *source_component;  /* "frontend", "kernel", "worker", "plugin:<id>" */
+  gchar   *severity;          /* "warning", "error", "critical", "fatal" */
+  gchar   *message;
+  gchar   *stack_trace;       /* nullable */
+  gchar   *context_data;      /* a JSON object, secrets already redacted; NULL = {} */
+  gint64   created_at;        /* unix µs; 0 = now, set by the store */
+  gboolean resolved;
+  gint64   resolved_at;       /* unix µs, 0 while open */
+  gchar   *resolved_by;       /* nullable: who resolved it */
+} WeErrorEvent;
+
+typedef struct {
+  const gchar *source_component; /* exact; nullable */
+  const gchar *severity;         /* exact; nullable */
+  gint         resolved;         /* -1 = either, 0 = open, 1 = resolved */
+  gint64       since;            /* unix µs, inclusive; 0 = no bound */
+  guint        limit;            /* 0 = 100, capped at 1000 */
+  guint        offset;
+} WeErrorFilter;
+
+WeErrorEvent      *we_error_event_new          (void);
+WeErrorEvent      *we_error_event_copy         (const WeErrorEvent *event);
+void               we_error_event_free         (WeErrorEvent *event);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeErrorEvent, we_error_event_free)
+
 #define WE_TYPE_STORE (we_store_get_type ())
 G_DECLARE_INTERFACE (WeStore, we_store, WE, STORE, GObject)
 
@@ -300,6 +331,15 @@ struct _WeStoreInterface {
   GPtrArray  *(*task_log_list)     (WeStore *self, const gchar *job_id, const gchar *task_id,
                                     GError **error);
 
+  /* error tracking. error_event_add fills in a NULL id and a 0 created_at;
+   * the list is newest first; error_event_set_resolved on an unknown id is
+   * WE_ERROR_SYS_NOT_FOUND. */
+  gboolean    (*error_event_add)   (WeStore *self, WeErrorEvent *event, GError **error);
+  GPtrArray  *(*error_event_list)  (WeStore *self, const WeErrorFilter *filter, guint *total,
+                                    GError **error);
+  gboolean    (*error_event_set_resolved) (WeStore *self, const gchar *id, gboolean resolved,
+                                           const gchar *by, GError **error);
+
   gpointer padding[12];
 };
 
@@ -386,6 +426,16 @@ gboolean    we_store_task_log_put      (WeStore *self, const WeTaskLog *log, GEr
 /* Returns: (transfer container) (element-type WeTaskLog) (nullable) */
 GPtrArray  *we_store_task_log_list     (WeStore *self, const gchar *job_id,
                                         const gchar *task_id, GError **error);
+
+/* error tracking (src/store/we-store-errors.c); the API reaches them through
+ * we_store_call_async() */
+gboolean    we_store_error_event_add   (WeStore *self, WeErrorEvent *event, GError **error);
+/* Returns: (transfer container) (element-type WeErrorEvent) (nullable) */
+GPtrArray  *we_store_error_event_list  (WeStore *self, const WeErrorFilter *filter,
+                                        guint *total, GError **error);
+gboolean    we_store_error_event_set_resolved (WeStore *self, const gchar *id,
+                                               gboolean resolved, const gchar *by,
+                                               GError **error);
 
 /* --- asynchronous calls: the kernel's way in ---
  *
