@@ -1,0 +1,37 @@
+// The UI's copy of the least role per action (src/core/we-rbac.c, spec
+// §19.5). The server decides; this only hides or disables what would be
+// refused with 403 anyway. Keep in step with tests/rbac-matrix.json.
+
+import type { Role } from '../api/types';
+
+const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
+
+export const ACTIONS = {
+  'job.read': 'viewer',
+  'job.create': 'operator',
+  'job.update': 'operator',
+  'job.delete': 'operator',
+  'job.cancel': 'operator',
+  'job.retry': 'operator',
+  'job.debug': 'operator',
+  'file.read': 'viewer',
+  'file.upload': 'operator',
+  'profile.read': 'viewer',
+  'profile.create': 'admin',
+  'profile.update': 'admin',
+  'profile.delete': 'admin',
+  'worker.read': 'viewer',
+  'worker.drain': 'admin',
+  'worker.delete': 'admin',
+  'user.read': 'admin',
+  'token.read': 'admin',
+  'audit.read': 'admin',
+  'webhook.read': 'admin',
+} as const satisfies Record<string, Role>;
+
+export type Action = keyof typeof ACTIONS;
+
+export function allowed(role: Role | undefined, action: Action): boolean {
+  if (!role || !(role in RANK)) return false;
+  return RANK[role] >= RANK[ACTIONS[action]];
+}
