@@ -39,12 +39,23 @@ if [ ! -f "$builddir/build.ninja" ]; then
 fi
 meson compile -C "$builddir"
 
+# the web dashboard (web/, served by webencoded from web/dist)
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
+    npm ci --prefix web --no-audit --no-fund --loglevel=error
+  fi
+  npm run build --prefix web --silent
+else
+  echo "setup.sh: npm is missing: the dashboard is not built (apt-get install npm)" >&2
+fi
+
 if [ "$start" -eq 0 ]; then
   echo "setup.sh: built in $builddir; start it with: tools/setup.sh"
   exit 0
 fi
 
 export WE_PLUGIN_DIR="${WE_PLUGIN_DIR:-$root/$builddir/plugins}"
+export WE_WEB_DIR="${WE_WEB_DIR:-$root/web/dist}"
 export WE_WORKER_BINARY="${WE_WORKER_BINARY:-$root/$builddir/src/worker/webencode-worker}"
 echo "setup.sh: starting webencoded (Ctrl-C stops it); the CLI is $builddir/src/cli/webencode"
 exec "$root/$builddir/src/daemon/webencoded" "$@"

@@ -42,6 +42,20 @@ for dir in tests/s3 tests/browser tests/oidc; do
     fi
   fi
 done
+# the web dashboard: webencoded serves web/dist, the web-bundle and
+# test_dashboard tests check it
+if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
+  if ! npm ci --prefix web --no-audit --no-fund --loglevel=error; then
+    echo "test.sh: npm ci in web failed" >&2
+    summary 0 1
+    exit 1
+  fi
+fi
+if ! npm run build --prefix web --silent; then
+  echo "test.sh: building the web dashboard failed" >&2
+  summary 0 1
+  exit 1
+fi
 
 if [ ! -f "$builddir/build.ninja" ]; then
   # b_lundef=false: clang's sanitizer runtimes are not linked into shared objects

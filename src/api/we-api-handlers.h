@@ -77,4 +77,13 @@ void we_api_webhooks_replay        (WeApiRequest *request);
 /* GET /v1/webhooks/job-secret (not routed yet): the caller's per-job webhook secret */
 void we_api_webhooks_job_secret    (WeApiRequest *request);
 
+/* we-api-errors.c: error tracking (spec 2.5) */
+void we_api_errors_report          (WeApiRequest *request);
+void we_api_errors_list            (WeApiRequest *request);
+void we_api_errors_update          (WeApiRequest *request);
+
+/* we-api-static.c: the web dashboard's files, for every non-API path */
+gboolean we_api_static_is_web_path (const gchar *path);
+void     we_api_static_serve       (WeApiRequest *request);
+
 G_END_DECLS

@@ -112,7 +112,11 @@ we_api_message_set_error (SoupServerMessage *msg, const GError *error, const gch
   if (code == WE_ERROR_SYS_INTERNAL)
     we_log (G_LOG_LEVEL_WARNING, request_id, we_error_code_to_string (code), "%s",
             error ? error->message : "internal error");
-  if (code == WE_ERROR_AUTH_UNAUTHORIZED || code == WE_ERROR_AUTH_TOKEN_EXPIRED)
+  /* a browser answers a Basic challenge with its own login dialog, over the
+   * dashboard's form: scripts that say who they are get the envelope only */
+  if ((code == WE_ERROR_AUTH_UNAUTHORIZED || code == WE_ERROR_AUTH_TOKEN_EXPIRED) &&
+      g_strcmp0 (soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                               "X-Requested-With"), "XMLHttpRequest") != 0)
     soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                   "WWW-Authenticate", "Basic realm=\"WebEncode\"");
   set_json_body (msg, we_error_code_http_status (code), node);

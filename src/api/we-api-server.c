@@ -6,6 +6,7 @@
 #include "core/we-rbac.h"
 #include "we-api-handlers.h"
 #include "we-api-private.h"
+#include "we-api-ws.h"
 
 struct _WeApiServer {
   GObject         parent_instance;
@@ -13,6 +14,7 @@ struct _WeApiServer {
   SoupServer     *soup;
   gint64          started_at;
   WeLoginLimiter *login_limiter;
+  WeWsHub        *ws;  /* the dashboard WebSocket, /v1/ws */
 };
 
 G_DEFINE_TYPE (WeApiServer, we_api_server, G_TYPE_OBJECT)
@@ -63,6 +65,7 @@ static const WeApiRoute routes[] = {
   { "DELETE", "/v1/workers/{**}", "worker.delete", we_api_workers_delete },
   { "POST", "/v1/workers/{**}/drain", "worker.drain", we_api_workers_drain },
   { "POST", "/v1/workers/{**}/undrain", "worker.drain", we_api_workers_undrain },
+  { "POST", "/v1/ws/ticket", "ws.ticket", we_api_ws_ticket },
   { "GET", "/v1/webhooks", "webhook.read", we_api_webhooks_list },
   { "POST", "/v1/webhooks", "webhook.create", we_api_webhooks_create },
   { "GET", "/v1/webhooks/job-secret", "webhook.job-secret", we_api_webhooks_job_secret },
@@ -74,6 +77,14 @@ static const WeApiRoute routes[] = {
   { "GET", "/v1/webhooks/{}/deliveries", "webhook.read", we_api_webhooks_deliveries },
   { "POST", "/v1/webhooks/{}/deliveries/{}/replay", "webhook.deliver",
     we_api_webhooks_replay },
+  { "POST", "/v1/errors", "error.report", we_api_errors_report },
+  { "GET", "/v1/errors", "error.read", we_api_errors_list },
+  { "PATCH", "/v1/errors/{}", "error.update", we_api_errors_update },
+  /* the dashboard's files (we-api-static.c): every GET/HEAD path outside
+   * the API, matched by we_api_static_is_web_path() instead of the pattern;
+   * keep these last */
+  { "GET", "/{**}", "web.static", we_api_static_serve },
+  { "HEAD", "/{**}", "web.static", we_api_static_serve },
 };
 
 /* --- per-message state --- */
@@ -372,9 +383,15 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTabl
     return;
   if (soup_server_message_get_status (msg) != 0)
     return; /* answered early (413, or an upload refused before its body) */
+  if (g_str_equal (path, "/v1/ws")) {
+    /* not a REST route: authenticated by ticket or header, then upgraded */
+    we_ws_hub_upgrade (self->ws, msg, query, state->request_id);
+    return;
+  }
 
   for (guint i = 0; i < G_N_ELEMENTS (routes); i++) {
-    if (!match_route (&routes[i], segments, NULL))
+    if (routes[i].handler == we_api_static_serve ? !we_api_static_is_web_path (path)
+                                                 : !match_route (&routes[i], segments, NULL))
       continue;
     path_known = TRUE;
     if (g_str_equal (routes[i].method, method)) {
@@ -431,6 +448,7 @@ we_api_server_dispose (GObject *object)
 {
   WeApiServer *self = WE_API_SERVER (object);
 
+  g_clear_pointer (&self->ws, we_ws_hub_free);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_clear_object (&self->soup);
@@ -481,6 +499,7 @@ we_api_server_new (const WeApiContext *context)
   self->soup = soup_server_new ("server-header", header, NULL);
   soup_server_add_early_handler (self->soup, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->soup, NULL, handler, self, NULL);
+  self->ws = we_ws_hub_new (self);
   return self;
 }
 
@@ -550,9 +569,17 @@ we_api_server_get_started_at (WeApiServer *self)
   return self->started_at;
 }
 
+WeWsHub *
+we_api_server_get_ws_hub (WeApiServer *self)
+{
+  return self->ws;
+}
+
 void
 we_api_server_disconnect (WeApiServer *self)
 {
+  if (self->ws != NULL)
+    we_ws_hub_close_all (self->ws);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
 }

@@ -48,6 +48,8 @@ struct _WeConfig {
   guint      secrets_cache_ttl_s;
   /* [dbus] */
   gchar     *dbus_bus;
+  gchar     *web_dir;
+  guint      error_reports_per_min;
   guint      dbus_job_linger_s;
 };
 
@@ -83,6 +85,7 @@ we_config_finalize (GObject *object)
   g_free (self->secrets_vault_token_file);
   g_free (self->secrets_vault_token_env);
   g_free (self->dbus_bus);
+  g_free (self->web_dir);
   g_free (self->secrets_vault_namespace);
   g_free (self->secrets_vault_ca_file);
   G_OBJECT_CLASS (we_config_parent_class)->finalize (object);
@@ -108,6 +111,21 @@ env_get (WeConfig *self, const gchar *name)
 }
 
 /* env wins over the key file, which wins over the default */
+/* A daemon started from its build tree serves the dashboard built in its
+ * source tree (Vite writes web/dist), so a developer needs no install step
+ * to see their change. */
+static gchar *
+default_web_dir (void)
+{
+  g_autofree gchar *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree gchar *build_root = g_path_get_dirname (WE_BUILD_BINDIR);
+  g_autofree gchar *prefix = g_strconcat (build_root, G_DIR_SEPARATOR_S, NULL);
+
+  if (exe != NULL && g_str_has_prefix (exe, prefix))
+    return g_strdup (WE_SOURCE_WEBDIR);
+  return g_build_filename (WE_DATADIR, "web", NULL);
+}
+
 static gchar *
 pick_string (WeConfig *self, const gchar *env_name, const gchar *group, const gchar *key,
              const gchar *def)
@@ -279,6 +297,13 @@ we_config_new (const gchar *path, gchar **env, GError **error)
                   error))
     return NULL;
   self->dbus_job_linger_s = (guint) v;
+  if (!pick_uint (self, "WE_ERROR_REPORTS_PER_MIN", "security", "error_reports_per_min", 30,
+                  100000, &v, error))
+    return NULL;
+  self->error_reports_per_min = (guint) v;
+  self->web_dir = pick_string (self, "WE_WEB_DIR", "api", "web_dir", NULL);
+  if (self->web_dir == NULL)
+    self->web_dir = default_web_dir ();
   return g_steal_pointer (&self);
 }
 
@@ -300,6 +325,8 @@ guint we_config_get_kernel_beat_s (WeConfig *self) { return self->kernel_beat_s;
 const gchar *we_config_get_log_level (WeConfig *self) { return self->log_level; }
 const gchar *we_config_get_log_format (WeConfig *self) { return self->log_format; }
 const gchar *we_config_get_dbus_bus (WeConfig *self) { return self->dbus_bus; }
+const gchar *we_config_get_web_dir (WeConfig *self) { return self->web_dir; }
+guint we_config_get_error_reports_per_min (WeConfig *self) { return self->error_reports_per_min; }
 guint        we_config_get_dbus_job_linger_s (WeConfig *self) { return self->dbus_job_linger_s; }
 guint we_config_get_worker_count (WeConfig *self) { return self->worker_count; }
 const gchar *we_config_get_worker_binary (WeConfig *self) { return self->worker_binary; }

@@ -48,6 +48,13 @@ const gchar *we_config_get_log_level     (WeConfig *self);   /* LOG_LEVEL, "info
 const gchar *we_config_get_log_format    (WeConfig *self);   /* LOG_FORMAT, "json" */
 /* WE_DBUS_BUS / [dbus] bus: "auto" (default), "session", "system" or "none" */
 const gchar *we_config_get_dbus_bus      (WeConfig *self);
+/* WE_WEB_DIR / [api] web_dir: the built dashboard the API server serves;
+ * default <source>/web/dist for a daemon run from its build tree, else
+ * <datadir>/webencode/web */
+const gchar *we_config_get_web_dir       (WeConfig *self);
+/* WE_ERROR_REPORTS_PER_MIN / [security] error_reports_per_min (default 30):
+ * POST /v1/errors calls per client address per minute; 0 = no limit */
+guint        we_config_get_error_reports_per_min (WeConfig *self);
 /* WE_DBUS_JOB_LINGER_S / [dbus] job_linger_s (600): how long a finished
  * job's D-Bus object stays exported */
 guint        we_config_get_dbus_job_linger_s (WeConfig *self);

@@ -27,6 +27,9 @@ static const WeRbacPolicy policies[] = {
   { "worker.read",     WE_ROLE_VIEWER,   "worker" },
   { "worker.delete",   WE_ROLE_ADMIN,    "worker" },
   { "worker.drain",    WE_ROLE_ADMIN,    "worker" },
+  /* a ticket for the dashboard WebSocket (and the upgrade itself); each
+   * subscription is then checked against job.read / worker.read */
+  { "ws.ticket",       WE_ROLE_VIEWER,   "session" },
   { "audit.read",      WE_ROLE_ADMIN,    "audit" },
   { "webhook.read",    WE_ROLE_ADMIN,    "webhook" },
   { "webhook.create",  WE_ROLE_ADMIN,    "webhook" },
@@ -35,6 +38,13 @@ static const WeRbacPolicy policies[] = {
   { "webhook.deliver", WE_ROLE_ADMIN,    "webhook" },
   /* the caller's own key for the per-job "webhooks" of the jobs they submit */
   { "webhook.job-secret", WE_ROLE_OPERATOR, "webhook" },
+  /* the dashboard's files: the app logs in by itself once loaded */
+  { "web.static",      WE_ROLE_NONE,     "web" },
+  /* reported by the dashboard, which can fail before anyone logs in (the
+   * login page): public, but rate-limited per address and size-capped */
+  { "error.report",    WE_ROLE_NONE,     "error" },
+  { "error.read",      WE_ROLE_ADMIN,    "error" },
+  { "error.update",    WE_ROLE_ADMIN,    "error" },
 };
 
 const WeRbacPolicy *
