@@ -1,3 +1,4 @@
+import { lazy, Suspense } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import { useAuth } from './auth/AuthContext';
 import { Shell } from './components/Shell';
@@ -8,6 +9,17 @@ import { Dashboard } from './pages/Dashboard';
 import { JobDetail } from './pages/JobDetail';
 import { Jobs } from './pages/Jobs';
 import { Login } from './pages/Login';
+
+// Pages beyond the first screen load on demand, so the initial bundle stays
+// small (budget: 300 KB gzipped, tests/browser web-bundle).
+const NewJob = lazy(() => import('./pages/NewJob').then((m) => ({ default: m.NewJob })));
+const Profiles = lazy(() => import('./pages/Profiles').then((m) => ({ default: m.Profiles })));
+const ProfileEditor = lazy(() => import('./pages/ProfileEditor').then((m) => ({ default: m.ProfileEditor })));
+const Workers = lazy(() => import('./pages/Workers').then((m) => ({ default: m.Workers })));
+const WorkerDetail = lazy(() => import('./pages/WorkerDetail').then((m) => ({ default: m.WorkerDetail })));
+const Plugins = lazy(() => import('./pages/Plugins').then((m) => ({ default: m.Plugins })));
+const Audit = lazy(() => import('./pages/Audit').then((m) => ({ default: m.Audit })));
+const ErrorEvents = lazy(() => import('./pages/ErrorEvents').then((m) => ({ default: m.ErrorEvents })));
 
 function NotFound() {
   const t = useT();
@@ -25,13 +37,24 @@ function Routed() {
       {/* a page that throws leaves the shell (and the way out) standing;
           going to another page starts it afresh */}
       <ErrorBoundary key={location.pathname} fallback={(e, reset) => <QueryError error={e} retry={reset} />}>
-        <Routes>
-          <Route path="/" element={<Dashboard />} />
-          <Route path="/jobs" element={<Jobs />} />
-          <Route path="/jobs/:id" element={<JobDetail />} />
-          <Route path="/login" element={<Navigate to="/" replace />} />
-          <Route path="*" element={<NotFound />} />
-        </Routes>
+        <Suspense fallback={<p className="muted">{t('common.loading')}</p>}>
+          <Routes>
+            <Route path="/" element={<Dashboard />} />
+            <Route path="/jobs" element={<Jobs />} />
+            <Route path="/jobs/new" element={<NewJob />} />
+            <Route path="/jobs/:id" element={<JobDetail />} />
+            <Route path="/workers" element={<Workers />} />
+            <Route path="/workers/:id" element={<WorkerDetail />} />
+            <Route path="/settings/profiles" element={<Profiles />} />
+            <Route path="/settings/profiles/new" element={<ProfileEditor />} />
+            <Route path="/settings/profiles/:id" element={<ProfileEditor />} />
+            <Route path="/settings/plugins" element={<Plugins />} />
+            <Route path="/settings/audit" element={<Audit />} />
+            <Route path="/settings/errors" element={<ErrorEvents />} />
+            <Route path="/login" element={<Navigate to="/" replace />} />
+            <Route path="*" element={<NotFound />} />
+          </Routes>
+        </Suspense>
       </ErrorBoundary>
     </Shell>
   );

@@ -27,6 +27,11 @@ export const ACTIONS = {
   'token.read': 'admin',
   'audit.read': 'admin',
   'webhook.read': 'admin',
+  'plugin.read': 'admin',
+  'plugin.update': 'admin',
+  'plugin.test': 'admin',
+  'error.read': 'admin',
+  'error.update': 'admin',
 } as const satisfies Record<string, Role>;
 
 export type Action = keyof typeof ACTIONS;

@@ -1,10 +1,11 @@
 // The app shell: sidebar navigation (a drawer on narrow screens), top bar
 // with the user, role, connection state, locale switcher and logout.
 
-import { LayoutDashboard, ListVideo, LogOut, Menu, Wifi, WifiOff } from 'lucide-react';
+import { Bug, LayoutDashboard, ListVideo, LogOut, Menu, Plug, ScrollText, Server, SlidersHorizontal, Wifi, WifiOff } from 'lucide-react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { NavLink, useLocation } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext';
+import { Can } from '../auth/Can';
 import { useWsState } from '../api/ws';
 import { LOCALES, useI18n, type Locale } from '../i18n';
 
@@ -51,6 +52,32 @@ export function Shell({ children }: { children: ReactNode }) {
           <NavLink to="/jobs">
             <ListVideo size={18} aria-hidden /> {t('nav.jobs')}
           </NavLink>
+          <Can action="worker.read">
+            <NavLink to="/workers">
+              <Server size={18} aria-hidden /> {t('nav.workers')}
+            </NavLink>
+          </Can>
+          <div className="nav-section">{t('nav.settings')}</div>
+          <Can action="profile.read">
+            <NavLink to="/settings/profiles">
+              <SlidersHorizontal size={18} aria-hidden /> {t('nav.profiles')}
+            </NavLink>
+          </Can>
+          <Can action="plugin.read">
+            <NavLink to="/settings/plugins">
+              <Plug size={18} aria-hidden /> {t('nav.plugins')}
+            </NavLink>
+          </Can>
+          <Can action="audit.read">
+            <NavLink to="/settings/audit">
+              <ScrollText size={18} aria-hidden /> {t('nav.audit')}
+            </NavLink>
+          </Can>
+          <Can action="error.read">
+            <NavLink to="/settings/errors">
+              <Bug size={18} aria-hidden /> {t('nav.errors')}
+            </NavLink>
+          </Can>
         </nav>
       </aside>
       {navOpen && <div className="scrim" onClick={() => setNavOpen(false)} />}

@@ -1,9 +1,19 @@
 import type { Messages } from './en';
+import detail from './de/detail';
+import ops from './de/ops';
+import wizard from './de/wizard';
 
 const de: Messages = {
   'app.name': 'WebEncode',
   'nav.dashboard': 'Übersicht',
   'nav.jobs': 'Aufträge',
+  'nav.workers': "Worker",
+  'nav.profiles': "Profile",
+  'nav.plugins': "Plugins",
+  'nav.audit': "Audit-Protokoll",
+  'nav.errors': "Fehler",
+  'nav.newJob': "Neuer Auftrag",
+  'nav.settings': "Einstellungen",
   'nav.toggle': 'Navigation ein-/ausblenden',
   'top.logout': 'Abmelden',
   'top.language': 'Sprache',
@@ -86,5 +96,8 @@ const de: Messages = {
   'common.retry': 'Erneut versuchen',
   'common.notFound': 'Seite nicht gefunden',
   'common.forbidden': 'Ihre Rolle erlaubt dies nicht',
+  ...detail,
+  ...wizard,
+  ...ops,
 };
 export default de;

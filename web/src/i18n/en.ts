@@ -1,9 +1,20 @@
 // The source strings: every UI string of the dashboard. The other locales
 // must translate every key (their type is Messages), checked by tsc.
+import detail from './en/detail';
+import ops from './en/ops';
+import wizard from './en/wizard';
+
 const en = {
   'app.name': 'WebEncode',
   'nav.dashboard': 'Dashboard',
   'nav.jobs': 'Jobs',
+  'nav.workers': "Workers",
+  'nav.profiles': "Profiles",
+  'nav.plugins': "Plugins",
+  'nav.audit': "Audit log",
+  'nav.errors': "Errors",
+  'nav.newJob': "New job",
+  'nav.settings': "Settings",
   'nav.toggle': 'Toggle navigation',
   'top.logout': 'Log out',
   'top.language': 'Language',
@@ -86,6 +97,9 @@ const en = {
   'common.retry': 'Try again',
   'common.notFound': 'Page not found',
   'common.forbidden': 'Your role does not allow this',
+  ...detail,
+  ...wizard,
+  ...ops,
 } as const;
 
 export type MessageKey = keyof typeof en;

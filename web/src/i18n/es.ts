@@ -1,9 +1,19 @@
 import type { Messages } from './en';
+import detail from './es/detail';
+import ops from './es/ops';
+import wizard from './es/wizard';
 
 const es: Messages = {
   'app.name': 'WebEncode',
   'nav.dashboard': 'Panel',
   'nav.jobs': 'Trabajos',
+  'nav.workers': "Workers",
+  'nav.profiles': "Perfiles",
+  'nav.plugins': "Plugins",
+  'nav.audit': "Registro de auditoría",
+  'nav.errors': "Errores",
+  'nav.newJob': "Nuevo trabajo",
+  'nav.settings': "Ajustes",
   'nav.toggle': 'Mostrar u ocultar la navegación',
   'top.logout': 'Cerrar sesión',
   'top.language': 'Idioma',
@@ -86,5 +96,8 @@ const es: Messages = {
   'common.retry': 'Reintentar',
   'common.notFound': 'Página no encontrada',
   'common.forbidden': 'Su rol no lo permite',
+  ...detail,
+  ...wizard,
+  ...ops,
 };
 export default es;

@@ -1,9 +1,19 @@
 import type { Messages } from './en';
+import detail from './fr/detail';
+import ops from './fr/ops';
+import wizard from './fr/wizard';
 
 const fr: Messages = {
   'app.name': 'WebEncode',
   'nav.dashboard': 'Tableau de bord',
   'nav.jobs': 'Tâches',
+  'nav.workers': "Workers",
+  'nav.profiles': "Profils",
+  'nav.plugins': "Plugins",
+  'nav.audit': "Journal d'audit",
+  'nav.errors': "Erreurs",
+  'nav.newJob': "Nouvelle tâche",
+  'nav.settings': "Paramètres",
   'nav.toggle': 'Afficher ou masquer la navigation',
   'top.logout': 'Se déconnecter',
   'top.language': 'Langue',
@@ -86,5 +96,8 @@ const fr: Messages = {
   'common.retry': 'Réessayer',
   'common.notFound': 'Page introuvable',
   'common.forbidden': "Votre rôle ne permet pas cette action",
+  ...detail,
+  ...wizard,
+  ...ops,
 };
 export default fr;

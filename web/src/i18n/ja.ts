@@ -1,9 +1,19 @@
 import type { Messages } from './en';
+import detail from './ja/detail';
+import ops from './ja/ops';
+import wizard from './ja/wizard';
 
 const ja: Messages = {
   'app.name': 'WebEncode',
   'nav.dashboard': 'ダッシュボード',
   'nav.jobs': 'ジョブ',
+  'nav.workers': "ワーカー",
+  'nav.profiles': "プロファイル",
+  'nav.plugins': "プラグイン",
+  'nav.audit': "監査ログ",
+  'nav.errors': "エラー",
+  'nav.newJob': "新規ジョブ",
+  'nav.settings': "設定",
   'nav.toggle': 'ナビゲーションの表示切替',
   'top.logout': 'ログアウト',
   'top.language': '言語',
@@ -86,5 +96,8 @@ const ja: Messages = {
   'common.retry': '再試行',
   'common.notFound': 'ページが見つかりません',
   'common.forbidden': 'このロールでは実行できません',
+  ...detail,
+  ...wizard,
+  ...ops,
 };
 export default ja;

@@ -1,0 +1,5 @@
+// Strings of the detail feature (see ../index.tsx). Keys are prefixed by the feature's area.
+const m = {
+} as const;
+
+export default m;

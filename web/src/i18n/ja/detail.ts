@@ -1,0 +1,6 @@
+import type en from '../en/detail';
+
+const m: Record<keyof typeof en, string> = {
+};
+
+export default m;

@@ -1,0 +1,7 @@
+// Placeholder until the page is built (issue 9); the route and nav exist.
+import { useT } from '../i18n';
+
+export function Workers() {
+  const t = useT();
+  return <p className="muted">{t('common.loading')}</p>;
+}
