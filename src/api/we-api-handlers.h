@@ -23,6 +23,7 @@ void we_api_jobs_tasks      (WeApiRequest *request);
 void we_api_jobs_events     (WeApiRequest *request);
 void we_api_jobs_cancel     (WeApiRequest *request);
 void we_api_jobs_retry      (WeApiRequest *request);
+void we_api_jobs_task_retry (WeApiRequest *request);
 void we_api_jobs_delete     (WeApiRequest *request);
 void we_api_jobs_update     (WeApiRequest *request);
 void we_api_jobs_outputs    (WeApiRequest *request);
@@ -42,6 +43,15 @@ void we_api_workers_get        (WeApiRequest *request);
 void we_api_workers_drain      (WeApiRequest *request);
 void we_api_workers_undrain    (WeApiRequest *request);
 void we_api_workers_delete     (WeApiRequest *request);
+
+/* we-api-plugins.c: the pillar modules, their configuration and a probe */
+void we_api_plugins_list        (WeApiRequest *request);
+void we_api_plugins_get         (WeApiRequest *request);
+void we_api_plugins_put_config  (WeApiRequest *request);
+void we_api_plugins_enable      (WeApiRequest *request);
+void we_api_plugins_disable     (WeApiRequest *request);
+void we_api_plugins_test        (WeApiRequest *request);
+
 
 /* The upload route streams its body: set up when the headers arrive. */
 void we_api_upload_early    (WeApiServer       *server,

@@ -302,6 +302,49 @@ we_api_jobs_retry (WeApiRequest *request)
 }
 
 static void
+task_retried_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  WeApiRequest *request = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeTask) task = NULL;
+  g_autoptr(WeJob) job = we_scheduler_retry_task_finish (WE_SCHEDULER (source), result, &task,
+                                                         &error);
+  JsonObject *o;
+
+  if (job == NULL) {
+    we_api_request_respond_error (request, error);
+    return;
+  }
+  we_log (G_LOG_LEVEL_INFO, request->request_id, NULL, "task %s of job %s retried by %s",
+          task->id, job->id, request->identity ? request->identity->username : "?");
+  o = json_object_new ();
+  json_object_set_object_member (o, "job", we_job_to_json (job));
+  json_object_set_object_member (o, "task", we_task_to_json (task));
+  /* accepted: the task is pending, not done */
+  we_api_request_respond_object (request, SOUP_STATUS_ACCEPTED, o);
+}
+
+/* POST /v1/jobs/{id}/tasks/{task_id}/retry[?requeue=true] */
+void
+we_api_jobs_task_retry (WeApiRequest *request)
+{
+  const gchar *requeue = we_api_request_query (request, "requeue");
+  g_autoptr(GError) error = NULL;
+
+  if (requeue != NULL && g_strcmp0 (requeue, "true") != 0 && g_strcmp0 (requeue, "false") != 0) {
+    g_set_error_literal (&error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                         "requeue must be true or false");
+    we_api_request_respond_error (request, error);
+    return;
+  }
+  we_scheduler_retry_task_async (we_api_request_context (request)->scheduler,
+                                 we_api_request_param (request, 0),
+                                 we_api_request_param (request, 1),
+                                 g_strcmp0 (requeue, "true") == 0, NULL, task_retried_cb,
+                                 request);
+}
+
+static void
 deleted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   WeApiRequest *request = user_data;

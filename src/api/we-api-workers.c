@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "we-api-handlers.h"
+#include "we-api-ws.h"
 
 #include "common/we-json.h"
 #include "common/we-log.h"
@@ -379,6 +380,7 @@ respond_list (WorkersOp *op, GPtrArray *entries)
 
     if (op->status_mask != 0 && (op->status_mask & entry_status (entry)) == 0)
       continue;
+    we_ws_hub_add_worker_resources (we_api_server_get_ws_hub (op->request->server), entry->json);
     json_array_add_object_element (array, json_object_ref (entry->json));
   }
   json_object_set_int_member (o, "total", json_array_get_length (array));

@@ -8,7 +8,9 @@
 
 #include "common/we-json.h"
 #include "common/we-log.h"
+#include "common/we-sysinfo.h"
 #include "core/we-rbac.h"
+#include "queue/we-queue-nats.h"
 #include "we-api-private.h"
 #include "we-api-ws.h"
 
@@ -52,6 +54,11 @@ struct _WeWsHub {
   gboolean     tick_again;  /* someone subscribed while it was */
   GCancellable *cancellable;
   guint        ticket_ttl_s;
+  WeCpuSample  cpu;         /* the last tick's, for the next one's CPU use */
+  gboolean     have_system; /* system is valid */
+  WeSysinfo    system;      /* the kernel host's figures at the last tick */
+  gint64       system_at;   /* monotonic µs they were read */
+  JsonObject  *last_dashboard; /* the last good one, repeated when the store fails */
 };
 
 static void
@@ -257,14 +264,24 @@ job_changed_cb (WeScheduler *scheduler, WeJob *job, gpointer user_data)
 
 /* --- dashboard and workers, every second --- */
 
+/* What a tick's thread is given and finds. */
 typedef struct {
-  GPtrArray *records; /* WeWorkerRecord */
-  GPtrArray *jobs;    /* WeJob, newest first */
+  /* in */
+  gboolean     want_jobs;
+  gchar       *data_dir;
+  WeCpuSample  cpu;       /* inout: the previous sample, then this one */
+  /* out */
+  GPtrArray   *records;   /* WeWorkerRecord */
+  GPtrArray   *jobs;      /* WeJob, newest first */
+  gdouble      db_latency_ms;
+  gboolean     have_system;
+  WeSysinfo    system;
 } TickData;
 
 static void
 tick_data_free (TickData *d)
 {
+  g_free (d->data_dir);
   g_clear_pointer (&d->records, g_ptr_array_unref);
   g_clear_pointer (&d->jobs, g_ptr_array_unref);
   g_free (d);
@@ -274,23 +291,78 @@ static void
 tick_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   WeStore *store = WE_STORE (source);
-  gboolean want_jobs = GPOINTER_TO_INT (task_data);
-  TickData *d = g_new0 (TickData, 1);
+  TickData *d = task_data;
   GError *error = NULL;
+  g_autoptr(GError) sys_error = NULL;
+  gint64 t0 = g_get_monotonic_time ();
 
   d->records = we_store_worker_list (store, &error);
-  if (d->records != NULL && want_jobs) {
+  if (d->records != NULL && d->want_jobs) {
     WeJobFilter filter = { 0 };
 
     filter.limit = DASHBOARD_SCAN;
     d->jobs = we_store_job_list (store, &filter, NULL, &error);
   }
+  /* the dashboard's database health: how long this tick's reads took */
+  d->db_latency_ms = (gdouble) (g_get_monotonic_time () - t0) / 1000.0;
+  d->have_system = we_sysinfo_read (d->data_dir, &d->cpu, &d->system, &sys_error);
+  if (!d->have_system)
+    g_debug ("websocket tick: %s", sys_error->message);
   if (error != NULL) {
-    tick_data_free (d);
     g_task_return_error (task, error);
     return;
   }
-  g_task_return_pointer (task, d, (GDestroyNotify) tick_data_free);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+we_ws_hub_add_worker_resources (WeWsHub *hub, JsonObject *worker)
+{
+  JsonObject *r;
+
+  if (hub == NULL || json_object_has_member (worker, "resources") || !hub->have_system ||
+      g_get_monotonic_time () - hub->system_at > 5 * G_USEC_PER_SEC ||
+      WE_IS_QUEUE_NATS (hub_ctx (hub)->queue) ||
+      g_strcmp0 (we_json_get_string (worker, "status"), "offline") == 0)
+    return;
+  /* a local queue's workers are child processes of this kernel */
+  r = json_object_new ();
+  json_object_set_double_member (r, "cpu_pct", ((gint64) (hub->system.cpu_pct * 10 + 0.5)) / 10.0);
+  json_object_set_double_member (r, "mem_pct", ((gint64) (hub->system.mem_pct * 10 + 0.5)) / 10.0);
+  json_object_set_object_member (worker, "resources", r);
+}
+
+static JsonObject *
+health_json (const WeApiContext *ctx, gboolean db_ok, gdouble db_latency_ms)
+{
+  JsonObject *o = json_object_new ();
+  JsonObject *db = json_object_new ();
+  JsonObject *queue = json_object_new ();
+  JsonObject *plugins = json_object_new ();
+  GPtrArray *infos = ctx->host != NULL ? we_plugin_host_get_plugins (ctx->host) : NULL;
+  gint64 counts[4] = { 0 };
+
+  json_object_set_boolean_member (db, "ok", db_ok);
+  json_object_set_double_member (db, "latency_ms", ((gint64) (db_latency_ms * 100 + 0.5)) / 100.0);
+  json_object_set_string_member (db, "backend", ctx->store_kind != NULL ? ctx->store_kind
+                                                                        : "sqlite");
+  json_object_set_object_member (o, "database", db);
+  /* ok: work can be handed out through it, i.e. a worker slot is reachable */
+  json_object_set_boolean_member (queue, "ok", we_queue_total_slots (ctx->queue) > 0);
+  json_object_set_string_member (queue, "kind", WE_IS_QUEUE_NATS (ctx->queue) ? "nats" : "local");
+  json_object_set_object_member (o, "queue", queue);
+  for (guint i = 0; infos != NULL && i < infos->len; i++) {
+    const WePluginInfo *info = g_ptr_array_index (infos, i);
+
+    if ((guint) info->state < G_N_ELEMENTS (counts))
+      counts[info->state]++;
+  }
+  json_object_set_int_member (plugins, "healthy", counts[WE_PLUGIN_STATE_HEALTHY]);
+  json_object_set_int_member (plugins, "degraded", counts[WE_PLUGIN_STATE_DEGRADED]);
+  json_object_set_int_member (plugins, "failed", counts[WE_PLUGIN_STATE_FAILED]);
+  json_object_set_int_member (plugins, "disabled", counts[WE_PLUGIN_STATE_DISABLED]);
+  json_object_set_object_member (o, "plugins", plugins);
+  return o;
 }
 
 static JsonObject *
@@ -304,6 +376,8 @@ dashboard_json (JsonArray *workers, GPtrArray *jobs)
   gint64 total = 0, completed = 0, failed = 0, cancelled = 0, queued = 0, processing = 0;
   gint64 active = 0;
   gint64 online = 0, busy = 0, draining = 0, offline = 0;
+  gint64 timed = 0;
+  gdouble processing_s = 0;
 
   for (guint i = 0; jobs != NULL && i < jobs->len; i++) {
     WeJob *job = g_ptr_array_index (jobs, i);
@@ -316,7 +390,13 @@ dashboard_json (JsonArray *workers, GPtrArray *jobs)
       continue;
     total++;
     switch (job->status) {
-    case WE_JOB_STATUS_COMPLETED: completed++; break;
+    case WE_JOB_STATUS_COMPLETED:
+      completed++;
+      if (job->started_at > 0 && job->finished_at >= job->started_at) {
+        processing_s += (gdouble) (job->finished_at - job->started_at) / G_USEC_PER_SEC;
+        timed++;
+      }
+      break;
     case WE_JOB_STATUS_FAILED: failed++; break;
     case WE_JOB_STATUS_CANCELLED: cancelled++; break;
     case WE_JOB_STATUS_QUEUED: queued++; break;
@@ -333,6 +413,18 @@ dashboard_json (JsonArray *workers, GPtrArray *jobs)
   json_object_set_int_member (j24, "cancelled", cancelled);
   json_object_set_int_member (j24, "queued", queued);
   json_object_set_int_member (j24, "processing", processing);
+  if (timed > 0)
+    json_object_set_double_member (j24, "avg_processing_s",
+                                   ((gint64) (processing_s / timed * 10 + 0.5)) / 10.0);
+  else
+    json_object_set_null_member (j24, "avg_processing_s");
+  /* of the jobs that finished: a cancel is neither success nor failure */
+  if (completed + failed > 0)
+    json_object_set_double_member (j24, "succeeded_pct",
+                                   ((gint64) (1000.0 * completed / (completed + failed) + 0.5))
+                                       / 10.0);
+  else
+    json_object_set_null_member (j24, "succeeded_pct");
   json_object_set_object_member (o, "jobs_24h", j24);
   json_object_set_int_member (o, "active_jobs", active);
 
@@ -372,24 +464,55 @@ tick_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   WeWsHub *hub = user_data;
   g_autoptr(GError) error = NULL;
-  TickData *d = g_task_propagate_pointer (G_TASK (result), &error);
+  TickData *d = g_task_get_task_data (G_TASK (result));
   g_autoptr(JsonArray) workers = NULL;
   g_autoptr(JsonObject) workers_event = NULL;
   g_autoptr(JsonObject) dashboard = NULL;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (!g_task_propagate_boolean (G_TASK (result), &error) &&
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return; /* the hub is gone */
   hub->tick_busy = FALSE;
-  if (d == NULL) {
+  hub->cpu = d->cpu;
+  hub->have_system = d->have_system;
+  hub->system = d->system;
+  hub->system_at = g_get_monotonic_time ();
+  if (error != NULL) {
     we_log (G_LOG_LEVEL_WARNING, NULL, we_error_code_to_string (we_error_code_from_gerror (error)),
             "websocket tick: reading the store failed: %s", error->message);
+    /* the health card must say so: the last figures, the database not ok */
+    if (hub->last_dashboard != NULL && d->want_jobs) {
+      g_autofree gchar *now = we_time_format (g_get_real_time ());
+
+      dashboard = we_json_object_copy (hub->last_dashboard);
+      json_object_set_object_member (dashboard, "health",
+                                     health_json (hub_ctx (hub), FALSE, d->db_latency_ms));
+      if (d->have_system)
+        json_object_set_object_member (dashboard, "system", we_sysinfo_to_json (&d->system));
+      json_object_set_string_member (dashboard, "time", now);
+      for (GList *l = hub->conns; l != NULL; l = l->next) {
+        Conn *conn = l->data;
+
+        if (g_hash_table_contains (conn->topics, "dashboard"))
+          conn_send_event (conn, "dashboard", dashboard);
+      }
+    }
     return;
   }
   workers = we_api_workers_list_json (hub_ctx (hub)->queue, d->records);
+  for (guint i = 0; i < json_array_get_length (workers); i++)
+    we_ws_hub_add_worker_resources (hub, json_array_get_object_element (workers, i));
   workers_event = json_object_new ();
   json_object_set_array_member (workers_event, "workers", json_array_ref (workers));
-  if (d->jobs != NULL)
+  if (d->jobs != NULL) {
     dashboard = dashboard_json (workers, d->jobs);
+    if (d->have_system)
+      json_object_set_object_member (dashboard, "system", we_sysinfo_to_json (&d->system));
+    json_object_set_object_member (dashboard, "health",
+                                   health_json (hub_ctx (hub), TRUE, d->db_latency_ms));
+    g_clear_pointer (&hub->last_dashboard, json_object_unref);
+    hub->last_dashboard = json_object_ref (dashboard);
+  }
 
   for (GList *l = hub->conns; l != NULL; l = l->next) {
     Conn *conn = l->data;
@@ -414,7 +537,6 @@ tick_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       }
     }
   }
-  tick_data_free (d);
   if (hub->tick_again) {
     hub->tick_again = FALSE;
     hub_tick_now (hub);
@@ -426,6 +548,7 @@ hub_tick_now (WeWsHub *hub)
 {
   g_autoptr(GTask) task = NULL;
   gboolean want_jobs = hub_wants (hub, "dashboard");
+  TickData *d;
 
   if (!want_jobs && !hub_wants (hub, "worker"))
     return;
@@ -434,9 +557,14 @@ hub_tick_now (WeWsHub *hub)
     return;
   }
   hub->tick_busy = TRUE;
+  d = g_new0 (TickData, 1);
+  d->want_jobs = want_jobs;
+  d->data_dir = g_strdup (hub_ctx (hub)->config != NULL
+                              ? we_config_get_data_dir (hub_ctx (hub)->config) : NULL);
+  d->cpu = hub->cpu;
   task = g_task_new (hub_ctx (hub)->store, hub->cancellable, tick_done_cb, hub);
   g_task_set_source_tag (task, hub_tick_now);
-  g_task_set_task_data (task, GINT_TO_POINTER (want_jobs), NULL);
+  g_task_set_task_data (task, d, (GDestroyNotify) tick_data_free);
   g_task_run_in_thread (task, tick_thread);
 }
 
@@ -932,6 +1060,7 @@ we_ws_hub_free (WeWsHub *hub)
   g_list_free_full (g_steal_pointer (&hub->conns), (GDestroyNotify) conn_free);
   g_clear_pointer (&hub->tickets, g_hash_table_unref);
   g_clear_pointer (&hub->jobs, g_hash_table_unref);
+  g_clear_pointer (&hub->last_dashboard, json_object_unref);
   g_clear_object (&hub->cancellable);
   g_free (hub);
 }

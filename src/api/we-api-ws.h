@@ -33,6 +33,13 @@ void         we_ws_hub_upgrade   (WeWsHub           *hub,
 /* The server's hub (we-api-server.c). Returns: (transfer none) */
 WeWsHub     *we_api_server_get_ws_hub (WeApiServer *server);
 
+/* Adds "resources": {"cpu_pct", "mem_pct"} to a worker entry of the API
+ * that has none from its heartbeat: a local worker runs on the kernel's
+ * host, whose figures the hub's last tick read (known only while someone
+ * follows the dashboard or workers topic, and for 5 s after). */
+void         we_ws_hub_add_worker_resources (WeWsHub    *hub,
+                                             JsonObject *worker);
+
 /* POST /v1/ws/ticket */
 void         we_api_ws_ticket    (WeApiRequest *request);
 

@@ -27,6 +27,10 @@ static const WeRbacPolicy policies[] = {
   { "worker.read",     WE_ROLE_VIEWER,   "worker" },
   { "worker.delete",   WE_ROLE_ADMIN,    "worker" },
   { "worker.drain",    WE_ROLE_ADMIN,    "worker" },
+  /* plugin configuration shows paths, hosts and secret references */
+  { "plugin.read",     WE_ROLE_ADMIN,    "plugin" },
+  { "plugin.update",   WE_ROLE_ADMIN,    "plugin" },
+  { "plugin.test",     WE_ROLE_ADMIN,    "plugin" },
   /* a ticket for the dashboard WebSocket (and the upgrade itself); each
    * subscription is then checked against job.read / worker.read */
   { "ws.ticket",       WE_ROLE_VIEWER,   "session" },

@@ -654,7 +654,8 @@ fail_job (WeScheduler *self, ActiveJob *aj, const gchar *code, const gchar *mess
   add_event (self, job->id, "job.failed", NULL, "%s: %s", code, message);
   g_signal_emit (self, signals[SIGNAL_JOB_TRANSITION], 0, job, "job.failed");
   we_log (G_LOG_LEVEL_WARNING, job->id, code, "job failed: %s", message);
-  discard_intermediates (self, aj);
+  /* the intermediates stay: a task retry (we_scheduler_retry_task_async)
+   * finishes the job with them; deleting the job deletes them */
   forget_job (self, job->id);
 }
 
@@ -1900,6 +1901,7 @@ list_deletable_func (WeStore *store, gpointer data, GError **error)
   const gchar *job_id = data;
   g_autoptr(GPtrArray) outputs = we_store_output_list (store, job_id, error);
   g_autoptr(GPtrArray) logs = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
 
   if (outputs == NULL)
     return NULL;
@@ -1914,6 +1916,23 @@ list_deletable_func (WeStore *store, gpointer data, GError **error)
     o->name = g_strdup_printf ("%s.log", log->task_id);
     o->type = g_strdup ("log");
     o->url = g_strdup (log->url);
+    g_ptr_array_add (outputs, o);
+  }
+  /* a failed job keeps its segments for a task retry (see fail_job) */
+  tasks = we_store_task_list (store, job_id, error);
+  if (tasks == NULL)
+    return NULL;
+  for (guint i = 0; i < tasks->len; i++) {
+    WeTask *t = g_ptr_array_index (tasks, i);
+    WeJobOutput *o;
+
+    if ((!task_is (t, KIND_SEGMENT) && !task_is (t, KIND_AUDIO)) || t->output_key == NULL)
+      continue;
+    o = we_job_output_new ();
+    o->job_id = g_strdup (job_id);
+    o->name = g_path_get_basename (t->output_key);
+    o->type = g_strdup ("intermediate");
+    o->url = g_strdup (t->output_key);
     g_ptr_array_add (outputs, o);
   }
   return g_steal_pointer (&outputs);
@@ -2181,10 +2200,13 @@ tick_start (WeScheduler *self)
   adopt_orphans (self, FALSE, task);
 }
 
+static void poll_task_retries (WeScheduler *self);
+
 static gboolean
 tick_cb (gpointer user_data)
 {
   tick_start (user_data);
+  poll_task_retries (user_data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -2283,4 +2305,368 @@ WeJob *
 we_scheduler_set_priority_finish (WeScheduler *self, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- per-task retry --- */
+
+typedef struct {
+  gchar    *job_id;
+  gchar    *task_id;
+  gboolean  requeue;
+  WeJob    *job;     /* read from the store */
+  WeTask   *task;    /* the answer's task */
+} TaskRetryData;
+
+static void
+task_retry_data_free (TaskRetryData *d)
+{
+  g_free (d->job_id);
+  g_free (d->task_id);
+  g_clear_pointer (&d->job, we_job_unref);
+  g_clear_pointer (&d->task, we_task_unref);
+  g_free (d);
+}
+
+static WeTask *
+find_task_in (GPtrArray *tasks, const gchar *task_id)
+{
+  for (guint i = 0; i < tasks->len; i++) {
+    WeTask *t = g_ptr_array_index (tasks, i);
+    if (g_strcmp0 (t->id, task_id) == 0)
+      return t;
+  }
+  return NULL;
+}
+
+/* Whether @task_id of @job (with @tasks) may run again.
+ * Returns: (transfer none) (nullable): the task, or NULL with @error set */
+static WeTask *
+task_retry_check (WeJob *job, GPtrArray *tasks, const gchar *task_id, gboolean requeue,
+                  GError **error)
+{
+  WeTask *task;
+
+  if (job->status == WE_JOB_STATUS_COMPLETED) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_COMPLETED, "job %s has already completed",
+                 job->id);
+    return NULL;
+  }
+  /* the store refuses every write to a cancelled job: that refusal is how a
+   * cancel through one kernel reaches the kernel driving the job */
+  if (job->status == WE_JOB_STATUS_CANCELLED) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_CANCELLED,
+                 "job %s was cancelled, which is final; POST /v1/jobs/%s/retry submits a copy",
+                 job->id, job->id);
+    return NULL;
+  }
+  task = find_task_in (tasks, task_id);
+  if (task == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "job %s has no task %s", job->id,
+                 task_id);
+    return NULL;
+  }
+  switch (task->status) {
+  case WE_TASK_STATUS_PENDING:
+  case WE_TASK_STATUS_RUNNING:
+    g_set_error (error, WE_ERROR, WE_ERROR_SYS_CONFLICT, "task is %s",
+                 we_task_status_to_string (task->status));
+    return NULL;
+  case WE_TASK_STATUS_COMPLETED:
+    if (!requeue) {
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_COMPLETED,
+                   "task %s has completed; ?requeue=true runs it again", task_id);
+      return NULL;
+    }
+    if (we_job_status_is_final (job->status)) {
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_COMPLETED,
+                   "job %s has finished; only its failed or cancelled tasks can run again",
+                   job->id);
+      return NULL;
+    }
+    /* the plan was made from the scan: running it again would plan twice */
+    if (task_is (task, KIND_SCAN)) {
+      g_set_error (error, WE_ERROR, WE_ERROR_JOB_COMPLETED,
+                   "the scan of job %s cannot run again once the job is planned", job->id);
+      return NULL;
+    }
+    /* a stitch reading the segment while it is rewritten would mix encodes */
+    if (task_is (task, KIND_SEGMENT) || task_is (task, KIND_AUDIO)) {
+      for (guint i = 0; i < tasks->len; i++) {
+        WeTask *t = g_ptr_array_index (tasks, i);
+        if (task_is (t, KIND_STITCH) && t->status == WE_TASK_STATUS_RUNNING) {
+          g_set_error (error, WE_ERROR, WE_ERROR_SYS_CONFLICT,
+                       "the stitch using task %s is running", task_id);
+          return NULL;
+        }
+      }
+    }
+    return task;
+  case WE_TASK_STATUS_FAILED:
+  case WE_TASK_STATUS_CANCELLED:
+  case WE_TASK_STATUS_LAST:
+  default:
+    return task;
+  }
+}
+
+/* The attempt budget of the job's profile snapshot; the task's own without one. */
+static gint
+profile_max_attempts (WeJob *job, WeTask *task)
+{
+  JsonNode *node = job->output_config != NULL
+                       ? json_object_get_member (job->output_config, "profile") : NULL;
+  gint64 n = 0;
+
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    n = we_json_get_int (json_node_get_object (node), "max_attempts", 0);
+  return n > 0 ? (gint) MIN (n, 100) : MAX (task->max_attempts, 1);
+}
+
+/* Pending again with @budget more attempts than it has used. */
+static void
+task_reset (WeTask *t, gint budget)
+{
+  t->status = WE_TASK_STATUS_PENDING;
+  t->progress_pct = 0;
+  t->not_before = 0;
+  t->max_attempts = t->attempt_count + MAX (budget, 1);
+  g_clear_pointer (&t->error_code, g_free);
+  g_clear_pointer (&t->error_message, g_free);
+}
+
+/* The job is driven here: the change is made in memory and written. */
+static WeJob *
+retry_task_active (WeScheduler *self, ActiveJob *aj, WeTask *task, WeTask **task_out)
+{
+  const gchar *was = we_task_status_to_string (task->status);
+
+  add_event (self, aj->job->id, "task.retried", NULL, "task %d (%s), %s, runs again by request",
+             task->sequence_index, task->kind, was);
+  task_reset (task, aj->profile->max_attempts);
+  write_task (self, task);
+  write_job (self, aj->job);
+  schedule_pump (self);
+  *task_out = we_task_copy (task);
+  return we_job_copy (aj->job);
+}
+
+/* A failed job comes back to this kernel: the named task and the ones its
+ * failure cancelled run again, the completed ones are kept (a failed job
+ * keeps its intermediates for this, see fail_job()). */
+static WeJob *
+reopen_job (WeScheduler *self, WeJob *job, GPtrArray *tasks, WeTask *task, WeTask **task_out,
+            GError **error)
+{
+  JsonNode *node = job->output_config != NULL
+                       ? json_object_get_member (job->output_config, "profile") : NULL;
+  g_autoptr(WeProfile) profile = NULL;
+  g_autofree gchar *reason = g_strdup (job->error_message);
+
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    profile = we_profile_new_from_json (json_node_get_object (node), error);
+  if (profile == NULL) {
+    g_prefix_error (error, "job %s cannot run again: its profile snapshot is unreadable: ",
+                    job->id);
+    if (error != NULL && *error == NULL)
+      g_set_error (error, WE_ERROR, WE_ERROR_SYS_INTERNAL,
+                   "job %s cannot run again: it has no profile snapshot", job->id);
+    return NULL;
+  }
+  add_event (self, job->id, "task.retried", NULL, "task %d (%s), %s, runs again by request",
+             task->sequence_index, task->kind, we_task_status_to_string (task->status));
+  for (guint i = 0; i < tasks->len; i++) {
+    WeTask *t = g_ptr_array_index (tasks, i);
+
+    if (t == task || t->status == WE_TASK_STATUS_CANCELLED) {
+      task_reset (t, profile->max_attempts);
+      write_task (self, t);
+    }
+  }
+  job->status = WE_JOB_STATUS_PROCESSING;
+  g_clear_pointer (&job->error_code, g_free);
+  g_clear_pointer (&job->error_message, g_free);
+  job->finished_at = 0;
+  job->eta_seconds = -1;
+  adopt_job (self, job, profile, tasks);
+  write_job (self, job);
+  add_event (self, job->id, "job.started", NULL, "processing again after %s",
+             reason != NULL ? reason : "a failure");
+  g_signal_emit (self, signals[SIGNAL_JOB_TRANSITION], 0, job, "job.started");
+  schedule_pump (self);
+  *task_out = we_task_copy (task);
+  return we_job_copy (job);
+}
+
+static void
+retry_task_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) gtask = user_data;
+  WeScheduler *self = g_task_get_source_object (gtask);
+  TaskRetryData *d = g_task_get_task_data (gtask);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tasks = we_store_finish_list (WE_STORE (source), result, NULL, &error);
+  ActiveJob *aj;
+  WeTask *task;
+  WeJob *job;
+
+  if (tasks == NULL) {
+    g_task_return_error (gtask, g_steal_pointer (&error));
+    return;
+  }
+  /* it may have become active here while we read it */
+  aj = g_hash_table_lookup (self->active, d->job_id);
+  if (aj != NULL) {
+    task = task_retry_check (aj->job, aj->tasks, d->task_id, d->requeue, &error);
+    if (task == NULL) {
+      g_task_return_error (gtask, g_steal_pointer (&error));
+      return;
+    }
+    job = retry_task_active (self, aj, task, &d->task);
+    g_task_return_pointer (gtask, job, (GDestroyNotify) we_job_unref);
+    return;
+  }
+  task = task_retry_check (d->job, tasks, d->task_id, d->requeue, &error);
+  if (task == NULL) {
+    g_task_return_error (gtask, g_steal_pointer (&error));
+    return;
+  }
+  if (we_job_status_is_final (d->job->status)) {
+    job = reopen_job (self, d->job, tasks, task, &d->task, &error);
+    if (job == NULL)
+      g_task_return_error (gtask, g_steal_pointer (&error));
+    else
+      g_task_return_pointer (gtask, job, (GDestroyNotify) we_job_unref);
+    return;
+  }
+  /* active, but another kernel drives it (or this one has not resumed it
+   * yet): the request goes through the store; the driver compares the rows
+   * with its tasks at its next beat (poll_task_retries()), a resume reads
+   * them as they are */
+  add_event (self, d->job->id, "task.retried", NULL,
+             "task %d (%s), %s, runs again by request through kernel %s",
+             task->sequence_index, task->kind, we_task_status_to_string (task->status),
+             self->kernel_id != NULL ? self->kernel_id : "(unnamed)");
+  task_reset (task, profile_max_attempts (d->job, task));
+  write_task (self, task);
+  d->task = we_task_copy (task);
+  g_task_return_pointer (gtask, we_job_copy (d->job), (GDestroyNotify) we_job_unref);
+}
+
+static void
+retry_task_got_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) gtask = user_data;
+  TaskRetryData *d = g_task_get_task_data (gtask);
+  g_autoptr(GError) error = NULL;
+
+  d->job = we_store_finish_job (WE_STORE (source), result, &error);
+  if (d->job == NULL) {
+    g_task_return_error (gtask, g_steal_pointer (&error));
+    return;
+  }
+  we_store_task_list_async (WE_STORE (source), d->job_id, g_task_get_cancellable (gtask),
+                            retry_task_listed_cb, g_object_ref (gtask));
+}
+
+void
+we_scheduler_retry_task_async (WeScheduler *self, const gchar *job_id, const gchar *task_id,
+                               gboolean requeue, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) gtask = NULL;
+  TaskRetryData *d;
+  ActiveJob *aj;
+
+  g_return_if_fail (WE_IS_SCHEDULER (self));
+  gtask = g_task_new (self, cancellable, callback, user_data);
+  d = g_new0 (TaskRetryData, 1);
+  aj = g_hash_table_lookup (self->active, job_id);
+  g_task_set_source_tag (gtask, we_scheduler_retry_task_async);
+  d->job_id = g_strdup (job_id);
+  d->task_id = g_strdup (task_id);
+  d->requeue = requeue;
+  g_task_set_task_data (gtask, d, (GDestroyNotify) task_retry_data_free);
+  if (aj != NULL) {
+    g_autoptr(GError) error = NULL;
+    WeTask *task = task_retry_check (aj->job, aj->tasks, task_id, requeue, &error);
+
+    if (task == NULL)
+      g_task_return_error (gtask, g_steal_pointer (&error));
+    else
+      g_task_return_pointer (gtask, retry_task_active (self, aj, task, &d->task),
+                             (GDestroyNotify) we_job_unref);
+    return;
+  }
+  we_store_job_get_async (self->store, job_id, cancellable, retry_task_got_cb,
+                          g_steal_pointer (&gtask));
+}
+
+WeJob *
+we_scheduler_retry_task_finish (WeScheduler *self, GAsyncResult *result, WeTask **task_out,
+                                GError **error)
+{
+  WeJob *job = g_task_propagate_pointer (G_TASK (result), error);
+  TaskRetryData *d = g_task_get_task_data (G_TASK (result));
+
+  if (task_out != NULL)
+    *task_out = job != NULL && d->task != NULL ? we_task_copy (d->task) : NULL;
+  return job;
+}
+
+/* The driver's side of a retry asked through another kernel: a task that is
+ * over here but pending in the store was sent back by a request. */
+static void
+poll_task_retries_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(JobWrite) w = user_data;
+  WeScheduler *self = w->self;
+  const gchar *job_id = w->job_id;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = we_store_finish_list (WE_STORE (source), result, NULL, &error);
+  ActiveJob *aj = g_hash_table_lookup (self->active, job_id);
+  gboolean changed = FALSE;
+
+  if (rows == NULL) {
+    g_debug ("reading the tasks of job %s: %s", job_id, error->message);
+    return;
+  }
+  for (guint i = 0; aj != NULL && i < rows->len; i++) {
+    WeTask *row = g_ptr_array_index (rows, i);
+    WeTask *t = find_task (aj, row->id);
+
+    /* our own writes go to the store in order, before this read: a row
+     * that is pending while the task is over here was written by another */
+    if (t == NULL || row->status != WE_TASK_STATUS_PENDING ||
+        (t->status != WE_TASK_STATUS_FAILED && t->status != WE_TASK_STATUS_CANCELLED &&
+         t->status != WE_TASK_STATUS_COMPLETED))
+      continue;
+    we_log (G_LOG_LEVEL_INFO, job_id, NULL,
+            "task %d (%s) runs again, as asked through another kernel", t->sequence_index,
+            t->kind);
+    task_reset (t, MAX (row->max_attempts - t->attempt_count, 1));
+    write_task (self, t);
+    changed = TRUE;
+  }
+  if (changed) {
+    write_job (self, aj->job);
+    schedule_pump (self);
+  }
+}
+
+/* Once a beat (a named kernel only: without a name no other kernel drives
+ * jobs of this store): one task read per active job. */
+static void
+poll_task_retries (WeScheduler *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->active);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    JobWrite *w = g_new0 (JobWrite, 1);
+
+    w->self = g_object_ref (self);
+    w->job_id = g_strdup (key);
+    we_store_task_list_async (self->store, key, NULL, poll_task_retries_cb, w);
+  }
 }

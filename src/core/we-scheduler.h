@@ -81,6 +81,32 @@ WeJob       *we_scheduler_retry_finish   (WeScheduler  *self,
                                           GAsyncResult *result,
                                           GError      **error);
 
+/* Runs one task of a job again (POST /v1/jobs/{id}/tasks/{task_id}/retry):
+ * a failed or cancelled task (with @requeue also a completed one, while the
+ * job has not finished) goes back to pending with a fresh attempt budget
+ * (attempt numbers go on counting, so earlier attempts' logs stay apart).
+ * A failed job is reopened: it goes back to processing, its error cleared,
+ * the tasks its failure cancelled pending again, its completed tasks kept.
+ * A job another live kernel drives gets the request through the store and
+ * its driver picks it up at its next beat.
+ * Errors: WE-JOB-004 (no such job or task), WE-JOB-005 (the job was
+ * cancelled: a cancel is final), WE-JOB-006 (the job completed, or the task
+ * did and @requeue is not set), WE-SYS-409 (the task is pending or running,
+ * or a stitch using it is). */
+void         we_scheduler_retry_task_async  (WeScheduler         *self,
+                                             const gchar         *job_id,
+                                             const gchar         *task_id,
+                                             gboolean             requeue,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
+/* Returns: (transfer full) (nullable): the job after the change;
+ * @task_out: (out) (transfer full): the task after the change */
+WeJob       *we_scheduler_retry_task_finish (WeScheduler  *self,
+                                             GAsyncResult *result,
+                                             WeTask      **task_out,
+                                             GError      **error);
+
 /* Cancels if active, deletes outputs from storage and the job's records. */
 void         we_scheduler_delete_async   (WeScheduler         *self,
                                           const gchar         *job_id,

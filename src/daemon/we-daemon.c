@@ -33,6 +33,7 @@ struct _WeDaemon {
   guint         worker_sync_id;
   WeDbusService *dbus;
   gchar        *dbus_bus;       /* --dbus: overrides [dbus] bus, and must work */
+  GHashTable   *stored_plugins; /* id → WePluginConfig: the store's plugin_configs at start */
 };
 
 G_DEFINE_TYPE (WeDaemon, we_daemon, G_TYPE_OBJECT)
@@ -76,6 +77,7 @@ we_daemon_finalize (GObject *object)
   g_free (self->plugin_dir);
   g_free (self->storage_root);
   g_free (self->dbus_bus);
+  g_clear_pointer (&self->stored_plugins, g_hash_table_unref);
   G_OBJECT_CLASS (we_daemon_parent_class)->finalize (object);
 }
 
@@ -169,6 +171,8 @@ start_dbus (WeDaemon *self, const WeApiContext *ctx, GError **error)
 static void
 we_daemon_init (WeDaemon *self)
 {
+  self->stored_plugins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                (GDestroyNotify) we_plugin_config_free);
 }
 
 WeDaemon *
@@ -181,17 +185,76 @@ we_daemon_new (WeConfig *config)
 }
 
 /* The embedded defaults: what a user gets with no configuration at all. */
+static void
+set_plugin_defaults (WeDaemon *self)
+{
+  g_autoptr(JsonObject) fs = json_object_new ();
+  g_autoptr(JsonObject) basic = json_object_new ();
+
+  json_object_set_string_member (fs, "root", self->storage_root);
+  we_plugin_host_set_config_defaults (self->host, "storage-fs", fs);
+  json_object_set_string_member (basic, "mode", "none");
+  we_plugin_host_set_config_defaults (self->host, "auth-basic", basic);
+}
+
+/* What the store says about plugins (PUT /v1/plugins/{id}/config, enable,
+ * disable), read once: it takes effect at the next start, here and in the
+ * workers this kernel configures. */
+static gboolean
+load_stored_plugins (WeDaemon *self, GError **error)
+{
+  g_autoptr(GPtrArray) rows = we_store_plugin_config_list (self->store, error);
+
+  if (rows == NULL) {
+    g_prefix_error (error, "reading stored plugin configuration: ");
+    return FALSE;
+  }
+  for (guint i = rows->len; i > 0; i--) {
+    WePluginConfig *row = g_ptr_array_steal_index (rows, i - 1);
+    g_hash_table_replace (self->stored_plugins, g_strdup (row->id), row);
+  }
+  return TRUE;
+}
+
+/* [plugins] disabled, or disabled from the dashboard */
+static gboolean
+plugin_is_disabled (WeDaemon *self, const gchar *plugin_id)
+{
+  WePluginConfig *row = g_hash_table_lookup (self->stored_plugins, plugin_id);
+
+  return (row != NULL && !row->is_enabled) || we_config_plugin_is_disabled (self->config,
+                                                                             plugin_id);
+}
+
+/* Returns: (transfer full) */
+static GStrv
+disabled_plugins (WeDaemon *self)
+{
+  g_auto(GStrv) configured = we_config_get_disabled_plugins (self->config);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  GHashTableIter iter;
+  WePluginConfig *row;
+
+  g_strv_builder_addv (builder, (const gchar **) configured);
+  g_hash_table_iter_init (&iter, self->stored_plugins);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &row)) {
+    if (!row->is_enabled && !g_strv_contains ((const gchar * const *) configured, row->id))
+      g_strv_builder_add (builder, row->id);
+  }
+  return g_strv_builder_end (builder);
+}
+
+/* The effective configuration (spec §6.5): stored override > config file
+ * (and WE_PLUGIN_<ID>_<KEY>) > embedded defaults. */
 static JsonObject *
 plugin_config_cb (const gchar *plugin_id, gpointer user_data)
 {
   WeDaemon *self = user_data;
-  JsonObject *config = we_config_get_plugin_config (self->config, plugin_id);
+  g_autoptr(JsonObject) file = we_config_get_plugin_config (self->config, plugin_id);
+  WePluginConfig *row = g_hash_table_lookup (self->stored_plugins, plugin_id);
 
-  if (g_str_equal (plugin_id, "storage-fs") && !json_object_has_member (config, "root"))
-    json_object_set_string_member (config, "root", self->storage_root);
-  if (g_str_equal (plugin_id, "auth-basic") && !json_object_has_member (config, "mode"))
-    json_object_set_string_member (config, "mode", "none");
-  return config;
+  return we_plugin_host_resolve_config (self->host, plugin_id, file,
+                                        row != NULL ? row->config : NULL);
 }
 
 static gchar *
@@ -315,7 +378,7 @@ build_configure_message (WeDaemon *self)
     JsonObject *entry;
     if (info->pillar != WE_PILLAR_STORAGE && info->pillar != WE_PILLAR_ENCODER)
       continue;
-    if (we_config_plugin_is_disabled (self->config, info->id))
+    if (plugin_is_disabled (self, info->id))
       continue;
     entry = json_object_new ();
     json_object_set_string_member (entry, "id", info->id);
@@ -323,6 +386,14 @@ build_configure_message (WeDaemon *self)
     json_array_add_object_element (plugins, entry);
   }
   json_object_set_array_member (msg, "plugins", plugins);
+  {
+    g_auto(GStrv) disabled = disabled_plugins (self);
+    JsonArray *array = json_array_new ();
+
+    for (guint i = 0; disabled[i] != NULL; i++)
+      json_array_add_string_element (array, disabled[i]);
+    json_object_set_array_member (msg, "disabled_plugins", array);
+  }
   return msg;
 }
 
@@ -339,6 +410,14 @@ build_nats_worker_env (WeDaemon *self)
 
   env = g_environ_setenv (env, "WE_PLUGIN_DIR", self->plugin_dir, TRUE);
   env = g_environ_setenv (env, "WE_SCRATCH_DIR", scratch, TRUE);
+  {
+    /* plugins disabled from the dashboard stay off in these workers too */
+    g_auto(GStrv) disabled = disabled_plugins (self);
+    g_autofree gchar *joined = g_strjoinv (",", disabled);
+
+    if (*joined != '\0')
+      env = g_environ_setenv (env, "WE_PLUGINS_DISABLED", joined, TRUE);
+  }
   {
     /* the [secrets] settings, so that workers resolve references as we do */
     static const gchar *const names[][2] = {
@@ -486,6 +565,8 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
     return FALSE;
   if (!seed_profiles (self, error))
     return FALSE;
+  if (!load_stored_plugins (self, error))
+    return FALSE;
 
   /* before any plugin loads: plugins resolve their *_secret_ref keys
    * through it (spec §6.5) */
@@ -496,8 +577,9 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   self->host = we_plugin_host_new ();
   we_plugin_host_set_secrets (self->host, WE_SECRETS (self->secrets));
   we_plugin_host_set_config_func (self->host, plugin_config_cb, self, NULL);
+  set_plugin_defaults (self);
   {
-    g_auto(GStrv) disabled = we_config_get_disabled_plugins (self->config);
+    g_auto(GStrv) disabled = disabled_plugins (self);
 
     /* [plugins] disabled applies to the kernel's own modules too: an
      * auth-basic left in "none" mode must be switchable off */

@@ -238,6 +238,110 @@ test_pillar_filter (Fixture *fx, gconstpointer data)
   assert_refused (fx, "test-storage-b.plugin", WE_PLUGIN_STATE_DISABLED, "disabled by configuration");
 }
 
+/* stored override > config file > embedded defaults, key by key */
+static void
+test_resolve_config (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(JsonObject) file = json_object_new ();
+  g_autoptr(JsonObject) stored = json_object_new ();
+  g_autoptr(JsonObject) defaults = json_object_new ();
+  g_autoptr(JsonObject) a = NULL;
+  g_autoptr(JsonObject) b = NULL;
+  g_autoptr(JsonObject) c = NULL;
+
+  json_object_set_string_member (defaults, "root", "/default");
+  json_object_set_string_member (defaults, "mode", "none");
+  we_plugin_host_set_config_defaults (fx->host, "test-storage-a", defaults);
+  /* copied: changing the caller's object afterwards changes nothing */
+  json_object_set_string_member (defaults, "root", "/changed");
+  json_object_set_string_member (file, "root", "/file");
+  json_object_set_string_member (file, "keep", "from-file");
+  json_object_set_string_member (file, "dropped", "from-file");
+  json_object_set_string_member (stored, "root", "/stored");
+  json_object_set_null_member (stored, "dropped");
+  json_object_set_null_member (stored, "mode");
+
+  a = we_plugin_host_resolve_config (fx->host, "test-storage-a", file, stored);
+  g_assert_cmpstr (json_object_get_string_member (a, "root"), ==, "/stored");
+  g_assert_cmpstr (json_object_get_string_member (a, "keep"), ==, "from-file");
+  g_assert_false (json_object_has_member (a, "dropped"));
+  /* a default removed still fills in: the plugin needs something there */
+  g_assert_cmpstr (json_object_get_string_member (a, "mode"), ==, "none");
+  g_assert_cmpuint (json_object_get_size (a), ==, 3);
+
+  b = we_plugin_host_resolve_config (fx->host, "test-storage-a", file, NULL);
+  g_assert_cmpstr (json_object_get_string_member (b, "root"), ==, "/file");
+  g_assert_cmpstr (json_object_get_string_member (b, "dropped"), ==, "from-file");
+
+  c = we_plugin_host_resolve_config (fx->host, "test-storage-b", NULL, NULL);
+  g_assert_cmpuint (json_object_get_size (c), ==, 0);
+  g_clear_pointer (&c, json_object_unref);
+  c = we_plugin_host_resolve_config (fx->host, "test-storage-a", NULL, NULL);
+  g_assert_cmpstr (json_object_get_string_member (c, "root"), ==, "/default");
+}
+
+/* a fresh instance with another configuration, beside the routed one */
+static void
+test_instantiate (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) config = json_object_new ();
+  g_autoptr(GObject) fresh = NULL;
+  g_autoptr(GObject) disabled = NULL;
+  const gchar *const off[] = { "test-storage-b", NULL };
+  WePluginInfo *info;
+  GObject *loaded;
+
+  we_plugin_host_set_disabled (fx->host, off);
+  we_plugin_host_load_dir (fx->host, WE_TEST_MODULE_DIR, &error);
+  g_assert_no_error (error);
+  g_assert_true (we_plugin_host_is_disabled (fx->host, "test-storage-b"));
+  g_assert_false (we_plugin_host_is_disabled (fx->host, "test-storage-a"));
+  info = we_plugin_host_get_plugin (fx->host, "test-storage-a");
+  loaded = we_plugin_host_get_instance (fx->host, "test-storage-a");
+  /* what the config func gave, before filtering, and when */
+  g_assert_cmpstr (json_object_get_string_member (info->config, "secret"), ==, "hunter2");
+  g_assert_cmpint (info->loaded_at, >, 0);
+
+  json_object_set_string_member (config, "root", "/elsewhere");
+  json_object_set_string_member (config, "undeclared", "x");
+  fresh = we_plugin_host_instantiate (fx->host, "test-storage-a", config, &error);
+  g_assert_no_error (error);
+  g_assert_true (WE_IS_STORAGE (fresh));
+  g_assert_true (fresh != loaded);
+  g_assert_cmpstr (g_object_get_data (fresh, "test-config"), ==, "{\"root\":\"/elsewhere\"}");
+  /* routing still has the loaded one */
+  g_assert_true (we_plugin_host_get_instance (fx->host, "test-storage-a") == loaded);
+
+  /* a plugin disabled at load can still be tried out */
+  disabled = we_plugin_host_instantiate (fx->host, "test-storage-b", config, &error);
+  g_assert_no_error (error);
+  g_assert_true (WE_IS_STORAGE (disabled));
+  g_assert_null (we_plugin_host_get_instance (fx->host, "test-storage-b"));
+
+  g_assert_null (we_plugin_host_instantiate (fx->host, "test-create-fails", NULL, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG);
+  g_clear_error (&error);
+  g_assert_null (we_plugin_host_instantiate (fx->host, "test-wrong-iface", NULL, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_PLG_CRASHED);
+  g_clear_error (&error);
+  g_assert_null (we_plugin_host_instantiate (fx->host, "manifest:test-malformed", NULL, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_PLG_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (we_plugin_host_instantiate (fx->host, "no-such-plugin", NULL, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_PLG_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (we_plugin_config_key_is_secret ("client_secret"));
+  g_assert_true (we_plugin_config_key_is_secret ("Bind_Password"));
+  g_assert_true (we_plugin_config_key_is_secret ("secret_access_key"));
+  g_assert_false (we_plugin_config_key_is_secret ("secret_access_key_ref"));
+  g_assert_false (we_plugin_config_key_is_secret ("client_secret_ref"));
+  g_assert_false (we_plugin_config_key_is_secret ("root"));
+  g_assert_false (we_plugin_config_key_is_secret ("htpasswd"));
+  g_assert_false (we_plugin_config_key_is_secret ("token_file"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -259,6 +363,10 @@ main (int argc, char **argv)
   g_test_add ("/plugin-host/load-manifest-errors", Fixture, NULL, fixture_setup,
               test_load_manifest_errors, fixture_teardown);
   g_test_add ("/plugin-host/routing", Fixture, NULL, fixture_setup, test_routing,
+              fixture_teardown);
+  g_test_add ("/plugin-host/resolve-config", Fixture, NULL, fixture_setup, test_resolve_config,
+              fixture_teardown);
+  g_test_add ("/plugin-host/instantiate", Fixture, NULL, fixture_setup, test_instantiate,
               fixture_teardown);
   rc = g_test_run ();
   remove_marker_dir ();

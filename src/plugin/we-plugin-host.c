@@ -34,6 +34,7 @@ struct _WePluginHost {
   GStrv               disabled_ids;
   gchar              *default_storage_id;
   WeSecrets          *secrets;      /* nullable: handed to create_with_secrets() */
+  GHashTable         *defaults;     /* id → JsonObject: embedded defaults */
 };
 
 G_DEFINE_TYPE (WePluginHost, we_plugin_host, G_TYPE_OBJECT)
@@ -67,6 +68,7 @@ we_plugin_info_free (WePluginInfo *info)
   g_free (info->module_path);
   g_free (info->error);
   g_clear_object (&info->instance);
+  g_clear_pointer (&info->config, json_object_unref);
   g_free (info);
 }
 
@@ -83,6 +85,7 @@ we_plugin_host_finalize (GObject *object)
   g_strfreev (self->disabled_ids);
   g_free (self->default_storage_id);
   g_clear_object (&self->secrets);
+  g_hash_table_unref (self->defaults);
   G_OBJECT_CLASS (we_plugin_host_parent_class)->finalize (object);
 }
 
@@ -97,6 +100,8 @@ we_plugin_host_init (WePluginHost *self)
 {
   self->plugins = g_ptr_array_new_with_free_func ((GDestroyNotify) we_plugin_info_free);
   self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->defaults = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) json_object_unref);
   self->pillar_mask = (1u << WE_PILLAR_LAST) - 1;
 }
 
@@ -148,6 +153,71 @@ we_plugin_host_set_disabled (WePluginHost *self, const gchar * const *ids)
   self->disabled_ids = g_strdupv ((gchar **) ids);
 }
 
+gboolean
+we_plugin_host_is_disabled (WePluginHost *self, const gchar *plugin_id)
+{
+  g_return_val_if_fail (WE_IS_PLUGIN_HOST (self), FALSE);
+  return plugin_id != NULL && self->disabled_ids != NULL &&
+         g_strv_contains ((const gchar * const *) self->disabled_ids, plugin_id);
+}
+
+void
+we_plugin_host_set_config_defaults (WePluginHost *self, const gchar *plugin_id,
+                                    JsonObject *defaults)
+{
+  JsonObject *copy = json_object_new ();
+  g_autoptr(GList) members = NULL;
+
+  g_return_if_fail (WE_IS_PLUGIN_HOST (self));
+  g_return_if_fail (plugin_id != NULL && defaults != NULL);
+  members = json_object_get_members (defaults);
+  for (GList *l = members; l != NULL; l = l->next)
+    json_object_set_member (copy, l->data,
+                            json_node_copy (json_object_get_member (defaults, l->data)));
+  g_hash_table_replace (self->defaults, g_strdup (plugin_id), copy);
+}
+
+static void
+overlay (JsonObject *out, JsonObject *layer)
+{
+  g_autoptr(GList) members = layer != NULL ? json_object_get_members (layer) : NULL;
+
+  for (GList *l = members; l != NULL; l = l->next) {
+    JsonNode *value = json_object_get_member (layer, l->data);
+
+    if (JSON_NODE_HOLDS_NULL (value))
+      json_object_remove_member (out, l->data);
+    else
+      json_object_set_member (out, l->data, json_node_copy (value));
+  }
+}
+
+JsonObject *
+we_plugin_host_resolve_config (WePluginHost *self, const gchar *plugin_id, JsonObject *file_config,
+                               JsonObject *stored_override)
+{
+  JsonObject *out = json_object_new ();
+  JsonObject *defaults;
+  g_autoptr(GList) default_members = NULL;
+
+  g_return_val_if_fail (WE_IS_PLUGIN_HOST (self), out);
+  overlay (out, file_config);
+  /* Key by key, a null removing one: the API stores every key of what the
+   * admin saved, and a null for each one they removed, so this is what they
+   * saved; only a masked secret sent back ("keep it") is left out and so
+   * still comes from the file. */
+  overlay (out, stored_override);
+  defaults = plugin_id != NULL ? g_hash_table_lookup (self->defaults, plugin_id) : NULL;
+  if (defaults != NULL)
+    default_members = json_object_get_members (defaults);
+  for (GList *l = default_members; l != NULL; l = l->next) {
+    if (!json_object_has_member (out, l->data))
+      json_object_set_member (out, l->data,
+                              json_node_copy (json_object_get_member (defaults, l->data)));
+  }
+  return out;
+}
+
 /* Ids end up in URLs, file names, metric names and config keys. */
 static gboolean
 is_safe_name (const gchar *s, gboolean allow_dot)
@@ -192,17 +262,22 @@ refuse (WePluginInfo *info, WePluginState state, WeErrorCode code, GError **erro
   return FALSE;
 }
 
-/* A plain key that looks like it holds a secret ("password", "client_secret",
- * "api_token", …); "*_secret_ref"/"*_token_ref" keys hold references. */
-static gboolean
-key_looks_secret (const gchar *key)
+gboolean
+we_plugin_config_key_is_secret (const gchar *key)
 {
   static const gchar *const endings[] = { "secret", "password", "passwd", "token",
                                           "secret_key", "secret_access_key", "api_key",
                                           "private_key" };
-  g_autofree gchar *lower = g_ascii_strdown (key, -1);
+  g_autofree gchar *lower = NULL;
 
+  g_return_val_if_fail (key != NULL, FALSE);
+  lower = g_ascii_strdown (key, -1);
   if (we_secrets_key_is_ref (lower) || g_str_has_suffix (lower, "_ref"))
+    return FALSE;
+  /* where a secret is kept is no secret: auth-basic's "htpasswd" is the
+   * path of its user file, "*_file" keys name files */
+  if (g_str_equal (lower, "htpasswd") || g_str_has_suffix (lower, "_file") ||
+      g_str_has_suffix (lower, "_path"))
     return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS (endings); i++) {
     if (g_str_has_suffix (lower, endings[i]))
@@ -216,7 +291,7 @@ key_looks_secret (const gchar *key)
  * Reference keys ("*_secret_ref", "*_token_ref") follow the same rule. Only
  * key names are ever logged here, never values: a value may be a secret. */
 static JsonObject *
-filter_config (WePluginInfo *info, const WePluginDescriptor *desc, JsonObject *config)
+filter_config (const gchar *id, const WePluginDescriptor *desc, JsonObject *config)
 {
   JsonObject *filtered = json_object_new ();
   g_autoptr(GList) members = NULL;
@@ -228,14 +303,14 @@ filter_config (WePluginInfo *info, const WePluginDescriptor *desc, JsonObject *c
     const gchar *key = l->data;
     if (desc->config_keys != NULL && g_strv_contains (desc->config_keys, key)) {
       json_object_set_member (filtered, key, json_node_copy (json_object_get_member (config, key)));
-      if (key_looks_secret (key))
+      if (we_plugin_config_key_is_secret (key))
         we_log (G_LOG_LEVEL_WARNING, NULL, NULL,
                 "plugin %s: config key '%s' holds a plaintext secret; a secrets-backend "
                 "reference (a \"_ref\" key, spec §6.5) keeps it out of the configuration",
-                info->id, key);
+                id, key);
     } else {
       we_log (G_LOG_LEVEL_WARNING, NULL, we_error_code_to_string (WE_ERROR_PLG_INVALID_CONFIG),
-              "plugin %s does not know config key '%s'; dropped", info->id, key);
+              "plugin %s does not know config key '%s'; dropped", id, key);
     }
   }
   return filtered;
@@ -260,87 +335,98 @@ id_is_taken (WePluginHost *self, const gchar *id)
   return owner != NULL && owner->state == WE_PLUGIN_STATE_HEALTHY;
 }
 
-static gboolean
-open_and_create (WePluginHost *self, WePluginInfo *info, GError **error)
+/* Opens the module of plugin @id and checks its descriptor against what the
+ * manifest said. Touches no shared state, so a thread may call it. Errors:
+ * WE_ERROR_PLG_DISABLED for a module of another protocol or a newer ABI
+ * (skipped, not broken), other WE_ERROR_PLG_* codes otherwise. */
+static const WePluginDescriptor *
+open_descriptor (const gchar *id, WePillarType pillar, const gchar *module_path, GError **error)
 {
   GModule *module;
   WePluginGetDescriptorFunc get_descriptor = NULL;
   const WePluginDescriptor *desc;
-  GType iface;
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(JsonObject) config = NULL;
-  g_autoptr(JsonObject) filtered = NULL;
-  g_autoptr(GObject) instance = NULL;
 
-  if (!g_file_test (info->module_path, G_FILE_TEST_IS_REGULAR))
-    return refuse (info, WE_PLUGIN_STATE_FAILED, WE_ERROR_PLG_NOT_FOUND, error,
-                   "plugin %s: module %s not found", info->id, info->module_path);
+  if (!g_file_test (module_path, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_NOT_FOUND, "plugin %s: module %s not found", id,
+                 module_path);
+    return NULL;
+  }
 
-  module = g_module_open_full (info->module_path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL,
+  module = g_module_open_full (module_path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL,
                                &local_error);
-  if (module == NULL)
-    return refuse (info, WE_PLUGIN_STATE_FAILED, WE_ERROR_PLG_CRASHED, error,
-                   "plugin %s: cannot open module: %s", info->id, local_error->message);
+  if (module == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_CRASHED, "plugin %s: cannot open module: %s", id,
+                 local_error->message);
+    return NULL;
+  }
 
   if (!g_module_symbol (module, WE_PLUGIN_SYMBOL, (gpointer *) &get_descriptor) ||
       get_descriptor == NULL) {
     g_module_close (module);
-    return refuse (info, WE_PLUGIN_STATE_FAILED, WE_ERROR_PLG_CRASHED, error,
-                   "plugin %s: module exports no %s()", info->id, WE_PLUGIN_SYMBOL);
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_CRASHED, "plugin %s: module exports no %s()", id,
+                 WE_PLUGIN_SYMBOL);
+    return NULL;
   }
 
   desc = get_descriptor ();
   if (desc == NULL) {
     g_module_close (module);
-    return refuse (info, WE_PLUGIN_STATE_FAILED, WE_ERROR_PLG_CRASHED, error,
-                   "plugin %s: module returned no descriptor", info->id);
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_CRASHED, "plugin %s: module returned no descriptor",
+                 id);
+    return NULL;
   }
   /* Checked before anything else in the descriptor is read: a different
    * protocol may lay the struct out differently. */
   if (desc->protocol_version != WE_PLUGIN_PROTOCOL_VERSION) {
     guint32 theirs = desc->protocol_version;
     g_module_close (module);
-    return refuse (info, WE_PLUGIN_STATE_DISABLED, WE_ERROR_PLG_DISABLED, error,
-                   "plugin %s speaks protocol %u, kernel speaks %d; skipped", info->id, theirs,
-                   WE_PLUGIN_PROTOCOL_VERSION);
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_DISABLED,
+                 "plugin %s speaks protocol %u, kernel speaks %d; skipped", id, theirs,
+                 WE_PLUGIN_PROTOCOL_VERSION);
+    return NULL;
   }
   if (desc->abi_minor > WE_PLUGIN_ABI_MINOR) {
     guint32 theirs = desc->abi_minor;
     g_module_close (module);
-    return refuse (info, WE_PLUGIN_STATE_DISABLED, WE_ERROR_PLG_DISABLED, error,
-                   "plugin %s needs ABI %d.%u, kernel provides %d.%d; skipped", info->id,
-                   WE_PLUGIN_PROTOCOL_VERSION, theirs, WE_PLUGIN_PROTOCOL_VERSION,
-                   WE_PLUGIN_ABI_MINOR);
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_DISABLED,
+                 "plugin %s needs ABI %d.%u, kernel provides %d.%d; skipped", id,
+                 WE_PLUGIN_PROTOCOL_VERSION, theirs, WE_PLUGIN_PROTOCOL_VERSION,
+                 WE_PLUGIN_ABI_MINOR);
+    return NULL;
   }
-  if (g_strcmp0 (desc->id, info->id) != 0 || desc->pillar != info->pillar) {
+  if (g_strcmp0 (desc->id, id) != 0 || desc->pillar != pillar) {
     g_autofree gchar *their_id = g_strdup (desc->id);
     const gchar *their_pillar = we_pillar_type_to_string (desc->pillar);
     g_module_close (module);
-    return refuse (info, WE_PLUGIN_STATE_FAILED, WE_ERROR_PLG_INVALID_CONFIG, error,
-                   "plugin %s: module describes itself as %s/%s, manifest says %s/%s",
-                   info->id, their_pillar, their_id ? their_id : "(null)",
-                   we_pillar_type_to_string (info->pillar), info->id);
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                 "plugin %s: module describes itself as %s/%s, manifest says %s/%s", id,
+                 their_pillar, their_id ? their_id : "(null)", we_pillar_type_to_string (pillar),
+                 id);
+    return NULL;
   }
   if (desc->create == NULL && !(desc->abi_minor >= 3 && desc->create_with_secrets != NULL)) {
     g_module_close (module);
-    return refuse (info, WE_PLUGIN_STATE_FAILED, WE_ERROR_PLG_CRASHED, error,
-                   "plugin %s: descriptor has no create()", info->id);
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_CRASHED, "plugin %s: descriptor has no create()",
+                 id);
+    return NULL;
   }
-  if (g_strcmp0 (desc->version, info->version) != 0)
-    g_warning ("plugin %s: manifest version %s differs from module version %s", info->id,
-               info->version, desc->version ? desc->version : "(null)");
 
   /* From here on the module may register static GTypes, which can never be
    * unregistered, so its code must never be unmapped. */
   g_module_make_resident (module);
+  return desc;
+}
 
-  if (info->config_keys == NULL || info->config_keys[0] == NULL) {
-    g_strfreev (info->config_keys);
-    info->config_keys = g_strdupv ((gchar **) desc->config_keys);
-  }
-  if (self->config_func != NULL)
-    config = self->config_func (info->id, self->config_data);
-  filtered = filter_config (info, desc, config);
+/* create() through the descriptor, checked to implement @pillar's interface. */
+static GObject *
+create_instance (WePluginHost *self, const gchar *id, WePillarType pillar,
+                 const WePluginDescriptor *desc, JsonObject *config, GError **error)
+{
+  g_autoptr(JsonObject) filtered = filter_config (id, desc, config);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GObject) instance = NULL;
+  GType iface;
 
   /* ABI 1.3 modules may take the secrets backend and resolve their
    * "*_secret_ref" keys themselves when they need the secret */
@@ -348,18 +434,58 @@ open_and_create (WePluginHost *self, WePluginInfo *info, GError **error)
     instance = desc->create_with_secrets (filtered, self->secrets, &local_error);
   else
     instance = desc->create (filtered, &local_error);
-  if (instance == NULL)
-    return refuse (info, WE_PLUGIN_STATE_FAILED, WE_ERROR_PLG_INVALID_CONFIG, error,
-                   "plugin %s: %s", info->id,
-                   local_error ? local_error->message : "create() failed without a reason");
-  iface = we_pillar_type_get_gtype (info->pillar);
-  if (!G_TYPE_CHECK_INSTANCE_TYPE (instance, iface))
-    return refuse (info, WE_PLUGIN_STATE_FAILED, WE_ERROR_PLG_CRASHED, error,
-                   "plugin %s: instance of %s does not implement %s", info->id,
-                   G_OBJECT_TYPE_NAME (instance), g_type_name (iface));
+  if (instance == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG, "plugin %s: %s", id,
+                 local_error ? local_error->message : "create() failed without a reason");
+    return NULL;
+  }
+  iface = we_pillar_type_get_gtype (pillar);
+  if (!G_TYPE_CHECK_INSTANCE_TYPE (instance, iface)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_CRASHED,
+                 "plugin %s: instance of %s does not implement %s", id,
+                 G_OBJECT_TYPE_NAME (instance), g_type_name (iface));
+    return NULL;
+  }
+  return g_steal_pointer (&instance);
+}
 
-  info->instance = g_steal_pointer (&instance);
+static gboolean
+open_and_create (WePluginHost *self, WePluginInfo *info, GError **error)
+{
+  const WePluginDescriptor *desc;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonObject) config = NULL;
+  GObject *instance;
+
+  desc = open_descriptor (info->id, info->pillar, info->module_path, &local_error);
+  if (desc == NULL)
+    return refuse (info,
+                   g_error_matches (local_error, WE_ERROR, WE_ERROR_PLG_DISABLED)
+                       ? WE_PLUGIN_STATE_DISABLED : WE_PLUGIN_STATE_FAILED,
+                   (WeErrorCode) local_error->code, error, "%s", local_error->message);
+  if (g_strcmp0 (desc->version, info->version) != 0)
+    g_warning ("plugin %s: manifest version %s differs from module version %s", info->id,
+               info->version, desc->version ? desc->version : "(null)");
+
+  if (info->config_keys == NULL || info->config_keys[0] == NULL) {
+    g_strfreev (info->config_keys);
+    info->config_keys = g_strdupv ((gchar **) desc->config_keys);
+  }
+  if (self->config_func != NULL)
+    config = self->config_func (info->id, self->config_data);
+  /* remembered so the Plugins page can tell whether what is configured now
+   * differs from what this instance runs with */
+  g_clear_pointer (&info->config, json_object_unref);
+  info->config = config != NULL ? json_object_ref (config) : json_object_new ();
+
+  instance = create_instance (self, info->id, info->pillar, desc, config, &local_error);
+  if (instance == NULL)
+    return refuse (info, WE_PLUGIN_STATE_FAILED, (WeErrorCode) local_error->code, error, "%s",
+                   local_error->message);
+
+  info->instance = instance;
   info->state = WE_PLUGIN_STATE_HEALTHY;
+  info->loaded_at = g_get_real_time ();
   g_clear_pointer (&info->error, g_free);
   g_info ("plugin %s %s (%s) loaded from %s", info->id, info->version,
           we_pillar_type_to_string (info->pillar), info->module_path);
@@ -587,6 +713,27 @@ we_plugin_host_get_instance (WePluginHost *self, const gchar *id)
   if (info == NULL || info->state != WE_PLUGIN_STATE_HEALTHY)
     return NULL;
   return info->instance;
+}
+
+GObject *
+we_plugin_host_instantiate (WePluginHost *self, const gchar *plugin_id, JsonObject *config,
+                            GError **error)
+{
+  WePluginInfo *info;
+  const WePluginDescriptor *desc;
+
+  g_return_val_if_fail (WE_IS_PLUGIN_HOST (self), NULL);
+  info = we_plugin_host_get_plugin (self, plugin_id);
+  /* a manifest that never named a pillar or a module has nothing to open */
+  if (info == NULL || info->pillar >= WE_PILLAR_LAST || info->module_path == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_NOT_FOUND, "plugin %s not found or unusable",
+                 plugin_id != NULL ? plugin_id : "(null)");
+    return NULL;
+  }
+  desc = open_descriptor (info->id, info->pillar, info->module_path, error);
+  if (desc == NULL)
+    return NULL;
+  return create_instance (self, info->id, info->pillar, desc, config, error);
 }
 
 /* ---- routing (spec §6.4) ---- */

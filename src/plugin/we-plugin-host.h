@@ -34,7 +34,19 @@ typedef struct {
   GObject      *instance;      /* NULL unless healthy */
   gint          priority;      /* lower first when several could serve;
                                 * manifest key Priority, default 100 */
+  JsonObject   *config;        /* (nullable) what the config func gave it at
+                                * load, before filtering to its keys */
+  gint64        loaded_at;     /* unix µs it became healthy; 0: never */
 } WePluginInfo;
+
+/* What the API shows instead of the value of a secret-looking key, and
+ * accepts back as "keep the value there is". */
+#define WE_PLUGIN_SECRET_PLACEHOLDER "********"
+
+/* TRUE for a plain key that looks like it holds a secret ("password",
+ * "client_secret", "api_token", …); "*_ref" keys hold references to the
+ * secrets backend (spec §6.5) and are not secrets themselves. */
+gboolean we_plugin_config_key_is_secret (const gchar *key);
 
 /* Supplies a plugin's configuration. Returns: (transfer full) (nullable) */
 typedef JsonObject *(*WePluginConfigFunc) (const gchar *plugin_id,
@@ -63,6 +75,22 @@ void           we_plugin_host_set_pillar_filter (WePluginHost *self,
  * disabled without opening their modules. Call before loading. */
 void           we_plugin_host_set_disabled   (WePluginHost        *self,
                                               const gchar * const *ids);
+/* Embedded defaults of a plugin: fill whatever neither the stored override
+ * nor the config file sets. @defaults is copied. Call before loading. */
+void           we_plugin_host_set_config_defaults (WePluginHost *self,
+                                                   const gchar  *plugin_id,
+                                                   JsonObject   *defaults);
+/* The effective configuration: @file_config (nullable), then
+ * @stored_override (nullable) key by key on top, where a null member removes
+ * the key; then the embedded defaults fill what is missing.
+ * Returns: (transfer full) */
+JsonObject    *we_plugin_host_resolve_config (WePluginHost *self,
+                                              const gchar  *plugin_id,
+                                              JsonObject   *file_config,
+                                              JsonObject   *stored_override);
+/* TRUE when @plugin_id was in the we_plugin_host_set_disabled() list. */
+gboolean       we_plugin_host_is_disabled    (WePluginHost *self,
+                                              const gchar  *plugin_id);
 /* Loads every "*.plugin" manifest in @dir and its sub-folders up to three
  * levels deep (so a build tree's plugins/<pillar>/<name>/ works as a plugin
  * dir), in sorted path order: the first healthy module of an id wins.
@@ -84,6 +112,17 @@ WePluginInfo  *we_plugin_host_get_plugin     (WePluginHost *self,
 /* Returns: (transfer none) (nullable): the healthy instance */
 GObject       *we_plugin_host_get_instance   (WePluginHost *self,
                                               const gchar  *id);
+
+/* A fresh instance of the module behind @plugin_id, created with @config
+ * (filtered to the module's keys, secrets backend as at load), owned by the
+ * caller and unknown to routing: for trying out a configuration. Opens the
+ * module when loading never did. Blocks (a plugin's create() may reach the
+ * network): call it from a thread, once loading is done.
+ * Returns: (transfer full) (nullable) */
+GObject       *we_plugin_host_instantiate    (WePluginHost *self,
+                                              const gchar  *plugin_id,
+                                              JsonObject   *config,
+                                              GError      **error);
 
 /* Routing (spec §6.4). All return (transfer none) (nullable). */
 WeStorage     *we_plugin_host_storage_for_url (WePluginHost *self,

@@ -41,6 +41,7 @@ typedef struct {
   gchar      *started_at;
   gint64      pid;
   JsonObject *capabilities;
+  JsonObject *resources;         /* the host's load from the last heartbeat, nullable */
   guint       slots_total;
   guint       slots_free;
   gboolean    reported_draining;
@@ -192,6 +193,7 @@ nats_worker_free (NatsWorker *w)
   g_free (w->version);
   g_free (w->started_at);
   g_clear_pointer (&w->capabilities, json_object_unref);
+  g_clear_pointer (&w->resources, json_object_unref);
   g_hash_table_unref (w->reported);
   g_hash_table_unref (w->claiming);
   g_free (w);
@@ -1041,6 +1043,32 @@ set_string (gchar **field, const gchar *value)
   }
 }
 
+/* A heartbeat's "resources" (docs/api.md "Workers"): only the figures the
+ * API shows, numbers in their range; anything else is dropped. */
+static JsonObject *
+heartbeat_resources (JsonObject *in)
+{
+  static const gchar *const pcts[] = { "cpu_pct", "mem_pct", "disk_pct" };
+  JsonObject *out;
+
+  if (in == NULL)
+    return NULL;
+  out = json_object_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (pcts); i++) {
+    JsonNode *n = json_object_get_member (in, pcts[i]);
+
+    if (n != NULL && JSON_NODE_HOLDS_VALUE (n) &&
+        (json_node_get_value_type (n) == G_TYPE_DOUBLE ||
+         json_node_get_value_type (n) == G_TYPE_INT64))
+      json_object_set_double_member (out, pcts[i], CLAMP (json_node_get_double (n), 0, 100));
+  }
+  if (!json_object_has_member (out, "cpu_pct") || !json_object_has_member (out, "mem_pct")) {
+    json_object_unref (out);
+    return NULL;
+  }
+  return out;
+}
+
 static void
 on_heartbeat (GObject *target, WeNatsMsg *msg)
 {
@@ -1100,6 +1128,8 @@ on_heartbeat (GObject *target, WeNatsMsg *msg)
     g_clear_pointer (&w->capabilities, json_object_unref);
     w->capabilities = json_object_ref (caps);
   }
+  g_clear_pointer (&w->resources, json_object_unref);
+  w->resources = heartbeat_resources (we_json_get_object (hb, "resources"));
   w->slots_total = (guint) CLAMP (we_json_get_int (hb, "slots_total", 1), 0, 1024);
   w->slots_free = (guint) CLAMP (we_json_get_int (hb, "slots_free", 0), 0, w->slots_total);
   w->reported_draining = we_json_get_bool (hb, "draining", FALSE);
@@ -1838,6 +1868,8 @@ we_queue_nats_list_workers (WeQueue *queue)
     json_object_set_int_member (obj, "slots_total", w->slots_total);
     json_object_set_int_member (obj, "slots_free",
                                 w->online && !worker_is_draining (w) ? worker_free (self, w) : 0);
+    if (w->resources != NULL && w->online)
+      json_object_set_object_member (obj, "resources", json_object_ref (w->resources));
     if (w->capabilities != NULL)
       json_object_set_object_member (obj, "capabilities", json_object_deep_copy (w->capabilities));
     else

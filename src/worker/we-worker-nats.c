@@ -10,6 +10,7 @@
 #include "common/we-json.h"
 #include "common/we-job.h"
 #include "common/we-log.h"
+#include "common/we-sysinfo.h"
 #include "common/we-worker-protocol.h"
 #include "queue/we-nats.h"
 #include "secrets/we-secrets-router.h"
@@ -95,6 +96,7 @@ struct _WeWorkerNats {
   gchar           *started_at;
   gchar           *hostname;
   gchar           *ip_address;
+  WeCpuSample      cpu;       /* the last heartbeat's, for this one's CPU use */
 
   WeWorker        *worker;
   JsonObject      *capabilities;
@@ -822,6 +824,17 @@ send_heartbeat (WeWorkerNats *self, gboolean leaving)
   json_object_set_array_member (hb, "task_ids", task_ids);
   json_object_set_array_member (hb, "tasks", tasks);
   json_object_set_string_member (hb, "started_at", self->started_at);
+  /* the host's load for the dashboard (docs/api.md "Workers"); /proc and
+   * statvfs answer from the kernel's memory, so this does not block */
+  {
+    WeSysinfo info;
+    g_autoptr(GError) sys_error = NULL;
+
+    if (we_sysinfo_read (self->scratch_dir, &self->cpu, &info, &sys_error))
+      json_object_set_object_member (hb, "resources", we_sysinfo_to_json (&info));
+    else
+      g_debug ("heartbeat: %s", sys_error->message);
+  }
   if (leaving)
     json_object_set_boolean_member (hb, "leaving", TRUE);
   subject = g_strconcat (WE_NATS_HEARTBEAT_PREFIX, self->worker_id, NULL);

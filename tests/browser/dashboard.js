@@ -171,8 +171,11 @@ async function watchStatus(page, selector, want, seen) {
   throw new Error(selector + ' did not reach ' + want + ' (saw ' + seen.join(',') + ')');
 }
 
+// Against the viewport we asked for: a mobile viewport (isMobile) widens
+// itself to whatever overflows, so innerWidth alone would always agree.
 async function noOverflow(page) {
-  return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+  const w = page.viewportSize().width;
+  return page.evaluate((w) => document.documentElement.scrollWidth <= w + 1 && window.innerWidth <= w + 1, w);
 }
 
 // --oidc USER: the single sign-on button, the provider's own login and

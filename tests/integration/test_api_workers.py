@@ -242,10 +242,12 @@ class StoreOnlyWorkers(WorkerHelpers, wetest.DaemonTestCase):
     @classmethod
     def setUpClass(cls):
         first = wetest.Daemon(workers=3).start()
-        deadline = time.time() + 20
+        deadline = time.time() + 20 * wetest.TIME_FACTOR
         rows = []
+        # a worker's row may be written before its capability probe has
+        # reported: wait for the probed rows, which the test reads back
         while time.time() < deadline and len(rows) < 3:
-            rows = first.sql("SELECT id FROM workers")
+            rows = first.sql("SELECT id FROM workers WHERE capabilities LIKE '%video_codecs%'")
             time.sleep(0.2)
         first.stop()
         assert len(rows) == 3, rows

@@ -175,9 +175,11 @@ class Ws(wetest.DaemonTestCase):
         for a, b in zip(stamps, stamps[1:]):
             self.assertLess(b - a, 1.5 * SLACK)
         d = dash[-1]
-        self.assertEqual(set(d), {"jobs_24h", "active_jobs", "workers", "recent_jobs", "time"})
+        self.assertEqual(set(d), {"jobs_24h", "active_jobs", "workers", "recent_jobs", "time",
+                                  "system", "health"})
         self.assertEqual(set(d["jobs_24h"]), {"total", "completed", "failed", "cancelled",
-                                              "queued", "processing"})
+                                              "queued", "processing", "avg_processing_s",
+                                              "succeeded_pct"})
         self.assertEqual(set(d["workers"]), {"total", "online", "busy", "draining", "offline"})
         self.assertGreaterEqual(d["workers"]["online"], 1)
         self.assertLessEqual(len(d["recent_jobs"]), 10)

@@ -77,19 +77,37 @@ export interface RequestOptions {
   /** a 401 is this call's own business, not a reason to end the session */
   keepSession?: boolean;
   signal?: AbortSignal;
+  /** extra request headers (e.g. Idempotency-Key) */
+  headers?: Record<string, string>;
 }
 
-async function toError(res: Response): Promise<ApiError> {
+/** The §11 envelope of a failed response's body as an ApiError (a generic
+ * one when the body is not an envelope). */
+export function envelopeError(status: number, text: string, statusText: string): ApiError {
   try {
-    const env = (await res.json()) as Partial<ErrorEnvelope>;
+    const env = JSON.parse(text) as Partial<ErrorEnvelope>;
     if (env.error && typeof env.error.code === 'string') {
       const e = env.error;
-      return new ApiError(res.status, e.code, e.message, e.details, e.request_id);
+      return new ApiError(status, e.code, e.message, e.details, e.request_id);
     }
   } catch {
     // not JSON: fall through to a generic error
   }
-  return new ApiError(res.status, `HTTP-${res.status}`, res.statusText || `HTTP ${res.status}`);
+  return new ApiError(status, `HTTP-${status}`, statusText || `HTTP ${status}`);
+}
+
+async function toError(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => '');
+  return envelopeError(res.status, text, res.statusText);
+}
+
+/** The session's credentials as request headers, for the few calls that
+ * cannot go through request() (XMLHttpRequest uploads with progress). */
+export function authHeaders(): Record<string, string> {
+  const h: Record<string, string> = { 'X-Requested-With': 'XMLHttpRequest' };
+  const auth = authorization(loadCredentials());
+  if (auth) h.Authorization = auth;
+  return h;
 }
 
 let refreshing: Promise<boolean> | null = null;
@@ -127,7 +145,11 @@ async function refresh(): Promise<boolean> {
 export async function request<T>(path: string, opts: RequestOptions = {}, retried = false): Promise<T> {
   // X-Requested-With: a script's request, which should get its 401 without
   // a WWW-Authenticate challenge (that would open the browser's own dialog)
-  const headers: Record<string, string> = { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' };
+  const headers: Record<string, string> = {
+    ...opts.headers,
+    Accept: 'application/json',
+    'X-Requested-With': 'XMLHttpRequest',
+  };
   const auth = opts.anonymous ? null : authorization(loadCredentials());
   if (auth) headers.Authorization = auth;
   let body: BodyInit | undefined;

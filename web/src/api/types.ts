@@ -134,11 +134,30 @@ export interface DashboardSnapshot {
     cancelled: number;
     queued: number;
     processing: number;
+    /** mean finished_at - started_at of the completed ones; null when none */
+    avg_processing_s?: number | null;
+    /** completed of completed + failed; null when none finished */
+    succeeded_pct?: number | null;
   };
   active_jobs: number;
   workers: { total: number; online: number; busy: number; draining: number; offline: number };
   recent_jobs: Job[];
   time: string;
+  /** the kernel's host (docs/api.md "WebSocket"); absent when /proc is unreadable */
+  system?: {
+    cpu_pct?: number;
+    mem_pct?: number;
+    mem_used_bytes?: number;
+    mem_total_bytes?: number;
+    disk_pct?: number;
+    load1?: number;
+    cores?: number;
+  };
+  health?: {
+    database?: { ok?: boolean; latency_ms?: number; backend?: string };
+    queue?: { ok?: boolean; kind?: string };
+    plugins?: { healthy?: number; degraded?: number; failed?: number; disabled?: number };
+  };
 }
 
 /** The §11 error envelope. */

@@ -1,7 +1,10 @@
 import { Activity, Server } from 'lucide-react';
+import { useEffect } from 'react';
 import { Link } from 'react-router-dom';
-import type { DashboardSnapshot } from '../api/types';
+import type { OpsSnapshot } from '../api/ops';
 import { useTopic } from '../api/ws';
+import { HealthCard, JobStats, ResourceCharts } from '../components/ops/DashboardOps';
+import { record } from '../components/ops/metrics';
 import { formatDate, shortId } from '../components/format';
 import { ProgressBar, StatusBadge } from '../components/Status';
 import { useI18n } from '../i18n';
@@ -17,7 +20,21 @@ function Stat({ label, value, testid }: { label: string; value: number; testid: 
 
 export function Dashboard() {
   const { t, locale } = useI18n();
-  const snap = useTopic<DashboardSnapshot>('dashboard');
+  const snap = useTopic<OpsSnapshot>('dashboard');
+
+  // each tick is a sample of the resource charts (kept across page visits)
+  useEffect(() => {
+    if (!snap) return;
+    const t = Date.parse(snap.time);
+    record('dashboard', snap, {
+      t: Number.isNaN(t) ? Date.now() : t,
+      cpu: snap.system?.cpu_pct,
+      mem: snap.system?.mem_pct,
+      online: snap.workers.online + snap.workers.draining, // connected: draining ones too
+      busy: snap.workers.busy,
+      active: snap.active_jobs,
+    });
+  }, [snap]);
 
   return (
     <div className="page">
@@ -42,7 +59,9 @@ export function Dashboard() {
               <Stat label={t('status.failed')} value={snap.jobs_24h.failed} testid="stat-failed" />
               <Stat label={t('status.cancelled')} value={snap.jobs_24h.cancelled} testid="stat-cancelled" />
             </div>
+            <JobStats snap={snap} />
           </section>
+          <HealthCard snap={snap} />
           <section className="card">
             <h2>
               <Server size={18} aria-hidden /> {t('dash.workers')}
@@ -55,6 +74,7 @@ export function Dashboard() {
               <Stat label={t('dash.offline')} value={snap.workers.offline} testid="workers-offline" />
             </div>
           </section>
+          <ResourceCharts snap={snap} />
           <section className="card">
             <h2>{t('dash.recent')}</h2>
             <div className="table-wrap">

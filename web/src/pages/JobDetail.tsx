@@ -1,44 +1,36 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { ArrowLeft, Ban, Download, RotateCcw, Workflow } from 'lucide-react';
-import { useEffect, useState } from 'react';
-import { Link, useNavigate, useParams } from 'react-router-dom';
-import { api, download, FINISHED, type Job, type Task } from '../api';
+import { ArrowLeft, Ban, RotateCcw, Trash2, X } from 'lucide-react';
+import { lazy, Suspense, useEffect, useRef, useState } from 'react';
+import { Link, useLocation, useNavigate, useParams } from 'react-router-dom';
+import { api, ApiError, FINISHED, type Job, type JobStatus, type Task } from '../api';
+import { detailApi } from '../api/detail';
 import { useTopic } from '../api/ws';
 import { Can } from '../auth/Can';
-import { formatBytes, formatDate, formatDuration } from '../components/format';
+import { formatDate, formatDuration } from '../components/format';
+import { Artifacts } from '../components/job/Artifacts';
+import { LogView, PipelineView } from '../components/job/TaskPanels';
+import { TasksTable, type TaskPanel } from '../components/job/TasksTable';
+import { taskSpans } from '../components/job/taskTimes';
+import { Timeline } from '../components/job/Timeline';
 import { QueryError } from '../components/QueryError';
-import { ProgressBar, StatusBadge, TaskStatus } from '../components/Status';
-import { reportError } from '../errors/tracker';
+import { ProgressBar, StatusBadge } from '../components/Status';
 import { useI18n } from '../i18n';
+import '../styles/detail.css';
 
-// same-origin path: download_url is built from the service's public_url,
-// which need not be the address this browser reached it at
-function outputPath(jobId: string, name: string): string {
-  return `/v1/jobs/${encodeURIComponent(jobId)}/outputs/${name.split('/').map(encodeURIComponent).join('/')}`;
+// the player and its libraries load only when a finished job has something
+// to play: hls.js and dash.js are chunks of their own below that
+const Player = lazy(() => import('../components/player/Player'));
+
+interface Toast {
+  kind: 'ok' | 'error';
+  text: string;
+  code?: string;
 }
 
-function PipelineView({ jobId, task }: { jobId: string; task: Task }) {
-  const { t } = useI18n();
-  const q = useQuery({ queryKey: ['pipeline', jobId, task.id, task.attempt_count], queryFn: () => api.pipeline(jobId, task.id), retry: false });
-  if (q.isPending) return <p className="muted">{t('common.loading')}</p>;
-  if (q.error) return <p className="muted">{t('job.noPipeline')}</p>;
-  return (
-    <div className="pipelines" data-testid="pipeline">
-      {q.data.pipelines.map((p) => (
-        <div key={p.stage} className="pipeline">
-          <div className="pipeline-stage">{p.stage}</div>
-          <div className="pipeline-flow">
-            {p.launch.split(' ! ').map((el, i) => (
-              <span key={i} className="element" title={el}>
-                {el.split(' ')[0]}
-              </span>
-            ))}
-          </div>
-          <pre className="mono small">{p.command}</pre>
-        </div>
-      ))}
-    </div>
-  );
+function errorToast(e: unknown): Toast {
+  if (e instanceof ApiError)
+    return { kind: 'error', text: e.details ? `${e.message}: ${e.details}` : e.message, code: e.code };
+  return { kind: 'error', text: e instanceof Error ? e.message : String(e) };
 }
 
 export function JobDetail() {
@@ -46,8 +38,13 @@ export function JobDetail() {
   const { t, locale } = useI18n();
   const qc = useQueryClient();
   const navigate = useNavigate();
-  const [pipelineTask, setPipelineTask] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const location = useLocation();
+  const [panel, setPanel] = useState<TaskPanel>(null);
+  const [toast, setToast] = useState<Toast | null>(null);
+  const [busyTask, setBusyTask] = useState<string | null>(null);
+  // when this page saw each status live (stitching and uploading have no
+  // events of their own)
+  const [seen, setSeen] = useState<Partial<Record<JobStatus, string>>>({});
 
   const jobQ = useQuery({ queryKey: ['job', id], queryFn: () => api.job(id) });
   const liveJob = useTopic<Job>(`job:${id}`);
@@ -56,11 +53,33 @@ export function JobDetail() {
     liveJob && (!jobQ.data || (liveJob.updated_at ?? '') >= (jobQ.data.updated_at ?? '')) ? liveJob : jobQ.data;
   const finished = job ? FINISHED.has(job.status) : false;
 
+  const lastStatus = useRef<string | null>(null);
+  useEffect(() => {
+    lastStatus.current = null;
+    setSeen({});
+    setPanel(null);
+    // a job retried from its predecessor's page says so
+    setToast((location.state as { toast?: Toast } | null)?.toast ?? null);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [id]);
+  useEffect(() => {
+    if (!job || job.id !== id || lastStatus.current === job.status) return;
+    lastStatus.current = job.status;
+    const at = job.updated_at ?? new Date().toISOString();
+    setSeen((s) => (s[job.status] ? s : { ...s, [job.status]: at }));
+  }, [job, id]);
+
   const tasksQ = useQuery({
     queryKey: ['tasks', id],
     queryFn: () => api.tasks(id),
     enabled: !!job,
     // tasks have no topic of their own: poll while the job runs
+    refetchInterval: finished ? false : 2000,
+  });
+  const eventsQ = useQuery({
+    queryKey: ['events', id],
+    queryFn: () => detailApi.events(id),
+    enabled: !!job,
     refetchInterval: finished ? false : 2000,
   });
   const outputsQ = useQuery({
@@ -69,29 +88,59 @@ export function JobDetail() {
     enabled: job?.status === 'completed',
   });
 
-  // one last task refresh when the job finishes
+  // one last refresh when the job finishes
   useEffect(() => {
-    if (finished) void qc.invalidateQueries({ queryKey: ['tasks', id] });
+    if (!finished) return;
+    void qc.invalidateQueries({ queryKey: ['tasks', id] });
+    void qc.invalidateQueries({ queryKey: ['events', id] });
   }, [finished, id, qc]);
 
   const cancel = useMutation({
     mutationFn: () => api.cancel(id),
     onSuccess: (j) => qc.setQueryData(['job', id], j),
+    onError: (e) => setToast(errorToast(e)),
   });
   const retry = useMutation({
     mutationFn: () => api.retry(id),
     onSuccess: (j) => {
-      setNotice(t('job.retried', { id: j.id }));
-      navigate(`/jobs/${j.id}`);
+      navigate(`/jobs/${j.id}`, { state: { toast: { kind: 'ok', text: t('job.retried', { id: j.id }) } } });
     },
+    onError: (e) => setToast(errorToast(e)),
+  });
+  const remove = useMutation({
+    mutationFn: () => detailApi.remove(id),
+    onSuccess: () => {
+      qc.removeQueries({ queryKey: ['job', id] });
+      void qc.invalidateQueries({ queryKey: ['jobs'] });
+      navigate('/jobs');
+    },
+    onError: (e) => setToast(errorToast(e)),
+  });
+  const taskRetry = useMutation({
+    mutationFn: ({ task, requeue }: { task: Task; requeue: boolean }) => detailApi.retryTask(id, task.id, requeue),
+    onMutate: ({ task }) => setBusyTask(task.id),
+    onSettled: () => setBusyTask(null),
+    onSuccess: (r, { requeue }) => {
+      setToast({
+        kind: 'ok',
+        text: t(requeue ? 'detail.tasks.requeued' : 'detail.tasks.retried', { n: r.task.sequence_index }),
+      });
+      qc.setQueryData(['job', id], r.job);
+      void qc.invalidateQueries({ queryKey: ['tasks', id] });
+      void qc.invalidateQueries({ queryKey: ['events', id] });
+    },
+    onError: (e) => setToast(errorToast(e)),
   });
 
   if (jobQ.error) return <QueryError error={jobQ.error} retry={() => void jobQ.refetch()} />;
   if (!job) return <p className="muted">{t('common.loading')}</p>;
 
-  const mutationError = cancel.error ?? retry.error;
+  const tasks = tasksQ.data?.tasks ?? [];
+  const events = eventsQ.data?.events ?? [];
+  const panelTask = panel ? tasks.find((x) => x.id === panel.taskId) : undefined;
+  const outputs = outputsQ.data?.outputs ?? [];
   return (
-    <div className="page" data-testid="job-detail" data-job-id={job.id} data-status={job.status}>
+    <div className="page job-page" data-testid="job-detail" data-job-id={job.id} data-status={job.status}>
       <Link to="/jobs" className="back">
         <ArrowLeft size={16} aria-hidden /> {t('job.back')}
       </Link>
@@ -116,9 +165,28 @@ export function JobDetail() {
             <RotateCcw size={16} aria-hidden /> {t('job.retry')}
           </button>
         </Can>
+        <Can action="job.delete">
+          <button
+            className="button danger"
+            onClick={() => window.confirm(t('detail.deleteConfirm')) && remove.mutate()}
+            disabled={remove.isPending}
+            data-testid="job-delete"
+          >
+            <Trash2 size={16} aria-hidden /> {t('detail.delete')}
+          </button>
+        </Can>
       </div>
-      {notice && <div className="notice">{notice}</div>}
-      {mutationError && <QueryError error={mutationError} />}
+      {toast && (
+        <div className={`toast ${toast.kind}`} role={toast.kind === 'error' ? 'alert' : 'status'} data-testid="toast" data-kind={toast.kind} data-code={toast.code ?? ''}>
+          <span>
+            {toast.code && <span className="mono">{toast.code} </span>}
+            {toast.text}
+          </span>
+          <button className="icon-button" onClick={() => setToast(null)} aria-label={t('detail.close')}>
+            <X size={14} aria-hidden />
+          </button>
+        </div>
+      )}
       <section className="card">
         <ProgressBar
           pct={job.progress_pct}
@@ -129,7 +197,7 @@ export function JobDetail() {
           }${job.status === 'processing' && job.speed ? ` · ${t('job.speed', { speed: job.speed.toFixed(1) })}` : ''}`}
         />
         {job.error_code && (
-          <div className="alert" role="alert">
+          <div className="alert" role="alert" data-testid="job-error" data-code={job.error_code}>
             {t('job.error', { code: job.error_code, message: job.error_message ?? '' })}
           </div>
         )}
@@ -144,103 +212,54 @@ export function JobDetail() {
           <dd>{formatDate(job.created_at, locale)}</dd>
           <dt>{t('job.finished')}</dt>
           <dd>{formatDate(job.finished_at, locale)}</dd>
+          {job.retry_of && (
+            <>
+              <dt>{t('detail.retryOf')}</dt>
+              <dd className="mono ellipsis">
+                <Link to={`/jobs/${job.retry_of}`}>{job.retry_of}</Link>
+              </dd>
+            </>
+          )}
         </dl>
+      </section>
+      {job.status === 'completed' && outputs.length > 0 && (
+        <section className="card">
+          <h2>{t('detail.player.title')}</h2>
+          <Suspense fallback={<p className="muted">{t('common.loading')}</p>}>
+            <Player jobId={job.id} outputs={outputs} />
+          </Suspense>
+        </section>
+      )}
+      <section className="card">
+        <h2>{t('detail.timeline.title')}</h2>
+        {eventsQ.error ? <QueryError error={eventsQ.error} /> : <Timeline status={job.status} events={events} seen={seen} />}
       </section>
       <section className="card">
         <h2>{t('job.tasks')}</h2>
         {tasksQ.error ? (
           <QueryError error={tasksQ.error} />
         ) : (
-          <div className="table-wrap">
-            <table data-testid="tasks-table">
-              <thead>
-                <tr>
-                  <th>#</th>
-                  <th>{t('col.kind')}</th>
-                  <th>{t('col.status')}</th>
-                  <th>{t('col.progress')}</th>
-                  <th className="hide-narrow">{t('col.worker')}</th>
-                  <th className="hide-narrow">{t('col.attempts')}</th>
-                  <Can action="job.debug">
-                    <th>{t('job.pipeline')}</th>
-                  </Can>
-                </tr>
-              </thead>
-              <tbody>
-                {(tasksQ.data?.tasks ?? []).map((task) => (
-                  <tr key={task.id} data-task-id={task.id}>
-                    <td>{task.sequence_index}</td>
-                    <td>{task.kind}</td>
-                    <td data-task-status={task.status}>
-                      <TaskStatus status={task.status} />
-                    </td>
-                    <td>
-                      <ProgressBar pct={task.progress_pct} />
-                    </td>
-                    <td className="hide-narrow">{task.assigned_worker_id ?? '–'}</td>
-                    <td className="hide-narrow">
-                      {task.attempt_count}/{task.max_attempts}
-                    </td>
-                    <Can action="job.debug">
-                      <td>
-                        <button
-                          className="icon-button"
-                          title={t('job.showPipeline')}
-                          aria-pressed={pipelineTask === task.id}
-                          onClick={() => setPipelineTask((p) => (p === task.id ? null : task.id))}
-                        >
-                          <Workflow size={16} aria-hidden />
-                          <span className="sr-only">{t('job.showPipeline')}</span>
-                        </button>
-                      </td>
-                    </Can>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <TasksTable
+            tasks={tasks}
+            jobStatus={job.status}
+            spans={taskSpans(events)}
+            panel={panel}
+            setPanel={setPanel}
+            onRetry={(task, requeue) => taskRetry.mutate({ task, requeue })}
+            busyTask={busyTask}
+          />
         )}
-        {pipelineTask && tasksQ.data && (
-          <PipelineView jobId={job.id} task={tasksQ.data.tasks.find((x) => x.id === pipelineTask) ?? tasksQ.data.tasks[0]!} />
+        {panel && panelTask && panel.kind === 'pipeline' && (
+          <PipelineView jobId={job.id} task={panelTask} onClose={() => setPanel(null)} />
         )}
+        {panel && panelTask && panel.kind === 'logs' && <LogView jobId={job.id} task={panelTask} onClose={() => setPanel(null)} />}
       </section>
       <section className="card">
         <h2>{t('job.outputs')}</h2>
-        {!outputsQ.data || outputsQ.data.outputs.length === 0 ? (
+        {outputs.length === 0 ? (
           <p className="muted">{t('job.noOutputs')}</p>
         ) : (
-          <div className="table-wrap">
-            <table data-testid="outputs-table">
-              <thead>
-                <tr>
-                  <th>{t('col.name')}</th>
-                  <th className="hide-narrow">{t('col.type')}</th>
-                  <th>{t('col.size')}</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {outputsQ.data.outputs.map((o) => (
-                  <tr key={o.name}>
-                    <td className="mono ellipsis">{o.name}</td>
-                    <td className="hide-narrow">{o.type}</td>
-                    <td>{formatBytes(o.size_bytes, locale)}</td>
-                    <td>
-                      <button
-                        className="icon-button"
-                        title={t('job.download')}
-                        onClick={() => download(outputPath(job.id, o.name), o.name).catch((e: unknown) => reportError(e, 'warning'))}
-                        data-testid="output-download"
-                      >
-                        <Download size={16} aria-hidden />
-                        <span className="sr-only">{t('job.download')}</span>
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Artifacts jobId={job.id} outputs={outputs} onError={(e) => setToast(errorToast(e))} />
         )}
       </section>
     </div>

@@ -1,9 +1,10 @@
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
-import { ChevronLeft, ChevronRight, Search } from 'lucide-react';
+import { ChevronLeft, ChevronRight, Plus, Search } from 'lucide-react';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { api, JOB_STATUSES, type Job, type JobStatus } from '../api';
 import { useTopicEvents } from '../api/ws';
+import { Can } from '../auth/Can';
 import { formatDate, formatDuration, shortId } from '../components/format';
 import { ProgressBar, StatusBadge } from '../components/Status';
 import { QueryError } from '../components/QueryError';
@@ -80,6 +81,13 @@ export function Jobs() {
     <div className="page">
       <div className="page-head">
         <h1>{t('jobs.title')}</h1>
+        <span className="spacer" />
+        <Can action="job.create">
+          <Link to="/jobs/new" className="button primary" data-testid="jobs-new">
+            <Plus size={16} aria-hidden />
+            {t('wizard.newJob')}
+          </Link>
+        </Can>
       </div>
       <div className="toolbar">
         <label className="search">

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Every page of the web dashboard, in headless Chromium against a real
+webencoded with real workers and a finished job: as an admin and as a
+viewer, at 1280x800 and on a 390x844 phone, and as an admin in each of
+the five locales. No page may log a console error or make a request that
+fails, scroll sideways, stay "loading", or show a message key instead of
+its text; pages an admin may see show their heading to the admin, and
+the admin-only ones show the viewer the forbidden notice instead.
+Screenshots of every page at both sizes go to WE_SCREENSHOT_DIR."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+import wetest  # noqa: E402
+import test_dashboard  # noqa: E402  (harness checks, users, the daemon set-up)
+
+ADMIN = test_dashboard.ADMIN
+USERS = test_dashboard.USERS
+
+
+class Pages(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        test_dashboard.check_harness()
+        test_dashboard.Dashboard.setUpClass.__func__(cls)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def test_every_page(self):
+        r = self.d.post("/v1/jobs", {"source_url": self.source, "profile": "720p_h264"},
+                        headers=ADMIN)
+        self.assertEqual(r.status, 201, r.body)
+        job_id = r.json()["id"]
+        deadline = time.time() + 240 * wetest.TIME_FACTOR
+        while True:
+            job = self.d.get("/v1/jobs/" + job_id, headers=ADMIN).json()
+            if job["status"] in ("completed", "failed", "cancelled") or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(job["status"], "completed", (job, self.d.tail(30)))
+        workers = self.d.get("/v1/workers", headers=ADMIN).json()["workers"]
+        self.assertTrue(workers)
+        profile = self.d.get("/v1/profiles", headers=ADMIN).json()["profiles"][0]["id"]
+        routes = [
+            ["dashboard", "/", "viewer"],
+            ["jobs", "/jobs", "viewer"],
+            ["new-job", "/jobs/new", "operator"],
+            ["job-detail", "/jobs/" + job["id"], "viewer"],
+            ["workers", "/workers", "viewer"],
+            ["worker-detail", "/workers/" + urllib.parse.quote(workers[0]["id"], safe=""),
+             "viewer"],
+            ["profiles", "/settings/profiles", "viewer"],
+            ["profile-new", "/settings/profiles/new", "admin"],
+            ["profile-edit", "/settings/profiles/" + profile, "viewer"],
+            ["plugins", "/settings/plugins", "admin"],
+            ["audit", "/settings/audit", "admin"],
+            ["errors", "/settings/errors", "admin"],
+            ["not-found", "/no/such/page", "viewer"],
+        ]
+        out = subprocess.run(
+            ["node", os.path.join(HERE, "web-pages.js"),
+             "--base", "http://127.0.0.1:%d" % self.d.port,
+             "--admin", "ada:" + USERS["ada"][0], "--viewer", "vic:" + USERS["vic"][0],
+             "--shots", self.shots, "--routes", json.dumps(routes)],
+            capture_output=True, text=True, timeout=600 * wetest.TIME_FACTOR)
+        sys.stderr.write(out.stderr)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        report = json.loads(out.stdout)
+        print("screenshots in %s" % self.shots, file=sys.stderr)
+        self.assertNotIn("error", report, report.get("error"))
+        least = {name: who for name, _, who in routes}
+        problems = []
+        for v in report["visits"]:
+            where = "%s %s" % (v["label"], v.get("route", v["name"]))
+            if v["console_errors"]:
+                problems.append("%s: console errors %s" % (where, v["console_errors"]))
+            if v["http_errors"]:
+                problems.append("%s: failed requests %s" % (where, v["http_errors"]))
+            if v["name"] == "(between pages)":
+                continue
+            if v.get("overflow"):
+                problems.append("%s: scrolls sideways (%d px)" % (where, v["scroll_width"]))
+            if v.get("still_loading"):
+                problems.append("%s: still loading" % where)
+            if v.get("ws_not_open"):
+                problems.append("%s: live connection not open" % where)
+            if v.get("key_shown"):
+                problems.append("%s: shows the message key %s" % (where, v["key_shown"]))
+            viewer = v["label"].startswith("viewer")
+            if v["name"] != "not-found":
+                if viewer and least[v["name"]] != "viewer":
+                    if not v["forbidden"]:
+                        problems.append("%s: a viewer is not told it is forbidden" % where)
+                elif not v["h1"]:
+                    problems.append("%s: no heading" % where)
+                elif v["forbidden"]:
+                    problems.append("%s: forbidden for a role that may see it" % where)
+        self.assertEqual(problems, [], "\n".join(problems))
+        self.assertEqual(len(report["visits"]), 8 * len(routes))
+        names = {os.path.basename(s) for s in report["screenshots"]}
+        for name, _, _ in routes:
+            for size in ("desktop", "phone"):
+                self.assertIn("%s-%s.png" % (size, name), names)
+
+
+if __name__ == "__main__":
+    unittest.main()
