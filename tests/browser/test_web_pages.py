@@ -66,6 +66,8 @@ class Pages(unittest.TestCase):
             ["plugins", "/settings/plugins", "admin"],
             ["audit", "/settings/audit", "admin"],
             ["errors", "/settings/errors", "admin"],
+            ["webhooks", "/settings/webhooks", "admin"],
+            ["tokens", "/settings/tokens", "admin"],
             ["not-found", "/no/such/page", "viewer"],
         ]
         out = subprocess.run(

@@ -20,6 +20,9 @@ const WorkerDetail = lazy(() => import('./pages/WorkerDetail').then((m) => ({ de
 const Plugins = lazy(() => import('./pages/Plugins').then((m) => ({ default: m.Plugins })));
 const Audit = lazy(() => import('./pages/Audit').then((m) => ({ default: m.Audit })));
 const ErrorEvents = lazy(() => import('./pages/ErrorEvents').then((m) => ({ default: m.ErrorEvents })));
+const Webhooks = lazy(() => import('./pages/Webhooks').then((m) => ({ default: m.Webhooks })));
+const WebhookDetail = lazy(() => import('./pages/WebhookDetail').then((m) => ({ default: m.WebhookDetail })));
+const Tokens = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.Tokens })));
 
 function NotFound() {
   const t = useT();
@@ -51,6 +54,9 @@ function Routed() {
             <Route path="/settings/plugins" element={<Plugins />} />
             <Route path="/settings/audit" element={<Audit />} />
             <Route path="/settings/errors" element={<ErrorEvents />} />
+            <Route path="/settings/webhooks" element={<Webhooks />} />
+            <Route path="/settings/webhooks/:id" element={<WebhookDetail />} />
+            <Route path="/settings/tokens" element={<Tokens />} />
             <Route path="/login" element={<Navigate to="/" replace />} />
             <Route path="*" element={<NotFound />} />
           </Routes>

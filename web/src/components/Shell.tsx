@@ -1,7 +1,7 @@
 // The app shell: sidebar navigation (a drawer on narrow screens), top bar
 // with the user, role, connection state, locale switcher and logout.
 
-import { Bug, LayoutDashboard, ListVideo, LogOut, Menu, Plug, ScrollText, Server, SlidersHorizontal, Wifi, WifiOff } from 'lucide-react';
+import { Bug, KeyRound, LayoutDashboard, ListVideo, LogOut, Menu, Plug, ScrollText, Server, SlidersHorizontal, Webhook, Wifi, WifiOff } from 'lucide-react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { NavLink, useLocation } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext';
@@ -76,6 +76,16 @@ export function Shell({ children }: { children: ReactNode }) {
           <Can action="error.read">
             <NavLink to="/settings/errors">
               <Bug size={18} aria-hidden /> {t('nav.errors')}
+            </NavLink>
+          </Can>
+          <Can action="webhook.read">
+            <NavLink to="/settings/webhooks">
+              <Webhook size={18} aria-hidden /> {t('settings.nav.webhooks')}
+            </NavLink>
+          </Can>
+          <Can action="token.read">
+            <NavLink to="/settings/tokens">
+              <KeyRound size={18} aria-hidden /> {t('settings.nav.tokens')}
             </NavLink>
           </Can>
         </nav>

@@ -1,6 +1,7 @@
 import type { Messages } from './en';
 import detail from './de/detail';
 import ops from './de/ops';
+import settings from './de/settings';
 import wizard from './de/wizard';
 
 const de: Messages = {
@@ -99,5 +100,6 @@ const de: Messages = {
   ...detail,
   ...wizard,
   ...ops,
+  ...settings,
 };
 export default de;

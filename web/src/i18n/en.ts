@@ -2,6 +2,7 @@
 // must translate every key (their type is Messages), checked by tsc.
 import detail from './en/detail';
 import ops from './en/ops';
+import settings from './en/settings';
 import wizard from './en/wizard';
 
 const en = {
@@ -100,6 +101,7 @@ const en = {
   ...detail,
   ...wizard,
   ...ops,
+  ...settings,
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -1,6 +1,7 @@
 import type { Messages } from './en';
 import detail from './es/detail';
 import ops from './es/ops';
+import settings from './es/settings';
 import wizard from './es/wizard';
 
 const es: Messages = {
@@ -99,5 +100,6 @@ const es: Messages = {
   ...detail,
   ...wizard,
   ...ops,
+  ...settings,
 };
 export default es;

@@ -1,6 +1,7 @@
 import type { Messages } from './en';
 import detail from './fr/detail';
 import ops from './fr/ops';
+import settings from './fr/settings';
 import wizard from './fr/wizard';
 
 const fr: Messages = {
@@ -99,5 +100,6 @@ const fr: Messages = {
   ...detail,
   ...wizard,
   ...ops,
+  ...settings,
 };
 export default fr;

@@ -1,6 +1,7 @@
 import type { Messages } from './en';
 import detail from './ja/detail';
 import ops from './ja/ops';
+import settings from './ja/settings';
 import wizard from './ja/wizard';
 
 const ja: Messages = {
@@ -99,5 +100,6 @@ const ja: Messages = {
   ...detail,
   ...wizard,
   ...ops,
+  ...settings,
 };
 export default ja;
