@@ -16,6 +16,9 @@ if [ ! -f "$builddir/build.ninja" ]; then
   CC=clang meson setup "$builddir" -Dlibfuzzer=true -Dgst_elements=disabled \
     -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false >/dev/null
 fi
+# an existing build directory regenerates first, so that the targets read
+# below include any added since it was set up
+ninja -C "$builddir" build.ninja >/dev/null
 targets=$(meson introspect "$builddir" --targets |
   python3 -c 'import json,sys; print(" ".join(t["filename"][0] for t in json.load(sys.stdin) if t["name"].startswith("fuzz-")))')
 # shellcheck disable=SC2086
