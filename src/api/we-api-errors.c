@@ -38,6 +38,7 @@ is_secret_key (const gchar *key)
   static const gchar *const words[] = { "token", "password", "passwd", "secret",
                                         "authorization", "cookie", "apikey", "api_key",
                                         "api-key", "credential", "private_key", "session",
+                                        "passphrase", "stream_key",
                                         NULL };
   g_autofree gchar *lower = g_ascii_strdown (key, -1);
 
@@ -52,20 +53,24 @@ is_secret_key (const gchar *key)
 static gchar *
 redact_text (const gchar *text)
 {
-  static GRegex *auth, *param;
+  static GRegex *auth, *param, *stream_key;
   static gsize once;
 
   if (g_once_init_enter (&once)) {
     auth = g_regex_new ("\\b(bearer|basic)\\s+[A-Za-z0-9._~+/=-]+", G_REGEX_CASELESS, 0,
                         NULL);
-    param = g_regex_new ("\\b([A-Za-z_]*(?:token|password|passwd|secret|api_?key)[A-Za-z_]*|code)"
+    param = g_regex_new ("\\b([A-Za-z_]*(?:token|password|passwd|passphrase|secret|api_?key)[A-Za-z_]*|code)"
                          "=[^&\\s\"']+", G_REGEX_CASELESS, 0, NULL);
+    /* stream keys (src/core/we-stream-keys.h), e.g. in a copied ingest URL */
+    stream_key = g_regex_new ("\\bwe_live_[A-Za-z0-9]+", 0, 0, NULL);
     g_once_init_leave (&once, 1);
   }
   {
     g_autofree gchar *step = g_regex_replace (auth, text, -1, 0, "\\1 " REDACTED, 0, NULL);
+    g_autofree gchar *keys = g_regex_replace_literal (stream_key, step != NULL ? step : "", -1,
+                                                      0, "we_live_" REDACTED, 0, NULL);
 
-    return g_regex_replace (param, step != NULL ? step : "", -1, 0, "\\1=" REDACTED, 0, NULL);
+    return g_regex_replace (param, keys != NULL ? keys : "", -1, 0, "\\1=" REDACTED, 0, NULL);
   }
 }
 

@@ -52,6 +52,15 @@ void we_api_plugins_enable      (WeApiRequest *request);
 void we_api_plugins_disable     (WeApiRequest *request);
 void we_api_plugins_test        (WeApiRequest *request);
 
+/* we-api-streams.c: live streams and their ingest credentials */
+void we_api_streams_list       (WeApiRequest *request);
+void we_api_streams_create     (WeApiRequest *request);
+void we_api_streams_get        (WeApiRequest *request);
+void we_api_streams_update     (WeApiRequest *request);
+void we_api_streams_delete     (WeApiRequest *request);
+void we_api_streams_rotate_key (WeApiRequest *request);
+void we_api_streams_reveal_key (WeApiRequest *request);
+void we_api_streams_stats      (WeApiRequest *request);
 
 /* The upload route streams its body: set up when the headers arrive. */
 void we_api_upload_early    (WeApiServer       *server,

@@ -50,6 +50,9 @@ struct _WeConfig {
   gchar     *dbus_bus;
   gchar     *web_dir;
   guint      error_reports_per_min;
+  gchar     *live_public_host;
+  guint16    live_rtmp_port;
+  guint16    live_srt_port;
   guint      dbus_job_linger_s;
 };
 
@@ -86,6 +89,7 @@ we_config_finalize (GObject *object)
   g_free (self->secrets_vault_token_env);
   g_free (self->dbus_bus);
   g_free (self->web_dir);
+  g_free (self->live_public_host);
   g_free (self->secrets_vault_namespace);
   g_free (self->secrets_vault_ca_file);
   G_OBJECT_CLASS (we_config_parent_class)->finalize (object);
@@ -301,6 +305,21 @@ we_config_new (const gchar *path, gchar **env, GError **error)
                   100000, &v, error))
     return NULL;
   self->error_reports_per_min = (guint) v;
+  /* what POST /v1/streams tells publishers to connect to (the ingest
+   * servers may sit behind NAT or a load balancer, so it is not derived
+   * from where they listen) */
+  self->live_public_host = pick_string (self, "WE_LIVE_PUBLIC_HOST", "live", "public_host", NULL);
+  if (!pick_uint (self, "WE_LIVE_RTMP_PORT", "live", "rtmp_port", 1935, 65535, &v, error))
+    return NULL;
+  self->live_rtmp_port = (guint16) v;
+  if (!pick_uint (self, "WE_LIVE_SRT_PORT", "live", "srt_port", 10080, 65535, &v, error))
+    return NULL;
+  self->live_srt_port = (guint16) v;
+  if (self->live_rtmp_port == 0 || self->live_srt_port == 0) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_SYS_INTERNAL,
+                         "configuration live/rtmp_port and live/srt_port must not be 0");
+    return NULL;
+  }
   self->web_dir = pick_string (self, "WE_WEB_DIR", "api", "web_dir", NULL);
   if (self->web_dir == NULL)
     self->web_dir = default_web_dir ();
@@ -327,6 +346,9 @@ const gchar *we_config_get_log_format (WeConfig *self) { return self->log_format
 const gchar *we_config_get_dbus_bus (WeConfig *self) { return self->dbus_bus; }
 const gchar *we_config_get_web_dir (WeConfig *self) { return self->web_dir; }
 guint we_config_get_error_reports_per_min (WeConfig *self) { return self->error_reports_per_min; }
+const gchar *we_config_get_live_public_host (WeConfig *self) { return self->live_public_host; }
+guint16 we_config_get_live_rtmp_port (WeConfig *self) { return self->live_rtmp_port; }
+guint16 we_config_get_live_srt_port (WeConfig *self) { return self->live_srt_port; }
 guint        we_config_get_dbus_job_linger_s (WeConfig *self) { return self->dbus_job_linger_s; }
 guint we_config_get_worker_count (WeConfig *self) { return self->worker_count; }
 const gchar *we_config_get_worker_binary (WeConfig *self) { return self->worker_binary; }

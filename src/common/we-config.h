@@ -55,6 +55,13 @@ const gchar *we_config_get_web_dir       (WeConfig *self);
 /* WE_ERROR_REPORTS_PER_MIN / [security] error_reports_per_min (default 30):
  * POST /v1/errors calls per client address per minute; 0 = no limit */
 guint        we_config_get_error_reports_per_min (WeConfig *self);
+/* Live ingest as publishers see it (POST /v1/streams "ingest"):
+ * WE_LIVE_PUBLIC_HOST / [live] public_host (default: the host the API was
+ * reached at), WE_LIVE_RTMP_PORT / [live] rtmp_port (1935) and
+ * WE_LIVE_SRT_PORT / [live] srt_port (10080) */
+const gchar *we_config_get_live_public_host (WeConfig *self);
+guint16      we_config_get_live_rtmp_port   (WeConfig *self);
+guint16      we_config_get_live_srt_port    (WeConfig *self);
 /* WE_DBUS_JOB_LINGER_S / [dbus] job_linger_s (600): how long a finished
  * job's D-Bus object stays exported */
 guint        we_config_get_dbus_job_linger_s (WeConfig *self);

@@ -3,6 +3,7 @@
 
 #include <json-glib/json-glib.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Set once at startup before any thread exists; read-only afterwards. */
@@ -50,6 +51,34 @@ level_rank (GLogLevelFlags level)
   }
 }
 
+/* Stream keys ("we_live_" + base62, src/core/we-stream-keys.h) can reach a
+ * message inside an ingest URL or a publish name: whatever logged it, the
+ * record keeps the prefix and masks the rest. Returns: (transfer full)
+ * (nullable): the masked copy, NULL when @message holds no key */
+static gchar *
+mask_stream_keys (const gchar *message)
+{
+  static const gchar prefix[] = "we_live_";
+  const gchar *hit = message != NULL ? strstr (message, prefix) : NULL;
+  GString *out;
+
+  if (hit == NULL)
+    return NULL;
+  out = g_string_new (NULL);
+  while (hit != NULL) {
+    const gchar *end = hit + strlen (prefix);
+
+    g_string_append_len (out, message, end - message);
+    while (g_ascii_isalnum (*end))
+      end++;
+    g_string_append (out, "[REDACTED]");
+    message = end;
+    hit = strstr (message, prefix);
+  }
+  g_string_append (out, message);
+  return g_string_free (out, FALSE);
+}
+
 static GLogWriterOutput
 we_log_writer (GLogLevelFlags log_level, const GLogField *fields, gsize n_fields,
                gpointer user_data)
@@ -60,6 +89,7 @@ we_log_writer (GLogLevelFlags log_level, const GLogField *fields, gsize n_fields
   g_autoptr(GDateTime) now = NULL;
   g_autofree gchar *ts = NULL;
   const gchar *message = NULL, *domain = NULL, *corr = NULL, *code = NULL;
+  g_autofree gchar *masked = NULL;
 
   if (level_rank (log_level) < level_rank (log_conf.threshold) &&
       !(log_level & G_LOG_FLAG_FATAL)) {
@@ -81,6 +111,10 @@ we_log_writer (GLogLevelFlags log_level, const GLogField *fields, gsize n_fields
     else if (g_strcmp0 (fields[i].key, "ERROR_CODE") == 0)
       code = fields[i].value;
   }
+
+  masked = mask_stream_keys (message);
+  if (masked != NULL)
+    message = masked;
 
   now = g_date_time_new_now_utc ();
   ts = g_date_time_format_iso8601 (now);

@@ -31,6 +31,14 @@ static const WeRbacPolicy policies[] = {
   { "plugin.read",     WE_ROLE_ADMIN,    "plugin" },
   { "plugin.update",   WE_ROLE_ADMIN,    "plugin" },
   { "plugin.test",     WE_ROLE_ADMIN,    "plugin" },
+  /* live streams (§19.5: operators create and edit streams); reading never
+   * shows a key, rotating and revealing show one to the operator who asks */
+  { "stream.read",     WE_ROLE_VIEWER,   "stream" },
+  { "stream.create",   WE_ROLE_OPERATOR, "stream" },
+  { "stream.update",   WE_ROLE_OPERATOR, "stream" },
+  { "stream.delete",   WE_ROLE_OPERATOR, "stream" },
+  { "stream.rotate",   WE_ROLE_OPERATOR, "stream" },
+  { "stream.reveal",   WE_ROLE_OPERATOR, "stream" },
   /* a ticket for the dashboard WebSocket (and the upgrade itself); each
    * subscription is then checked against job.read / worker.read */
   { "ws.ticket",       WE_ROLE_VIEWER,   "session" },

@@ -2842,6 +2842,391 @@ we_store_pg_error_event_set_resolved (WeStore *store, const gchar *id, gboolean 
   return TRUE;
 }
 
+/* --- live streams ------------------------------------------------------------------------ */
+
+#define STREAM_COLUMNS                                                                 \
+  "id, user_id, title, description, key_hash, key_sealed, key_hint, "                 \
+  "srt_passphrase_sealed, play_name, is_live, current_session_id, archive_enabled, "  \
+  "record, latency_mode, ladder_profile_id, archive_vod_job_id, last_stats::text, "   \
+  "started_at, ended_at, created_at, updated_at"
+
+static WeStream *
+stream_from_row (const PGresult *res, gint row)
+{
+  WeStream *s = we_stream_new ();
+
+  s->id = col_text (res, row, 0);
+  s->user_id = col_text (res, row, 1);
+  s->title = col_text (res, row, 2);
+  s->description = col_text (res, row, 3);
+  s->key_hash = col_text (res, row, 4);
+  s->key_sealed = col_text (res, row, 5);
+  s->key_hint = col_text (res, row, 6);
+  s->srt_passphrase_sealed = col_text (res, row, 7);
+  s->play_name = col_text (res, row, 8);
+  s->is_live = col_bool (res, row, 9);
+  s->current_session_id = col_text (res, row, 10);
+  s->archive_enabled = col_bool (res, row, 11);
+  s->record = col_bool (res, row, 12);
+  s->latency_mode = col_text (res, row, 13);
+  s->ladder_profile_id = col_text (res, row, 14);
+  s->archive_vod_job_id = col_text (res, row, 15);
+  s->last_stats = col_text (res, row, 16);
+  s->started_at = col_int64 (res, row, 17);
+  s->ended_at = col_int64 (res, row, 18);
+  s->created_at = col_int64 (res, row, 19);
+  s->updated_at = col_int64 (res, row, 20);
+  return s;
+}
+
+/* The members every write sets, title to ended_at in STREAM_COLUMNS order. */
+static void
+param_stream_body (Params *p, const WeStream *s)
+{
+  param_text (p, s->title);
+  param_text (p, s->description);
+  param_text (p, s->key_hash);
+  param_text (p, s->key_sealed);
+  param_text (p, s->key_hint);
+  param_text (p, s->srt_passphrase_sealed);
+  param_text (p, s->play_name);
+  param_bool (p, s->is_live);
+  param_text (p, s->current_session_id);
+  param_bool (p, s->archive_enabled);
+  param_bool (p, s->record);
+  param_text (p, s->latency_mode);
+  param_text (p, s->ladder_profile_id);
+  param_text (p, s->archive_vod_job_id);
+  param_text (p, s->last_stats);
+  param_positive_or_null (p, s->started_at);
+  param_positive_or_null (p, s->ended_at);
+}
+
+/* A UNIQUE failure on streams is a key hash or play name someone has. */
+static gboolean
+stream_write_error (const gchar *sqlstate, GError **error_local, const WeStream *s,
+                    GError **error)
+{
+  if (g_str_equal (sqlstate, SQLSTATE_UNIQUE_VIOLATION)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_STR_KEY_CONFLICT,
+                 "stream %s: its key or play name is already in use", s->id);
+    return FALSE;
+  }
+  if (g_str_equal (sqlstate, SQLSTATE_FOREIGN_KEY_VIOLATION)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "stream %s: archive job %s not found",
+                 s->id, s->archive_vod_job_id != NULL ? s->archive_vod_job_id : "");
+    return FALSE;
+  }
+  g_propagate_error (error, g_steal_pointer (error_local));
+  return FALSE;
+}
+
+static const Statement stmt_stream_create = {
+  "stream_create",
+  "INSERT INTO streams (id, user_id, title, description, key_hash, key_sealed, key_hint, "
+  "srt_passphrase_sealed, play_name, is_live, current_session_id, archive_enabled, record, "
+  "latency_mode, ladder_profile_id, archive_vod_job_id, last_stats, started_at, ended_at, "
+  "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+  "$14, $15, $16, $17::jsonb, $18, $19, $20, $21)",
+  FALSE
+};
+
+static gboolean
+we_store_pg_stream_create (WeStore *store, WeStream *stream, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(GError) error_local = NULL;
+  gchar sqlstate[6] = "";
+
+  if (c == NULL)
+    return FALSE;
+  if (stream->created_at == 0)
+    stream->created_at = g_get_real_time ();
+  stream->updated_at = stream->created_at;
+  param_text (&p, stream->id);
+  param_text (&p, stream->user_id);
+  param_stream_body (&p, stream);
+  param_int64 (&p, stream->created_at);
+  param_int64 (&p, stream->updated_at);
+  res = pg_query_state (c, &stmt_stream_create, &p, "storing stream", NULL, sqlstate,
+                        &error_local);
+  if (res != NULL)
+    return TRUE;
+  return stream_write_error (sqlstate, &error_local, stream, error);
+}
+
+static const Statement stmt_stream_get = {
+  "stream_get", "SELECT " STREAM_COLUMNS " FROM streams WHERE id = $1", TRUE
+};
+
+static const Statement stmt_stream_get_by_key_hash = {
+  "stream_get_by_key_hash", "SELECT " STREAM_COLUMNS " FROM streams WHERE key_hash = $1", TRUE
+};
+
+static WeStream *
+stream_get_by (WeStorePg *self, const Statement *stmt, const gchar *value, const gchar *name,
+               GError **error)
+{
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, value);
+  res = pg_query (c, stmt, &p, "reading stream", NULL, error);
+  if (res == NULL)
+    return NULL;
+  if (PQntuples (res) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "stream %s not found", name);
+    return NULL;
+  }
+  return stream_from_row (res, 0);
+}
+
+static WeStream *
+we_store_pg_stream_get (WeStore *store, const gchar *id, GError **error)
+{
+  return stream_get_by (WE_STORE_PG (store), &stmt_stream_get, id, id, error);
+}
+
+static WeStream *
+we_store_pg_stream_get_by_key_hash (WeStore *store, const gchar *key_hash, GError **error)
+{
+  /* never name a key hash: it is no secret, but nothing to show either */
+  return stream_get_by (WE_STORE_PG (store), &stmt_stream_get_by_key_hash, key_hash,
+                        "with that key", error);
+}
+
+/* NULL members match everything: one statement serves every filter */
+#define STREAM_WHERE                                                                   \
+  " WHERE ($1::text IS NULL OR user_id = $1::text) "                                  \
+  "AND ($2::boolean IS NULL OR is_live = $2::boolean)"
+
+static const Statement stmt_stream_count = {
+  "stream_count", "SELECT COUNT(*) FROM streams" STREAM_WHERE, TRUE
+};
+
+static const Statement stmt_stream_list = {
+  "stream_list",
+  "SELECT " STREAM_COLUMNS " FROM streams" STREAM_WHERE
+  " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+  TRUE
+};
+
+static void
+param_stream_filter (Params *p, const WeStreamFilter *filter)
+{
+  param_text (p, filter->user_id);
+  if (filter->live < 0)
+    param_null (p);
+  else
+    param_bool (p, filter->live != 0);
+}
+
+static GPtrArray *
+stream_list_leased (PgConn *c, const WeStreamFilter *filter, guint *total, GError **error)
+{
+  g_autoptr(GPtrArray) streams = g_ptr_array_new_with_free_func ((GDestroyNotify) we_stream_free);
+  g_auto(Params) pc = { 0 };
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) count = NULL;
+  g_autoptr(PGresult) res = NULL;
+
+  param_stream_filter (&pc, filter);
+  count = pg_query (c, &stmt_stream_count, &pc, "counting streams", NULL, error);
+  if (count == NULL)
+    return NULL;
+  if (total != NULL)
+    *total = (guint) col_int64 (count, 0, 0);
+  param_stream_filter (&p, filter);
+  param_int64 (&p, filter->limit == 0 ? 50 : MIN (filter->limit, 500));
+  param_int64 (&p, filter->offset);
+  res = pg_query (c, &stmt_stream_list, &p, "listing streams", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++)
+    g_ptr_array_add (streams, stream_from_row (res, row));
+  return g_steal_pointer (&streams);
+}
+
+static GPtrArray *
+we_store_pg_stream_list (WeStore *store, const WeStreamFilter *filter, guint *total,
+                         GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  GPtrArray *streams;
+
+  if (c == NULL)
+    return NULL;
+  /* one snapshot, so the total and the page agree */
+  if (!pg_begin (c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error)) {
+    g_prefix_error (error, "listing streams: ");
+    return NULL;
+  }
+  streams = stream_list_leased (c, filter, total, error);
+  if (streams == NULL)
+    return NULL;
+  if (!pg_commit (c, error)) {
+    g_ptr_array_unref (streams);
+    return NULL;
+  }
+  return streams;
+}
+
+static const Statement stmt_stream_update = {
+  "stream_update",
+  "UPDATE streams SET title = $2, description = $3, key_hash = $4, key_sealed = $5, "
+  "key_hint = $6, srt_passphrase_sealed = $7, play_name = $8, is_live = $9, "
+  "current_session_id = $10, archive_enabled = $11, record = $12, latency_mode = $13, "
+  "ladder_profile_id = $14, archive_vod_job_id = $15, last_stats = $16::jsonb, "
+  "started_at = $17, ended_at = $18, updated_at = $19 WHERE id = $1",
+  FALSE
+};
+
+static gboolean
+we_store_pg_stream_update (WeStore *store, WeStream *stream, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(GError) error_local = NULL;
+  gchar sqlstate[6] = "";
+
+  if (c == NULL)
+    return FALSE;
+  stream->updated_at = MAX (g_get_real_time (), stream->created_at);
+  param_text (&p, stream->id);
+  param_stream_body (&p, stream);
+  param_int64 (&p, stream->updated_at);
+  res = pg_query_state (c, &stmt_stream_update, &p, "updating stream", NULL, sqlstate,
+                        &error_local);
+  if (res == NULL)
+    return stream_write_error (sqlstate, &error_local, stream, error);
+  if (affected_none (res)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "stream %s not found", stream->id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static const Statement stmt_stream_delete = {
+  "stream_delete", "DELETE FROM streams WHERE id = $1", FALSE
+};
+
+static gboolean
+we_store_pg_stream_delete (WeStore *store, const gchar *id, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  /* stream_sessions goes with it: ON DELETE CASCADE */
+  param_text (&p, id);
+  res = pg_query (c, &stmt_stream_delete, &p, "deleting stream", NULL, error);
+  if (res == NULL)
+    return FALSE;
+  if (affected_none (res)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "stream %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static const Statement stmt_stream_session_put = {
+  "stream_session_put",
+  "INSERT INTO stream_sessions (id, stream_id, protocol, remote_addr, started_at, ended_at, "
+  "end_reason, bytes_in) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+  "ON CONFLICT (id) DO UPDATE SET protocol = excluded.protocol, "
+  "remote_addr = excluded.remote_addr, started_at = excluded.started_at, "
+  "ended_at = excluded.ended_at, end_reason = excluded.end_reason, "
+  "bytes_in = excluded.bytes_in",
+  FALSE
+};
+
+static gboolean
+we_store_pg_stream_session_put (WeStore *store, const WeStreamSession *session,
+                                GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(GError) error_local = NULL;
+  gchar sqlstate[6] = "";
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, session->id);
+  param_text (&p, session->stream_id);
+  param_text (&p, session->protocol);
+  param_text (&p, session->remote_addr);
+  param_int64 (&p, session->started_at != 0 ? session->started_at : g_get_real_time ());
+  param_positive_or_null (&p, session->ended_at);
+  param_text (&p, session->end_reason);
+  param_int64 (&p, session->bytes_in);
+  res = pg_query_state (c, &stmt_stream_session_put, &p, "storing stream session", NULL,
+                        sqlstate, &error_local);
+  if (res != NULL)
+    return TRUE;
+  if (g_str_equal (sqlstate, SQLSTATE_FOREIGN_KEY_VIOLATION)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "stream %s not found",
+                 session->stream_id);
+    return FALSE;
+  }
+  g_propagate_error (error, g_steal_pointer (&error_local));
+  return FALSE;
+}
+
+static const Statement stmt_stream_session_list = {
+  "stream_session_list",
+  "SELECT id, stream_id, protocol, remote_addr, started_at, ended_at, end_reason, bytes_in "
+  "FROM stream_sessions WHERE stream_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+  TRUE
+};
+
+static GPtrArray *
+we_store_pg_stream_session_list (WeStore *store, const gchar *stream_id, guint limit,
+                                 GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_autoptr(GPtrArray) sessions =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_stream_session_free);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, stream_id);
+  param_int64 (&p, limit == 0 ? 50 : MIN (limit, 500));
+  res = pg_query (c, &stmt_stream_session_list, &p, "listing stream sessions", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++) {
+    WeStreamSession *s = we_stream_session_new ();
+
+    s->id = col_text (res, row, 0);
+    s->stream_id = col_text (res, row, 1);
+    s->protocol = col_text (res, row, 2);
+    s->remote_addr = col_text (res, row, 3);
+    s->started_at = col_int64 (res, row, 4);
+    s->ended_at = col_int64 (res, row, 5);
+    s->end_reason = col_text (res, row, 6);
+    s->bytes_in = col_int64 (res, row, 7);
+    g_ptr_array_add (sessions, s);
+  }
+  return g_steal_pointer (&sessions);
+}
+
 /* --- migrations ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -3232,4 +3617,12 @@ we_store_pg_iface_init (WeStoreInterface *iface)
   iface->error_event_add = we_store_pg_error_event_add;
   iface->error_event_list = we_store_pg_error_event_list;
   iface->error_event_set_resolved = we_store_pg_error_event_set_resolved;
+  iface->stream_create = we_store_pg_stream_create;
+  iface->stream_get = we_store_pg_stream_get;
+  iface->stream_get_by_key_hash = we_store_pg_stream_get_by_key_hash;
+  iface->stream_list = we_store_pg_stream_list;
+  iface->stream_update = we_store_pg_stream_update;
+  iface->stream_delete = we_store_pg_stream_delete;
+  iface->stream_session_put = we_store_pg_stream_session_put;
+  iface->stream_session_list = we_store_pg_stream_session_list;
 }

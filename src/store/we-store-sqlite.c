@@ -2764,6 +2764,373 @@ we_store_sqlite_error_event_set_resolved (WeStore *store, const gchar *id, gbool
   return TRUE;
 }
 
+/* --- live streams ---------------------------------------------------------------- */
+
+#define STREAM_COLUMNS                                                                 \
+  "id, user_id, title, description, key_hash, key_sealed, key_hint, "                 \
+  "srt_passphrase_sealed, play_name, is_live, current_session_id, archive_enabled, "  \
+  "record, latency_mode, ladder_profile_id, archive_vod_job_id, last_stats, "         \
+  "started_at, ended_at, created_at, updated_at"
+
+static WeStream *
+stream_from_row (sqlite3_stmt *stmt)
+{
+  WeStream *s = we_stream_new ();
+
+  s->id = column_text (stmt, 0);
+  s->user_id = column_text (stmt, 1);
+  s->title = column_text (stmt, 2);
+  s->description = column_text (stmt, 3);
+  s->key_hash = column_text (stmt, 4);
+  s->key_sealed = column_text (stmt, 5);
+  s->key_hint = column_text (stmt, 6);
+  s->srt_passphrase_sealed = column_text (stmt, 7);
+  s->play_name = column_text (stmt, 8);
+  s->is_live = sqlite3_column_int (stmt, 9) != 0;
+  s->current_session_id = column_text (stmt, 10);
+  s->archive_enabled = sqlite3_column_int (stmt, 11) != 0;
+  s->record = sqlite3_column_int (stmt, 12) != 0;
+  s->latency_mode = column_text (stmt, 13);
+  s->ladder_profile_id = column_text (stmt, 14);
+  s->archive_vod_job_id = column_text (stmt, 15);
+  s->last_stats = column_text (stmt, 16);
+  s->started_at = column_int64_or (stmt, 17, 0);
+  s->ended_at = column_int64_or (stmt, 18, 0);
+  s->created_at = sqlite3_column_int64 (stmt, 19);
+  s->updated_at = sqlite3_column_int64 (stmt, 20);
+  return s;
+}
+
+/* The members every write sets, from title on, in STREAM_COLUMNS order
+ * (less id and user_id before them and the two times after). */
+static void
+bind_stream_body (Binder *b, const WeStream *s)
+{
+  bind_text (b, s->title);
+  bind_text (b, s->description);
+  bind_text (b, s->key_hash);
+  bind_text (b, s->key_sealed);
+  bind_text (b, s->key_hint);
+  bind_text (b, s->srt_passphrase_sealed);
+  bind_text (b, s->play_name);
+  bind_bool (b, s->is_live);
+  bind_text (b, s->current_session_id);
+  bind_bool (b, s->archive_enabled);
+  bind_bool (b, s->record);
+  bind_text (b, s->latency_mode);
+  bind_text (b, s->ladder_profile_id);
+  bind_text (b, s->archive_vod_job_id);
+  bind_text (b, s->last_stats);
+  bind_positive_or_null (b, s->started_at);
+  bind_positive_or_null (b, s->ended_at);
+}
+
+/* A UNIQUE failure on streams is a key hash or play name someone has. */
+static gboolean
+stream_write_error (WeStoreSqlite *self, GError **error, const WeStream *s, const gchar *what)
+{
+  gint code = sqlite3_extended_errcode (self->db);
+
+  if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    g_set_error (error, WE_ERROR, WE_ERROR_STR_KEY_CONFLICT,
+                 "stream %s: its key or play name is already in use", s->id);
+    return FALSE;
+  }
+  if (code == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "stream %s: archive job %s not found",
+                 s->id, s->archive_vod_job_id != NULL ? s->archive_vod_job_id : "");
+    return FALSE;
+  }
+  return db_error (self, error, what);
+}
+
+static gboolean
+we_store_sqlite_stream_create (WeStore *store, WeStream *stream, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  if (stream->created_at == 0)
+    stream->created_at = g_get_real_time ();
+  stream->updated_at = stream->created_at;
+  stmt = prepare (self,
+                  "INSERT INTO streams (" STREAM_COLUMNS ") "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, stream->id);
+  bind_text (&b, stream->user_id);
+  bind_stream_body (&b, stream);
+  bind_int64 (&b, stream->created_at);
+  bind_int64 (&b, stream->updated_at);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return stream_write_error (self, error, stream, "storing stream");
+  return TRUE;
+}
+
+static WeStream *
+stream_get_by (WeStoreSqlite *self, const gchar *column, const gchar *value, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree gchar *sql = g_strdup_printf ("SELECT " STREAM_COLUMNS " FROM streams WHERE %s = ?",
+                                           column);
+  gint rc;
+
+  stmt = prepare (self, sql, error);
+  if (stmt == NULL)
+    return NULL;
+  if (sqlite3_bind_text (stmt, 1, value, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+    db_error (self, error, "reading stream");
+    return NULL;
+  }
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return stream_from_row (stmt);
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "reading stream");
+    return NULL;
+  }
+  /* never name a key hash: it is no secret, but nothing to show either */
+  g_set_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "stream %s not found",
+               g_str_equal (column, "id") ? value : "with that key");
+  return NULL;
+}
+
+static WeStream *
+we_store_sqlite_stream_get (WeStore *store, const gchar *id, GError **error)
+{
+  return stream_get_by (WE_STORE_SQLITE (store), "id", id, error);
+}
+
+static WeStream *
+we_store_sqlite_stream_get_by_key_hash (WeStore *store, const gchar *key_hash, GError **error)
+{
+  return stream_get_by (WE_STORE_SQLITE (store), "key_hash", key_hash, error);
+}
+
+/* NULL/-1 members match everything: one statement serves every filter */
+#define STREAM_WHERE " WHERE (?1 IS NULL OR user_id = ?1) AND (?2 < 0 OR is_live = ?2)"
+
+static gboolean
+bind_stream_filter (WeStoreSqlite *self, sqlite3_stmt *stmt, const WeStreamFilter *filter,
+                    GError **error)
+{
+  Binder b;
+
+  binder_init (&b, stmt);
+  bind_text (&b, filter->user_id);
+  bind_int64 (&b, filter->live < 0 ? -1 : filter->live != 0);
+  return binder_check (self, &b, error);
+}
+
+static GPtrArray *
+stream_list_locked (WeStoreSqlite *self, const WeStreamFilter *filter, guint *total,
+                    GError **error)
+{
+  g_autoptr(GPtrArray) streams = g_ptr_array_new_with_free_func ((GDestroyNotify) we_stream_free);
+  g_autoptr(sqlite3_stmt) count = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  guint limit = filter->limit == 0 ? 50 : MIN (filter->limit, 500);
+  gint rc;
+
+  count = prepare (self, "SELECT COUNT(*) FROM streams" STREAM_WHERE, error);
+  if (count == NULL || !bind_stream_filter (self, count, filter, error))
+    return NULL;
+  if (sqlite3_step (count) != SQLITE_ROW) {
+    db_error (self, error, "counting streams");
+    return NULL;
+  }
+  if (total != NULL)
+    *total = (guint) sqlite3_column_int64 (count, 0);
+  stmt = prepare (self,
+                  "SELECT " STREAM_COLUMNS " FROM streams" STREAM_WHERE
+                  " ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4",
+                  error);
+  if (stmt == NULL || !bind_stream_filter (self, stmt, filter, error))
+    return NULL;
+  if (sqlite3_bind_int64 (stmt, 3, limit) != SQLITE_OK ||
+      sqlite3_bind_int64 (stmt, 4, filter->offset) != SQLITE_OK) {
+    db_error (self, error, "listing streams");
+    return NULL;
+  }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (streams, stream_from_row (stmt));
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing streams");
+    return NULL;
+  }
+  return g_steal_pointer (&streams);
+}
+
+static GPtrArray *
+we_store_sqlite_stream_list (WeStore *store, const WeStreamFilter *filter, guint *total,
+                             GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  GPtrArray *streams;
+
+  /* one read transaction, so the total and the page agree */
+  if (!exec (self, "BEGIN", error)) {
+    g_prefix_error (error, "listing streams: ");
+    return NULL;
+  }
+  streams = stream_list_locked (self, filter, total, error);
+  if (streams == NULL) {
+    rollback (self);
+    return NULL;
+  }
+  if (!commit (self, error)) {
+    g_ptr_array_unref (streams);
+    return NULL;
+  }
+  return streams;
+}
+
+static gboolean
+we_store_sqlite_stream_update (WeStore *store, WeStream *stream, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stream->updated_at = MAX (g_get_real_time (), stream->created_at);
+  stmt = prepare (self,
+                  "UPDATE streams SET title = ?, description = ?, key_hash = ?, key_sealed = ?, "
+                  "key_hint = ?, srt_passphrase_sealed = ?, play_name = ?, is_live = ?, "
+                  "current_session_id = ?, archive_enabled = ?, record = ?, latency_mode = ?, "
+                  "ladder_profile_id = ?, archive_vod_job_id = ?, last_stats = ?, "
+                  "started_at = ?, ended_at = ?, updated_at = ? WHERE id = ?",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_stream_body (&b, stream);
+  bind_int64 (&b, stream->updated_at);
+  bind_text (&b, stream->id);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return stream_write_error (self, error, stream, "updating stream");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "stream %s not found", stream->id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+we_store_sqlite_stream_delete (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+
+  /* stream_sessions goes with it: ON DELETE CASCADE */
+  stmt = prepare (self, "DELETE FROM streams WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK || !step_done (stmt))
+    return db_error (self, error, "deleting stream");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "stream %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+we_store_sqlite_stream_session_put (WeStore *store, const WeStreamSession *session,
+                                    GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self,
+                  "INSERT INTO stream_sessions (id, stream_id, protocol, remote_addr, "
+                  "started_at, ended_at, end_reason, bytes_in) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (id) DO UPDATE SET protocol = excluded.protocol, "
+                  "remote_addr = excluded.remote_addr, started_at = excluded.started_at, "
+                  "ended_at = excluded.ended_at, end_reason = excluded.end_reason, "
+                  "bytes_in = excluded.bytes_in",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, session->id);
+  bind_text (&b, session->stream_id);
+  bind_text (&b, session->protocol);
+  bind_text (&b, session->remote_addr);
+  bind_int64 (&b, session->started_at != 0 ? session->started_at : g_get_real_time ());
+  bind_positive_or_null (&b, session->ended_at);
+  bind_text (&b, session->end_reason);
+  bind_int64 (&b, session->bytes_in);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt)) {
+    if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      g_set_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "stream %s not found",
+                   session->stream_id);
+      return FALSE;
+    }
+    return db_error (self, error, "storing stream session");
+  }
+  return TRUE;
+}
+
+static GPtrArray *
+we_store_sqlite_stream_session_list (WeStore *store, const gchar *stream_id, guint limit,
+                                     GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) sessions =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_stream_session_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint rc;
+
+  stmt = prepare (self,
+                  "SELECT id, stream_id, protocol, remote_addr, started_at, ended_at, "
+                  "end_reason, bytes_in FROM stream_sessions WHERE stream_id = ? "
+                  "ORDER BY started_at DESC, id DESC LIMIT ?",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  if (sqlite3_bind_text (stmt, 1, stream_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_int64 (stmt, 2, limit == 0 ? 50 : MIN (limit, 500)) != SQLITE_OK) {
+    db_error (self, error, "listing stream sessions");
+    return NULL;
+  }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    WeStreamSession *s = we_stream_session_new ();
+
+    s->id = column_text (stmt, 0);
+    s->stream_id = column_text (stmt, 1);
+    s->protocol = column_text (stmt, 2);
+    s->remote_addr = column_text (stmt, 3);
+    s->started_at = sqlite3_column_int64 (stmt, 4);
+    s->ended_at = column_int64_or (stmt, 5, 0);
+    s->end_reason = column_text (stmt, 6);
+    s->bytes_in = sqlite3_column_int64 (stmt, 7);
+    g_ptr_array_add (sessions, s);
+  }
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing stream sessions");
+    return NULL;
+  }
+  return g_steal_pointer (&sessions);
+}
+
 /* --- migrations ----------------------------------------------------------------- */
 
 typedef struct {
@@ -3098,4 +3465,12 @@ we_store_sqlite_iface_init (WeStoreInterface *iface)
   iface->error_event_add = we_store_sqlite_error_event_add;
   iface->error_event_list = we_store_sqlite_error_event_list;
   iface->error_event_set_resolved = we_store_sqlite_error_event_set_resolved;
+  iface->stream_create = we_store_sqlite_stream_create;
+  iface->stream_get = we_store_sqlite_stream_get;
+  iface->stream_get_by_key_hash = we_store_sqlite_stream_get_by_key_hash;
+  iface->stream_list = we_store_sqlite_stream_list;
+  iface->stream_update = we_store_sqlite_stream_update;
+  iface->stream_delete = we_store_sqlite_stream_delete;
+  iface->stream_session_put = we_store_sqlite_stream_session_put;
+  iface->stream_session_list = we_store_sqlite_stream_session_list;
 }

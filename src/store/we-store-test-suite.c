@@ -3126,6 +3126,351 @@ test_task_debug_cascade (WeStore *store)
   }
 }
 
+/* --- live streams --------------------------------------------------------------- */
+
+static WeStream *
+make_stream (const gchar *user_id, const gchar *tag, gint64 created_at)
+{
+  WeStream *s = we_stream_new ();
+
+  s->id = we_uuid_new ();
+  s->user_id = g_strdup (user_id);
+  s->title = g_strdup_printf ("Stream %s", tag);
+  s->key_hash = g_strdup_printf ("sha256:%s-%s", tag, s->id);
+  s->key_sealed = g_strdup_printf ("v1:sealed-key-%s", tag);
+  s->key_hint = g_strdup ("ab12");
+  s->srt_passphrase_sealed = g_strdup_printf ("v1:sealed-pass-%s", tag);
+  s->play_name = g_strdup_printf ("play-%s-%s", tag, s->id);
+  s->latency_mode = g_strdup ("normal");
+  s->created_at = created_at;
+  return s;
+}
+
+static void
+create_stream (WeStore *store, WeStream *stream)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (we_store_stream_create (store, stream, &error));
+  g_assert_no_error (error);
+}
+
+static void
+assert_stream_equal (const WeStream *a, const WeStream *b)
+{
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpstr (a->user_id, ==, b->user_id);
+  g_assert_cmpstr (a->title, ==, b->title);
+  g_assert_cmpstr (a->description, ==, b->description);
+  g_assert_cmpstr (a->key_hash, ==, b->key_hash);
+  g_assert_cmpstr (a->key_sealed, ==, b->key_sealed);
+  g_assert_cmpstr (a->key_hint, ==, b->key_hint);
+  g_assert_cmpstr (a->srt_passphrase_sealed, ==, b->srt_passphrase_sealed);
+  g_assert_cmpstr (a->play_name, ==, b->play_name);
+  g_assert_cmpint (a->is_live, ==, b->is_live);
+  g_assert_cmpstr (a->current_session_id, ==, b->current_session_id);
+  g_assert_cmpint (a->archive_enabled, ==, b->archive_enabled);
+  g_assert_cmpint (a->record, ==, b->record);
+  g_assert_cmpstr (a->latency_mode, ==, b->latency_mode);
+  g_assert_cmpstr (a->ladder_profile_id, ==, b->ladder_profile_id);
+  g_assert_cmpstr (a->archive_vod_job_id, ==, b->archive_vod_job_id);
+  if (a->last_stats != NULL || b->last_stats != NULL) {
+    g_autoptr(JsonObject) sa = json_parse_object (a->last_stats);
+    g_autoptr(JsonObject) sb = json_parse_object (b->last_stats);
+    assert_json_equal (sa, sb);
+  }
+  g_assert_cmpint (a->started_at, ==, b->started_at);
+  g_assert_cmpint (a->ended_at, ==, b->ended_at);
+  g_assert_cmpint (a->created_at, ==, b->created_at);
+  g_assert_cmpint (a->updated_at, ==, b->updated_at);
+}
+
+static void
+test_streams_roundtrip (WeStore *store)
+{
+  g_autoptr(WeStream) s = make_stream ("user-1", "a", T0);
+  g_autoptr(WeStream) plain = make_stream ("user-1", "b", 0);
+  g_autoptr(WeStream) got = NULL;
+  g_autoptr(WeJob) job = make_full_job ();
+  g_autoptr(GPtrArray) tasks = make_tasks (job->id, 1);
+  g_autoptr(GError) error = NULL;
+
+  create_job (store, job, tasks);
+  s->description = g_strdup ("Tuesday's talk, \"live\" ✓");
+  s->is_live = TRUE;
+  s->current_session_id = g_strdup ("sess-1");
+  s->archive_enabled = FALSE;
+  s->record = TRUE;
+  g_free (s->latency_mode);
+  s->latency_mode = g_strdup ("low");
+  s->ladder_profile_id = g_strdup ("720p_h264");
+  s->archive_vod_job_id = g_strdup (job->id);
+  s->last_stats = g_strdup ("{\"fps\":59.94,\"bitrate_kbps\":5200}");
+  s->started_at = T0 + 10;
+  s->ended_at = T0 + 5;
+  create_stream (store, s);
+  g_assert_cmpint (s->updated_at, ==, T0);
+
+  got = we_store_stream_get (store, s->id, &error);
+  g_assert_no_error (error);
+  assert_stream_equal (got, s);
+  g_clear_pointer (&got, we_stream_free);
+  got = we_store_stream_get_by_key_hash (store, s->key_hash, &error);
+  g_assert_no_error (error);
+  assert_stream_equal (got, s);
+  g_clear_pointer (&got, we_stream_free);
+
+  /* defaults: now, never live, archive on */
+  create_stream (store, plain);
+  g_assert_cmpint (plain->created_at, >, T0);
+  got = we_store_stream_get (store, plain->id, &error);
+  g_assert_no_error (error);
+  assert_stream_equal (got, plain);
+  g_assert_false (got->is_live);
+  g_assert_true (got->archive_enabled);
+  g_assert_null (got->description);
+  g_clear_pointer (&got, we_stream_free);
+
+  /* deleting the archive job leaves the stream, unlinked */
+  g_assert_true (we_store_job_delete (store, job->id, &error));
+  g_assert_no_error (error);
+  got = we_store_stream_get (store, s->id, &error);
+  g_assert_no_error (error);
+  g_assert_null (got->archive_vod_job_id);
+  g_clear_pointer (&got, we_stream_free);
+
+  g_assert_null (we_store_stream_get (store, "no-such-stream", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (we_store_stream_get_by_key_hash (store, "sha256:nobody", &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND);
+  /* the message never repeats a presented key's hash */
+  g_assert_null (strstr (error->message, "nobody"));
+}
+
+static void
+test_streams_rotate_and_conflicts (WeStore *store)
+{
+  g_autoptr(WeStream) a = make_stream ("user-1", "a", T0);
+  g_autoptr(WeStream) b = make_stream ("user-1", "b", T0 + 1);
+  g_autoptr(WeStream) clash = make_stream ("user-2", "c", T0 + 2);
+  g_autoptr(WeStream) got = NULL;
+  g_autofree gchar *old_hash = NULL;
+  g_autoptr(GError) error = NULL;
+
+  create_stream (store, a);
+  create_stream (store, b);
+
+  /* a rotation replaces the hash: the old one finds nothing */
+  old_hash = g_strdup (a->key_hash);
+  g_free (a->key_hash);
+  a->key_hash = g_strdup ("sha256:rotated");
+  g_free (a->key_sealed);
+  a->key_sealed = g_strdup ("v1:sealed-rotated");
+  g_free (a->key_hint);
+  a->key_hint = g_strdup ("zz99");
+  g_assert_true (we_store_stream_update (store, a, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (a->updated_at, >, T0);
+  g_assert_null (we_store_stream_get_by_key_hash (store, old_hash, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND);
+  g_clear_error (&error);
+  got = we_store_stream_get_by_key_hash (store, "sha256:rotated", &error);
+  g_assert_no_error (error);
+  assert_stream_equal (got, a);
+  g_clear_pointer (&got, we_stream_free);
+
+  /* a taken key hash or play name, on create or update */
+  g_free (clash->key_hash);
+  clash->key_hash = g_strdup (b->key_hash);
+  g_assert_false (we_store_stream_create (store, clash, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_STR_KEY_CONFLICT);
+  g_clear_error (&error);
+  g_free (clash->key_hash);
+  clash->key_hash = g_strdup ("sha256:fresh");
+  g_free (clash->play_name);
+  clash->play_name = g_strdup (b->play_name);
+  g_assert_false (we_store_stream_create (store, clash, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_STR_KEY_CONFLICT);
+  g_clear_error (&error);
+  g_free (a->key_hash);
+  a->key_hash = g_strdup (b->key_hash);
+  g_assert_false (we_store_stream_update (store, a, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_STR_KEY_CONFLICT);
+  g_clear_error (&error);
+  got = we_store_stream_get (store, a->id, &error);
+  g_assert_cmpstr (got->key_hash, ==, "sha256:rotated");
+
+  g_free (clash->id);
+  clash->id = g_strdup ("no-such-stream");
+  g_free (clash->play_name);
+  clash->play_name = g_strdup ("unused");
+  g_assert_false (we_store_stream_update (store, clash, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND);
+}
+
+static GPtrArray *
+list_streams (WeStore *store, const gchar *user, gint live, guint limit, guint offset,
+              guint *total)
+{
+  WeStreamFilter filter = { .user_id = user, .live = live, .limit = limit, .offset = offset };
+  g_autoptr(GError) error = NULL;
+  GPtrArray *got = we_store_stream_list (store, &filter, total, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (got);
+  return got;
+}
+
+static void
+test_streams_list (WeStore *store)
+{
+  WeStream *made[5];
+  guint total = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (made); i++) {
+    g_autofree gchar *tag = g_strdup_printf ("s%u", i);
+
+    made[i] = make_stream (i < 3 ? "user-1" : "user-2", tag, T0 + i);
+    made[i]->is_live = i % 2 == 0;
+    create_stream (store, made[i]);
+  }
+  {
+    g_autoptr(GPtrArray) all = list_streams (store, NULL, -1, 0, 0, &total);
+
+    g_assert_cmpuint (total, ==, 5);
+    g_assert_cmpuint (all->len, ==, 5);
+    /* newest first */
+    g_assert_cmpstr (((WeStream *) all->pdata[0])->id, ==, made[4]->id);
+    g_assert_cmpstr (((WeStream *) all->pdata[4])->id, ==, made[0]->id);
+  }
+  {
+    g_autoptr(GPtrArray) live = list_streams (store, NULL, 1, 0, 0, &total);
+
+    g_assert_cmpuint (total, ==, 3);
+    for (guint i = 0; i < live->len; i++)
+      g_assert_true (((WeStream *) live->pdata[i])->is_live);
+  }
+  {
+    g_autoptr(GPtrArray) off = list_streams (store, NULL, 0, 0, 0, &total);
+
+    g_assert_cmpuint (total, ==, 2);
+    g_assert_cmpstr (((WeStream *) off->pdata[0])->id, ==, made[3]->id);
+  }
+  {
+    g_autoptr(GPtrArray) mine = list_streams (store, "user-2", -1, 0, 0, &total);
+
+    g_assert_cmpuint (total, ==, 2);
+    g_assert_cmpuint (mine->len, ==, 2);
+  }
+  {
+    g_autoptr(GPtrArray) page = list_streams (store, NULL, -1, 2, 2, &total);
+
+    g_assert_cmpuint (total, ==, 5);
+    g_assert_cmpuint (page->len, ==, 2);
+    g_assert_cmpstr (((WeStream *) page->pdata[0])->id, ==, made[2]->id);
+    g_assert_cmpstr (((WeStream *) page->pdata[1])->id, ==, made[1]->id);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (made); i++)
+    we_stream_free (made[i]);
+}
+
+static void
+test_streams_sessions_delete (WeStore *store)
+{
+  g_autoptr(WeStream) a = make_stream ("user-1", "a", T0);
+  g_autoptr(WeStream) b = make_stream ("user-1", "b", T0 + 1);
+  g_autoptr(WeStreamSession) s1 = we_stream_session_new ();
+  g_autoptr(WeStreamSession) s2 = NULL;
+  g_autoptr(WeStreamSession) other = NULL;
+  g_autoptr(GError) error = NULL;
+
+  create_stream (store, a);
+  create_stream (store, b);
+  s1->id = g_strdup ("sess-1");
+  s1->stream_id = g_strdup (a->id);
+  s1->protocol = g_strdup ("rtmp");
+  s1->remote_addr = g_strdup ("192.0.2.7:50123");
+  s1->started_at = T0 + 100;
+  g_assert_true (we_store_stream_session_put (store, s1, &error));
+  g_assert_no_error (error);
+  /* the end of the publish replaces the row */
+  s1->ended_at = T0 + 200;
+  s1->end_reason = g_strdup ("publisher-closed");
+  s1->bytes_in = G_GINT64_CONSTANT (5000000000);
+  g_assert_true (we_store_stream_session_put (store, s1, &error));
+  g_assert_no_error (error);
+  s2 = we_stream_session_copy (s1);
+  g_free (s2->id);
+  s2->id = g_strdup ("sess-2");
+  g_free (s2->protocol);
+  s2->protocol = g_strdup ("srt");
+  s2->started_at = T0 + 300;
+  s2->ended_at = 0;
+  g_clear_pointer (&s2->end_reason, g_free);
+  g_clear_pointer (&s2->remote_addr, g_free);
+  s2->bytes_in = 0;
+  g_assert_true (we_store_stream_session_put (store, s2, &error));
+  g_assert_no_error (error);
+  other = we_stream_session_copy (s1);
+  g_free (other->id);
+  other->id = g_strdup ("sess-b");
+  g_free (other->stream_id);
+  other->stream_id = g_strdup (b->id);
+  g_assert_true (we_store_stream_session_put (store, other, &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(GPtrArray) got = we_store_stream_session_list (store, a->id, 0, &error);
+    WeStreamSession *g;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (got->len, ==, 2);
+    g = got->pdata[0];
+    g_assert_cmpstr (g->id, ==, "sess-2");
+    g_assert_cmpstr (g->protocol, ==, "srt");
+    g_assert_null (g->remote_addr);
+    g_assert_cmpint (g->ended_at, ==, 0);
+    g = got->pdata[1];
+    g_assert_cmpstr (g->id, ==, "sess-1");
+    g_assert_cmpstr (g->stream_id, ==, a->id);
+    g_assert_cmpstr (g->remote_addr, ==, "192.0.2.7:50123");
+    g_assert_cmpint (g->started_at, ==, T0 + 100);
+    g_assert_cmpint (g->ended_at, ==, T0 + 200);
+    g_assert_cmpstr (g->end_reason, ==, "publisher-closed");
+    g_assert_cmpint (g->bytes_in, ==, G_GINT64_CONSTANT (5000000000));
+  }
+  {
+    g_autoptr(GPtrArray) one = we_store_stream_session_list (store, a->id, 1, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (one->len, ==, 1);
+  }
+  g_free (other->stream_id);
+  other->stream_id = g_strdup ("no-such-stream");
+  g_free (other->id);
+  other->id = g_strdup ("sess-x");
+  g_assert_false (we_store_stream_session_put (store, other, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* deleting a stream takes its sessions, and only its */
+  g_assert_true (we_store_stream_delete (store, a->id, &error));
+  g_assert_no_error (error);
+  g_assert_null (we_store_stream_get (store, a->id, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND);
+  g_clear_error (&error);
+  {
+    g_autoptr(GPtrArray) gone = we_store_stream_session_list (store, a->id, 0, &error);
+    g_autoptr(GPtrArray) kept = we_store_stream_session_list (store, b->id, 0, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (gone->len, ==, 0);
+    g_assert_cmpuint (kept->len, ==, 1);
+  }
+  g_assert_false (we_store_stream_delete (store, a->id, &error));
+  g_assert_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND);
+}
+
 void
 we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **error))
 {
@@ -3172,6 +3517,10 @@ we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **erro
     { "task-debug/job-delete-cascades", test_task_debug_cascade },
     { "error-events/roundtrip", test_error_events_roundtrip },
     { "error-events/filters-paging-resolve", test_error_events_filters },
+    { "streams/roundtrip", test_streams_roundtrip },
+    { "streams/rotate-and-conflicts", test_streams_rotate_and_conflicts },
+    { "streams/list", test_streams_list },
+    { "streams/sessions-and-delete", test_streams_sessions_delete },
   };
 
   g_return_if_fail (prefix != NULL && factory != NULL);

@@ -229,6 +229,63 @@ void               we_error_event_free         (WeErrorEvent *event);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeErrorEvent, we_error_event_free)
 
+/* --- live streams (spec §4.3, issue 10): src/store/we-store-streams.c --- */
+
+/* A live stream. The key material is what src/core/we-stream-keys.c made of
+ * the key: the store never sees the stream key or SRT passphrase itself. */
+typedef struct {
+  gchar   *id;                     /* UUID */
+  gchar   *user_id;                /* the owner */
+  gchar   *title;
+  gchar   *description;            /* nullable */
+  gchar   *key_hash;               /* "sha256:<hex>" of the stream key: the lookup */
+  gchar   *key_sealed;             /* the key, sealed with the service key */
+  gchar   *key_hint;               /* its last 4 characters */
+  gchar   *srt_passphrase_sealed;  /* the SRT passphrase, sealed likewise */
+  gchar   *play_name;              /* public name in live HLS URLs, not the key */
+  gboolean is_live;
+  gchar   *current_session_id;     /* nullable: the publish in progress */
+  gboolean archive_enabled;
+  gboolean record;
+  gchar   *latency_mode;           /* "normal" | "low" */
+  gchar   *ladder_profile_id;      /* nullable: ABR rungs for live HLS */
+  gchar   *archive_vod_job_id;     /* nullable */
+  gchar   *last_stats;             /* nullable: a JSON object */
+  gint64   started_at;             /* unix µs of the last publish start, 0 = never */
+  gint64   ended_at;               /* unix µs of the last publish end, 0 = never */
+  gint64   created_at;             /* unix µs; 0 = now, set by the store */
+  gint64   updated_at;             /* unix µs; set by the store on every write */
+} WeStream;
+
+/* One publish of a stream: from the ingest accepting it to its end. */
+typedef struct {
+  gchar   *id;
+  gchar   *stream_id;
+  gchar   *protocol;               /* "rtmp" | "srt" */
+  gchar   *remote_addr;            /* nullable: the publisher's address */
+  gint64   started_at;             /* unix µs */
+  gint64   ended_at;               /* unix µs, 0 while it runs */
+  gchar   *end_reason;             /* nullable: "publisher-closed", "taken-over" … */
+  gint64   bytes_in;
+} WeStreamSession;
+
+typedef struct {
+  const gchar *user_id;            /* exact; nullable */
+  gint         live;               /* -1 = either, 0 = offline, 1 = live */
+  guint        limit;              /* 0 = 50, capped at 500 */
+  guint        offset;
+} WeStreamFilter;
+
+WeStream          *we_stream_new               (void);
+WeStream          *we_stream_copy              (const WeStream *stream);
+void               we_stream_free              (WeStream *stream);
+WeStreamSession   *we_stream_session_new       (void);
+WeStreamSession   *we_stream_session_copy      (const WeStreamSession *session);
+void               we_stream_session_free      (WeStreamSession *session);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeStream, we_stream_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeStreamSession, we_stream_session_free)
+
 #define WE_TYPE_STORE (we_store_get_type ())
 G_DECLARE_INTERFACE (WeStore, we_store, WE, STORE, GObject)
 
@@ -340,7 +397,27 @@ struct _WeStoreInterface {
   gboolean    (*error_event_set_resolved) (WeStore *self, const gchar *id, gboolean resolved,
                                            const gchar *by, GError **error);
 
-  gpointer padding[12];
+  /* live streams. stream_create fills in a 0 created_at and sets
+   * updated_at; a key_hash or play_name already taken is
+   * WE_ERROR_STR_KEY_CONFLICT; stream_update writes every member but id,
+   * user_id and created_at (key rotation included) and sets updated_at; a
+   * missing stream is WE_ERROR_STR_NOT_FOUND; stream_delete also drops its
+   * sessions. The list is newest first. stream_session_put inserts or
+   * replaces a session by id (a missing stream is WE_ERROR_STR_NOT_FOUND);
+   * stream_session_list gives a stream's sessions newest first. */
+  gboolean    (*stream_create)     (WeStore *self, WeStream *stream, GError **error);
+  WeStream   *(*stream_get)        (WeStore *self, const gchar *id, GError **error);
+  WeStream   *(*stream_get_by_key_hash) (WeStore *self, const gchar *key_hash, GError **error);
+  GPtrArray  *(*stream_list)       (WeStore *self, const WeStreamFilter *filter, guint *total,
+                                    GError **error);
+  gboolean    (*stream_update)     (WeStore *self, WeStream *stream, GError **error);
+  gboolean    (*stream_delete)     (WeStore *self, const gchar *id, GError **error);
+  gboolean    (*stream_session_put)  (WeStore *self, const WeStreamSession *session,
+                                      GError **error);
+  GPtrArray  *(*stream_session_list) (WeStore *self, const gchar *stream_id, guint limit,
+                                      GError **error);
+
+  gpointer padding[4];
 };
 
 /* --- synchronous calls: for tests, tools and startup, never the main loop --- */
@@ -436,6 +513,26 @@ GPtrArray  *we_store_error_event_list  (WeStore *self, const WeErrorFilter *filt
 gboolean    we_store_error_event_set_resolved (WeStore *self, const gchar *id,
                                                gboolean resolved, const gchar *by,
                                                GError **error);
+
+/* live streams (src/store/we-store-streams.c); the API reaches them through
+ * we_store_call_async(), the ingest through we_stream_keys_lookup() */
+gboolean    we_store_stream_create     (WeStore *self, WeStream *stream, GError **error);
+/* Returns: (transfer full) (nullable) */
+WeStream   *we_store_stream_get        (WeStore *self, const gchar *id, GError **error);
+/* Returns: (transfer full) (nullable); WE_ERROR_STR_NOT_FOUND when no stream has it */
+WeStream   *we_store_stream_get_by_key_hash (WeStore *self, const gchar *key_hash,
+                                             GError **error);
+/* Returns: (transfer container) (element-type WeStream) (nullable) */
+GPtrArray  *we_store_stream_list       (WeStore *self, const WeStreamFilter *filter,
+                                        guint *total, GError **error);
+gboolean    we_store_stream_update     (WeStore *self, WeStream *stream, GError **error);
+gboolean    we_store_stream_delete     (WeStore *self, const gchar *id, GError **error);
+gboolean    we_store_stream_session_put (WeStore *self, const WeStreamSession *session,
+                                         GError **error);
+/* @limit: 0 = 50, capped at 500.
+ * Returns: (transfer container) (element-type WeStreamSession) (nullable) */
+GPtrArray  *we_store_stream_session_list (WeStore *self, const gchar *stream_id, guint limit,
+                                          GError **error);
 
 /* --- asynchronous calls: the kernel's way in ---
  *
