@@ -4,11 +4,17 @@
 #include "we-gst-elements.h"
 
 #include "gstweprogress.h"
+#include "rtmp/gstwertmpserversrc.h"
+#include "srt/gstwesrtserversrc.h"
 
 gboolean
 we_gst_elements_plugin_init (GstPlugin *plugin)
 {
-  return GST_ELEMENT_REGISTER (weprogress, plugin);
+  gboolean ok = GST_ELEMENT_REGISTER (weprogress, plugin);
+
+  ok &= GST_ELEMENT_REGISTER (wertmpserversrc, plugin);
+  ok &= GST_ELEMENT_REGISTER (wesrtserversrc, plugin);
+  return ok;
 }
 
 static gpointer

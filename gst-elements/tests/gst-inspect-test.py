@@ -66,8 +66,18 @@ def main():
             sys.exit(f"interval should default to a second:\n{out}")
 
         out = run(["gst-inspect-1.0", "webencode"], env)
-        if "weprogress: WebEncode progress" not in out or "1 features" not in out:
-            sys.exit(f"gst-inspect-1.0 webencode does not list weprogress:\n{out}")
+        # the count is not pinned: other elements join the plugin
+        if ("weprogress: WebEncode progress" not in out or
+                "wertmpserversrc: WebEncode RTMP server source" not in out):
+            sys.exit(f"gst-inspect-1.0 webencode does not list its elements:\n{out}")
+
+        out = run(["gst-inspect-1.0", "wertmpserversrc"], env)
+        for needle in ["Source/Network", "SRC template: 'src'", "video/x-flv"]:
+            if needle not in out:
+                sys.exit(f"gst-inspect-1.0 wertmpserversrc does not show {needle!r}:\n{out}")
+        for prop in ["port", "address", "app", "stream-key", "server", "timeout", "bound-port"]:
+            if not re.search(rf"^\s+{prop}\s+: ", out, re.M):
+                sys.exit(f"gst-inspect-1.0 wertmpserversrc does not list property {prop}:\n{out}")
 
         out = run(["gst-launch-1.0", "-m", "videotestsrc", "num-buffers=30", "!",
                    "weprogress", "name=progress", "interval=0", "!", "fakesink"], env)
