@@ -247,7 +247,7 @@ class StoreOnlyWorkers(WorkerHelpers, wetest.DaemonTestCase):
         # a worker's row may be written before its capability probe has
         # reported: wait for the probed rows, which the test reads back
         while time.time() < deadline and len(rows) < 3:
-            rows = first.sql("SELECT id FROM workers WHERE capabilities LIKE '%video_codecs%'")
+            rows = first.sql("SELECT id FROM workers WHERE CAST(capabilities AS TEXT) LIKE '%video_codecs%'")
             time.sleep(0.2)
         first.stop()
         assert len(rows) == 3, rows
