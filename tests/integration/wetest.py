@@ -177,14 +177,32 @@ class Daemon:
         self.proc = None
         return rc
 
+    def sanitizer_reports(self):
+        """The AddressSanitizer, LeakSanitizer and UBSan reports in this
+        daemon's log, which its local workers write to as well."""
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return []
+        marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ")
+        lines = text.splitlines()
+        return ["\n".join(lines[i:i + 25]) for i, line in enumerate(lines)
+                if any(m in line for m in marks)]
+
     def cleanup(self):
         self.stop()
+        # a sanitizer report from the daemon or a worker fails the test
+        # that ran them, whatever the test itself checked
+        reports = self.sanitizer_reports()
         if self.nats is not None:
             self.nats.stop()
         if self.s3 is not None:
             self.s3.stop()
-        if not os.environ.get("WE_TEST_KEEP"):
+        if not os.environ.get("WE_TEST_KEEP") and not reports:  # kept to be read
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer report(s) in %s:\n%s" % (self.log_path, reports[0]))
 
     def sql(self, query):
         """Rows of @query on this daemon's store (SQLite file or PostgreSQL);
