@@ -14,132 +14,46 @@
 // itself could not run.
 'use strict';
 
-const fs = require('fs');
-const path = require('path');
-const readline = require('readline');
-
-const CHROMIUM = process.env.WE_CHROMIUM || '/usr/bin/chromium';
-const STEP_MS = Number(process.env.WE_DASHBOARD_STEP_MS || 60000);
-
-function die(msg) {
-  process.stderr.write('dashboard.js: ' + msg + '\n');
-  process.exit(3);
-}
-
-function parseArgs(argv) {
-  const o = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '');
-    if (!['base', 'admin', 'viewer', 'shots', 'oidc', 'wrong-password'].includes(k) ||
-        i + 1 >= argv.length)
-      die('usage: node dashboard.js --base URL (--admin U:P --viewer U:P | --oidc USER | ' +
-          '--wrong-password USER) --shots DIR');
-    o[k] = argv[i + 1];
-  }
-  const alone = o.oidc || o['wrong-password'];
-  for (const k of alone ? ['base', 'shots'] : ['base', 'admin', 'viewer', 'shots'])
-    if (!o[k]) die('--' + k + ' is required');
-  return o;
-}
-
-let playwright;
-try {
-  playwright = require(path.join(__dirname, 'node_modules', 'playwright-core'));
-} catch (e) {
-  die('playwright-core is missing: npm ci --prefix tests/browser (' + e.message + ')');
-}
-if (!fs.existsSync(CHROMIUM))
-  die(CHROMIUM + ' is missing: apt-get install chromium');
-
-const opts = parseArgs(process.argv.slice(2));
-fs.mkdirSync(opts.shots, { recursive: true });
-
-const lines = readline.createInterface({ input: process.stdin });
-const pending = [];
-const waiting = [];
-lines.on('line', (l) => {
-  const w = waiting.shift();
-  if (w) w(l);
-  else pending.push(l);
+const h = require('./harness').start({
+  name: 'dashboard.js',
+  args: ['base', 'admin', 'viewer', 'shots'],
+  optional: ['oidc', 'wrong-password'],
+  needed: (o) => (o.oidc || o['wrong-password'] ? ['base', 'shots'] : ['base', 'admin', 'viewer', 'shots']),
+  usage: '--base URL (--admin U:P --viewer U:P | --oidc USER | --wrong-password USER) --shots DIR',
+  stepEnv: 'WE_DASHBOARD_STEP_MS',
+  stepMs: 60000,
+  report: {
+    restart_errors: [],
+    foreign_errors: [],
+    statuses_seen_list: [],
+    statuses_seen_detail: [],
+  },
 });
-function readLine() {
-  if (pending.length) return Promise.resolve(pending.shift());
-  return new Promise((resolve) => waiting.push(resolve));
-}
-function emit(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
+const { opts, report, STEP_MS, step, shot, login, noOverflow } = h;
+
 async function askRestart() {
   restarting = true;
-  emit({ need_restart: 1 });
-  const reply = JSON.parse(await readLine());
+  const reply = await h.ask({ need_restart: 1 });
   if (!reply.restarted) throw new Error('the caller did not restart: ' + JSON.stringify(reply));
 }
 
 async function askJob(n) {
-  emit({ need_job: n });
-  const reply = JSON.parse(await readLine());
+  const reply = await h.ask({ need_job: n });
   if (!reply.job_id) throw new Error('the caller sent no job: ' + JSON.stringify(reply));
   return reply.job_id;
-}
-
-const report = {
-  steps: [],
-  console_errors: [],
-  http_errors: [],
-  restart_errors: [],
-  foreign_errors: [],
-  screenshots: [],
-  statuses_seen_list: [],
-  statuses_seen_detail: [],
-};
-
-function step(name, extra) {
-  const s = Object.assign({ step: name, t: Date.now() }, extra || {});
-  report.steps.push(s);
-  emit({ step: name });
 }
 
 // while the caller restarts webencoded, refused connections are expected
 let restarting = false;
 
-const pages = [];
-
 function watch(page, label) {
-  pages.push([label, page]);
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
+  h.watch(page, label, {
     // the identity provider's own pages are not ours to judge
-    const ours = page.url().startsWith(opts.base + '/');
-    (!ours ? report.foreign_errors : restarting ? report.restart_errors : report.console_errors)
-      .push(label + ': ' + msg.text());
-  });
-  page.on('pageerror', (err) => {
+    console: () => (!page.url().startsWith(opts.base + '/') ? report.foreign_errors
+      : restarting ? report.restart_errors : report.console_errors),
     // the one error thrown on purpose to test the tracker is expected
-    if (!String(err.message).includes('we-dashboard-test-error'))
-      report.console_errors.push(label + ' pageerror: ' + err.message);
+    pageError: (err) => (String(err.message).includes('we-dashboard-test-error') ? null : report.console_errors),
   });
-  // which URL a "Failed to load resource" console error was about
-  page.on('response', (r) => {
-    if (r.status() >= 400 && r.url().startsWith(opts.base + '/')) report.http_errors.push(label + ': ' + r.status() + ' ' + r.url());
-  });
-  page.on('crash', () => report.console_errors.push(label + ': renderer crashed'));
-}
-
-async function shot(page, name) {
-  const file = path.join(opts.shots, name + '.png');
-  await page.screenshot({ path: file, fullPage: true });
-  report.screenshots.push(file);
-}
-
-async function login(page, creds, role) {
-  const [user, pass] = creds.split(/:(.*)/s);
-  await page.goto(opts.base + '/', { waitUntil: 'load' });
-  await page.locator('[data-testid=login-form]').waitFor({ timeout: STEP_MS });
-  await page.fill('input[name=username]', user);
-  await page.fill('input[name=password]', pass);
-  await page.click('[data-testid=login-form] button[type=submit]');
-  await page.locator(`[data-testid=user][data-role=${role}]`).waitFor({ timeout: STEP_MS });
 }
 
 // the dashboard ticks: its snapshot time changes while we watch
@@ -171,12 +85,6 @@ async function watchStatus(page, selector, want, seen) {
   throw new Error(selector + ' did not reach ' + want + ' (saw ' + seen.join(',') + ')');
 }
 
-// Against the viewport we asked for: a mobile viewport (isMobile) widens
-// itself to whatever overflows, so innerWidth alone would always agree.
-async function noOverflow(page) {
-  const w = page.viewportSize().width;
-  return page.evaluate((w) => document.documentElement.scrollWidth <= w + 1 && window.innerWidth <= w + 1, w);
-}
 
 // --oidc USER: the single sign-on button, the provider's own login and
 // consent forms, back to the dashboard with a bearer token, live, logout
@@ -215,36 +123,6 @@ async function oidcScenario(browser) {
   await ctx.close();
 }
 
-async function main() {
-  const browser = await playwright.chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--disable-dev-shm-usage', '--disable-gpu', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update',
-           '--disable-background-timer-throttling', '--disable-renderer-backgrounding'],
-    timeout: 60000,
-  }).catch((e) => die('Chromium did not start: ' + e.message));
-
-  try {
-    if (opts.oidc) await oidcScenario(browser);
-    else if (opts['wrong-password']) await wrongPasswordScenario(browser);
-    else await basicScenario(browser);
-  } catch (e) {
-    report.error = String(e && e.stack || e);
-    // what the pages showed when it went wrong
-    report.failure_pages = {};
-    for (const [label, page] of pages) {
-      if (page.isClosed()) continue;
-      await shot(page, 'failure-' + label).catch(() => undefined);
-      report.failure_pages[label] = await page.evaluate(
-        () => location.href + '\n' + document.body.innerText.slice(0, 2000)).catch((x) => String(x));
-    }
-  } finally {
-    await browser.close().catch(() => undefined);
-  }
-  emit({ report });
-  process.exit(0);
-}
 
 // --wrong-password USER: the form says the password was refused, and no
 // browser Basic-auth dialog (from the 401's WWW-Authenticate) hangs the page
@@ -408,4 +286,8 @@ async function basicScenario(browser) {
   await phone.close();
 }
 
-main().catch((e) => die(String(e && e.stack || e)));
+h.run(async (browser) => {
+  if (opts.oidc) await oidcScenario(browser);
+  else if (opts['wrong-password']) await wrongPasswordScenario(browser);
+  else await basicScenario(browser);
+});

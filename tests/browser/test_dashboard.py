@@ -12,96 +12,38 @@ reload. Single sign-on through a real OpenID provider (tests/oidc).
 No console errors anywhere. Screenshots of every page at 1280x800 and
 390x844 go to WE_SCREENSHOT_DIR (meson: meson-logs/screenshots)."""
 
-import base64
-import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import wetest  # noqa: E402
-
-WEB_DIST = os.path.abspath(os.environ.get("WE_WEB_DIR") or
-                           os.path.join(HERE, "..", "..", "web", "dist"))
-# every daemon started here serves it, also those whose env a helper sets
-os.environ["WE_WEB_DIR"] = WEB_DIST
-USERS = {"ada": ("ada-secret", "admin"), "vic": ("vic-secret", "viewer")}
-ADMIN = {"Authorization": "Basic " + base64.b64encode(b"ada:ada-secret").decode()}
-
-
-def check_harness():
-    index = os.path.join(WEB_DIST, "index.html")
-    if not os.path.exists(index):
-        raise AssertionError("%s is missing: build the dashboard with "
-                             "`npm ci --prefix web && npm run build --prefix web`" % index)
-    if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
-        raise AssertionError("playwright-core is missing: npm ci --prefix tests/browser")
+import webtest  # noqa: E402
+from webtest import ADMIN, USERS, WEB_DIST, check_harness, wetest  # noqa: E402,F401
 
 
 def run_dashboard_js(args, on_message=None, timeout=240):
     """Runs dashboard.js, answering its requests with on_message(msg) (a
     dict to send back); returns its report."""
-    cmd = ["node", os.path.join(HERE, "dashboard.js")] + args
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    report = None
-    deadline = time.time() + timeout * wetest.TIME_FACTOR
-    try:
-        for line in p.stdout:
-            msg = json.loads(line)
-            print("dashboard.js:", line.strip()[:300], file=sys.stderr)
-            if "report" in msg:
-                report = msg["report"]
-            elif "step" not in msg:
-                p.stdin.write(json.dumps(on_message(msg)) + "\n")
-                p.stdin.flush()
-            if time.time() > deadline:
-                break
-    finally:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-        p.stdin.close()
-        p.stdout.close()
-    if report is None:
-        raise AssertionError("dashboard.js exited %d without a report" % p.returncode)
-    print("report: %s" % json.dumps(report, indent=1), file=sys.stderr)
-    return report
+    return webtest.run_driver("dashboard.js", args, on_message, timeout)
 
 
 class Dashboard(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         check_harness()
-        d = wetest.Daemon(workers=2)
-        htpasswd = os.path.join(d.tmp, "htpasswd")
-        with open(htpasswd, "w") as f:
-            for user, (pw, _) in USERS.items():
-                crypt = subprocess.run(["openssl", "passwd", "-6", pw], check=True,
-                                       capture_output=True, text=True).stdout
-                f.write("%s:%s\n" % (user, crypt.strip()))
-        d.extra_env = {
-            "WE_PLUGIN_AUTH_BASIC_MODE": "basic",
-            "WE_PLUGIN_AUTH_BASIC_HTPASSWD": htpasswd,
-            "WE_PLUGIN_AUTH_BASIC_ROLES": ";".join("%s=%s" % (u, r)
-                                                   for u, (_, r) in USERS.items()),
-            "WE_WEB_DIR": os.path.abspath(WEB_DIST),
-        }
+        cls.d = webtest.start_daemon(workers=2, users=USERS)
         try:
-            cls.d = d.start()
+            clip = wetest.make_clip(os.path.join(cls.d.media, "clip.mp4"), duration=4.0,
+                                    width=640, height=360, fps=25, gop=25)
+            r = cls.d.upload(clip, headers=ADMIN)
+            assert r.status == 201, r.body
         except BaseException:
-            d.cleanup()
+            cls.d.cleanup()
             raise
-        clip = wetest.make_clip(os.path.join(d.media, "clip.mp4"), duration=4.0,
-                                width=640, height=360, fps=25, gop=25)
-        r = d.upload(clip, headers=ADMIN)
-        assert r.status == 201, r.body
         cls.source = r.json()["url"]
-        cls.shots = os.environ.get("WE_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="we-shots-")
+        cls.shots = webtest.shots_dir()
 
     @classmethod
     def tearDownClass(cls):
@@ -130,16 +72,14 @@ class Dashboard(unittest.TestCase):
 
         report = run_dashboard_js(
             ["--base", "http://127.0.0.1:%d" % self.d.port,
-             "--admin", "ada:" + USERS["ada"][0], "--viewer", "vic:" + USERS["vic"][0],
+             "--admin", webtest.creds("ada"), "--viewer", webtest.creds("vic"),
              "--shots", self.shots], answer)
         return jobs, report
 
     def test_dashboard(self):
         jobs, r = self.run_browser()
         print("screenshots in %s" % self.shots, file=sys.stderr)
-        self.assertNotIn("error", r, (r.get("error"), self.d.tail(30)))
-        self.assertEqual(r["console_errors"], [], r)
-        self.assertEqual(r["http_errors"], [], r)
+        webtest.assert_clean(self, r, self.d)
         self.assertEqual(len(jobs), 2, r)
         # the REST API agrees with what the pages showed
         for job_id in jobs:
@@ -207,7 +147,7 @@ class DashboardOidc(unittest.TestCase):
         check_harness()
         import test_auth_oidc
         cls.d, cls.provider = test_auth_oidc.oidc_daemon()
-        cls.shots = os.environ.get("WE_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="we-shots-")
+        cls.shots = webtest.shots_dir()
 
     @classmethod
     def tearDownClass(cls):
@@ -217,9 +157,7 @@ class DashboardOidc(unittest.TestCase):
     def test_oidc_login(self):
         r = run_dashboard_js(["--base", "http://127.0.0.1:%d" % self.d.port, "--oidc", "ada",
                               "--shots", self.shots])
-        self.assertNotIn("error", r, (r.get("error"), self.d.tail(30)))
-        self.assertEqual(r["console_errors"], [], r)
-        self.assertEqual(r["http_errors"], [], r)
+        webtest.assert_clean(self, r, self.d)
         self.assertEqual(r["oidc_role"], "admin", r)
         self.assertEqual(r["oidc_url_after"], "http://127.0.0.1:%d/" % self.d.port, r)
         self.assertEqual(r["oidc_stored"], "bearer", r)

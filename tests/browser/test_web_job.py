@@ -13,31 +13,25 @@ page) and retried as a new job; a viewer sees none of those actions.
 Screenshots at 1280x800 and 390x844 go to WE_SCREENSHOT_DIR; any console
 error fails."""
 
-import base64
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import wetest  # noqa: E402
+import webtest  # noqa: E402
+from webtest import check_harness, wetest  # noqa: E402
 
-WEB_DIST = os.path.abspath(os.environ.get("WE_WEB_DIR") or
-                           os.path.join(HERE, "..", "..", "web", "dist"))
 USERS = {"ada": ("ada-secret", "admin"), "otto": ("otto-secret", "operator"),
          "vic": ("vic-secret", "viewer")}
 
 
 def basic(user):
-    return {"Authorization": "Basic " + base64.b64encode(
-        ("%s:%s" % (user, USERS[user][0])).encode()).decode()}
+    return webtest.basic(user, USERS)
 
 
 ADMIN = basic("ada")
@@ -62,34 +56,16 @@ def vtt_cues(text):
 class WebJob(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not os.path.exists(os.path.join(WEB_DIST, "index.html")):
-            raise AssertionError("%s/index.html is missing: build the dashboard with "
-                                 "`npm ci --prefix web && npm run build --prefix web`" % WEB_DIST)
-        if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
-            raise AssertionError("playwright-core is missing: npm ci --prefix tests/browser")
-        d = wetest.Daemon(workers=2)
-        htpasswd = os.path.join(d.tmp, "htpasswd")
-        with open(htpasswd, "w") as f:
-            for user, (pw, _) in USERS.items():
-                crypt = subprocess.run(["openssl", "passwd", "-6", pw], check=True,
-                                       capture_output=True, text=True).stdout
-                f.write("%s:%s\n" % (user, crypt.strip()))
-        d.extra_env = {
-            "WE_PLUGIN_AUTH_BASIC_MODE": "basic",
-            "WE_PLUGIN_AUTH_BASIC_HTPASSWD": htpasswd,
-            "WE_PLUGIN_AUTH_BASIC_ROLES": ";".join("%s=%s" % (u, r)
-                                                   for u, (_, r) in USERS.items()),
-            "WE_WEB_DIR": WEB_DIST,
-            # a GStreamer log per task, for the log view
-            "WE_WORKER_GST_DEBUG": "*:2",
-        }
+        check_harness()
+        # a GStreamer log per task, for the log view
+        cls.d = webtest.start_daemon(workers=2, users=USERS,
+                                     extra_env={"WE_WORKER_GST_DEBUG": "*:2"})
         try:
-            cls.d = d.start()
             cls.prepare()
         except BaseException:
-            d.cleanup()
+            cls.d.cleanup()
             raise
-        cls.shots = os.environ.get("WE_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="we-shots-")
+        cls.shots = webtest.shots_dir()
 
     @classmethod
     def tearDownClass(cls):
@@ -165,34 +141,10 @@ class WebJob(unittest.TestCase):
             raise AssertionError("web-job.js asked %r" % msg)
 
         self.long_jobs = []
-        cmd = ["node", os.path.join(HERE, "web-job.js"),
-               "--base", "http://127.0.0.1:%d" % self.d.port,
-               "--admin", "otto:" + USERS["otto"][0], "--viewer", "vic:" + USERS["vic"][0],
-               "--shots", self.shots, "--jobs", json.dumps(self.jobs)]
-        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        report = None
-        deadline = time.time() + 400 * wetest.TIME_FACTOR
-        try:
-            for line in p.stdout:
-                msg = json.loads(line)
-                print("web-job.js:", line.strip()[:300], file=sys.stderr)
-                if "report" in msg:
-                    report = msg["report"]
-                elif "step" not in msg:
-                    p.stdin.write(json.dumps(answer(msg)) + "\n")
-                    p.stdin.flush()
-                if time.time() > deadline:
-                    break
-        finally:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            p.stdin.close()
-            p.stdout.close()
-        if report is None:
-            raise AssertionError("web-job.js exited %d without a report" % p.returncode)
-        print("report: %s" % json.dumps(report, indent=1), file=sys.stderr)
-        return report
+        args = ["--base", "http://127.0.0.1:%d" % self.d.port,
+                "--admin", webtest.creds("otto", USERS), "--viewer", webtest.creds("vic", USERS),
+                "--shots", self.shots, "--jobs", json.dumps(self.jobs)]
+        return webtest.run_driver("web-job.js", args, answer, 400)
 
     def assertFlow(self, steps, last):
         flow = ["queued", "processing", "stitching", "uploading", "completed"]
@@ -213,9 +165,7 @@ class WebJob(unittest.TestCase):
 
     def test_job_detail(self):
         r = self.run_driver()
-        self.assertNotIn("error", r, (r.get("error"), r.get("failure_pages"), self.d.tail(30)))
-        self.assertEqual(r["console_errors"], [], r)
-        self.assertEqual(r["http_errors"], [], r)
+        webtest.assert_clean(self, r, self.d)
         # the players: time advances, no error event
         for kind in ("mp4", "hls", "dash", "aes"):
             p = r["players"][kind]

@@ -15,29 +15,22 @@ request to those APIs. Screenshots at 1280x800 and 390x844 in
 WE_SCREENSHOT_DIR; nothing scrolls sideways on the phone; any console error
 or unexpected HTTP error fails."""
 
-import base64
 import hashlib
 import hmac
 import http.server
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 import urllib.error
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import wetest  # noqa: E402
-from test_dashboard import WEB_DIST, check_harness  # noqa: E402
-
-USERS = {"ada": ("ada-secret", "admin"), "vic": ("vic-secret", "viewer")}
-ADMIN = {"Authorization": "Basic " + base64.b64encode(b"ada:ada-secret").decode()}
+import webtest  # noqa: E402
+from webtest import ADMIN, USERS, check_harness, wetest  # noqa: E402
 
 
 def sign(secret, body):
@@ -91,60 +84,19 @@ class Receiver:
 def run_driver(args, on_message, timeout=300):
     """Runs web-settings.js, answering its questions with on_message(msg);
     returns its report."""
-    cmd = ["node", os.path.join(HERE, "web-settings.js")] + args
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    report = None
-    deadline = time.time() + timeout * wetest.TIME_FACTOR
-    try:
-        for line in p.stdout:
-            msg = json.loads(line)
-            print("web-settings.js:", line.strip()[:300], file=sys.stderr)
-            if "report" in msg:
-                report = msg["report"]
-            elif "ask" in msg:
-                p.stdin.write(json.dumps(on_message(msg)) + "\n")
-                p.stdin.flush()
-            if time.time() > deadline:
-                break
-    finally:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-        p.stdin.close()
-        p.stdout.close()
-    if report is None:
-        raise AssertionError("web-settings.js exited %d without a report" % p.returncode)
-    print("report: %s" % json.dumps(report, indent=1), file=sys.stderr)
-    return report
+    return webtest.run_driver("web-settings.js", args, on_message, timeout)
 
 
 class WebSettings(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         check_harness()
-        d = wetest.Daemon(workers=0)
-        htpasswd = os.path.join(d.tmp, "htpasswd")
-        with open(htpasswd, "w") as f:
-            for user, (pw, _) in USERS.items():
-                crypt = subprocess.run(["openssl", "passwd", "-6", pw], check=True,
-                                       capture_output=True, text=True).stdout
-                f.write("%s:%s\n" % (user, crypt.strip()))
-        d.extra_env = {
-            "WE_PLUGIN_AUTH_BASIC_MODE": "basic",
-            "WE_PLUGIN_AUTH_BASIC_HTPASSWD": htpasswd,
-            "WE_PLUGIN_AUTH_BASIC_ROLES": ";".join("%s=%s" % (u, r)
-                                                   for u, (_, r) in USERS.items()),
-            "WE_WEB_DIR": WEB_DIST,
+        cls.d = webtest.start_daemon(workers=0, users=USERS, extra_env={
             # a retry, should one be needed, within the test's seconds
             "WE_WEBHOOK_BACKOFF_BASE_MS": "100",
-        }
-        try:
-            cls.d = d.start()
-        except BaseException:
-            d.cleanup()
-            raise
+        })
         cls.rx = Receiver()
-        cls.shots = os.environ.get("WE_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="we-shots-")
+        cls.shots = webtest.shots_dir()
 
     @classmethod
     def tearDownClass(cls):
@@ -200,12 +152,10 @@ class WebSettings(unittest.TestCase):
 
     def test_settings_pages(self):
         r = run_driver(["--base", "http://127.0.0.1:%d" % self.d.port,
-                        "--admin", "ada:" + USERS["ada"][0], "--viewer", "vic:" + USERS["vic"][0],
+                        "--admin", webtest.creds("ada"), "--viewer", webtest.creds("vic"),
                         "--shots", self.shots], self.answer)
         print("screenshots in %s" % self.shots, file=sys.stderr)
-        self.assertNotIn("error", r, (r.get("error"), r.get("failure_pages"), self.d.tail(30)))
-        self.assertEqual(r["console_errors"], [], r)
-        self.assertEqual(r["http_errors"], [], r)
+        webtest.assert_clean(self, r, self.d)
         checks = r["checks"]
 
         # the admin sees both entries

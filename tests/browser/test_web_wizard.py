@@ -13,87 +13,30 @@ deleted. A viewer on a phone sees no New-job button and the profiles
 read-only. Screenshots of every wizard step and the profile pages at
 1280x800 and 390x844 go to WE_SCREENSHOT_DIR; no console errors."""
 
-import base64
-import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import wetest  # noqa: E402
-
-WEB_DIST = os.path.abspath(os.environ.get("WE_WEB_DIR") or
-                           os.path.join(HERE, "..", "..", "web", "dist"))
-USERS = {"ada": ("ada-secret", "admin"), "vic": ("vic-secret", "viewer")}
-ADMIN = {"Authorization": "Basic " + base64.b64encode(b"ada:ada-secret").decode()}
-
-
-def check_harness():
-    index = os.path.join(WEB_DIST, "index.html")
-    if not os.path.exists(index):
-        raise AssertionError("%s is missing: build the dashboard with "
-                             "`npm ci --prefix web && npm run build --prefix web`" % index)
-    if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
-        raise AssertionError("playwright-core is missing: npm ci --prefix tests/browser")
+import webtest  # noqa: E402
+from webtest import ADMIN, USERS, check_harness, wetest  # noqa: E402
 
 
 def run_driver(args, timeout=420):
     """Runs web-wizard.js and returns its report."""
-    cmd = ["node", os.path.join(HERE, "web-wizard.js")] + args
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    report = None
-    deadline = time.time() + timeout * wetest.TIME_FACTOR
-    try:
-        for line in p.stdout:
-            print("web-wizard.js:", line.strip()[:300], file=sys.stderr)
-            msg = json.loads(line)
-            if "report" in msg:
-                report = msg["report"]
-            if time.time() > deadline:
-                break
-    finally:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-        p.stdout.close()
-    if report is None:
-        raise AssertionError("web-wizard.js exited %d without a report" % p.returncode)
-    print("report: %s" % json.dumps(report, indent=1), file=sys.stderr)
-    return report
+    return webtest.run_driver("web-wizard.js", args, timeout=timeout)
 
 
 class Wizard(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         check_harness()
-        d = wetest.Daemon(workers=2)
-        htpasswd = os.path.join(d.tmp, "htpasswd")
-        with open(htpasswd, "w") as f:
-            for user, (pw, _) in USERS.items():
-                crypt = subprocess.run(["openssl", "passwd", "-6", pw], check=True,
-                                       capture_output=True, text=True).stdout
-                f.write("%s:%s\n" % (user, crypt.strip()))
-        d.extra_env = {
-            "WE_PLUGIN_AUTH_BASIC_MODE": "basic",
-            "WE_PLUGIN_AUTH_BASIC_HTPASSWD": htpasswd,
-            "WE_PLUGIN_AUTH_BASIC_ROLES": ";".join("%s=%s" % (u, r)
-                                                   for u, (_, r) in USERS.items()),
-            "WE_WEB_DIR": WEB_DIST,
-        }
-        try:
-            cls.d = d.start()
-        except BaseException:
-            d.cleanup()
-            raise
+        cls.d = webtest.start_daemon(workers=2, users=USERS)
         # the clip the browser uploads: made here, outside the browse roots
-        cls.clip = wetest.make_clip(os.path.join(d.tmp, "wizard-clip.mp4"), duration=3.0,
+        cls.clip = wetest.make_clip(os.path.join(cls.d.tmp, "wizard-clip.mp4"), duration=3.0,
                                     width=320, height=240, fps=25, gop=25)
-        cls.shots = os.environ.get("WE_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="we-shots-")
+        cls.shots = webtest.shots_dir()
 
     @classmethod
     def tearDownClass(cls):
@@ -105,12 +48,10 @@ class Wizard(unittest.TestCase):
     def test_wizard_and_profiles(self):
         before = self.job_count()
         r = run_driver(["--base", "http://127.0.0.1:%d" % self.d.port,
-                        "--admin", "ada:" + USERS["ada"][0], "--viewer", "vic:" + USERS["vic"][0],
+                        "--admin", webtest.creds("ada"), "--viewer", webtest.creds("vic"),
                         "--clip", self.clip, "--shots", self.shots])
         print("screenshots in %s" % self.shots, file=sys.stderr)
-        self.assertNotIn("error", r, (r.get("error"), self.d.tail(30)))
-        self.assertEqual(r["console_errors"], [], r)
-        self.assertEqual(r["http_errors"], [], r)
+        webtest.assert_clean(self, r, self.d)
         # exactly the two refusals provoked on purpose
         self.assertEqual(r["expected_http_errors"], ["desktop: 400 POST /v1/jobs",
                                                      "desktop: 409 POST /v1/profiles"], r)

@@ -13,117 +13,34 @@
 // {"report": {…}} ends it. Exits 0 after the report (the caller judges it),
 // 3 when the harness itself could not run.
 'use strict';
+'use strict';
 
 const fs = require('fs');
-const path = require('path');
-const readline = require('readline');
 
-const CHROMIUM = process.env.WE_CHROMIUM || '/usr/bin/chromium';
-const STEP_MS = Number(process.env.WE_WEB_JOB_STEP_MS || 60000);
-
-function die(msg) {
-  process.stderr.write('web-job.js: ' + msg + '\n');
-  process.exit(3);
-}
-
-function parseArgs(argv) {
-  const o = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '');
-    if (!['base', 'admin', 'viewer', 'shots', 'jobs'].includes(k) || i + 1 >= argv.length)
-      die('usage: node web-job.js --base URL --admin U:P --viewer U:P --shots DIR --jobs JSON');
-    o[k] = argv[i + 1];
-  }
-  for (const k of ['base', 'admin', 'viewer', 'shots', 'jobs'])
-    if (!o[k]) die('--' + k + ' is required');
-  o.jobs = JSON.parse(o.jobs);
-  return o;
-}
-
-let playwright;
-try {
-  playwright = require(path.join(__dirname, 'node_modules', 'playwright-core'));
-} catch (e) {
-  die('playwright-core is missing: npm ci --prefix tests/browser (' + e.message + ')');
-}
-if (!fs.existsSync(CHROMIUM))
-  die(CHROMIUM + ' is missing: apt-get install chromium');
-
-const opts = parseArgs(process.argv.slice(2));
-fs.mkdirSync(opts.shots, { recursive: true });
-
-const lines = readline.createInterface({ input: process.stdin });
-const pending = [];
-const waiting = [];
-lines.on('line', (l) => {
-  const w = waiting.shift();
-  if (w) w(l);
-  else pending.push(l);
+const h = require('./harness').start({
+  name: 'web-job.js',
+  args: ['base', 'admin', 'viewer', 'shots', 'jobs'],
+  usage: '--base URL --admin U:P --viewer U:P --shots DIR --jobs JSON',
+  stepEnv: 'WE_WEB_JOB_STEP_MS',
+  stepMs: 60000,
+  report: { expected_errors: [], key_requests: [], players: {} },
 });
-function readLine() {
-  if (pending.length) return Promise.resolve(pending.shift());
-  return new Promise((resolve) => waiting.push(resolve));
-}
-function emit(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-const report = {
-  steps: [],
-  console_errors: [],
-  http_errors: [],
-  expected_errors: [],
-  screenshots: [],
-  key_requests: [],
-  players: {},
-};
-function step(name) {
-  report.steps.push(name);
-  emit({ step: name });
-}
+const { opts, report, STEP_MS, step, shot, login, noOverflow } = h;
+opts.jobs = JSON.parse(opts.jobs);
 
 // set while the page is made to hit a 409 on purpose
 let expect409 = false;
-const pages = [];
 
 function watch(page, label) {
-  pages.push([label, page]);
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const text = label + ': ' + msg.text();
-    if (expect409 && /status of 409/.test(msg.text())) report.expected_errors.push(text);
-    else report.console_errors.push(text);
+  h.watch(page, label, {
+    console: (msg) => (expect409 && /status of 409/.test(msg.text()) ? report.expected_errors : report.console_errors),
+    response: (r) => {
+      if (/\/v1\/jobs\/[^/]+\/key$/.test(r.url())) report.key_requests.push(r.status());
+    },
+    http: (r) => (expect409 && r.status() === 409 ? report.expected_errors : report.http_errors),
   });
-  page.on('pageerror', (err) => report.console_errors.push(label + ' pageerror: ' + err.message));
-  page.on('response', (r) => {
-    const u = r.url();
-    if (!u.startsWith(opts.base + '/')) return;
-    if (/\/v1\/jobs\/[^/]+\/key$/.test(u)) report.key_requests.push(r.status());
-    if (r.status() >= 400) {
-      const text = label + ': ' + r.status() + ' ' + r.request().method() + ' ' + u;
-      if (expect409 && r.status() === 409) report.expected_errors.push(text);
-      else report.http_errors.push(text);
-    }
-  });
-  page.on('crash', () => report.console_errors.push(label + ': renderer crashed'));
   // confirm() of cancel and delete
   page.on('dialog', (d) => d.accept());
-}
-
-async function shot(page, name) {
-  const file = path.join(opts.shots, name + '.png');
-  await page.screenshot({ path: file, fullPage: true });
-  report.screenshots.push(file);
-}
-
-async function login(page, creds, role, where) {
-  const [user, pass] = creds.split(/:(.*)/s);
-  await page.goto(opts.base + (where || '/'), { waitUntil: 'load' });
-  await page.locator('[data-testid=login-form]').waitFor({ timeout: STEP_MS });
-  await page.fill('input[name=username]', user);
-  await page.fill('input[name=password]', pass);
-  await page.click('[data-testid=login-form] button[type=submit]');
-  await page.locator(`[data-testid=user][data-role=${role}]`).waitFor({ timeout: STEP_MS });
 }
 
 // in-app navigation: the session lives in sessionStorage and the WebSocket
@@ -142,10 +59,6 @@ async function loaded(page) {
   for (const sel of ['[data-testid=tasks-table] tbody tr', '[data-testid=timeline-events] li',
                      '[data-testid=outputs-table] tbody tr'])
     await page.locator(sel).first().waitFor({ state: 'attached', timeout: STEP_MS });
-}
-
-async function noOverflow(page) {
-  return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
 }
 
 // picks a player source by kind, plays it, and reports what happened
@@ -219,33 +132,6 @@ async function timeline(page) {
     (lis) => lis.map((li) => li.getAttribute('data-step')));
 }
 
-async function main() {
-  const browser = await playwright.chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--disable-dev-shm-usage', '--disable-gpu', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update',
-           '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-           '--autoplay-policy=no-user-gesture-required'],
-    timeout: 60000,
-  }).catch((e) => die('Chromium did not start: ' + e.message));
-  try {
-    await scenario(browser);
-  } catch (e) {
-    report.error = String((e && e.stack) || e);
-    report.failure_pages = {};
-    for (const [label, page] of pages) {
-      if (page.isClosed()) continue;
-      await shot(page, 'web-job-failure-' + label).catch(() => undefined);
-      report.failure_pages[label] = await page.evaluate(
-        () => location.href + '\n' + document.body.innerText.slice(0, 3000)).catch((x) => String(x));
-    }
-  } finally {
-    await browser.close().catch(() => undefined);
-  }
-  emit({ report });
-  process.exit(0);
-}
 
 async function scenario(browser) {
   const J = opts.jobs;
@@ -356,8 +242,7 @@ async function scenario(browser) {
 
   // cancel a running job from the page, live; then retry it as a new job.
   // A viewer on a phone sees the same job without any of those actions.
-  emit({ need_long_job: 1 });
-  const long = JSON.parse(await readLine()).job_id;
+  const long = (await h.ask({ need_long_job: 1 })).job_id;
   await openJob(page, long);
   await page.locator(`[data-testid=job-detail][data-job-id="${long}"][data-status=processing]`)
     .waitFor({ timeout: STEP_MS });
@@ -429,4 +314,5 @@ async function scenario(browser) {
   await desk.close();
 }
 
-main().catch((e) => die(String((e && e.stack) || e)));
+h.run(scenario, { launchArgs: ['--autoplay-policy=no-user-gesture-required'],
+                  failurePrefix: 'web-job-failure-', failureText: 3000 });

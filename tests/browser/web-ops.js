@@ -14,123 +14,33 @@
 // {"step": …} as it goes and one final {"report": {…}}. Exits 0 after the
 // report (the caller judges it), 3 when the harness itself could not run.
 'use strict';
+'use strict';
 
 const fs = require('fs');
-const path = require('path');
-const readline = require('readline');
 
-const CHROMIUM = process.env.WE_CHROMIUM || '/usr/bin/chromium';
-const STEP_MS = Number(process.env.WE_DASHBOARD_STEP_MS || 30000);
-
-function die(msg) {
-  process.stderr.write('web-ops.js: ' + msg + '\n');
-  process.exit(3);
-}
-
-function parseArgs(argv) {
-  const o = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '');
-    if (!['base', 'admin', 'viewer', 'shots'].includes(k) || i + 1 >= argv.length)
-      die('usage: node web-ops.js --base URL --admin U:P --viewer U:P --shots DIR');
-    o[k] = argv[i + 1];
-  }
-  for (const k of ['base', 'admin', 'viewer', 'shots'])
-    if (!o[k]) die('--' + k + ' is required');
-  return o;
-}
-
-let playwright;
-try {
-  playwright = require(path.join(__dirname, 'node_modules', 'playwright-core'));
-} catch (e) {
-  die('playwright-core is missing: npm ci --prefix tests/browser (' + e.message + ')');
-}
-if (!fs.existsSync(CHROMIUM))
-  die(CHROMIUM + ' is missing: apt-get install chromium');
-
-const opts = parseArgs(process.argv.slice(2));
-fs.mkdirSync(opts.shots, { recursive: true });
-
-const lines = readline.createInterface({ input: process.stdin });
-const pending = [];
-const waiting = [];
-lines.on('line', (l) => {
-  const w = waiting.shift();
-  if (w) w(l);
-  else pending.push(l);
+const h = require('./harness').start({
+  name: 'web-ops.js',
+  args: ['base', 'admin', 'viewer', 'shots'],
+  usage: '--base URL --admin U:P --viewer U:P --shots DIR',
+  stepEnv: 'WE_DASHBOARD_STEP_MS',
+  stepMs: 30000,
+  report: { overflow: {} },
 });
-function readLine() {
-  if (pending.length) return Promise.resolve(pending.shift());
-  return new Promise((resolve) => waiting.push(resolve));
-}
-function emit(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-async function ask(what, extra) {
-  emit(Object.assign({ ask: what }, extra || {}));
-  return JSON.parse(await readLine());
-}
+const { opts, report, STEP_MS, step, shot, login, nav, noOverflow } = h;
+const ask = (what, extra) => h.ask(Object.assign({ ask: what }, extra || {}));
 
-const report = { steps: [], console_errors: [], http_errors: [], screenshots: [], overflow: {} };
 // responses the scenario itself expects to fail (the plugins API while it
 // does not exist yet)
 const expectedHttp = [];
+const isExpected = (url) => expectedHttp.some((p) => url.startsWith(opts.base + p));
 
-function step(name) {
-  report.steps.push({ step: name, t: Date.now() });
-  emit({ step: name });
-}
-
-const pages = [];
 function watch(page, label) {
-  pages.push([label, page]);
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
+  h.watch(page, label, {
     // Chromium logs every refused request; the expected ones are not errors
-    const url = (msg.location() || {}).url || '';
-    if (msg.text().startsWith('Failed to load resource') && expectedHttp.some((p) => url.startsWith(opts.base + p)))
-      return;
-    report.console_errors.push(label + ': ' + msg.text() + (url ? ' (' + url + ')' : ''));
+    console: (msg, line, url) => (msg.text().startsWith('Failed to load resource') && isExpected(url)
+      ? null : report.console_errors),
+    http: (r) => (isExpected(r.url()) ? null : report.http_errors),
   });
-  page.on('pageerror', (err) => report.console_errors.push(label + ' pageerror: ' + err.message));
-  page.on('response', (r) => {
-    if (r.status() >= 400 && r.url().startsWith(opts.base + '/') &&
-        !expectedHttp.some((p) => r.url().startsWith(opts.base + p)))
-      report.http_errors.push(label + ': ' + r.status() + ' ' + r.url());
-  });
-  page.on('crash', () => report.console_errors.push(label + ': renderer crashed'));
-}
-
-async function shot(page, name) {
-  const file = path.join(opts.shots, name + '.png');
-  await page.screenshot({ path: file, fullPage: true });
-  report.screenshots.push(file);
-}
-
-async function noOverflow(page) {
-  return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
-}
-
-async function login(page, creds, role) {
-  const [user, pass] = creds.split(/:(.*)/s);
-  await page.goto(opts.base + '/', { waitUntil: 'load' });
-  await page.locator('[data-testid=login-form]').waitFor({ timeout: STEP_MS });
-  await page.fill('input[name=username]', user);
-  await page.fill('input[name=password]', pass);
-  await page.click('[data-testid=login-form] button[type=submit]');
-  await page.locator(`[data-testid=user][data-role=${role}]`).waitFor({ timeout: STEP_MS });
-}
-
-// follows a nav link (opening the drawer on a phone)
-async function nav(page, href) {
-  const link = page.locator(`nav a[href="${href}"]`);
-  if (!(await page.evaluate(() => document.querySelector('aside.sidebar').getBoundingClientRect().right > 0))) {
-    await page.click('[data-testid=nav-toggle]');
-    await link.waitFor({ state: 'visible', timeout: STEP_MS });
-    await page.waitForTimeout(300); // the drawer's slide-in
-  }
-  await link.click();
 }
 
 async function points(page, chart) {
@@ -375,33 +285,8 @@ async function viewer(browser) {
   await ctx.close();
 }
 
-async function main() {
-  const browser = await playwright.chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--disable-dev-shm-usage', '--disable-gpu', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update',
-           '--disable-background-timer-throttling', '--disable-renderer-backgrounding'],
-    timeout: 60000,
-  }).catch((e) => die('Chromium did not start: ' + e.message));
-  try {
-    await admin(browser);
-    await phoneAdmin(browser);
-    await viewer(browser);
-  } catch (e) {
-    report.error = String(e && e.stack || e);
-    report.failure_pages = {};
-    for (const [label, page] of pages) {
-      if (page.isClosed()) continue;
-      await shot(page, 'failure-' + label).catch(() => undefined);
-      report.failure_pages[label] = await page.evaluate(
-        () => location.href + '\n' + document.body.innerText.slice(0, 2000)).catch((x) => String(x));
-    }
-  } finally {
-    await browser.close().catch(() => undefined);
-  }
-  emit({ report });
-  process.exit(0);
-}
-
-main().catch((e) => die(String(e && e.stack || e)));
+h.run(async (browser) => {
+  await admin(browser);
+  await phoneAdmin(browser);
+  await viewer(browser);
+});

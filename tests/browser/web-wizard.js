@@ -12,102 +12,34 @@
 // report, 3 when the harness itself could not run.
 'use strict';
 
-const fs = require('fs');
-const path = require('path');
-
-const CHROMIUM = process.env.WE_CHROMIUM || '/usr/bin/chromium';
-const STEP_MS = Number(process.env.WE_DASHBOARD_STEP_MS || 60000);
-
-function die(msg) {
-  process.stderr.write('web-wizard.js: ' + msg + '\n');
-  process.exit(3);
-}
-
-function parseArgs(argv) {
-  const o = {};
-  const keys = ['base', 'admin', 'viewer', 'clip', 'shots'];
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '');
-    if (!keys.includes(k) || i + 1 >= argv.length)
-      die('usage: node web-wizard.js --base URL --admin U:P --viewer U:P --clip FILE --shots DIR');
-    o[k] = argv[i + 1];
-  }
-  for (const k of keys) if (!o[k]) die('--' + k + ' is required');
-  return o;
-}
-
-let playwright;
-try {
-  playwright = require(path.join(__dirname, 'node_modules', 'playwright-core'));
-} catch (e) {
-  die('playwright-core is missing: npm ci --prefix tests/browser (' + e.message + ')');
-}
-if (!fs.existsSync(CHROMIUM)) die(CHROMIUM + ' is missing: apt-get install chromium');
-
-const opts = parseArgs(process.argv.slice(2));
-fs.mkdirSync(opts.shots, { recursive: true });
-
-const report = {
-  steps: [],
-  console_errors: [],
-  http_errors: [],
-  // the refusals the test provokes on purpose (a source no storage claims,
-  // a profile id that exists): each is checked by the caller
-  expected_http_errors: [],
-  screenshots: [],
-  overflow: {},
-  statuses_seen: [],
-};
-
-function step(name) {
-  report.steps.push({ step: name, t: Date.now() });
-  process.stdout.write(JSON.stringify({ step: name }) + '\n');
-}
+const h = require('./harness').start({
+  name: 'web-wizard.js',
+  args: ['base', 'admin', 'viewer', 'clip', 'shots'],
+  usage: '--base URL --admin U:P --viewer U:P --clip FILE --shots DIR',
+  stepEnv: 'WE_DASHBOARD_STEP_MS',
+  stepMs: 60000,
+  report: {
+    // the refusals the test provokes on purpose (a source no storage claims,
+    // a profile id that exists): each is checked by the caller
+    expected_http_errors: [],
+    overflow: {},
+    statuses_seen: [],
+  },
+});
+const { opts, report, STEP_MS, step, shot, login, noOverflow } = h;
 
 // set while the page provokes an error response on purpose
 let expectError = null;
-const pages = [];
 
 function watch(page, label) {
-  pages.push([label, page]);
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
+  h.watch(page, label, {
     // Chromium logs every 4xx answer as "Failed to load resource"; the
     // provoked ones are accounted for in expected_http_errors
-    if (expectError && /Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text())) return;
-    report.console_errors.push(label + ': ' + msg.text());
+    console: (msg) => (expectError && /Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text())
+      ? null : report.console_errors),
+    httpLine: (r) => label + ': ' + r.status() + ' ' + r.request().method() + ' ' + new URL(r.url()).pathname,
+    http: (r, line) => (expectError && expectError.test(line) ? report.expected_http_errors : report.http_errors),
   });
-  page.on('pageerror', (err) => report.console_errors.push(label + ' pageerror: ' + err.message));
-  page.on('response', (r) => {
-    if (r.status() < 400 || !r.url().startsWith(opts.base + '/')) return;
-    const line = label + ': ' + r.status() + ' ' + r.request().method() + ' ' + new URL(r.url()).pathname;
-    if (expectError && expectError.test(line)) report.expected_http_errors.push(line);
-    else report.http_errors.push(line);
-  });
-  page.on('crash', () => report.console_errors.push(label + ': renderer crashed'));
-}
-
-async function shot(page, name) {
-  const file = path.join(opts.shots, name + '.png');
-  await page.screenshot({ path: file, fullPage: true });
-  report.screenshots.push(file);
-}
-
-// against the context's width: a mobile viewport widens itself (innerWidth
-// too) to fit what overflows
-async function noOverflow(page) {
-  const w = page.viewportSize().width;
-  return page.evaluate((w) => document.documentElement.scrollWidth <= w + 1 && window.innerWidth <= w + 1, w);
-}
-
-async function login(page, creds, role) {
-  const [user, pass] = creds.split(/:(.*)/s);
-  await page.goto(opts.base + '/', { waitUntil: 'load' });
-  await page.locator('[data-testid=login-form]').waitFor({ timeout: STEP_MS });
-  await page.fill('input[name=username]', user);
-  await page.fill('input[name=password]', pass);
-  await page.click('[data-testid=login-form] button[type=submit]');
-  await page.locator(`[data-testid=user][data-role=${role}]`).waitFor({ timeout: STEP_MS });
 }
 
 const tid = (id) => `[data-testid="${id}"]`;
@@ -465,34 +397,8 @@ async function phoneViewer(browser) {
   await ctx.close();
 }
 
-async function main() {
-  const browser = await playwright.chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--disable-dev-shm-usage', '--disable-gpu', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update',
-           '--disable-background-timer-throttling', '--disable-renderer-backgrounding'],
-    timeout: 60000,
-  }).catch((e) => die('Chromium did not start: ' + e.message));
-  try {
-    await desktopAdmin(browser);
-    await phoneAdmin(browser);
-    await phoneViewer(browser);
-  } catch (e) {
-    report.error = String((e && e.stack) || e);
-    report.failure_pages = {};
-    for (const [label, page] of pages) {
-      if (page.isClosed()) continue;
-      await shot(page, 'failure-' + label).catch(() => undefined);
-      report.failure_pages[label] = await page
-        .evaluate(() => location.href + '\n' + document.body.innerText.slice(0, 2000))
-        .catch((x) => String(x));
-    }
-  } finally {
-    await browser.close().catch(() => undefined);
-  }
-  process.stdout.write(JSON.stringify({ report }) + '\n');
-  process.exit(0);
-}
-
-main().catch((e) => die(String((e && e.stack) || e)));
+h.run(async (browser) => {
+  await desktopAdmin(browser);
+  await phoneAdmin(browser);
+  await phoneViewer(browser);
+});
