@@ -184,6 +184,7 @@ struct _WeRtmpServer {
   guint  bound_port;
   guint  timeout;
   guint  max_connections;
+  gint   allow_takeover; /* atomic: read on the server thread */
 
   GMainContext *context;
   GMainLoop    *loop;
@@ -207,6 +208,7 @@ enum {
   PROP_BOUND_PORT,
   PROP_TIMEOUT,
   PROP_MAX_CONNECTIONS,
+  PROP_ALLOW_TAKEOVER,
   N_PROPS
 };
 static GParamSpec *props[N_PROPS];
@@ -390,7 +392,7 @@ cb_publish_attempt (WeRtmpConnection *rtmp, const gchar *app, const gchar *key,
 {
   Conn *conn = user_data;
   WeRtmpServer *server = conn->server;
-  gboolean registered, busy, accept = FALSE;
+  gboolean registered, busy, accept = FALSE, takeover = FALSE;
   const gchar *want_app;
 
   g_mutex_lock (&server->lock);
@@ -398,6 +400,11 @@ cb_publish_attempt (WeRtmpConnection *rtmp, const gchar *app, const gchar *key,
   registered = want_app != NULL && (*want_app == '\0' || g_strcmp0 (want_app, app) == 0);
   busy = g_hash_table_contains (server->active, key) ||
          g_hash_table_contains (server->waiting, key);
+  if (busy && !g_hash_table_contains (server->waiting, key) &&
+      g_atomic_int_get (&server->allow_takeover)) {
+    busy = FALSE;
+    takeover = TRUE;
+  }
   g_mutex_unlock (&server->lock);
 
   if (busy) {
@@ -409,6 +416,16 @@ cb_publish_attempt (WeRtmpConnection *rtmp, const gchar *app, const gchar *key,
   else
     g_signal_emit (server, signals[SIGNAL_PUBLISH_ATTEMPT], 0, app, key, conn->remote, &accept);
   g_debug ("publish to %s from %s %s", app, conn->remote, accept ? "accepted" : "refused");
+  if (accept && takeover) {
+    WeRtmpSession *old;
+
+    g_mutex_lock (&server->lock);
+    old = g_hash_table_lookup (server->active, key);
+    if (old != NULL)
+      we_rtmp_session_abandon (old);
+    g_mutex_unlock (&server->lock);
+    g_debug ("publish from %s takes over a running publish", conn->remote);
+  }
   return accept;
 }
 
@@ -770,6 +787,9 @@ we_rtmp_server_get_property (GObject *object, guint prop_id, GValue *value, GPar
   case PROP_MAX_CONNECTIONS:
     g_value_set_uint (value, self->max_connections);
     break;
+  case PROP_ALLOW_TAKEOVER:
+    g_value_set_boolean (value, g_atomic_int_get (&self->allow_takeover));
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -795,6 +815,9 @@ we_rtmp_server_set_property (GObject *object, guint prop_id, const GValue *value
     break;
   case PROP_MAX_CONNECTIONS:
     self->max_connections = g_value_get_uint (value);
+    break;
+  case PROP_ALLOW_TAKEOVER:
+    g_atomic_int_set (&self->allow_takeover, g_value_get_boolean (value));
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -825,6 +848,13 @@ we_rtmp_server_class_init (WeRtmpServerClass *klass)
   props[PROP_MAX_CONNECTIONS] =
     g_param_spec_uint ("max-connections", NULL, NULL, 1, 65535, WE_RTMP_DEFAULT_MAX_CONNECTIONS,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /* an accepted publish of a key that is publishing already sends the
+   * old publisher away (a reconnect whose old connection has not timed
+   * out yet) instead of being refused; keys added with
+   * we_rtmp_server_add_stream_key() and not yet taken are never taken over */
+  props[PROP_ALLOW_TAKEOVER] =
+    g_param_spec_boolean ("allow-takeover", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   /**

@@ -38,8 +38,10 @@ G_BEGIN_DECLS
 /* 2: WeEncoder gained package
  * 3: WePluginDescriptor.create_with_secrets, WeAuthProvider login vfuncs
  * 4: pipeline_func/pipeline_data at the end of WeEncodeRequest,
- *    WeStitchRequest and WePackageRequest (pipeline introspection) */
-#define WE_PLUGIN_ABI_MINOR        4
+ *    WeStitchRequest and WePackageRequest (pipeline introspection)
+ * 5: WeLiveEngine start/stop/set_publish_decider/get_port and its
+ *    stream-started/stream-ended/telemetry signals (the live pillar) */
+#define WE_PLUGIN_ABI_MINOR        5
 
 typedef enum {
   WE_PILLAR_AUTH,
