@@ -345,7 +345,9 @@ stream_to_json (const WeStream *s, const WeStreamSession *session, gboolean show
   return o;
 }
 
-/* What OBS and ffmpeg are given: RTMP server + key, and the SRT URL. */
+/* What OBS and ffmpeg are given: RTMP server + key, and the SRT URL. Without
+ * a key (a plain read) only the public half: the server, the SRT address and
+ * streamid, so that the studio can show them with the key still masked. */
 static JsonObject *
 ingest_to_json (const StreamOp *op)
 {
@@ -355,18 +357,23 @@ ingest_to_json (const StreamOp *op)
   g_autofree gchar *server = g_strdup_printf ("rtmp://%s:%u/live", op->ingest_host,
                                               op->rtmp_port);
   g_autofree gchar *streamid = g_strconcat ("publish:", op->stream->id, NULL);
-  g_autofree gchar *rtmp_url = g_strdup_printf ("%s/%s", server, op->key);
-  g_autofree gchar *srt_url = g_strdup_printf ("srt://%s:%u?streamid=%s&passphrase=%s",
-                                               op->ingest_host, op->srt_port, streamid,
-                                               op->passphrase);
+  g_autofree gchar *srt_base = g_strdup_printf ("srt://%s:%u?streamid=%s", op->ingest_host,
+                                                op->srt_port, streamid);
 
   json_object_set_string_member (rtmp, "server", server);
-  json_object_set_string_member (rtmp, "stream_key", op->key);
-  json_object_set_string_member (rtmp, "url", rtmp_url);
-  json_object_set_string_member (srt, "url", srt_url);
   json_object_set_string_member (srt, "streamid", streamid);
-  json_object_set_string_member (srt, "passphrase", op->passphrase);
   json_object_set_int_member (srt, "latency_ms", SRT_LATENCY_MS);
+  if (op->key != NULL) {
+    g_autofree gchar *rtmp_url = g_strdup_printf ("%s/%s", server, op->key);
+    g_autofree gchar *srt_url = g_strdup_printf ("%s&passphrase=%s", srt_base, op->passphrase);
+
+    json_object_set_string_member (rtmp, "stream_key", op->key);
+    json_object_set_string_member (rtmp, "url", rtmp_url);
+    json_object_set_string_member (srt, "url", srt_url);
+    json_object_set_string_member (srt, "passphrase", op->passphrase);
+  } else {
+    json_object_set_string_member (srt, "url", srt_base);
+  }
   json_object_set_object_member (ingest, "rtmp", rtmp);
   json_object_set_object_member (ingest, "srt", srt);
   return ingest;
@@ -420,10 +427,9 @@ op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   }
   session = current_session (op->stream, op->sessions);
   o = stream_to_json (op->stream, session, op->show_remote);
-  if (op->key != NULL) {
+  if (op->key != NULL)
     json_object_set_string_member (o, "stream_key", op->key);
-    json_object_set_object_member (o, "ingest", ingest_to_json (op));
-  }
+  json_object_set_object_member (o, "ingest", ingest_to_json (op));
   if (op->kind == OP_CREATE) {
     g_free (request->audit_resource_id);
     request->audit_resource_id = g_strdup (op->stream->id);

@@ -153,7 +153,11 @@ class StreamsApi(wetest.DaemonTestCase):
             self.assertNoSecret(got.body, s)
             g = got.json()
             self.assertNotIn("stream_key", g)
-            self.assertNotIn("ingest", g)
+            # the public half of the ingest settings only: no key, no passphrase
+            self.assertEqual(g["ingest"]["rtmp"], {"server": s["ingest"]["rtmp"]["server"]})
+            self.assertEqual(g["ingest"]["srt"]["url"],
+                             s["ingest"]["srt"]["url"].split("&passphrase=")[0])
+            self.assertNotIn("passphrase", g["ingest"]["srt"])
             self.assertEqual(g["stream_key_hint"], s["stream_key"][-4:])
             self.assertEqual(g["play_name"], s["play_name"])
             listed = self.d.get("/v1/streams?limit=500", headers=basic(user))

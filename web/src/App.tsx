@@ -23,6 +23,9 @@ const ErrorEvents = lazy(() => import('./pages/ErrorEvents').then((m) => ({ defa
 const Webhooks = lazy(() => import('./pages/Webhooks').then((m) => ({ default: m.Webhooks })));
 const WebhookDetail = lazy(() => import('./pages/WebhookDetail').then((m) => ({ default: m.WebhookDetail })));
 const Tokens = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.Tokens })));
+const Streams = lazy(() => import('./pages/Streams').then((m) => ({ default: m.Streams })));
+const StreamNew = lazy(() => import('./pages/StreamNew').then((m) => ({ default: m.StreamNew })));
+const StreamStudio = lazy(() => import('./pages/StreamStudio').then((m) => ({ default: m.StreamStudio })));
 
 function NotFound() {
   const t = useT();
@@ -48,6 +51,9 @@ function Routed() {
             <Route path="/jobs/:id" element={<JobDetail />} />
             <Route path="/workers" element={<Workers />} />
             <Route path="/workers/:id" element={<WorkerDetail />} />
+            <Route path="/streams" element={<Streams />} />
+            <Route path="/streams/new" element={<StreamNew />} />
+            <Route path="/streams/:id" element={<StreamStudio />} />
             <Route path="/settings/profiles" element={<Profiles />} />
             <Route path="/settings/profiles/new" element={<ProfileEditor />} />
             <Route path="/settings/profiles/:id" element={<ProfileEditor />} />

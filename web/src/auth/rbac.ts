@@ -38,6 +38,12 @@ export const ACTIONS = {
   'plugin.test': 'admin',
   'error.read': 'admin',
   'error.update': 'admin',
+  'stream.read': 'viewer',
+  'stream.create': 'operator',
+  'stream.update': 'operator',
+  'stream.delete': 'operator',
+  'stream.rotate': 'operator',
+  'stream.reveal': 'operator',
 } as const satisfies Record<string, Role>;
 
 export type Action = keyof typeof ACTIONS;

@@ -1,7 +1,7 @@
 // The app shell: sidebar navigation (a drawer on narrow screens), top bar
 // with the user, role, connection state, locale switcher and logout.
 
-import { Bug, KeyRound, LayoutDashboard, ListVideo, LogOut, Menu, Plug, ScrollText, Server, SlidersHorizontal, Webhook, Wifi, WifiOff } from 'lucide-react';
+import { Bug, KeyRound, LayoutDashboard, ListVideo, LogOut, Menu, Plug, Radio, ScrollText, Server, SlidersHorizontal, Webhook, Wifi, WifiOff } from 'lucide-react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { NavLink, useLocation } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext';
@@ -55,6 +55,11 @@ export function Shell({ children }: { children: ReactNode }) {
           <Can action="worker.read">
             <NavLink to="/workers">
               <Server size={18} aria-hidden /> {t('nav.workers')}
+            </NavLink>
+          </Can>
+          <Can action="stream.read">
+            <NavLink to="/streams">
+              <Radio size={18} aria-hidden /> {t('nav.streams')}
             </NavLink>
           </Can>
           <div className="nav-section">{t('nav.settings')}</div>

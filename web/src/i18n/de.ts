@@ -3,6 +3,7 @@ import detail from './de/detail';
 import ops from './de/ops';
 import settings from './de/settings';
 import wizard from './de/wizard';
+import streams from './de/streams';
 
 const de: Messages = {
   'app.name': 'WebEncode',
@@ -101,5 +102,6 @@ const de: Messages = {
   ...wizard,
   ...ops,
   ...settings,
+  ...streams,
 };
 export default de;

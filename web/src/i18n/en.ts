@@ -4,6 +4,7 @@ import detail from './en/detail';
 import ops from './en/ops';
 import settings from './en/settings';
 import wizard from './en/wizard';
+import streams from './en/streams';
 
 const en = {
   'app.name': 'WebEncode',
@@ -102,6 +103,7 @@ const en = {
   ...wizard,
   ...ops,
   ...settings,
+  ...streams,
 } as const;
 
 export type MessageKey = keyof typeof en;

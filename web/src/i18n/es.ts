@@ -3,6 +3,7 @@ import detail from './es/detail';
 import ops from './es/ops';
 import settings from './es/settings';
 import wizard from './es/wizard';
+import streams from './es/streams';
 
 const es: Messages = {
   'app.name': 'WebEncode',
@@ -101,5 +102,6 @@ const es: Messages = {
   ...wizard,
   ...ops,
   ...settings,
+  ...streams,
 };
 export default es;

@@ -3,6 +3,7 @@ import detail from './fr/detail';
 import ops from './fr/ops';
 import settings from './fr/settings';
 import wizard from './fr/wizard';
+import streams from './fr/streams';
 
 const fr: Messages = {
   'app.name': 'WebEncode',
@@ -101,5 +102,6 @@ const fr: Messages = {
   ...wizard,
   ...ops,
   ...settings,
+  ...streams,
 };
 export default fr;

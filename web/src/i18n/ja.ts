@@ -3,6 +3,7 @@ import detail from './ja/detail';
 import ops from './ja/ops';
 import settings from './ja/settings';
 import wizard from './ja/wizard';
+import streams from './ja/streams';
 
 const ja: Messages = {
   'app.name': 'WebEncode',
@@ -101,5 +102,6 @@ const ja: Messages = {
   ...wizard,
   ...ops,
   ...settings,
+  ...streams,
 };
 export default ja;

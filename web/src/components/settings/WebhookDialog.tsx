@@ -64,7 +64,7 @@ export function WebhookDialog({ hook, onClose, onSaved }: { hook?: Webhook; onCl
             required
             value={url}
             onChange={(e) => setUrl(e.target.value)}
-            placeholder="https://hooks.example/webencode"
+            placeholder={t('settings.webhooks.urlPlaceholder')}
             data-testid="webhook-url"
           />
         </label>

@@ -21,6 +21,7 @@ const m: Record<keyof typeof en, string> = {
   'settings.webhooks.edit': "Webhook bearbeiten",
   'settings.webhooks.back': "Alle Webhooks",
   'settings.webhooks.url': "URL",
+  'settings.webhooks.urlPlaceholder': 'https://hooks.example/webencode',
   'settings.webhooks.events': "Ereignisse",
   'settings.webhooks.eventsHint': "Nichts angekreuzt: alle Ereignisse.",
   'settings.webhooks.allEvents': "Alle Ereignisse",

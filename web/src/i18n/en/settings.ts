@@ -23,6 +23,7 @@ const m = {
   'settings.webhooks.edit': 'Edit webhook',
   'settings.webhooks.back': 'All webhooks',
   'settings.webhooks.url': 'URL',
+  'settings.webhooks.urlPlaceholder': 'https://hooks.example/webencode',
   'settings.webhooks.events': 'Events',
   'settings.webhooks.eventsHint': 'None ticked: every event.',
   'settings.webhooks.allEvents': 'All events',

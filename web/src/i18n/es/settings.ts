@@ -21,6 +21,7 @@ const m: Record<keyof typeof en, string> = {
   'settings.webhooks.edit': "Editar webhook",
   'settings.webhooks.back': "Todos los webhooks",
   'settings.webhooks.url': "URL",
+  'settings.webhooks.urlPlaceholder': 'https://hooks.example/webencode',
   'settings.webhooks.events': "Eventos",
   'settings.webhooks.eventsHint': "Ninguno marcado: todos los eventos.",
   'settings.webhooks.allEvents': "Todos los eventos",

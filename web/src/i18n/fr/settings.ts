@@ -21,6 +21,7 @@ const m: Record<keyof typeof en, string> = {
   'settings.webhooks.edit': "Modifier le webhook",
   'settings.webhooks.back': "Tous les webhooks",
   'settings.webhooks.url': "URL",
+  'settings.webhooks.urlPlaceholder': 'https://hooks.example/webencode',
   'settings.webhooks.events': "Événements",
   'settings.webhooks.eventsHint': "Aucun coché : tous les événements.",
   'settings.webhooks.allEvents': "Tous les événements",

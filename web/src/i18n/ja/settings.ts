@@ -21,6 +21,7 @@ const m: Record<keyof typeof en, string> = {
   'settings.webhooks.edit': "Webhook を編集",
   'settings.webhooks.back': "すべての Webhook",
   'settings.webhooks.url': "URL",
+  'settings.webhooks.urlPlaceholder': 'https://hooks.example/webencode',
   'settings.webhooks.events': "イベント",
   'settings.webhooks.eventsHint': "何も選択しない場合はすべてのイベント。",
   'settings.webhooks.allEvents': "すべてのイベント",
