@@ -61,6 +61,10 @@ void we_api_streams_delete     (WeApiRequest *request);
 void we_api_streams_rotate_key (WeApiRequest *request);
 void we_api_streams_reveal_key (WeApiRequest *request);
 void we_api_streams_stats      (WeApiRequest *request);
+/* we-api-streams-live.c: live HLS, ending a stream, archiving its recording */
+void we_api_streams_live_file  (WeApiRequest *request);
+void we_api_streams_end        (WeApiRequest *request);
+void we_api_streams_archive    (WeApiRequest *request);
 
 /* The upload route streams its body: set up when the headers arrive. */
 void we_api_upload_early    (WeApiServer       *server,

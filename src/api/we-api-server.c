@@ -80,6 +80,9 @@ static const WeApiRoute routes[] = {
   { "POST", "/v1/streams/{}/rotate-key", "stream.rotate", we_api_streams_rotate_key },
   { "POST", "/v1/streams/{}/reveal-key", "stream.reveal", we_api_streams_reveal_key },
   { "GET", "/v1/streams/{}/stats", "stream.read", we_api_streams_stats },
+  { "GET", "/v1/streams/{}/live/{}", "stream.read", we_api_streams_live_file },
+  { "POST", "/v1/streams/{}/end", "stream.update", we_api_streams_end },
+  { "POST", "/v1/streams/{}/archive", "stream.update", we_api_streams_archive },
   { "POST", "/v1/ws/ticket", "ws.ticket", we_api_ws_ticket },
   { "GET", "/v1/webhooks", "webhook.read", we_api_webhooks_list },
   { "POST", "/v1/webhooks", "webhook.create", we_api_webhooks_create },
@@ -474,6 +477,7 @@ we_api_server_dispose (GObject *object)
   g_clear_object (&self->context.queue);
   g_clear_object (&self->context.keys);
   g_clear_object (&self->context.webhooks);
+  g_clear_object (&self->context.live);
   g_clear_object (&self->context.secrets);
   g_clear_pointer (&self->login_limiter, we_login_limiter_free);
   G_OBJECT_CLASS (we_api_server_parent_class)->dispose (object);
@@ -508,6 +512,8 @@ we_api_server_new (const WeApiContext *context)
     g_object_ref (self->context.webhooks);
   if (self->context.secrets != NULL)
     g_object_ref (self->context.secrets);
+  if (self->context.live != NULL)
+    g_object_ref (self->context.live);
   self->started_at = g_get_real_time ();
   self->login_limiter = we_login_limiter_new (we_config_get_login_max_failures (context->config),
                                               we_config_get_login_window_s (context->config));

@@ -21,6 +21,7 @@ typedef struct {
   WeQueue      *queue;
   WeContentKeys *keys;        /* serves encrypted ladders' keys */
   struct _WeWebhooks *webhooks; /* nullable: the webhooks dispatcher */
+  struct _WeLiveKernel *live;   /* nullable: live ingest (core/we-live-kernel.h) */
   WeSecrets    *secrets;      /* nullable: resolves *_secret_ref keys (blocking:
                                * call from a thread, spec §6.5) */
   const gchar  *mode;         /* "embedded" | "cluster" */

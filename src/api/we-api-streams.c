@@ -17,6 +17,8 @@
 
 #include "common/we-config.h"
 #include "common/we-job.h"
+#include "common/we-json.h"
+#include "core/we-live-kernel.h"
 #include "core/we-stream-keys.h"
 #include "we-api-handlers.h"
 
@@ -393,6 +395,12 @@ op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     we_api_request_respond_error (request, error);
     return;
   }
+  /* a deleted stream, or a rotated key, ends the publish running with it
+   * (the publisher reconnecting with the old key is refused) */
+  if ((op->kind == OP_DELETE || op->kind == OP_ROTATE) &&
+      we_api_request_context (request)->live != NULL &&
+      we_live_kernel_is_live (we_api_request_context (request)->live, op->id))
+    we_live_kernel_end_stream (we_api_request_context (request)->live, op->id, NULL);
   switch (op->kind) {
   case OP_DELETE:
     we_api_request_respond_empty (request, SOUP_STATUS_NO_CONTENT);
@@ -408,8 +416,29 @@ op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       json_object_set_object_member (o, "session", session_to_json (session, op->show_remote));
     else
       json_object_set_null_member (o, "session");
-    /* filled by the live pipelines' 1 Hz samples once they exist (issue 10 item 5) */
-    json_object_set_null_member (o, "telemetry");
+    /* the live worker's 1 Hz samples, kept by the kernel for the current
+     * (or last) session: the latest and the history */
+    {
+      WeLiveKernel *live = we_api_request_context (request)->live;
+      JsonObject *latest = live != NULL ? we_live_kernel_get_telemetry (live, op->stream->id)
+                                        : NULL;
+
+      json_object_set_string_member (o, "status", op->stream->is_live ? "live" : "offline");
+      if (latest != NULL && op->stream->is_live) {
+        json_object_set_double_member (o, "bitrate_kbps",
+                                       we_json_get_double (latest, "video_bitrate_kbps", 0) +
+                                           we_json_get_double (latest, "audio_bitrate_kbps", 0));
+        json_object_set_double_member (o, "fps", we_json_get_double (latest, "fps", 0));
+      }
+      if (latest != NULL)
+        json_object_set_object_member (o, "telemetry", latest);
+      else
+        json_object_set_null_member (o, "telemetry");
+      json_object_set_array_member (o, "telemetry_history",
+                                    live != NULL ? we_live_kernel_get_history (live,
+                                                                               op->stream->id)
+                                                 : json_array_new ());
+    }
     for (guint i = 0; i < op->sessions->len; i++)
       json_array_add_object_element (history, session_to_json (op->sessions->pdata[i],
                                                                op->show_remote));

@@ -120,11 +120,14 @@ we_ws_topic_action (const gchar *topic, const gchar **object_id, GError **error)
   } else if (topic != NULL && g_str_has_prefix (topic, "worker:") && topic[7] != '\0') {
     action = "worker.read";
     id = topic + 7;
+  } else if (topic != NULL && g_str_has_prefix (topic, "stream:") && topic[7] != '\0') {
+    action = "stream.read";
+    id = topic + 7;
   }
   if (action == NULL) {
     g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
-                 "unknown topic \"%.64s\"; use jobs, job:<id>, dashboard, workers or "
-                 "worker:<id>", topic != NULL ? topic : "");
+                 "unknown topic \"%.64s\"; use jobs, job:<id>, dashboard, workers, "
+                 "worker:<id> or stream:<id>", topic != NULL ? topic : "");
     return NULL;
   }
   if (object_id != NULL)

@@ -48,6 +48,7 @@ struct _WeWsHub {
   GList       *conns;       /* Conn */
   GHashTable  *jobs;        /* job id → JobState, jobs someone follows */
   gulong       changed_id;
+  gulong       live_id;     /* the live kernel's "event": topics stream:<id> */
   guint        flush_id;    /* JOB_FLUSH_MS timer */
   guint        tick_id;     /* 1 s timer */
   gboolean     tick_busy;   /* a store read for the tick is in flight */
@@ -1011,6 +1012,23 @@ we_api_ws_ticket (WeApiRequest *request)
 
 /* --- the hub --- */
 
+/* Live telemetry (1 Hz per stream) and lifecycle events go to whoever
+ * follows stream:<id>; nothing is kept for late subscribers (the studio
+ * reads GET /v1/streams/{id}/stats for the history). */
+static void
+live_event_cb (GObject *live, const gchar *stream_id, JsonObject *event, gpointer user_data)
+{
+  WeWsHub *hub = user_data;
+  g_autofree gchar *topic = g_strconcat ("stream:", stream_id, NULL);
+
+  for (GList *l = hub->conns; l != NULL; l = l->next) {
+    Conn *conn = l->data;
+
+    if (g_hash_table_contains (conn->topics, topic))
+      conn_send_event (conn, topic, event);
+  }
+}
+
 WeWsHub *
 we_ws_hub_new (WeApiServer *server)
 {
@@ -1027,6 +1045,9 @@ we_ws_hub_new (WeApiServer *server)
   hub->cancellable = g_cancellable_new ();
   hub->changed_id = g_signal_connect (hub_ctx (hub)->scheduler, "job-changed",
                                       G_CALLBACK (job_changed_cb), hub);
+  if (hub_ctx (hub)->live != NULL)
+    hub->live_id = g_signal_connect (hub_ctx (hub)->live, "event", G_CALLBACK (live_event_cb),
+                                     hub);
   hub->flush_id = g_timeout_add (JOB_FLUSH_MS, flush_cb, hub);
   hub->tick_id = g_timeout_add_seconds (1, tick_cb, hub);
   return hub;
@@ -1055,6 +1076,8 @@ we_ws_hub_free (WeWsHub *hub)
   we_ws_hub_close_all (hub);
   g_cancellable_cancel (hub->cancellable);
   g_clear_signal_handler (&hub->changed_id, hub_ctx (hub)->scheduler);
+  if (hub_ctx (hub)->live != NULL)
+    g_clear_signal_handler (&hub->live_id, hub_ctx (hub)->live);
   g_clear_handle_id (&hub->flush_id, g_source_remove);
   g_clear_handle_id (&hub->tick_id, g_source_remove);
   g_list_free_full (g_steal_pointer (&hub->conns), (GDestroyNotify) conn_free);

@@ -53,6 +53,9 @@ struct _WeConfig {
   gchar     *live_public_host;
   guint16    live_rtmp_port;
   guint16    live_srt_port;
+  gboolean   live_enabled;
+  guint      live_idle_timeout_s;
+  gchar     *live_archive_profile;
   guint      dbus_job_linger_s;
 };
 
@@ -90,6 +93,7 @@ we_config_finalize (GObject *object)
   g_free (self->dbus_bus);
   g_free (self->web_dir);
   g_free (self->live_public_host);
+  g_free (self->live_archive_profile);
   g_free (self->secrets_vault_namespace);
   g_free (self->secrets_vault_ca_file);
   G_OBJECT_CLASS (we_config_parent_class)->finalize (object);
@@ -320,6 +324,20 @@ we_config_new (const gchar *path, gchar **env, GError **error)
                          "configuration live/rtmp_port and live/srt_port must not be 0");
     return NULL;
   }
+  {
+    g_autofree gchar *enabled = pick_string (self, "WE_LIVE_ENABLED", "live", "enabled", NULL);
+
+    if (enabled != NULL)
+      g_strstrip (enabled);
+    self->live_enabled = enabled == NULL ||
+                         !g_strv_contains ((const gchar *const[]) { "", "0", "false", "off", "no",
+                                                                    NULL }, enabled);
+  }
+  if (!pick_uint (self, "WE_LIVE_IDLE_TIMEOUT_S", "live", "idle_timeout_s", 10, 3600, &v, error))
+    return NULL;
+  self->live_idle_timeout_s = MAX (1, (guint) v);
+  self->live_archive_profile = pick_string (self, "WE_LIVE_ARCHIVE_PROFILE", "live",
+                                            "archive_profile", "720p_h264");
   self->web_dir = pick_string (self, "WE_WEB_DIR", "api", "web_dir", NULL);
   if (self->web_dir == NULL)
     self->web_dir = default_web_dir ();
@@ -349,6 +367,12 @@ guint we_config_get_error_reports_per_min (WeConfig *self) { return self->error_
 const gchar *we_config_get_live_public_host (WeConfig *self) { return self->live_public_host; }
 guint16 we_config_get_live_rtmp_port (WeConfig *self) { return self->live_rtmp_port; }
 guint16 we_config_get_live_srt_port (WeConfig *self) { return self->live_srt_port; }
+gboolean we_config_get_live_enabled (WeConfig *self) { return self->live_enabled; }
+guint we_config_get_live_idle_timeout_s (WeConfig *self) { return self->live_idle_timeout_s; }
+const gchar *we_config_get_live_archive_profile (WeConfig *self)
+{
+  return self->live_archive_profile;
+}
 guint        we_config_get_dbus_job_linger_s (WeConfig *self) { return self->dbus_job_linger_s; }
 guint we_config_get_worker_count (WeConfig *self) { return self->worker_count; }
 const gchar *we_config_get_worker_binary (WeConfig *self) { return self->worker_binary; }

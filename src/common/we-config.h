@@ -62,6 +62,15 @@ guint        we_config_get_error_reports_per_min (WeConfig *self);
 const gchar *we_config_get_live_public_host (WeConfig *self);
 guint16      we_config_get_live_rtmp_port   (WeConfig *self);
 guint16      we_config_get_live_srt_port    (WeConfig *self);
+/* WE_LIVE_ENABLED / [live] enabled (true): the daemon runs a live worker
+ * (webencode-worker --live) in embedded mode; WE_LIVE_IDLE_TIMEOUT_S /
+ * [live] idle_timeout_s (10): how long a stream waits for its publisher to
+ * come back (a reconnect within it continues the session);
+ * WE_LIVE_ARCHIVE_PROFILE / [live] archive_profile (720p_h264): the profile
+ * of the VOD job a recording is archived with */
+gboolean     we_config_get_live_enabled     (WeConfig *self);
+guint        we_config_get_live_idle_timeout_s (WeConfig *self);
+const gchar *we_config_get_live_archive_profile (WeConfig *self);
 /* WE_DBUS_JOB_LINGER_S / [dbus] job_linger_s (600): how long a finished
  * job's D-Bus object stays exported */
 guint        we_config_get_dbus_job_linger_s (WeConfig *self);

@@ -32,6 +32,34 @@
  *      or webencode-worker --gst-debug) uploaded the task's log to its
  *      "log_url"; sent before the task's final message.
  *
+ * The live worker (`webencode-worker --live`, worker/we-live-worker.c; the
+ * kernel's side is core/we-live-kernel.c) speaks its own messages on the
+ * same kind of channel:
+ *
+ * kernel → live worker
+ *   {"type":"configure","plugin_dir","plugin_id":"live-gst","config":{…}}
+ *      first, once: the live plugin and its configuration (rtmp_port,
+ *      srt_port, output_dir, idle_timeout_s …)
+ *   {"type":"publish_decision","id":7,"accept":true,"stream_id","passphrase",
+ *    "reason"}   the answer to publish_attempt 7 (passphrase: SRT only;
+ *      reason: refused, for the log)
+ *   {"type":"stop_stream","stream_id"}   end that ingest (recording
+ *      finalized, stream_ended "stopped" follows)
+ *   {"type":"shutdown"}   end every stream and exit (EOF on stdin too)
+ *
+ * live worker → kernel
+ *   {"type":"live_ready","pid","rtmp_port","srt_port"}   listening
+ *   {"type":"live_failed","code","message"}   cannot run (then exits)
+ *   {"type":"publish_attempt","id":7,"protocol":"rtmp"|"srt","key","remote"}
+ *      a publisher's handshake waits (up to 5 s, then refused) for the
+ *      decision; "key" is the RTMP publish name or the SRT streamid's
+ *      publish:<key> part (the stream id): it travels only over this pipe
+ *   {"type":"stream_started","stream_id","protocol","remote"}   again on a
+ *      takeover (the same stream back within the idle timeout)
+ *   {"type":"stream_ended","stream_id","reason","recording_dir"}
+ *   {"type":"telemetry","stream_id","sample":{…}}   1 Hz per live stream
+ *      (the live pillar's sample, docs/architecture.md "Live pillar")
+ *
  * A line longer than WE_WORKER_MAX_LINE is a protocol error and ends the
  * channel; unknown "type"s are ignored so either side can be newer.
  *

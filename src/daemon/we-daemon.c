@@ -6,6 +6,7 @@
 
 #include "api/we-api-server.h"
 #include "common/we-log.h"
+#include "core/we-live-kernel.h"
 #include "core/we-scheduler.h"
 #include "core/we-webhooks.h"
 #include "dbus/we-dbus-service.h"
@@ -26,6 +27,7 @@ struct _WeDaemon {
   WeQueue      *queue;
   WeScheduler  *scheduler;
   WeWebhooks   *webhooks;
+  WeLiveKernel *live;           /* nullable: [live] enabled, embedded mode */
   WeApiServer  *api;
   gchar        *api_url;
   gchar        *plugin_dir;
@@ -51,6 +53,9 @@ we_daemon_dispose (GObject *object)
     we_dbus_service_stop (self->dbus);
   g_clear_object (&self->dbus);
   g_clear_object (&self->api);
+  if (self->live != NULL)
+    we_live_kernel_stop (self->live);
+  g_clear_object (&self->live);
   if (self->webhooks != NULL)
     we_webhooks_stop (self->webhooks);
   g_clear_object (&self->webhooks);
@@ -190,11 +195,22 @@ set_plugin_defaults (WeDaemon *self)
 {
   g_autoptr(JsonObject) fs = json_object_new ();
   g_autoptr(JsonObject) basic = json_object_new ();
+  g_autoptr(JsonObject) live = json_object_new ();
+  g_autofree gchar *live_dir = NULL;
 
   json_object_set_string_member (fs, "root", self->storage_root);
   we_plugin_host_set_config_defaults (self->host, "storage-fs", fs);
   json_object_set_string_member (basic, "mode", "none");
   we_plugin_host_set_config_defaults (self->host, "auth-basic", basic);
+  /* the kernel loads the live module too (its instance never listens: the
+   * live worker runs the ingest, start_live()); it needs a valid folder */
+  live_dir = g_build_filename (we_config_get_data_dir (self->config), "live", NULL);
+  json_object_set_string_member (live, "output_dir", live_dir);
+  json_object_set_int_member (live, "rtmp_port", we_config_get_live_rtmp_port (self->config));
+  json_object_set_int_member (live, "srt_port", we_config_get_live_srt_port (self->config));
+  json_object_set_int_member (live, "idle_timeout_s",
+                              we_config_get_live_idle_timeout_s (self->config));
+  we_plugin_host_set_config_defaults (self->host, "live-gst", live);
 }
 
 /* What the store says about plugins (PUT /v1/plugins/{id}/config, enable,
@@ -531,6 +547,56 @@ sync_workers (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The live worker (issue 10): in embedded mode, when [live] enabled and a
+ * live plugin is loaded and not disabled. A cluster's kernels would all bind
+ * the same ingest ports, so there live ingest is left out for now. */
+static gboolean
+start_live (WeDaemon *self, const gchar *worker, WeContentKeys *keys, GError **error)
+{
+  GPtrArray *infos = we_plugin_host_get_plugins (self->host);
+  const gchar *plugin_id = NULL;
+  g_autoptr(JsonObject) config = NULL;
+  g_autofree gchar *live_dir = NULL;
+  WeLiveKernelOptions opts = { 0 };
+
+  if (!we_config_get_live_enabled (self->config) ||
+      we_config_get_nats_url (self->config) != NULL)
+    return TRUE;
+  for (guint i = 0; i < infos->len && plugin_id == NULL; i++) {
+    WePluginInfo *info = g_ptr_array_index (infos, i);
+
+    if (info->pillar == WE_PILLAR_LIVE && !plugin_is_disabled (self, info->id) &&
+        !we_plugin_host_is_disabled (self->host, info->id))
+      plugin_id = info->id;
+  }
+  if (plugin_id == NULL) {
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-STR-006", "no live plugin loaded: live ingest is off");
+    return TRUE;
+  }
+  live_dir = g_build_filename (we_config_get_data_dir (self->config), "live", NULL);
+  /* the plugin's own settings, with what [live] says on top: the ports
+   * publishers are told about must be the ones bound */
+  config = plugin_config_cb (plugin_id, self);
+  json_object_set_int_member (config, "rtmp_port", we_config_get_live_rtmp_port (self->config));
+  json_object_set_int_member (config, "srt_port", we_config_get_live_srt_port (self->config));
+  json_object_set_string_member (config, "output_dir", live_dir);
+  json_object_set_int_member (config, "idle_timeout_s",
+                              we_config_get_live_idle_timeout_s (self->config));
+  opts.store = self->store;
+  opts.keys = keys;
+  opts.scheduler = self->scheduler;
+  opts.webhooks = self->webhooks;
+  opts.worker_binary = worker;
+  opts.live_dir = live_dir;
+  opts.storage_root = self->storage_root;
+  opts.archive_profile = we_config_get_live_archive_profile (self->config);
+  opts.plugin_dir = self->plugin_dir;
+  opts.plugin_id = plugin_id;
+  opts.plugin_config = config;
+  self->live = we_live_kernel_new (&opts);
+  return we_live_kernel_start (self->live, error);
+}
+
 static void
 resumed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -652,6 +718,8 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
                                     we_config_get_public_url (self->config));
   we_webhooks_set_secrets (self->webhooks, WE_SECRETS (self->secrets));
   we_webhooks_watch_scheduler (self->webhooks, self->scheduler);
+  if (!start_live (self, worker, keys, error))
+    return FALSE;
 
   ctx.config = self->config;
   ctx.store = self->store;
@@ -661,6 +729,7 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   ctx.keys = keys;
   ctx.secrets = WE_SECRETS (self->secrets);
   ctx.webhooks = self->webhooks;
+  ctx.live = self->live;
   /* a shared PostgreSQL store or a NATS queue: replicas or remote workers */
   ctx.mode = WE_IS_STORE_PG (self->store) || we_config_get_nats_url (self->config) != NULL
                  ? "cluster" : "embedded";
@@ -712,6 +781,8 @@ we_daemon_stop (WeDaemon *self, GSourceFunc done, gpointer user_data)
     we_dbus_service_stop (self->dbus);
   if (self->api != NULL)
     we_api_server_disconnect (self->api);
+  if (self->live != NULL)
+    we_live_kernel_stop (self->live);
   if (self->webhooks != NULL)
     we_webhooks_stop (self->webhooks);
   /* jobs stay active in the store: the next start resumes them */

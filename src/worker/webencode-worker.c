@@ -22,6 +22,7 @@
 
 #include "common/we-config.h"
 #include "common/we-log.h"
+#include "we-live-worker.h"
 #include "we-worker-gst-log.h"
 #include "we-worker-nats.h"
 #include "we-worker.h"
@@ -235,6 +236,7 @@ int
 main (int argc, char **argv)
 {
   gboolean opt_stdio = FALSE;
+  gboolean opt_live = FALSE;
   gboolean opt_version = FALSE;
   g_autofree gchar *opt_worker_id = NULL;
   g_autofree gchar *opt_log_level = NULL;
@@ -245,6 +247,8 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "stdio", 0, 0, G_OPTION_ARG_NONE, &opt_stdio,
       "Speak the worker protocol on stdin/stdout (embedded mode)", NULL },
+    { "live", 0, 0, G_OPTION_ARG_NONE, &opt_live,
+      "Run the live pillar (RTMP/SRT ingest) for webencoded, on stdin/stdout", NULL },
     { "nats", 0, 0, G_OPTION_ARG_STRING, &opt_nats,
       "Take tasks from NATS JetStream (cluster mode; default: NATS_URL)", "URL" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
@@ -284,6 +288,11 @@ main (int argc, char **argv)
    * kill us */
   signal (SIGPIPE, SIG_IGN);
 
+  if (opt_live) {
+    we_log_init ("webencode-worker", opt_log_level != NULL ? opt_log_level : "info",
+                 WE_LOG_FORMAT_JSON);
+    return we_live_worker_run ();
+  }
   if (opt_stdio) {
     we_log_init ("webencode-worker", opt_log_level != NULL ? opt_log_level : "info",
                  WE_LOG_FORMAT_JSON);

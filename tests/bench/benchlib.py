@@ -77,6 +77,8 @@ class Daemon:
             "WE_WORKER_BINARY": os.path.join(build, "src", "worker", "webencode-worker"),
             "WE_PLUGIN_STORAGE_FS_ROOT": self.storage_root,
             "WE_PLUGIN_STORAGE_FS_BROWSE_ROOTS": tmp,
+            # VOD benchmarks: no live worker on the fixed ingest ports
+            "WE_LIVE_ENABLED": "0",
         })
         if workers:
             env["WE_WORKERS"] = str(workers)

@@ -168,7 +168,8 @@ class StreamsApi(wetest.DaemonTestCase):
             self.assertEqual(stats.status, 200, stats.body)
             self.assertNoSecret(stats.body, s)
             self.assertEqual(stats.json(), {"stream_id": s["id"], "is_live": False,
-                                            "session": None, "telemetry": None,
+                                            "status": "offline", "session": None,
+                                            "telemetry": None, "telemetry_history": [],
                                             "history": []})
 
         # the store keeps the lookup hash and sealed copies, never the plaintexts

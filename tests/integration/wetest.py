@@ -108,6 +108,9 @@ class Daemon:
             # tests refuse many bad credentials on purpose from one address;
             # test_rbac.py checks the limiter with its own, low setting
             "WE_LOGIN_MAX_FAILURES": "100000",
+            # the live worker binds fixed ingest ports: only the tests of live
+            # streaming (test_live.py) turn it on, with ports of their own
+            "WE_LIVE_ENABLED": "0",
             "LOG_LEVEL": "debug" if os.environ.get("WE_TEST_VERBOSE") else "info",
         })
         if CLUSTER and "DATABASE_URL" not in self.extra_env:
