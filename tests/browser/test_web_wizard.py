@@ -36,6 +36,10 @@ class Wizard(unittest.TestCase):
         # the clip the browser uploads: made here, outside the browse roots
         cls.clip = wetest.make_clip(os.path.join(cls.d.tmp, "wizard-clip.mp4"), duration=3.0,
                                     width=320, height=240, fps=25, gop=25)
+        # the upload cancelled half-way: 8 MiB take two minutes on the throttled line
+        cls.cancel_clip = os.path.join(cls.d.tmp, "wizard-cancelled.mp4")
+        with open(cls.cancel_clip, "wb") as f:
+            f.write(os.urandom(8 << 20))
         cls.shots = webtest.shots_dir()
 
     @classmethod
@@ -49,7 +53,8 @@ class Wizard(unittest.TestCase):
         before = self.job_count()
         r = run_driver(["--base", "http://127.0.0.1:%d" % self.d.port,
                         "--admin", webtest.creds("ada"), "--viewer", webtest.creds("vic"),
-                        "--clip", self.clip, "--shots", self.shots])
+                        "--clip", self.clip, "--cancel-clip", self.cancel_clip,
+                        "--shots", self.shots])
         print("screenshots in %s" % self.shots, file=sys.stderr)
         webtest.assert_clean(self, r, self.d)
         # exactly the two refusals provoked on purpose

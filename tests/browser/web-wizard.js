@@ -5,7 +5,7 @@
 // in headless Chromium against a running webencoded, for test_web_wizard.py:
 //
 //   node web-wizard.js --base URL --admin USER:PASS --viewer USER:PASS \
-//                      --clip FILE --shots DIR
+//                      --clip FILE --cancel-clip FILE --shots DIR
 //
 // Prints {"step": …} lines as it goes and one final {"report": {…}} that the
 // caller judges (it also checks the REST API agrees). Exits 0 after the
@@ -14,8 +14,8 @@
 
 const h = require('./harness').start({
   name: 'web-wizard.js',
-  args: ['base', 'admin', 'viewer', 'clip', 'shots'],
-  usage: '--base URL --admin U:P --viewer U:P --clip FILE --shots DIR',
+  args: ['base', 'admin', 'viewer', 'clip', 'cancel-clip', 'shots'],
+  usage: '--base URL --admin U:P --viewer U:P --clip FILE --cancel-clip FILE --shots DIR',
   stepEnv: 'WE_DASHBOARD_STEP_MS',
   stepMs: 60000,
   report: {
@@ -118,8 +118,10 @@ async function desktopAdmin(browser) {
     cdp.send('Network.emulateNetworkConditions', {
       offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSecond,
     });
+  // (a file big enough that the click lands long before its last byte: a
+  // small one can be fully sent, and stored, before the abort reaches it)
   await throttle(64 * 1024);
-  await page.setInputFiles(tid('upload-input'), opts.clip);
+  await page.setInputFiles(tid('upload-input'), opts['cancel-clip']);
   await page.waitForFunction(() => {
     const bar = document.querySelector('[data-testid=upload-progress]');
     return bar && Number(bar.getAttribute('aria-valuenow')) > 0;
