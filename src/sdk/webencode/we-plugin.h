@@ -40,8 +40,10 @@ G_BEGIN_DECLS
  * 4: pipeline_func/pipeline_data at the end of WeEncodeRequest,
  *    WeStitchRequest and WePackageRequest (pipeline introspection)
  * 5: WeLiveEngine start/stop/set_publish_decider/get_port and its
- *    stream-started/stream-ended/telemetry signals (the live pillar) */
-#define WE_PLUGIN_ABI_MINOR        5
+ *    stream-started/stream-ended/telemetry signals (the live pillar)
+ * 6: WePublishRequest gained storage, thumbnail_url, category_id,
+ *    publish_at and progress at its end (the publisher pillar) */
+#define WE_PLUGIN_ABI_MINOR        6
 
 typedef enum {
   WE_PILLAR_AUTH,

@@ -7,6 +7,8 @@
 
 #include <gio/gio.h>
 
+#include "we-storage.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -16,6 +18,26 @@ typedef struct {
   const gchar *platform;
   const gchar *privacy;
   const gchar *const *tags;
+
+  /* ABI minor 6. The caller always allocates the whole struct; a module
+   * built against minor 6 is refused by an older host (the descriptor
+   * check), so it never reads past the end of an older caller's request. */
+
+  /* (nullable): the storage pillar holding local_object_url and
+   * thumbnail_url (we_plugin_host_storage_for_url()); NULL: they are
+   * file:// URLs or absolute paths. The module streams from it and never
+   * holds the whole object in memory. */
+  WeStorage   *storage;
+  /* (nullable): a JPEG or PNG set as the video's thumbnail after upload */
+  const gchar *thumbnail_url;
+  /* (nullable): the platform's category ("22" is People & Blogs on YouTube) */
+  const gchar *category_id;
+  /* unix seconds when the video goes public; 0: as @privacy says, now */
+  gint64       publish_at;
+  /* (nullable): called from the module's upload thread, never the main
+   * loop, after every acknowledged chunk */
+  void       (*progress) (guint64 sent, guint64 total, gpointer user_data);
+  gpointer     progress_data;
 } WePublishRequest;
 
 typedef struct {
