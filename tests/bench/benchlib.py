@@ -58,9 +58,10 @@ def ts(text):
 class Daemon:
     """A real webencoded from the build directory in embedded mode, on a free
     port, with its data and storage-fs root in @tmp; @workers worker slots
-    (0: one per core)."""
+    (0: one per core); @extra_env overrides the environment (e.g. the live
+    benchmark turns WE_LIVE_ENABLED on with ports of its own)."""
 
-    def __init__(self, build, tmp, workers=0):
+    def __init__(self, build, tmp, workers=0, extra_env=None):
         self.exe = os.path.join(build, "src", "daemon", "webencoded")
         if not os.access(self.exe, os.X_OK):
             raise BenchError("%s is not built (see --build)" % self.exe)
@@ -82,6 +83,7 @@ class Daemon:
         })
         if workers:
             env["WE_WORKERS"] = str(workers)
+        env.update(extra_env or {})
         env.pop("WE_CONFIG", None)
         env.pop("DATABASE_URL", None)
         env.pop("NATS_URL", None)
