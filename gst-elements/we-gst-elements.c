@@ -5,6 +5,7 @@
 
 #include "gstweprogress.h"
 #include "rtmp/gstwertmpserversrc.h"
+#include "restream/gstwerestreamsink.h"
 #include "srt/gstwesrtserversrc.h"
 
 gboolean
@@ -14,6 +15,7 @@ we_gst_elements_plugin_init (GstPlugin *plugin)
 
   ok &= GST_ELEMENT_REGISTER (wertmpserversrc, plugin);
   ok &= GST_ELEMENT_REGISTER (wesrtserversrc, plugin);
+  ok &= GST_ELEMENT_REGISTER (werestreamsink, plugin);
   return ok;
 }
 
