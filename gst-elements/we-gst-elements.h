@@ -9,7 +9,7 @@
 
 G_BEGIN_DECLS
 
-#define WE_GST_ELEMENTS_DESCRIPTION "WebEncode elements: progress, telemetry and live ingest"
+#define WE_GST_ELEMENTS_DESCRIPTION "WebEncode elements: progress, telemetry, live ingest and restream destinations"
 #define WE_GST_ELEMENTS_ORIGIN      "https://github.com/webencode/webencode"
 
 /* Registers every element of ours with @plugin (the plugin_init of both
