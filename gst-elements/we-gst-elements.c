@@ -4,6 +4,7 @@
 #include "we-gst-elements.h"
 
 #include "gstweprogress.h"
+#include "hls/gstwehlssink.h"
 #include "rtmp/gstwertmpserversrc.h"
 #include "restream/gstwerestreamsink.h"
 #include "srt/gstwesrtserversrc.h"
@@ -16,6 +17,7 @@ we_gst_elements_plugin_init (GstPlugin *plugin)
   ok &= GST_ELEMENT_REGISTER (wertmpserversrc, plugin);
   ok &= GST_ELEMENT_REGISTER (wesrtserversrc, plugin);
   ok &= GST_ELEMENT_REGISTER (werestreamsink, plugin);
+  ok &= GST_ELEMENT_REGISTER (wehlssink, plugin);
   return ok;
 }
 

@@ -28,6 +28,27 @@ void we_api_jobs_delete     (WeApiRequest *request);
 void we_api_jobs_update     (WeApiRequest *request);
 void we_api_jobs_outputs    (WeApiRequest *request);
 void we_api_jobs_download   (WeApiRequest *request);
+
+/* publishing (we-api-publish.c, issue 11) */
+void we_api_jobs_publish       (WeApiRequest *request);
+void we_api_jobs_publications  (WeApiRequest *request);
+void we_api_publications_get   (WeApiRequest *request);
+void we_api_publications_retry (WeApiRequest *request);
+/* The "publish" member of a POST /v1/jobs @body, validated and removed
+ * from it. Returns: (transfer full) (nullable): NULL when there is none or
+ * @error is set */
+JsonArray *we_api_publish_take_targets  (WeApiRequest *request,
+                                         JsonObject   *body,
+                                         GError      **error);
+/* Stores @targets as queued publications of the new @job, then answers
+ * @status with @answer (transfer full). */
+void       we_api_publish_store_targets (WeApiRequest *request,
+                                         WeJob        *job,
+                                         JsonArray    *targets,
+                                         guint         status,
+                                         JsonObject   *answer);
+/* The kernel's publish runner, owned by the server. Returns: (transfer none) */
+struct _WePublishRunner *we_api_server_get_publish_runner (WeApiServer *server);
 void we_api_jobs_key        (WeApiRequest *request);
 /* we-api-debug.c: pipeline introspection */
 void we_api_jobs_task_pipeline (WeApiRequest *request);
@@ -65,6 +86,19 @@ void we_api_streams_stats      (WeApiRequest *request);
 void we_api_streams_live_file  (WeApiRequest *request);
 void we_api_streams_end        (WeApiRequest *request);
 void we_api_streams_archive    (WeApiRequest *request);
+void we_api_streams_recording  (WeApiRequest *request);
+void we_api_streams_live_rung_file (WeApiRequest *request);
+/* we-api-restreams.c: restream jobs (issue 11) and their destinations */
+void we_api_restreams_list        (WeApiRequest *request);
+void we_api_restreams_create      (WeApiRequest *request);
+void we_api_restreams_get         (WeApiRequest *request);
+void we_api_restreams_update      (WeApiRequest *request);
+void we_api_restreams_delete      (WeApiRequest *request);
+void we_api_restreams_start       (WeApiRequest *request);
+void we_api_restreams_stop        (WeApiRequest *request);
+void we_api_restreams_dest_add    (WeApiRequest *request);
+void we_api_restreams_dest_update (WeApiRequest *request);
+void we_api_restreams_dest_delete (WeApiRequest *request);
 
 /* The upload route streams its body: set up when the headers arrive. */
 void we_api_upload_early    (WeApiServer       *server,

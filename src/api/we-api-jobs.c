@@ -12,19 +12,33 @@ respond_job (WeApiRequest *request, guint status, WeJob *job)
 
 /* --- POST /v1/jobs --- */
 
+/* the request and its "publish" targets (we-api-publish.c), if any */
+typedef struct {
+  WeApiRequest *request;
+  JsonArray    *publish;
+} CreateData;
+
 static void
 created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  WeApiRequest *request = user_data;
+  CreateData *d = user_data;
+  WeApiRequest *request = d->request;
+  g_autoptr(JsonArray) publish = d->publish;
   g_autoptr(GError) error = NULL;
   g_autoptr(WeJob) job = we_scheduler_submit_finish (WE_SCHEDULER (source), result, &error);
 
+  g_free (d);
   if (job == NULL) {
     we_api_request_respond_error (request, error);
     return;
   }
   we_log (G_LOG_LEVEL_INFO, request->request_id, NULL, "job %s created by %s", job->id,
           request->identity ? request->identity->username : "?");
+  if (publish != NULL && json_array_get_length (publish) > 0) {
+    we_api_publish_store_targets (request, job, publish, SOUP_STATUS_CREATED,
+                                  we_job_to_json (job));
+    return;
+  }
   respond_job (request, SOUP_STATUS_CREATED, job);
 }
 
@@ -35,8 +49,12 @@ we_api_jobs_create (WeApiRequest *request)
   g_autoptr(JsonObject) body = we_api_request_parse_json_object (request, &error);
 
   const gchar *key;
+  CreateData *d;
+  g_autoptr(JsonArray) publish = NULL;
 
-  if (body == NULL) {
+  if (body != NULL)
+    publish = we_api_publish_take_targets (request, body, &error);
+  if (body == NULL || error != NULL) {
     we_api_request_respond_error (request, error);
     return;
   }
@@ -45,9 +63,12 @@ we_api_jobs_create (WeApiRequest *request)
                                       "Idempotency-Key");
   if (key != NULL)
     json_object_set_string_member (body, "idempotency_key", key);
+  d = g_new0 (CreateData, 1);
+  d->request = request;
+  d->publish = g_steal_pointer (&publish);
   we_scheduler_submit_async (we_api_request_context (request)->scheduler, body,
                              request->identity ? request->identity->user_id : NULL,
-                             NULL, created_cb, request);
+                             NULL, created_cb, d);
 }
 
 /* --- GET /v1/jobs --- */

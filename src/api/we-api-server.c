@@ -3,6 +3,7 @@
 #include "we-api-server.h"
 
 #include "common/we-log.h"
+#include "core/we-publish.h"
 #include "core/we-rbac.h"
 #include "we-api-handlers.h"
 #include "we-api-private.h"
@@ -15,6 +16,8 @@ struct _WeApiServer {
   gint64          started_at;
   WeLoginLimiter *login_limiter;
   WeWsHub        *ws;  /* the dashboard WebSocket, /v1/ws */
+  WePublishRunner *publish;  /* the kernel's publish runner (core/we-publish.c) */
+  gulong          publish_changed_id;
 };
 
 G_DEFINE_TYPE (WeApiServer, we_api_server, G_TYPE_OBJECT)
@@ -57,6 +60,11 @@ static const WeApiRoute routes[] = {
   { "GET", "/v1/jobs/{}/key", "job.read", we_api_jobs_key },
   { "GET", "/v1/jobs/{}/tasks/{}/pipeline", "job.debug", we_api_jobs_task_pipeline },
   { "GET", "/v1/jobs/{}/tasks/{}/logs", "job.debug", we_api_jobs_task_logs },
+  /* publishing (we-api-publish.c, issue 11) */
+  { "POST", "/v1/jobs/{}/publish", "job.publish", we_api_jobs_publish },
+  { "GET", "/v1/jobs/{}/publications", "job.read", we_api_jobs_publications },
+  { "GET", "/v1/publications/{}", "job.read", we_api_publications_get },
+  { "POST", "/v1/publications/{}/retry", "job.publish", we_api_publications_retry },
   { "GET", "/v1/files/capabilities", "file.read", we_api_files_capabilities },
   { "GET", "/v1/files/roots", "file.read", we_api_files_roots },
   { "GET", "/v1/files/browse", "file.read", we_api_files_browse },
@@ -81,8 +89,22 @@ static const WeApiRoute routes[] = {
   { "POST", "/v1/streams/{}/reveal-key", "stream.reveal", we_api_streams_reveal_key },
   { "GET", "/v1/streams/{}/stats", "stream.read", we_api_streams_stats },
   { "GET", "/v1/streams/{}/live/{}", "stream.read", we_api_streams_live_file },
+  { "GET", "/v1/streams/{}/live/{}/{}", "stream.read", we_api_streams_live_rung_file },
   { "POST", "/v1/streams/{}/end", "stream.update", we_api_streams_end },
   { "POST", "/v1/streams/{}/archive", "stream.update", we_api_streams_archive },
+  { "POST", "/v1/streams/{}/recording", "stream.update", we_api_streams_recording },
+  { "GET", "/v1/restreams", "restream.read", we_api_restreams_list },
+  { "POST", "/v1/restreams", "restream.create", we_api_restreams_create },
+  { "GET", "/v1/restreams/{}", "restream.read", we_api_restreams_get },
+  { "PATCH", "/v1/restreams/{}", "restream.update", we_api_restreams_update },
+  { "DELETE", "/v1/restreams/{}", "restream.delete", we_api_restreams_delete },
+  { "POST", "/v1/restreams/{}/start", "restream.start", we_api_restreams_start },
+  { "POST", "/v1/restreams/{}/stop", "restream.stop", we_api_restreams_stop },
+  { "POST", "/v1/restreams/{}/destinations", "restream.update", we_api_restreams_dest_add },
+  { "PATCH", "/v1/restreams/{}/destinations/{}", "restream.update",
+    we_api_restreams_dest_update },
+  { "DELETE", "/v1/restreams/{}/destinations/{}", "restream.update",
+    we_api_restreams_dest_delete },
   { "POST", "/v1/ws/ticket", "ws.ticket", we_api_ws_ticket },
   { "GET", "/v1/webhooks", "webhook.read", we_api_webhooks_list },
   { "POST", "/v1/webhooks", "webhook.create", we_api_webhooks_create },
@@ -466,6 +488,11 @@ we_api_server_dispose (GObject *object)
 {
   WeApiServer *self = WE_API_SERVER (object);
 
+  if (self->publish != NULL) {
+    g_clear_signal_handler (&self->publish_changed_id, self->publish);
+    we_publish_runner_stop (self->publish);
+    g_clear_object (&self->publish);
+  }
   g_clear_pointer (&self->ws, we_ws_hub_free);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
@@ -492,6 +519,22 @@ we_api_server_class_init (WeApiServerClass *klass)
 static void
 we_api_server_init (WeApiServer *self)
 {
+}
+
+/* progress and status of publications, to who follows job:<id> */
+static void
+publication_changed_cb (WePublishRunner *runner, JsonObject *publication, gpointer user_data)
+{
+  WeApiServer *self = user_data;
+
+  if (self->ws != NULL)
+    we_ws_hub_send_publication (self->ws, publication);
+}
+
+WePublishRunner *
+we_api_server_get_publish_runner (WeApiServer *server)
+{
+  return server->publish;
 }
 
 WeApiServer *
@@ -521,6 +564,20 @@ we_api_server_new (const WeApiContext *context)
   soup_server_add_early_handler (self->soup, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->soup, NULL, handler, self, NULL);
   self->ws = we_ws_hub_new (self);
+  {
+    /* in a cluster the kernel owning a job publishes it; alone, this one */
+    WePublishRunnerOptions opts = { 0 };
+
+    opts.store = self->context.store;
+    opts.host = self->context.host;
+    opts.scheduler = self->context.scheduler;
+    opts.webhooks = (GObject *) self->context.webhooks;
+    opts.kernel_id = g_strcmp0 (self->context.mode, "cluster") == 0
+                       ? we_config_get_kernel_id (self->context.config) : NULL;
+    self->publish = we_publish_runner_new (&opts);
+    self->publish_changed_id = g_signal_connect (self->publish, "changed",
+                                                 G_CALLBACK (publication_changed_cb), self);
+  }
   return self;
 }
 
@@ -559,6 +616,7 @@ we_api_server_listen (WeApiServer *self, const gchar *host, guint16 port, GError
     g_prefix_error (error, "listening on %s:%u: ", host, port);
     return FALSE;
   }
+  we_publish_runner_start (self->publish);
   return TRUE;
 }
 
@@ -570,6 +628,24 @@ we_api_server_get_port (WeApiServer *self)
   if (uris == NULL)
     return 0;
   return (guint16) g_uri_get_port (uris->data);
+}
+
+/**
+ * we_api_server_set_restreams:
+ * @manager: (transfer none) (nullable): a WeRestreamManager
+ *
+ * The restream manager the /v1/restreams routes drive and whose events the
+ * WebSocket relays as restream:<id>; it is made after the server (it needs
+ * the daemon's worker paths), hence not in the context.
+ */
+void
+we_api_server_set_restreams (WeApiServer *self, GObject *manager)
+{
+  g_object_set_data_full (G_OBJECT (self), "we-restream-manager",
+                          manager != NULL ? g_object_ref (manager) : NULL,
+                          manager != NULL ? g_object_unref : NULL);
+  if (self->ws != NULL)
+    we_ws_hub_watch_restreams (self->ws, manager);
 }
 
 const WeApiContext *
@@ -599,6 +675,8 @@ we_api_server_get_ws_hub (WeApiServer *self)
 void
 we_api_server_disconnect (WeApiServer *self)
 {
+  if (self->publish != NULL)
+    we_publish_runner_stop (self->publish);
   if (self->ws != NULL)
     we_ws_hub_close_all (self->ws);
   if (self->soup != NULL)

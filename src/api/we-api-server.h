@@ -40,6 +40,8 @@ gboolean            we_api_server_listen      (WeApiServer *self,
 /* The port actually bound (useful with port 0). */
 guint16             we_api_server_get_port    (WeApiServer *self);
 const WeApiContext *we_api_server_get_context (WeApiServer *self);
+void                we_api_server_set_restreams (WeApiServer *self,
+                                                 GObject     *manager);
 gint64              we_api_server_get_started_at (WeApiServer *self);
 void                we_api_server_disconnect  (WeApiServer *self);
 

@@ -3,7 +3,8 @@
  * The live side of /v1/streams/{id} (issue 10, docs/api.md "Live streams"):
  * the live HLS the live worker writes (GET …/live/{file}), ending a live
  * ingest (POST …/end) and archiving the last recording into a VOD job
- * (POST …/archive). Spec §10.2 asks for no public playback, so live HLS is
+ * (POST …/archive), starting and stopping its recording at run time
+ * (POST …/recording). Spec §10.2 asks for no public playback, so live HLS is
  * served to authenticated callers with stream.read, like the rest of a
  * stream; play_name stays reserved for a public alias.
  */
@@ -64,6 +65,7 @@ stream_id_is_safe (const gchar *id)
 
 typedef struct {
   WeApiRequest *request;
+  gchar        *stream_id;
   gchar        *path;
   const gchar  *content_type;
   gboolean      playlist;
@@ -73,6 +75,7 @@ typedef struct {
 static void
 live_file_free (LiveFile *f)
 {
+  g_free (f->stream_id);
   g_free (f->path);
   g_clear_pointer (&f->bytes, g_bytes_unref);
   g_free (f);
@@ -123,39 +126,102 @@ read_done (GObject *source, GAsyncResult *result, gpointer user_data)
   live_file_free (f);
 }
 
-void
-we_api_streams_live_file (WeApiRequest *request)
+/* A deleted stream's files are never served, even before they are gone:
+ * the stream must exist. */
+static gpointer
+stream_exists (WeStore *store, gpointer data, GError **error)
+{
+  LiveFile *f = data;
+  g_autoptr(WeStream) stream = we_store_stream_get (store, f->stream_id, error);
+
+  return stream != NULL ? f : NULL;
+}
+
+static void
+exists_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LiveFile *f = user_data;
+  WeLiveKernel *live = we_api_request_context (f->request)->live;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = NULL;
+
+  if (we_store_call_finish (WE_STORE (source), result, &error) == NULL) {
+    we_api_request_respond_error (f->request, error);
+    live_file_free (f);
+    return;
+  }
+  /* a viewer: a client fetching a live playlist (its user and address) */
+  if (f->playlist && live != NULL) {
+    g_autofree gchar *client = NULL;
+    const gchar *host = soup_server_message_get_remote_host (f->request->msg);
+
+    client = g_strdup_printf ("%s@%s", f->request->identity != NULL &&
+                                       f->request->identity->user_id != NULL
+                                           ? f->request->identity->user_id : "-",
+                              host != NULL ? host : "?");
+    we_live_kernel_count_viewer (live, f->stream_id, client);
+  }
+  task = g_task_new (NULL, NULL, read_done, f);
+  g_task_set_task_data (task, f, NULL);
+  g_task_run_in_thread (task, read_thread);
+}
+
+/* @rung: NULL for live/{file}, else live/{rung}/{file} (a rendition of
+ * the live ABR: letters, digits and '_') */
+static void
+serve_live_file (WeApiRequest *request, const gchar *rung, const gchar *file)
 {
   const WeApiContext *ctx = we_api_request_context (request);
   const gchar *id = we_api_request_param (request, 0);
-  const gchar *file = we_api_request_param (request, 1);
   const gchar *type = live_content_type (file);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GTask) task = NULL;
+  gboolean rung_ok = rung == NULL || (*rung != '\0' && strlen (rung) <= 32);
   LiveFile *f;
 
-  if (!stream_id_is_safe (id) || type == NULL) {
+  for (const gchar *p = rung; rung_ok && p != NULL && *p != '\0'; p++)
+    rung_ok = g_ascii_isalnum (*p) || *p == '_';
+  if (!stream_id_is_safe (id) || type == NULL || !rung_ok) {
     g_set_error_literal (&error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "no such live file");
     we_api_request_respond_error (request, error);
     return;
   }
   f = g_new0 (LiveFile, 1);
   f->request = request;
+  f->stream_id = g_strdup (id);
   f->content_type = type;
   f->playlist = g_str_has_suffix (file, ".m3u8");
-  f->path = g_build_filename (we_config_get_data_dir (ctx->config), "live", id, "live", file,
-                              NULL);
-  task = g_task_new (NULL, NULL, read_done, f);
-  g_task_set_task_data (task, f, NULL);
-  g_task_run_in_thread (task, read_thread);
+  f->path = g_build_filename (we_config_get_live_output_dir (ctx->config), id, "live",
+                              rung != NULL ? rung : file, rung != NULL ? file : NULL, NULL);
+  we_store_call_async (ctx->store, stream_exists, f, NULL, NULL, request->cancellable,
+                       exists_cb, f);
+}
+
+void
+we_api_streams_live_file (WeApiRequest *request)
+{
+  serve_live_file (request, NULL, we_api_request_param (request, 1));
+}
+
+void
+we_api_streams_live_rung_file (WeApiRequest *request)
+{
+  serve_live_file (request, we_api_request_param (request, 1),
+                   we_api_request_param (request, 2));
 }
 
 /* --- POST /v1/streams/{id}/end and /archive -------------------------------- */
 
+typedef enum {
+  ACTION_END,
+  ACTION_ARCHIVE,
+  ACTION_RECORDING,
+} ActionKind;
+
 typedef struct {
   WeApiRequest *request;
   gchar        *stream_id;
-  gboolean      archive;
+  ActionKind    kind;
+  gboolean      enabled;   /* recording */
   WeStream     *stream;
 } Action;
 
@@ -211,9 +277,22 @@ got_stream_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   }
   g_free (a->request->audit_resource_id);
   a->request->audit_resource_id = g_strdup (a->stream_id);
-  if (a->archive) {
+  if (a->kind == ACTION_ARCHIVE) {
     /* the archive belongs to the stream's owner, whoever asks for it */
     we_live_kernel_archive_async (live, a->stream_id, a->stream->user_id, NULL, archived_cb, a);
+    return;
+  }
+  if (a->kind == ACTION_RECORDING) {
+    if (!we_live_kernel_set_recording (live, a->stream_id, a->enabled, &error)) {
+      we_api_request_respond_error (a->request, error);
+      action_free (a);
+      return;
+    }
+    o = json_object_new ();
+    json_object_set_string_member (o, "stream_id", a->stream_id);
+    json_object_set_boolean_member (o, "recording", a->enabled);
+    we_api_request_respond_object (a->request, SOUP_STATUS_OK, o);
+    action_free (a);
     return;
   }
   if (!we_live_kernel_end_stream (live, a->stream_id, &error)) {
@@ -229,7 +308,7 @@ got_stream_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-run_action (WeApiRequest *request, gboolean archive)
+run_action (WeApiRequest *request, ActionKind kind, gboolean enabled)
 {
   const WeApiContext *ctx = we_api_request_context (request);
   const gchar *id = we_api_request_param (request, 0);
@@ -250,7 +329,8 @@ run_action (WeApiRequest *request, gboolean archive)
   a = g_new0 (Action, 1);
   a->request = request;
   a->stream_id = g_strdup (id);
-  a->archive = archive;
+  a->kind = kind;
+  a->enabled = enabled;
   we_store_call_async (ctx->store, get_stream, a, NULL, NULL, request->cancellable,
                        got_stream_cb, a);
 }
@@ -258,11 +338,30 @@ run_action (WeApiRequest *request, gboolean archive)
 void
 we_api_streams_end (WeApiRequest *request)
 {
-  run_action (request, FALSE);
+  run_action (request, ACTION_END, FALSE);
 }
 
 void
 we_api_streams_archive (WeApiRequest *request)
 {
-  run_action (request, TRUE);
+  run_action (request, ACTION_ARCHIVE, FALSE);
+}
+
+/* POST /v1/streams/{id}/recording {"enabled": bool} */
+void
+we_api_streams_recording (WeApiRequest *request)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autoptr(JsonObject) body = we_api_request_parse_json_object (request, &local);
+  JsonNode *enabled = body != NULL ? json_object_get_member (body, "enabled") : NULL;
+
+  if (enabled == NULL || !JSON_NODE_HOLDS_VALUE (enabled) ||
+      json_node_get_value_type (enabled) != G_TYPE_BOOLEAN) {
+    g_set_error (&error, WE_ERROR, WE_ERROR_STR_INVALID_REQUEST, "%s",
+                 local != NULL ? local->message : "enabled must be true or false");
+    we_api_request_respond_error (request, error);
+    return;
+  }
+  run_action (request, ACTION_RECORDING, json_node_get_boolean (enabled));
 }

@@ -29,6 +29,8 @@
 #define SRT_LATENCY_MS  200
 /* create and rotate draw new keys this often before they report WE-STR-004 */
 #define KEY_ATTEMPTS    3
+/* telemetry_history: at most the last hour of 1 Hz samples */
+#define WE_STREAM_TELEMETRY_MAX 3600
 
 typedef enum {
   OP_CREATE,
@@ -60,6 +62,7 @@ typedef struct {
   gchar         *ingest_host;
   guint16        rtmp_port, srt_port;
   gboolean       show_remote;
+  GPtrArray     *telemetry;   /* stats: the newest session's stored samples (JSON texts) */
 } StreamOp;
 
 static void
@@ -77,6 +80,7 @@ stream_op_free (StreamOp *op)
   g_free (op->id);
   g_clear_pointer (&op->stream, we_stream_free);
   g_clear_pointer (&op->sessions, g_ptr_array_unref);
+  g_clear_pointer (&op->telemetry, g_ptr_array_unref);
   g_free (op->title);
   g_free (op->description);
   g_free (op->latency);
@@ -260,6 +264,14 @@ run_op (WeStore *store, gpointer data, GError **error)
     op->sessions = we_store_stream_session_list (store, op->id, HISTORY_LEN, error);
     if (op->sessions == NULL)
       return NULL;
+    /* the current (or last) session's telemetry, kept in the store so it
+     * outlives a restart of the service */
+    if (op->sessions->len > 0) {
+      op->telemetry = we_store_stream_telemetry_list (
+        store, ((WeStreamSession *) op->sessions->pdata[0])->id, WE_STREAM_TELEMETRY_MAX, error);
+      if (op->telemetry == NULL)
+        return NULL;
+    }
     break;
   case OP_CREATE:
   default:
@@ -320,7 +332,8 @@ current_session (const WeStream *stream, GPtrArray *sessions)
 }
 
 static JsonObject *
-stream_to_json (const WeStream *s, const WeStreamSession *session, gboolean show_remote)
+stream_to_json (const WeStream *s, const WeStreamSession *session, gboolean show_remote,
+                WeLiveKernel *live)
 {
   JsonObject *o = json_object_new ();
 
@@ -340,10 +353,16 @@ stream_to_json (const WeStream *s, const WeStreamSession *session, gboolean show
   set_time (o, "last_started_at", s->started_at);
   set_time (o, "last_ended_at", s->ended_at);
   set_string_or_null (o, "archive_vod_job_id", s->archive_vod_job_id);
-  if (session != NULL)
-    json_object_set_object_member (o, "session", session_to_json (session, show_remote));
-  else
+  if (session != NULL) {
+    JsonObject *current = session_to_json (session, show_remote);
+
+    /* recording starts and stops at run time (POST …/recording) */
+    json_object_set_boolean_member (current, "recording",
+                                    live != NULL && we_live_kernel_is_recording (live, s->id));
+    json_object_set_object_member (o, "session", current);
+  } else {
     json_object_set_null_member (o, "session");
+  }
   return o;
 }
 
@@ -403,6 +422,9 @@ op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     we_live_kernel_end_stream (we_api_request_context (request)->live, op->id, NULL);
   switch (op->kind) {
   case OP_DELETE:
+    /* its live HLS and recordings go (after an archive that reads them) */
+    if (we_api_request_context (request)->live != NULL)
+      we_live_kernel_forget_stream (we_api_request_context (request)->live, op->id);
     we_api_request_respond_empty (request, SOUP_STATUS_NO_CONTENT);
     return;
   case OP_STATS: {
@@ -412,10 +434,17 @@ op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     o = json_object_new ();
     json_object_set_string_member (o, "stream_id", op->stream->id);
     json_object_set_boolean_member (o, "is_live", op->stream->is_live);
-    if (session != NULL)
-      json_object_set_object_member (o, "session", session_to_json (session, op->show_remote));
-    else
+    if (session != NULL) {
+      JsonObject *current = session_to_json (session, op->show_remote);
+      WeLiveKernel *live = we_api_request_context (request)->live;
+
+      json_object_set_boolean_member (current, "recording",
+                                      live != NULL &&
+                                          we_live_kernel_is_recording (live, op->stream->id));
+      json_object_set_object_member (o, "session", current);
+    } else {
       json_object_set_null_member (o, "session");
+    }
     /* the live worker's 1 Hz samples, kept by the kernel for the current
      * (or last) session: the latest and the history */
     {
@@ -430,14 +459,25 @@ op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                            we_json_get_double (latest, "audio_bitrate_kbps", 0));
         json_object_set_double_member (o, "fps", we_json_get_double (latest, "fps", 0));
       }
+      guint viewers = 0, peak = 0;
+      JsonArray *samples = json_array_new ();
+
       if (latest != NULL)
         json_object_set_object_member (o, "telemetry", latest);
       else
         json_object_set_null_member (o, "telemetry");
-      json_object_set_array_member (o, "telemetry_history",
-                                    live != NULL ? we_live_kernel_get_history (live,
-                                                                               op->stream->id)
-                                                 : json_array_new ());
+      /* the session's samples from the store (they survive a restart) */
+      for (guint i = 0; op->telemetry != NULL && i < op->telemetry->len; i++) {
+        g_autoptr(JsonNode) node = json_from_string (op->telemetry->pdata[i], NULL);
+
+        if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+          json_array_add_object_element (samples, json_object_ref (json_node_get_object (node)));
+      }
+      json_object_set_array_member (o, "telemetry_history", samples);
+      if (live != NULL)
+        viewers = we_live_kernel_get_viewers (live, op->stream->id, &peak);
+      json_object_set_int_member (o, "viewers", op->stream->is_live ? viewers : 0);
+      json_object_set_int_member (o, "peak_viewers", peak);
     }
     for (guint i = 0; i < op->sessions->len; i++)
       json_array_add_object_element (history, session_to_json (op->sessions->pdata[i],
@@ -455,7 +495,8 @@ op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     break;
   }
   session = current_session (op->stream, op->sessions);
-  o = stream_to_json (op->stream, session, op->show_remote);
+  o = stream_to_json (op->stream, session, op->show_remote,
+                      we_api_request_context (request)->live);
   if (op->key != NULL)
     json_object_set_string_member (o, "stream_key", op->key);
   json_object_set_object_member (o, "ingest", ingest_to_json (op));
@@ -701,7 +742,8 @@ listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
     json_array_add_object_element (array,
                                    stream_to_json (s, g_hash_table_lookup (op->sessions, s->id),
-                                                   op->show_remote));
+                                                   op->show_remote,
+                                                   we_api_request_context (op->request)->live));
   }
   o = json_object_new ();
   json_object_set_array_member (o, "streams", array);

@@ -123,11 +123,14 @@ we_ws_topic_action (const gchar *topic, const gchar **object_id, GError **error)
   } else if (topic != NULL && g_str_has_prefix (topic, "stream:") && topic[7] != '\0') {
     action = "stream.read";
     id = topic + 7;
+  } else if (topic != NULL && g_str_has_prefix (topic, "restream:") && topic[9] != '\0') {
+    action = "restream.read";
+    id = topic + 9;
   }
   if (action == NULL) {
     g_set_error (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
                  "unknown topic \"%.64s\"; use jobs, job:<id>, dashboard, workers, "
-                 "worker:<id> or stream:<id>", topic != NULL ? topic : "");
+                 "worker:<id>, stream:<id> or restream:<id>", topic != NULL ? topic : "");
     return NULL;
   }
   if (object_id != NULL)

@@ -49,6 +49,8 @@ struct _WeWsHub {
   GHashTable  *jobs;        /* job id → JobState, jobs someone follows */
   gulong       changed_id;
   gulong       live_id;     /* the live kernel's "event": topics stream:<id> */
+  GObject     *restreams;   /* nullable: the restream manager (core/we-restream.h) */
+  gulong       restreams_id; /* its "event": topics restream:<id> */
   guint        flush_id;    /* JOB_FLUSH_MS timer */
   guint        tick_id;     /* 1 s timer */
   gboolean     tick_busy;   /* a store read for the tick is in flight */
@@ -1029,6 +1031,71 @@ live_event_cb (GObject *live, const gchar *stream_id, JsonObject *event, gpointe
   }
 }
 
+static void
+copy_member (JsonObject *from, const gchar *name, JsonNode *node, gpointer user_data)
+{
+  JsonObject *to = user_data;
+
+  if (g_strcmp0 (name, "type") != 0 && g_strcmp0 (name, "id") != 0)
+    json_object_set_member (to, name, json_node_copy (node));
+}
+
+static void
+restream_event_cb (GObject *manager, const gchar *restream_id, JsonObject *event,
+                   gpointer user_data)
+{
+  WeWsHub *hub = user_data;
+  g_autofree gchar *topic = g_strconcat ("restream:", restream_id, NULL);
+  g_autoptr(JsonObject) data = NULL;
+
+  for (GList *l = hub->conns; l != NULL; l = l->next) {
+    Conn *conn = l->data;
+
+    if (!g_hash_table_contains (conn->topics, topic))
+      continue;
+    /* built once, only when someone follows this restream */
+    if (data == NULL) {
+      data = json_object_new ();
+      json_object_set_string_member (data, "type", "restream");
+      json_object_set_string_member (data, "id", restream_id);
+      json_object_foreach_member (event, copy_member, data);
+    }
+    conn_send_event (conn, topic, data);
+  }
+}
+
+void
+we_ws_hub_watch_restreams (WeWsHub *hub, GObject *manager)
+{
+  if (hub->restreams != NULL)
+    g_clear_signal_handler (&hub->restreams_id, hub->restreams);
+  g_clear_object (&hub->restreams);
+  if (manager == NULL)
+    return;
+  hub->restreams = g_object_ref (manager);
+  hub->restreams_id = g_signal_connect (manager, "event", G_CALLBACK (restream_event_cb), hub);
+}
+
+void
+we_ws_hub_send_publication (WeWsHub *hub, JsonObject *publication)
+{
+  const gchar *job_id = json_object_get_string_member_with_default (publication, "job_id", "");
+  g_autofree gchar *topic = g_strconcat ("job:", job_id, NULL);
+
+  for (GList *l = hub->conns; l != NULL; l = l->next) {
+    Conn *conn = l->data;
+    g_autoptr(JsonObject) o = NULL;
+
+    if (!g_hash_table_contains (conn->topics, topic))
+      continue;
+    o = json_object_new ();
+    json_object_set_string_member (o, "type", "publication");
+    json_object_set_string_member (o, "topic", topic);
+    json_object_set_object_member (o, "data", json_object_ref (publication));
+    conn_send (conn, o);
+  }
+}
+
 WeWsHub *
 we_ws_hub_new (WeApiServer *server)
 {
@@ -1078,6 +1145,7 @@ we_ws_hub_free (WeWsHub *hub)
   g_clear_signal_handler (&hub->changed_id, hub_ctx (hub)->scheduler);
   if (hub_ctx (hub)->live != NULL)
     g_clear_signal_handler (&hub->live_id, hub_ctx (hub)->live);
+  we_ws_hub_watch_restreams (hub, NULL);
   g_clear_handle_id (&hub->flush_id, g_source_remove);
   g_clear_handle_id (&hub->tick_id, g_source_remove);
   g_list_free_full (g_steal_pointer (&hub->conns), (GDestroyNotify) conn_free);

@@ -40,6 +40,16 @@ WeWsHub     *we_api_server_get_ws_hub (WeApiServer *server);
 void         we_ws_hub_add_worker_resources (WeWsHub    *hub,
                                              JsonObject *worker);
 
+/* Sends @publication (the API form, issue 11) to whoever follows
+ * job:<job_id> as {"type": "publication", "topic", "data"}: a message type
+ * of its own, so clients reading job events as jobs are not confused. */
+/* Relays @manager's "event" (core/we-restream.h) to the topic restream:<id>;
+ * NULL stops. @manager is referenced. */
+void         we_ws_hub_watch_restreams (WeWsHub *hub,
+                                        GObject *manager);
+void         we_ws_hub_send_publication (WeWsHub    *hub,
+                                         JsonObject *publication);
+
 /* POST /v1/ws/ticket */
 void         we_api_ws_ticket    (WeApiRequest *request);
 

@@ -56,6 +56,7 @@ struct _WeConfig {
   gboolean   live_enabled;
   guint      live_idle_timeout_s;
   gchar     *live_archive_profile;
+  gchar     *live_output_dir;
   guint      dbus_job_linger_s;
 };
 
@@ -94,6 +95,7 @@ we_config_finalize (GObject *object)
   g_free (self->web_dir);
   g_free (self->live_public_host);
   g_free (self->live_archive_profile);
+  g_free (self->live_output_dir);
   g_free (self->secrets_vault_namespace);
   g_free (self->secrets_vault_ca_file);
   G_OBJECT_CLASS (we_config_parent_class)->finalize (object);
@@ -338,6 +340,11 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   self->live_idle_timeout_s = MAX (1, (guint) v);
   self->live_archive_profile = pick_string (self, "WE_LIVE_ARCHIVE_PROFILE", "live",
                                             "archive_profile", "720p_h264");
+  /* the live worker writes here and the kernel serves live HLS from here:
+   * in cluster mode a path every kernel and live worker shares */
+  self->live_output_dir = pick_string (self, "WE_LIVE_OUTPUT_DIR", "live", "output_dir", NULL);
+  if (self->live_output_dir == NULL)
+    self->live_output_dir = g_build_filename (self->data_dir, "live", NULL);
   self->web_dir = pick_string (self, "WE_WEB_DIR", "api", "web_dir", NULL);
   if (self->web_dir == NULL)
     self->web_dir = default_web_dir ();
@@ -369,6 +376,7 @@ guint16 we_config_get_live_rtmp_port (WeConfig *self) { return self->live_rtmp_p
 guint16 we_config_get_live_srt_port (WeConfig *self) { return self->live_srt_port; }
 gboolean we_config_get_live_enabled (WeConfig *self) { return self->live_enabled; }
 guint we_config_get_live_idle_timeout_s (WeConfig *self) { return self->live_idle_timeout_s; }
+const gchar *we_config_get_live_output_dir (WeConfig *self) { return self->live_output_dir; }
 const gchar *we_config_get_live_archive_profile (WeConfig *self)
 {
   return self->live_archive_profile;

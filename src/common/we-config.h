@@ -71,6 +71,10 @@ guint16      we_config_get_live_srt_port    (WeConfig *self);
 gboolean     we_config_get_live_enabled     (WeConfig *self);
 guint        we_config_get_live_idle_timeout_s (WeConfig *self);
 const gchar *we_config_get_live_archive_profile (WeConfig *self);
+/* WE_LIVE_OUTPUT_DIR / [live] output_dir (<data_dir>/live): where the live
+ * worker writes live HLS and recordings and the kernel serves them from
+ * (cluster mode: the same shared path on every kernel and live worker) */
+const gchar *we_config_get_live_output_dir (WeConfig *self);
 /* WE_DBUS_JOB_LINGER_S / [dbus] job_linger_s (600): how long a finished
  * job's D-Bus object stays exported */
 guint        we_config_get_dbus_job_linger_s (WeConfig *self);

@@ -41,10 +41,14 @@
  *      first, once: the live plugin and its configuration (rtmp_port,
  *      srt_port, output_dir, idle_timeout_s …)
  *   {"type":"publish_decision","id":7,"accept":true,"stream_id","passphrase",
- *    "reason"}   the answer to publish_attempt 7 (passphrase: SRT only;
- *      reason: refused, for the log)
+ *    "reason","options":{…}}   the answer to publish_attempt 7 (passphrase:
+ *      SRT only; reason: refused, for the log; options: how this stream's
+ *      pipeline is built — record, latency_mode, ladder rungs — handed to
+ *      live-gst's "set-stream-options" before the handshake is answered)
  *   {"type":"stop_stream","stream_id"}   end that ingest (recording
  *      finalized, stream_ended "stopped" follows)
+ *   {"type":"recording","stream_id","enabled"}   start or stop that
+ *      stream's recording at run time (live-gst "set-recording")
  *   {"type":"shutdown"}   end every stream and exit (EOF on stdin too)
  *
  * live worker → kernel

@@ -14,6 +14,7 @@
 #include "common/we-log.h"
 #include "common/we-worker-protocol.h"
 #include "core/we-stream-keys.h"
+#include "queue/we-live-nats.h"
 
 /* a worker that keeps dying (e.g. its ports are taken) is restarted ever
  * later, up to once a minute; a good start resets the delay */
@@ -29,7 +30,18 @@ typedef struct {
   gint64      started_at;
   GQueue      samples;       /* JsonObject*, oldest first, at most WE_LIVE_HISTORY */
   gchar      *recording_dir; /* the last one reported */
+  gboolean    recording;     /* the session records now (decision, then telemetry) */
+  gint64      bytes_in;      /* the session's, from the telemetry */
+  GHashTable *viewers;       /* client → monotonic µs of its latest playlist fetch */
+  guint       peak_viewers;  /* of the current (or last) session */
+  gboolean    deleted;       /* the stream is gone: its files go once nothing uses them */
+  guint       archiving;     /* archives reading its recording */
 } LiveState;
+
+/* a viewer is a client that fetched a live playlist this recently */
+#define VIEWER_WINDOW_US (15 * G_USEC_PER_SEC)
+/* telemetry samples kept per session in the store (1 Hz: an hour) */
+#define STORED_SAMPLES   3600
 
 struct _WeLiveKernel {
   GObject           parent_instance;
@@ -57,6 +69,12 @@ struct _WeLiveKernel {
   guint             rtmp_port;
   guint             srt_port;
   GHashTable       *streams;       /* stream id → LiveState */
+  /* cluster mode (docs/architecture.md "Live ingest in cluster mode") */
+  gchar            *nats_url;
+  gchar            *kernel_id;
+  guint             offline_ms;
+  WeLiveNats       *nats;
+  gboolean          quiet;         /* handling a fan-out copy: no store, no webhooks */
 };
 
 G_DEFINE_TYPE (WeLiveKernel, we_live_kernel, G_TYPE_OBJECT)
@@ -75,6 +93,7 @@ live_state_free (LiveState *s)
   g_free (s->remote);
   g_free (s->recording_dir);
   g_queue_clear_full (&s->samples, (GDestroyNotify) json_object_unref);
+  g_clear_pointer (&s->viewers, g_hash_table_unref);
   g_free (s);
 }
 
@@ -87,6 +106,7 @@ live_state_get (WeLiveKernel *self, const gchar *stream_id)
     s = g_new0 (LiveState, 1);
     s->stream_id = g_strdup (stream_id);
     g_queue_init (&s->samples);
+    s->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
     g_hash_table_insert (self->streams, s->stream_id, s);
   }
   return s;
@@ -112,6 +132,7 @@ we_live_kernel_dispose (GObject *object)
 
   we_live_kernel_stop (self);
   g_cancellable_cancel (self->life);
+  g_clear_object (&self->nats);
   g_clear_object (&self->proc);
   g_clear_object (&self->in);
   g_clear_object (&self->out);
@@ -134,6 +155,8 @@ we_live_kernel_finalize (GObject *object)
   g_free (self->archive_profile);
   g_free (self->plugin_dir);
   g_free (self->plugin_id);
+  g_free (self->nats_url);
+  g_free (self->kernel_id);
   g_clear_pointer (&self->plugin_config, json_object_unref);
   g_hash_table_unref (self->streams);
   g_clear_object (&self->life);
@@ -177,13 +200,16 @@ we_live_kernel_new (const WeLiveKernelOptions *options)
   self->plugin_id = g_strdup (options->plugin_id);
   self->plugin_config = options->plugin_config != NULL ? json_object_ref (options->plugin_config)
                                                        : json_object_new ();
+  self->nats_url = g_strdup (options->nats_url);
+  self->kernel_id = g_strdup (options->kernel_id);
+  self->offline_ms = options->offline_ms;
   return self;
 }
 
 static void
 emit (WeLiveKernel *self, const gchar *event, JsonObject *data)
 {
-  if (self->webhooks != NULL)
+  if (self->webhooks != NULL && !self->quiet)
     we_webhooks_emit (self->webhooks, event, NULL, data, NULL);
 }
 
@@ -193,6 +219,14 @@ send_msg (WeLiveKernel *self, JsonObject *msg)
   g_autofree gchar *line = we_worker_msg_serialize (msg);
   g_autoptr(GError) error = NULL;
 
+  if (self->nats != NULL) {
+    /* cluster mode: a decision answers its request, a command goes to the
+     * worker holding the stream */
+    if (!we_live_nats_send (self->nats, msg))
+      we_log (G_LOG_LEVEL_INFO, NULL, NULL, "live: %s not delivered (no such live worker)",
+              we_worker_msg_type (msg));
+    return;
+  }
   /* lines are small and the worker reads them at once; a dead worker
    * fails the write (SIGPIPE is ignored) and its exit respawns it */
   if (self->out == NULL)
@@ -211,6 +245,11 @@ typedef struct {
   gchar           *last_stats;
   gchar           *recording_dir; /* ended: the session's recording (nullable) */
   WeStream        *stream;   /* out: the stream after the write */
+  /* cluster mode (apply_lifecycle): a message that may come twice, and the
+   * webhook it fires once the write shows it is the first */
+  gboolean         once;
+  gchar           *hook_event;
+  JsonObject      *hook;
 } SessionOp;
 
 static void
@@ -220,6 +259,8 @@ session_op_free (SessionOp *op)
   g_clear_pointer (&op->stream, we_stream_free);
   g_free (op->last_stats);
   g_free (op->recording_dir);
+  g_free (op->hook_event);
+  g_clear_pointer (&op->hook, json_object_unref);
   g_free (op);
 }
 
@@ -231,6 +272,17 @@ session_op_run (WeStore *store, gpointer data, GError **error)
 
   if (stream == NULL)
     return NULL;
+  if (op->once) {
+    /* a lifecycle message a second kernel got again (the first answered
+     * the worker late) must not fire or archive twice */
+    g_autoptr(GPtrArray) last = we_store_stream_session_list (store, op->session->stream_id, 1,
+                                                              NULL);
+    WeStreamSession *known = last != NULL && last->len > 0 ? last->pdata[0] : NULL;
+
+    if (known != NULL && g_strcmp0 (known->id, op->session->id) == 0 &&
+        (op->is_new || (op->ended && known->ended_at != 0)))
+      return op;
+  }
   if (!we_store_stream_session_put (store, op->session, error))
     return NULL;
   if (op->is_new) {
@@ -272,6 +324,8 @@ session_op_done (GObject *source, GAsyncResult *result, gpointer user_data)
               error->message);
     return;
   }
+  if (op->hook_event != NULL && op->stream != NULL)
+    emit (self, op->hook_event, op->hook);
   if (op->ended && op->stream != NULL && op->stream->archive_enabled) {
     /* a worker that died named no folder: its newest recording is this
      * session's, its fragments playable up to where the crash cut them */
@@ -282,6 +336,11 @@ session_op_done (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 run_session_op (WeLiveKernel *self, SessionOp *op)
 {
+  if (self->quiet) {
+    /* cluster mode: the kernel the lifecycle queue gave it to writes */
+    session_op_free (op);
+    return;
+  }
   we_store_call_async (self->store, session_op_run, op, (GDestroyNotify) session_op_free, NULL,
                        self->life, session_op_done, g_object_ref (self));
 }
@@ -294,10 +353,15 @@ close_stale_run (WeStore *store, gpointer data, GError **error)
   WeStreamFilter filter = { .live = 1, .limit = 500 };
   g_autoptr(GPtrArray) streams = we_store_stream_list (store, &filter, NULL, error);
   gint64 now = g_get_real_time ();
+  const gchar *const *keep = data; /* cluster mode: what live workers still hold */
 
   for (guint i = 0; streams != NULL && i < streams->len; i++) {
     WeStream *s = streams->pdata[i];
-    g_autoptr(GPtrArray) sessions = we_store_stream_session_list (store, s->id, 1, NULL);
+    g_autoptr(GPtrArray) sessions = NULL;
+
+    if (keep != NULL && g_strv_contains (keep, s->id))
+      continue;
+    sessions = we_store_stream_session_list (store, s->id, 1, NULL);
 
     if (sessions != NULL && sessions->len > 0) {
       WeStreamSession *session = sessions->pdata[0];
@@ -339,6 +403,7 @@ typedef struct {
   gchar  *stream_id;
   gchar  *passphrase;
   gchar  *reason;
+  JsonObject *options;  /* accepted: record, latency_mode, ladder for the engine */
 } Decide;
 
 static void
@@ -353,7 +418,66 @@ decide_free (Decide *d)
     memset (d->passphrase, 0, strlen (d->passphrase));
   g_free (d->passphrase);
   g_free (d->reason);
+  g_clear_pointer (&d->options, json_object_unref);
   g_free (d);
+}
+
+/* What the engine makes of an admitted stream: whether it records from
+ * the start (record, or archive_enabled: an archive needs a recording),
+ * its latency mode and the rungs of its ladder profile (a profile without
+ * a ladder is one rung of its own size). On the decider's thread. */
+static JsonObject *
+stream_options (WeStore *store, const WeStream *stream)
+{
+  JsonObject *o = json_object_new ();
+  g_autoptr(WeProfile) profile = NULL;
+  JsonArray *ladder;
+
+  json_object_set_boolean_member (o, "record", stream->record || stream->archive_enabled);
+  json_object_set_string_member (o, "latency_mode", stream->latency_mode != NULL
+                                                        ? stream->latency_mode : "normal");
+  if (stream->ladder_profile_id == NULL)
+    return o;
+  profile = we_store_profile_get (store, stream->ladder_profile_id, NULL);
+  if (profile == NULL) {
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-STR-006", "stream %s: ladder profile %s not found; "
+            "live without ABR", stream->id, stream->ladder_profile_id);
+    return o;
+  }
+  ladder = json_array_new ();
+  for (guint i = 0; profile->ladder != NULL && i < profile->ladder->len; i++) {
+    WeProfileRung *rung = profile->ladder->pdata[i];
+    JsonObject *r;
+    g_autofree gchar *name = NULL;
+
+    if (!rung->enabled)
+      continue;
+    /* rung names are [a-z0-9_-]; live folders and URLs take [a-z0-9_] */
+    name = g_strdelimit (g_strdup (rung->name), "-", '_');
+    r = json_object_new ();
+    json_object_set_string_member (r, "name", name);
+    json_object_set_int_member (r, "width", rung->width);
+    json_object_set_int_member (r, "height", rung->height);
+    json_object_set_int_member (r, "video_bitrate_kbps", rung->video_bitrate_kbps);
+    json_object_set_int_member (r, "audio_bitrate_kbps", rung->audio_bitrate_kbps);
+    json_array_add_object_element (ladder, r);
+  }
+  if (json_array_get_length (ladder) == 0 && profile->width > 0 && profile->height > 0) {
+    JsonObject *r = json_object_new ();
+
+    json_object_set_string_member (r, "name", "main");
+    json_object_set_int_member (r, "width", profile->width);
+    json_object_set_int_member (r, "height", profile->height);
+    /* a quality-mode profile: a rate that suits its size */
+    json_object_set_int_member (r, "video_bitrate_kbps",
+                                profile->video_bitrate_kbps > 0
+                                    ? profile->video_bitrate_kbps
+                                    : MAX (300, profile->width * profile->height / 400));
+    json_object_set_int_member (r, "audio_bitrate_kbps", profile->audio_bitrate_kbps);
+    json_array_add_object_element (ladder, r);
+  }
+  json_object_set_array_member (o, "ladder", ladder);
+  return o;
 }
 
 static void
@@ -392,6 +516,8 @@ decide_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   } else {
     d->reason = g_strdup ("unknown protocol");
   }
+  if (d->accept && stream != NULL)
+    d->options = stream_options (self->store, stream);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -415,6 +541,13 @@ decided_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     json_object_set_string_member (msg, "passphrase", d->passphrase);
   if (d->reason != NULL)
     json_object_set_string_member (msg, "reason", d->reason);
+  if (d->options != NULL) {
+    json_object_set_object_member (msg, "options", json_object_ref (d->options));
+    /* what the session shows until its first telemetry says */
+    if (d->stream_id != NULL && id_is_safe (d->stream_id))
+      live_state_get (self, d->stream_id)->recording =
+        json_object_get_boolean_member_with_default (d->options, "record", FALSE);
+  }
   if (!d->accept)
     we_log (G_LOG_LEVEL_INFO, NULL, "WE-STR-002", "%s publish refused: %s", d->protocol,
             d->reason != NULL ? d->reason : "");
@@ -473,13 +606,23 @@ handle_started (WeLiveKernel *self, JsonObject *msg)
   g_free (s->protocol);
   s->protocol = g_strdup (we_json_get_string (msg, "protocol"));
   /* the engine says started again on a takeover (the same key back within
-   * the idle timeout): the session continues */
-  op->is_new = s->session_id == NULL;
+   * the idle timeout): the session continues. A cluster's live worker
+   * names the session itself, so that every kernel calls it the same. */
+  op->is_new = s->session_id == NULL ||
+               (we_json_get_string (msg, "session_id") != NULL &&
+                g_strcmp0 (s->session_id, we_json_get_string (msg, "session_id")) != 0);
   if (op->is_new) {
-    s->session_id = we_uuid_new ();
-    s->started_at = g_get_real_time ();
+    g_free (s->session_id);
+    s->session_id = we_json_get_string (msg, "session_id") != NULL
+                      ? g_strdup (we_json_get_string (msg, "session_id")) : we_uuid_new ();
+    s->started_at = json_object_get_int_member_with_default (msg, "started_at_us", 0);
+    if (s->started_at <= 0)
+      s->started_at = g_get_real_time ();
     g_clear_pointer (&s->recording_dir, g_free);
     g_queue_clear_full (&s->samples, (GDestroyNotify) json_object_unref);
+    g_hash_table_remove_all (s->viewers);
+    s->peak_viewers = 0;
+    s->bytes_in = 0;
   }
   op->session = we_stream_session_new ();
   op->session->id = g_strdup (s->session_id);
@@ -487,7 +630,6 @@ handle_started (WeLiveKernel *self, JsonObject *msg)
   op->session->protocol = g_strdup (s->protocol);
   op->session->remote_addr = g_strdup (s->remote);
   op->session->started_at = s->started_at;
-  run_session_op (self, op);
 
   we_log (G_LOG_LEVEL_INFO, NULL, NULL, "stream %s %s over %s", stream_id,
           op->is_new ? "started" : "taken over", s->protocol != NULL ? s->protocol : "?");
@@ -499,7 +641,11 @@ handle_started (WeLiveKernel *self, JsonObject *msg)
     json_object_set_boolean_member (event, "takeover", TRUE);
   }
   g_signal_emit (self, signals[SIGNAL_EVENT], 0, stream_id, event);
+  /* last: in cluster mode's fan-out (quiet) it frees op at once */
+  run_session_op (self, op);
 }
+
+static void remove_files_when_unused (WeLiveKernel *self, LiveState *s);
 
 static void
 end_state (WeLiveKernel *self, LiveState *s, const gchar *reason, const gchar *recording_dir)
@@ -525,6 +671,9 @@ end_state (WeLiveKernel *self, LiveState *s, const gchar *reason, const gchar *r
   op->session->started_at = s->started_at;
   op->session->ended_at = now;
   op->session->end_reason = g_strdup (reason);
+  op->session->bytes_in = s->bytes_in;
+  s->recording = FALSE;
+  g_hash_table_remove_all (s->viewers);
   if (!g_queue_is_empty (&s->samples)) {
     g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (),
                                                       g_queue_peek_tail (&s->samples));
@@ -542,6 +691,7 @@ end_state (WeLiveKernel *self, LiveState *s, const gchar *reason, const gchar *r
   g_signal_emit (self, signals[SIGNAL_EVENT], 0, s->stream_id, event);
   g_clear_pointer (&s->session_id, g_free);
   run_session_op (self, op);
+  remove_files_when_unused (self, s);
 }
 
 static void
@@ -553,6 +703,80 @@ handle_ended (WeLiveKernel *self, JsonObject *msg)
   if (s != NULL)
     end_state (self, s, we_json_get_string (msg, "reason"),
                we_json_get_string (msg, "recording_dir"));
+}
+
+/* Distinct clients with a live playlist fetch in the last 15 s (the
+ * older ones are forgotten); keeps the session's peak. */
+static guint
+count_viewers (LiveState *s)
+{
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer value;
+  guint n;
+
+  g_hash_table_iter_init (&iter, s->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    if (now - *(gint64 *) value > VIEWER_WINDOW_US)
+      g_hash_table_iter_remove (&iter);
+  }
+  n = g_hash_table_size (s->viewers);
+  s->peak_viewers = MAX (s->peak_viewers, n);
+  return n;
+}
+
+typedef struct {
+  gchar  *session_id;
+  gint64  time_ms;
+  gchar  *text;
+} StoredSample;
+
+static void
+stored_sample_free (StoredSample *ss)
+{
+  g_free (ss->session_id);
+  g_free (ss->text);
+  g_free (ss);
+}
+
+static gpointer
+store_sample_run (WeStore *store, gpointer data, GError **error)
+{
+  StoredSample *ss = data;
+
+  return we_store_stream_telemetry_add (store, ss->session_id, ss->time_ms, ss->text,
+                                        STORED_SAMPLES, error) ? ss : NULL;
+}
+
+static void
+store_sample_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* a session row not written yet, or its stream deleted: nothing to keep */
+  if (we_store_call_finish (WE_STORE (source), result, &error) == NULL &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      !g_error_matches (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND))
+    we_log (G_LOG_LEVEL_WARNING, NULL, "WE-STR-006", "storing telemetry: %s", error->message);
+}
+
+/* The session's history survives a restart of the service: each sample
+ * goes to the store (the kernel that writes the session's rows does it). */
+static void
+store_sample (WeLiveKernel *self, LiveState *s, gint64 time_ms, JsonObject *event)
+{
+  g_autoptr(JsonNode) node = NULL;
+  StoredSample *ss;
+
+  if (self->quiet || s->deleted)
+    return;
+  node = json_node_init_object (json_node_alloc (), event);
+  ss = g_new0 (StoredSample, 1);
+  ss->session_id = g_strdup (s->session_id);
+  ss->time_ms = time_ms;
+  ss->text = json_to_string (node, FALSE);
+  we_store_call_async (self->store, store_sample_run, ss, (GDestroyNotify) stored_sample_free,
+                       NULL, self->life, store_sample_done, NULL);
 }
 
 static void
@@ -594,6 +818,12 @@ handle_telemetry (WeLiveKernel *self, JsonObject *msg)
   iso = time != NULL ? g_date_time_format_iso8601 (time) : NULL;
   if (iso != NULL)
     json_object_set_string_member (event, "time", iso);
+  /* counted here, where the live playlists are served */
+  json_object_set_int_member (event, "viewers", count_viewers (s));
+  s->bytes_in = json_object_get_int_member_with_default (sample, "bytes_in", s->bytes_in);
+  if (json_object_has_member (sample, "recording"))
+    s->recording = json_object_get_boolean_member (sample, "recording");
+  store_sample (self, s, time_ms, event);
   g_queue_push_tail (&s->samples, event);
   while (g_queue_get_length (&s->samples) > WE_LIVE_HISTORY)
     json_object_unref (g_queue_pop_head (&s->samples));
@@ -608,6 +838,111 @@ handle_ready (WeLiveKernel *self, JsonObject *msg)
   self->respawn_delay_s = RESPAWN_DELAY_S;
   we_log (G_LOG_LEVEL_INFO, NULL, NULL, "live ingest ready: RTMP on port %u, SRT on port %u",
           self->rtmp_port, self->srt_port);
+}
+
+/* ---- cluster mode -------------------------------------------------------- */
+
+/* The store and webhook half of a lifecycle message, for the one kernel the
+ * lifecycle queue (or, for a dead worker, the leader) gave it to; every
+ * kernel's state and WebSocket clients follow the fan-out copy. */
+static void
+apply_lifecycle (WeLiveKernel *self, JsonObject *msg)
+{
+  const gchar *type = we_worker_msg_type (msg);
+  const gchar *stream_id = we_json_get_string (msg, "stream_id");
+  const gchar *session_id = we_json_get_string (msg, "session_id");
+  gboolean started = g_strcmp0 (type, "stream_started") == 0;
+  JsonObject *last = we_json_get_object (msg, "last_sample");
+  g_autoptr(JsonObject) event = json_object_new ();
+  SessionOp *op;
+
+  if (!id_is_safe (stream_id) || session_id == NULL ||
+      (!started && g_strcmp0 (type, "stream_ended") != 0))
+    return;
+  op = g_new0 (SessionOp, 1);
+  op->once = TRUE;
+  op->session = we_stream_session_new ();
+  op->session->id = g_strdup (session_id);
+  op->session->stream_id = g_strdup (stream_id);
+  op->session->protocol = g_strdup (we_json_get_string (msg, "protocol"));
+  op->session->remote_addr = g_strdup (we_json_get_string (msg, "remote"));
+  op->session->started_at = json_object_get_int_member_with_default (msg, "started_at_us", 0);
+  if (op->session->started_at <= 0)
+    op->session->started_at = g_get_real_time ();
+  json_object_set_string_member (event, "type", started ? "stream.started" : "stream.ended");
+  json_object_set_string_member (event, "stream_id", stream_id);
+  json_object_set_string_member (event, "session_id", session_id);
+  if (op->session->protocol != NULL)
+    json_object_set_string_member (event, "protocol", op->session->protocol);
+  if (started) {
+    op->is_new = json_object_get_boolean_member_with_default (msg, "new", TRUE);
+    if (op->is_new)
+      op->hook_event = g_strdup ("stream.started");
+  } else {
+    const gchar *reason = we_json_get_string (msg, "reason");
+
+    op->ended = TRUE;
+    op->session->ended_at = json_object_get_int_member_with_default (msg, "ended_at_us", 0);
+    if (op->session->ended_at <= 0)
+      op->session->ended_at = g_get_real_time ();
+    op->session->end_reason = g_strdup (reason);
+    op->recording_dir = g_strdup (we_json_get_string (msg, "recording_dir"));
+    if (last != NULL) {
+      g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), last);
+
+      op->last_stats = json_to_string (node, FALSE);
+    }
+    json_object_set_string_member (event, "reason", reason != NULL ? reason : "");
+    json_object_set_double_member (event, "duration_s",
+                                   (gdouble) (op->session->ended_at - op->session->started_at) /
+                                       G_USEC_PER_SEC);
+    op->hook_event = g_strdup ("stream.ended");
+  }
+  op->hook = g_steal_pointer (&event);
+  run_session_op (self, op);
+}
+
+/* A live worker's message over NATS (queue/we-live-nats.c), on the main
+ * loop: @effects says whether this kernel writes the store for it. */
+static void
+nats_dispatch (JsonObject *msg, gboolean effects, gpointer user_data)
+{
+  WeLiveKernel *self = user_data;
+  const gchar *type = we_worker_msg_type (msg);
+  gboolean lifecycle = g_strcmp0 (type, "stream_started") == 0 ||
+                       g_strcmp0 (type, "stream_ended") == 0;
+
+  if (self->stopping)
+    return;
+  if (g_strcmp0 (type, "publish_attempt") == 0) {
+    handle_publish_attempt (self, msg);
+    return;
+  }
+  if (g_strcmp0 (type, "close_stale") == 0) {
+    /* the leader, once the live workers have been heard: what the store
+     * says is live and no worker holds ended with a whole-cluster outage */
+    JsonArray *live = we_json_get_array (msg, "live");
+    GStrvBuilder *builder = g_strv_builder_new ();
+
+    for (guint i = 0; live != NULL && i < json_array_get_length (live); i++)
+      g_strv_builder_add (builder, json_array_get_string_element (live, i));
+    we_store_call_async (self->store, close_stale_run, g_strv_builder_end (builder),
+                         (GDestroyNotify) g_strfreev, NULL, self->life, close_stale_done, NULL);
+    g_strv_builder_unref (builder);
+    return;
+  }
+  if (effects && lifecycle) {
+    apply_lifecycle (self, msg);
+    return;
+  }
+  self->quiet = !effects;
+  if (g_strcmp0 (type, "stream_started") == 0)
+    handle_started (self, msg);
+  else if (g_strcmp0 (type, "stream_ended") == 0)
+    handle_ended (self, msg);
+  else if (g_strcmp0 (type, "telemetry") == 0)
+    handle_telemetry (self, msg);
+  self->quiet = FALSE;
 }
 
 /* ---- the worker process -------------------------------------------------- */
@@ -745,6 +1080,14 @@ we_live_kernel_start (WeLiveKernel *self, GError **error)
                  "cannot create the live folder %s: %s", self->live_dir, g_strerror (errno));
     return FALSE;
   }
+  if (self->nats_url != NULL) {
+    /* cluster mode: the live workers' heartbeats say what is live; what
+     * was live in the store is not stale just because this kernel starts */
+    self->nats = we_live_nats_new (self->nats_url, self->kernel_id, self->offline_ms,
+                                   nats_dispatch, self);
+    we_live_nats_start (self->nats);
+    return TRUE;
+  }
   /* queued before any session of this life, so it cannot close those */
   we_store_call_async (self->store, close_stale_run, NULL, NULL, NULL, self->life,
                        close_stale_done, NULL);
@@ -761,6 +1104,8 @@ we_live_kernel_stop (WeLiveKernel *self)
     return;
   self->stopping = TRUE;
   g_clear_handle_id (&self->respawn_id, g_source_remove);
+  if (self->nats != NULL)
+    we_live_nats_stop (self->nats);
   if (self->out != NULL) {
     /* the worker ends every stream (recordings finalized) and exits; its
      * stdin's EOF would do the same if this line got lost */
@@ -780,6 +1125,8 @@ we_live_kernel_stop (WeLiveKernel *self)
 guint
 we_live_kernel_get_port (WeLiveKernel *self, const gchar *protocol)
 {
+  if (self->nats != NULL)
+    return we_live_nats_get_port (self->nats, protocol);
   if (g_strcmp0 (protocol, "rtmp") == 0)
     return self->rtmp_port;
   if (g_strcmp0 (protocol, "srt") == 0)
@@ -800,7 +1147,7 @@ we_live_kernel_end_stream (WeLiveKernel *self, const gchar *stream_id, GError **
 {
   g_autoptr(JsonObject) msg = NULL;
 
-  if (self->out == NULL) {
+  if (self->out == NULL && (self->nats == NULL || !we_live_nats_has_worker (self->nats))) {
     g_set_error_literal (error, WE_ERROR, WE_ERROR_STR_INGEST_UNAVAILABLE,
                          "the live worker is not running");
     return FALSE;
@@ -1036,6 +1383,61 @@ submitted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                        task);
 }
 
+/* ---- a deleted stream's files ------------------------------------------- */
+
+static void
+remove_tree (const gchar *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *child = g_build_filename (path, name, NULL);
+
+    if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+      remove_tree (child);
+    else
+      g_unlink (child);
+  }
+  g_rmdir (path);
+}
+
+static void
+remove_files_thread (GTask *task, gpointer source, gpointer task_data,
+                     GCancellable *cancellable)
+{
+  remove_tree (task_data);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* The live HLS and the recordings of a deleted stream, once it is no
+ * longer live and no archive reads them (the archive in storage stays). */
+static void
+remove_files_when_unused (WeLiveKernel *self, LiveState *s)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (!s->deleted || s->session_id != NULL || s->archiving > 0 || !id_is_safe (s->stream_id))
+    return;
+  task = g_task_new (NULL, NULL, NULL, NULL);
+  g_task_set_task_data (task, g_build_filename (self->live_dir, s->stream_id, NULL), g_free);
+  g_task_run_in_thread (task, remove_files_thread);
+  /* (the state stays: callers may be iterating over the streams) */
+  we_log (G_LOG_LEVEL_INFO, NULL, NULL, "stream %s deleted: its live files go", s->stream_id);
+}
+
+static void
+archive_read (WeLiveKernel *self, const gchar *stream_id)
+{
+  LiveState *s = g_hash_table_lookup (self->streams, stream_id);
+
+  if (s == NULL)
+    return;
+  if (s->archiving > 0)
+    s->archiving--;
+  remove_files_when_unused (self, s);
+}
+
 static void
 joined_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1045,6 +1447,7 @@ joined_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   GError *error = NULL;
   g_autoptr(JsonObject) request = NULL;
 
+  archive_read (self, a->stream_id);
   if (!g_task_propagate_boolean (G_TASK (result), &error)) {
     g_task_return_error (task, error);
     g_object_unref (task);
@@ -1080,6 +1483,7 @@ we_live_kernel_archive_async (WeLiveKernel *self, const gchar *stream_id, const 
   /* the file work in a thread of its own (not the store's) */
   join = g_task_new (self, self->life, joined_cb, task);
   g_task_set_task_data (join, a, NULL);
+  live_state_get (self, a->stream_id)->archiving++;
   g_task_run_in_thread (join, archive_thread);
 }
 
@@ -1116,5 +1520,79 @@ archive_after_end (WeLiveKernel *self, const WeStream *stream, const gchar *reco
   g_task_set_task_data (task, a, (GDestroyNotify) archive_free);
   join = g_task_new (self, self->life, joined_cb, task);
   g_task_set_task_data (join, a, NULL);
+  live_state_get (self, a->stream_id)->archiving++;
   g_task_run_in_thread (join, archive_thread);
+}
+
+/* ---- recording, viewers, deletion ----------------------------------------- */
+
+gboolean
+we_live_kernel_set_recording (WeLiveKernel *self, const gchar *stream_id, gboolean enabled,
+                              GError **error)
+{
+  g_autoptr(JsonObject) msg = NULL;
+
+  if (self->out == NULL && (self->nats == NULL || !we_live_nats_has_worker (self->nats))) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_STR_INGEST_UNAVAILABLE,
+                         "the live worker is not running");
+    return FALSE;
+  }
+  if (!we_live_kernel_is_live (self, stream_id)) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "the stream is not live");
+    return FALSE;
+  }
+  msg = json_object_new ();
+  json_object_set_string_member (msg, "type", "recording");
+  json_object_set_string_member (msg, "stream_id", stream_id);
+  json_object_set_boolean_member (msg, "enabled", enabled);
+  send_msg (self, msg);
+  /* the engine switches within 100 ms; its telemetry confirms it */
+  ((LiveState *) g_hash_table_lookup (self->streams, stream_id))->recording = enabled;
+  return TRUE;
+}
+
+gboolean
+we_live_kernel_is_recording (WeLiveKernel *self, const gchar *stream_id)
+{
+  LiveState *s = stream_id != NULL ? g_hash_table_lookup (self->streams, stream_id) : NULL;
+
+  return s != NULL && s->session_id != NULL && s->recording;
+}
+
+void
+we_live_kernel_count_viewer (WeLiveKernel *self, const gchar *stream_id, const gchar *client)
+{
+  LiveState *s = stream_id != NULL ? g_hash_table_lookup (self->streams, stream_id) : NULL;
+
+  if (s == NULL || s->session_id == NULL || client == NULL)
+    return;
+  /* bounded: a flood of clients cannot grow it without end */
+  if (g_hash_table_size (s->viewers) >= 100000 && !g_hash_table_contains (s->viewers, client))
+    return;
+  g_hash_table_replace (s->viewers, g_strdup (client),
+                        g_memdup2 (&(gint64){ g_get_monotonic_time () }, sizeof (gint64)));
+  count_viewers (s);
+}
+
+guint
+we_live_kernel_get_viewers (WeLiveKernel *self, const gchar *stream_id, guint *peak)
+{
+  LiveState *s = stream_id != NULL ? g_hash_table_lookup (self->streams, stream_id) : NULL;
+  guint n = s != NULL && s->session_id != NULL ? count_viewers (s) : 0;
+
+  if (peak != NULL)
+    *peak = s != NULL ? s->peak_viewers : 0;
+  return n;
+}
+
+void
+we_live_kernel_forget_stream (WeLiveKernel *self, const gchar *stream_id)
+{
+  LiveState *s;
+
+  if (!id_is_safe (stream_id))
+    return;
+  s = live_state_get (self, stream_id);
+  s->deleted = TRUE;
+  remove_files_when_unused (self, s);
 }

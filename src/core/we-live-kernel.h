@@ -40,6 +40,11 @@ typedef struct {
   const gchar   *plugin_dir;
   const gchar   *plugin_id;      /* the live plugin, e.g. "live-gst" */
   JsonObject    *plugin_config;  /* its configuration (ports, output_dir …) */
+  /* cluster mode: no worker of our own; `webencode-worker --live --nats`
+   * processes talk to every kernel over NATS (queue/we-live-nats.h) */
+  const gchar   *nats_url;       /* nullable: embedded mode */
+  const gchar   *kernel_id;
+  guint          offline_ms;     /* a live worker silent that long is gone */
 } WeLiveKernelOptions;
 
 /* Signals (main loop):
@@ -70,6 +75,29 @@ JsonObject   *we_live_kernel_get_telemetry (WeLiveKernel *self,
                                             const gchar  *stream_id);
 /* Returns: (transfer full): the session's samples, oldest first */
 JsonArray    *we_live_kernel_get_history   (WeLiveKernel *self,
+                                            const gchar  *stream_id);
+/* Starts or stops the recording of a live stream at run time (the engine
+ * closes the current fragments; starting again continues in the same
+ * session's folder). Errors as we_live_kernel_end_stream(). */
+gboolean      we_live_kernel_set_recording (WeLiveKernel *self,
+                                            const gchar  *stream_id,
+                                            gboolean      enabled,
+                                            GError      **error);
+gboolean      we_live_kernel_is_recording  (WeLiveKernel *self,
+                                            const gchar  *stream_id);
+/* A client (any stable name of it) fetched a live playlist of @stream_id:
+ * viewers are the distinct clients of the last 15 s. */
+void          we_live_kernel_count_viewer  (WeLiveKernel *self,
+                                            const gchar  *stream_id,
+                                            const gchar  *client);
+/* Returns: the current viewers; @peak: the session's peak (the last
+ * session's once it ended) */
+guint         we_live_kernel_get_viewers   (WeLiveKernel *self,
+                                            const gchar  *stream_id,
+                                            guint        *peak);
+/* @stream_id was deleted: its live HLS and recordings under live_dir go
+ * once it is no longer live and no archive reads them. */
+void          we_live_kernel_forget_stream (WeLiveKernel *self,
                                             const gchar  *stream_id);
 /* Archives the last recording of @stream_id into a VOD job owned by
  * @user_id (the recording's fragments joined into one MPEG-TS object in

@@ -22,6 +22,8 @@ static const WeRbacPolicy policies[] = {
   { "job.retry",       WE_ROLE_OPERATOR, "job" },
   /* pipelines and GStreamer logs show the workers' paths and internals */
   { "job.debug",       WE_ROLE_OPERATOR, "job" },
+  /* publishing a job's output to an external platform (issue 11) */
+  { "job.publish",     WE_ROLE_OPERATOR, "job" },
   { "file.read",       WE_ROLE_VIEWER,   "file" },
   { "file.upload",     WE_ROLE_OPERATOR, "file" },
   { "worker.read",     WE_ROLE_VIEWER,   "worker" },
@@ -39,6 +41,14 @@ static const WeRbacPolicy policies[] = {
   { "stream.delete",   WE_ROLE_OPERATOR, "stream" },
   { "stream.rotate",   WE_ROLE_OPERATOR, "stream" },
   { "stream.reveal",   WE_ROLE_OPERATOR, "stream" },
+  /* restreams (issue 11): destination URLs are masked for everyone after
+   * creation; operators run and edit them */
+  { "restream.read",   WE_ROLE_VIEWER,   "restream" },
+  { "restream.create", WE_ROLE_OPERATOR, "restream" },
+  { "restream.update", WE_ROLE_OPERATOR, "restream" },
+  { "restream.delete", WE_ROLE_OPERATOR, "restream" },
+  { "restream.start",  WE_ROLE_OPERATOR, "restream" },
+  { "restream.stop",   WE_ROLE_OPERATOR, "restream" },
   /* a ticket for the dashboard WebSocket (and the upgrade itself); each
    * subscription is then checked against job.read / worker.read */
   { "ws.ticket",       WE_ROLE_VIEWER,   "session" },

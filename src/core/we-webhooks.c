@@ -23,7 +23,8 @@
 
 static const gchar *const event_types[] = {
   "job.created", "job.started", "job.completed", "job.failed",
-  "stream.started", "stream.ended", "recording.ready", "ping", NULL,
+  "stream.started", "stream.ended", "recording.ready", "publish.completed", "publish.failed",
+  "ping", NULL,
 };
 
 struct _WeWebhooks {

@@ -7,6 +7,7 @@
 #include "api/we-api-server.h"
 #include "common/we-log.h"
 #include "core/we-live-kernel.h"
+#include "core/we-restream.h"
 #include "core/we-scheduler.h"
 #include "core/we-webhooks.h"
 #include "dbus/we-dbus-service.h"
@@ -29,6 +30,7 @@ struct _WeDaemon {
   WeWebhooks   *webhooks;
   WeLiveKernel *live;           /* nullable: [live] enabled, embedded mode */
   WeApiServer  *api;
+  WeRestreamManager *restreams;  /* restream jobs (issue 11): their workers and schedules */
   gchar        *api_url;
   gchar        *plugin_dir;
   gchar        *storage_root;
@@ -53,6 +55,9 @@ we_daemon_dispose (GObject *object)
     we_dbus_service_stop (self->dbus);
   g_clear_object (&self->dbus);
   g_clear_object (&self->api);
+  if (self->restreams != NULL)
+    we_restream_manager_shutdown (self->restreams);
+  g_clear_object (&self->restreams);
   if (self->live != NULL)
     we_live_kernel_stop (self->live);
   g_clear_object (&self->live);
@@ -204,7 +209,7 @@ set_plugin_defaults (WeDaemon *self)
   we_plugin_host_set_config_defaults (self->host, "auth-basic", basic);
   /* the kernel loads the live module too (its instance never listens: the
    * live worker runs the ingest, start_live()); it needs a valid folder */
-  live_dir = g_build_filename (we_config_get_data_dir (self->config), "live", NULL);
+  live_dir = g_strdup (we_config_get_live_output_dir (self->config));
   json_object_set_string_member (live, "output_dir", live_dir);
   json_object_set_int_member (live, "rtmp_port", we_config_get_live_rtmp_port (self->config));
   json_object_set_int_member (live, "srt_port", we_config_get_live_srt_port (self->config));
@@ -547,9 +552,11 @@ sync_workers (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* The live worker (issue 10): in embedded mode, when [live] enabled and a
- * live plugin is loaded and not disabled. A cluster's kernels would all bind
- * the same ingest ports, so there live ingest is left out for now. */
+/* The live worker (issue 10): when [live] enabled and a live plugin is
+ * loaded and not disabled. In embedded mode the kernel runs its own; in
+ * cluster mode `webencode-worker --live --nats` processes on ingest hosts
+ * talk to every kernel over NATS (docs/architecture.md "Live ingest in
+ * cluster mode"). */
 static gboolean
 start_live (WeDaemon *self, const gchar *worker, WeContentKeys *keys, GError **error)
 {
@@ -559,8 +566,7 @@ start_live (WeDaemon *self, const gchar *worker, WeContentKeys *keys, GError **e
   g_autofree gchar *live_dir = NULL;
   WeLiveKernelOptions opts = { 0 };
 
-  if (!we_config_get_live_enabled (self->config) ||
-      we_config_get_nats_url (self->config) != NULL)
+  if (!we_config_get_live_enabled (self->config))
     return TRUE;
   for (guint i = 0; i < infos->len && plugin_id == NULL; i++) {
     WePluginInfo *info = g_ptr_array_index (infos, i);
@@ -573,7 +579,7 @@ start_live (WeDaemon *self, const gchar *worker, WeContentKeys *keys, GError **e
     we_log (G_LOG_LEVEL_WARNING, NULL, "WE-STR-006", "no live plugin loaded: live ingest is off");
     return TRUE;
   }
-  live_dir = g_build_filename (we_config_get_data_dir (self->config), "live", NULL);
+  live_dir = g_strdup (we_config_get_live_output_dir (self->config));
   /* the plugin's own settings, with what [live] says on top: the ports
    * publishers are told about must be the ones bound */
   config = plugin_config_cb (plugin_id, self);
@@ -593,7 +599,19 @@ start_live (WeDaemon *self, const gchar *worker, WeContentKeys *keys, GError **e
   opts.plugin_dir = self->plugin_dir;
   opts.plugin_id = plugin_id;
   opts.plugin_config = config;
-  self->live = we_live_kernel_new (&opts);
+  opts.nats_url = we_config_get_nats_url (self->config);
+  opts.kernel_id = we_config_get_kernel_id (self->config);
+  opts.offline_ms = we_config_get_worker_offline_ms (self->config);
+  {
+    /* archives go where storage-fs keeps its objects (a cluster shares it) */
+    g_autoptr(JsonObject) fs = plugin_config_cb ("storage-fs", self);
+    const gchar *root = fs != NULL && json_object_has_member (fs, "root")
+                          ? json_object_get_string_member (fs, "root") : NULL;
+
+    if (root != NULL && g_path_is_absolute (root))
+      opts.storage_root = root;
+    self->live = we_live_kernel_new (&opts);
+  }
   return we_live_kernel_start (self->live, error);
 }
 
@@ -735,6 +753,10 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
                  ? "cluster" : "embedded";
   ctx.store_kind = WE_IS_STORE_PG (self->store) ? "postgresql" : "sqlite";
   self->api = we_api_server_new (&ctx);
+  /* restreams run in workers of this kernel; the API finds the manager on
+   * its server (src/api/we-api-restreams.c) */
+  self->restreams = we_restream_manager_new (self->store, keys, worker);
+  we_api_server_set_restreams (self->api, G_OBJECT (self->restreams));
   if (!we_api_server_listen (self->api, we_config_get_host (self->config),
                              we_config_get_port (self->config), error))
     return FALSE;
@@ -744,6 +766,10 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
 
   we_scheduler_resume_async (self->scheduler, NULL, resumed_cb, NULL);
   we_webhooks_start (self->webhooks);
+  /* resuming and schedules need one owner: with replicas sharing a store,
+   * each would start every restream (docs/api.md "Restreams") */
+  if (g_str_equal (ctx.mode, "embedded"))
+    we_restream_manager_start_all (self->restreams);
   self->worker_sync_id = g_timeout_add_seconds (2, sync_workers, self);
   return TRUE;
 }
@@ -781,6 +807,9 @@ we_daemon_stop (WeDaemon *self, GSourceFunc done, gpointer user_data)
     we_dbus_service_stop (self->dbus);
   if (self->api != NULL)
     we_api_server_disconnect (self->api);
+  /* restreams keep their status in the store: the next start resumes them */
+  if (self->restreams != NULL)
+    we_restream_manager_shutdown (self->restreams);
   if (self->live != NULL)
     we_live_kernel_stop (self->live);
   if (self->webhooks != NULL)

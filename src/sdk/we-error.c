@@ -53,6 +53,12 @@ static const WeErrorEntry catalogue[WE_ERROR_LAST] = {
   [WE_ERROR_SYS_PAYLOAD_TOO_LARGE]     = { "WE-SYS-413", 413, "Payload too large" },
   [WE_ERROR_SYS_RANGE_NOT_SATISFIABLE] = { "WE-SYS-416", 416, "Range not satisfiable" },
   [WE_ERROR_SYS_CONFLICT]              = { "WE-SYS-409", 409, "Conflict" },
+  [WE_ERROR_RST_INVALID_REQUEST]       = { "WE-RST-001", 400, "Invalid restream request" },
+  [WE_ERROR_RST_NOT_FOUND]             = { "WE-RST-002", 404, "Restream not found" },
+  [WE_ERROR_RST_RUNNING]               = { "WE-RST-003", 409, "Restream is running" },
+  [WE_ERROR_RST_INVALID_DESTINATION]   = { "WE-RST-004", 422, "Invalid restream destination" },
+  [WE_ERROR_RST_DESTINATION_NOT_FOUND] = { "WE-RST-005", 404, "Restream destination not found" },
+  [WE_ERROR_RST_RUNNER_FAILED]         = { "WE-RST-006", 500, "Restream runner failed" },
 };
 
 /* Every code travels over D-Bus under the name the interface promises

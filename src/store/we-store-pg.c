@@ -3227,6 +3227,244 @@ we_store_pg_stream_session_list (WeStore *store, const gchar *stream_id, guint l
   return g_steal_pointer (&sessions);
 }
 
+static const Statement stmt_stream_telemetry_add = {
+  "stream_telemetry_add",
+  "INSERT INTO stream_telemetry (session_id, time_ms, sample) VALUES ($1, $2, $3)",
+  FALSE
+};
+
+/* a session's history is bounded: the oldest samples beyond keep go */
+static const Statement stmt_stream_telemetry_prune = {
+  "stream_telemetry_prune",
+  "DELETE FROM stream_telemetry WHERE session_id = $1 AND time_ms < "
+  "(SELECT time_ms FROM stream_telemetry WHERE session_id = $1 "
+  "ORDER BY time_ms DESC LIMIT 1 OFFSET $2)",
+  FALSE
+};
+
+static gboolean
+we_store_pg_stream_telemetry_add (WeStore *store, const gchar *session_id, gint64 time_ms,
+                                  const gchar *sample, guint keep, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_auto(Params) q = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(PGresult) pruned = NULL;
+  g_autoptr(GError) error_local = NULL;
+  gchar sqlstate[6] = "";
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, session_id);
+  param_int64 (&p, time_ms);
+  param_text (&p, sample);
+  res = pg_query_state (c, &stmt_stream_telemetry_add, &p, "storing telemetry", NULL, sqlstate,
+                        &error_local);
+  if (res == NULL) {
+    if (g_str_equal (sqlstate, SQLSTATE_FOREIGN_KEY_VIOLATION)) {
+      g_set_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "session %s not found", session_id);
+      return FALSE;
+    }
+    g_propagate_error (error, g_steal_pointer (&error_local));
+    return FALSE;
+  }
+  if (keep == 0)
+    return TRUE;
+  param_text (&q, session_id);
+  param_int64 (&q, (gint64) keep - 1);
+  pruned = pg_query (c, &stmt_stream_telemetry_prune, &q, "pruning telemetry", NULL, error);
+  return pruned != NULL;
+}
+
+static const Statement stmt_stream_telemetry_list = {
+  "stream_telemetry_list",
+  "SELECT sample FROM (SELECT sample, time_ms FROM stream_telemetry WHERE session_id = $1 "
+  "ORDER BY time_ms DESC LIMIT $2) AS newest ORDER BY time_ms ASC",
+  TRUE
+};
+
+static GPtrArray *
+we_store_pg_stream_telemetry_list (WeStore *store, const gchar *session_id, guint limit,
+                                   GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_autoptr(GPtrArray) samples = g_ptr_array_new_with_free_func (g_free);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, session_id);
+  param_int64 (&p, limit == 0 ? 3600 : limit);
+  res = pg_query (c, &stmt_stream_telemetry_list, &p, "listing telemetry", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++)
+    g_ptr_array_add (samples, col_text (res, row, 0));
+  return g_steal_pointer (&samples);
+}
+
+/* --- restreams (issue 11) ------------------------------------------------------------- */
+
+#define RESTREAM_COLUMNS "id, user_id, status, doc, stats, created_at, updated_at"
+
+static WeRestreamRecord *
+restream_from_row (const PGresult *res, gint row)
+{
+  WeRestreamRecord *r = we_restream_record_new ();
+
+  r->id = col_text (res, row, 0);
+  r->user_id = col_text (res, row, 1);
+  r->status = col_text (res, row, 2);
+  r->doc = col_text (res, row, 3);
+  r->stats = col_text (res, row, 4);
+  r->created_at = col_int64 (res, row, 5);
+  r->updated_at = col_int64 (res, row, 6);
+  return r;
+}
+
+/* a replace keeps the runner's status and stats */
+static const Statement stmt_restream_put = {
+  "restream_put",
+  "INSERT INTO restreams (" RESTREAM_COLUMNS ") VALUES ($1, $2, 'stopped', $3, NULL, $4, $5) "
+  "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, doc = excluded.doc, "
+  "updated_at = excluded.updated_at",
+  FALSE
+};
+
+static gboolean
+we_store_pg_restream_put (WeStore *store, const WeRestreamRecord *record, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  gint64 now = g_get_real_time ();
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, record->id);
+  param_text (&p, record->user_id);
+  param_text (&p, record->doc);
+  param_int64 (&p, record->created_at != 0 ? record->created_at : now);
+  param_int64 (&p, now);
+  res = pg_query (c, &stmt_restream_put, &p, "storing restream", NULL, error);
+  return res != NULL;
+}
+
+static const Statement stmt_restream_get = {
+  "restream_get", "SELECT " RESTREAM_COLUMNS " FROM restreams WHERE id = $1", TRUE
+};
+
+static WeRestreamRecord *
+we_store_pg_restream_get (WeStore *store, const gchar *id, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, id);
+  res = pg_query (c, &stmt_restream_get, &p, "reading restream", NULL, error);
+  if (res == NULL)
+    return NULL;
+  if (PQntuples (res) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_RST_NOT_FOUND, "restream %s not found", id);
+    return NULL;
+  }
+  return restream_from_row (res, 0);
+}
+
+static const Statement stmt_restream_list = {
+  "restream_list",
+  "SELECT " RESTREAM_COLUMNS " FROM restreams ORDER BY created_at DESC, id DESC", TRUE
+};
+
+static GPtrArray *
+we_store_pg_restream_list (WeStore *store, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(GPtrArray) list =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_restream_record_free);
+
+  if (c == NULL)
+    return NULL;
+  res = pg_query (c, &stmt_restream_list, &p, "listing restreams", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++)
+    g_ptr_array_add (list, restream_from_row (res, row));
+  return g_steal_pointer (&list);
+}
+
+static const Statement stmt_restream_set_state = {
+  "restream_set_state",
+  "UPDATE restreams SET status = $2, stats = COALESCE($3, stats), updated_at = $4 "
+  "WHERE id = $1",
+  FALSE
+};
+
+static gboolean
+we_store_pg_restream_set_state (WeStore *store, const gchar *id, const gchar *status,
+                                const gchar *stats, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, id);
+  param_text (&p, status);
+  if (stats != NULL)
+    param_text (&p, stats);
+  else
+    param_null (&p);
+  param_int64 (&p, g_get_real_time ());
+  res = pg_query (c, &stmt_restream_set_state, &p, "updating restream", NULL, error);
+  if (res == NULL)
+    return FALSE;
+  if (affected_none (res)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_RST_NOT_FOUND, "restream %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static const Statement stmt_restream_delete = {
+  "restream_delete", "DELETE FROM restreams WHERE id = $1", FALSE
+};
+
+static gboolean
+we_store_pg_restream_delete (WeStore *store, const gchar *id, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, id);
+  res = pg_query (c, &stmt_restream_delete, &p, "deleting restream", NULL, error);
+  if (res == NULL)
+    return FALSE;
+  if (affected_none (res)) {
+    g_set_error (error, WE_ERROR, WE_ERROR_RST_NOT_FOUND, "restream %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* --- migrations ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -3567,6 +3805,92 @@ we_store_pg_init (WeStorePg *self)
   }
 }
 
+/* --- publications (issue 11) ------------------------------------------------------ */
+
+static const Statement stmt_publication_put = {
+  "publication_put",
+  "INSERT INTO publications (id, job_id, status, created_at, updated_at, doc) "
+  "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET "
+  "status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, doc = EXCLUDED.doc",
+  FALSE
+};
+
+static gboolean
+we_store_pg_publication_put (WeStore *store, const gchar *id, const gchar *job_id,
+                             const gchar *status, gint64 created_at, gint64 updated_at,
+                             const gchar *doc, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, id);
+  param_text (&p, job_id);
+  param_text (&p, status);
+  param_int64 (&p, created_at);
+  param_int64 (&p, updated_at);
+  param_text (&p, doc);
+  res = pg_query (c, &stmt_publication_put, &p, "storing publication", job_id, error);
+  return res != NULL;
+}
+
+static const Statement stmt_publication_get = {
+  "publication_get", "SELECT doc FROM publications WHERE id = $1", TRUE
+};
+
+static gchar *
+we_store_pg_publication_get (WeStore *store, const gchar *id, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, id);
+  res = pg_query (c, &stmt_publication_get, &p, "reading publication", NULL, error);
+  if (res == NULL)
+    return NULL;
+  if (PQntuples (res) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "publication %s not found", id);
+    return NULL;
+  }
+  return col_text (res, 0, 0);
+}
+
+static const Statement stmt_publication_list = {
+  "publication_list",
+  "SELECT doc FROM publications WHERE ($1::text IS NULL OR job_id = $1) AND "
+  "($2::text IS NULL OR status = $2) ORDER BY created_at, id",
+  TRUE
+};
+
+static GPtrArray *
+we_store_pg_publication_list (WeStore *store, const gchar *job_id, const gchar *status,
+                              GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_autoptr(GPtrArray) docs = g_ptr_array_new_with_free_func (g_free);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, job_id);
+  param_text (&p, status);
+  res = pg_query (c, &stmt_publication_list, &p, "listing publications", NULL, error);
+  if (res == NULL)
+    return NULL;
+  for (gint row = 0; row < PQntuples (res); row++)
+    g_ptr_array_add (docs, col_text (res, row, 0));
+  return g_steal_pointer (&docs);
+}
+
 static void
 we_store_pg_iface_init (WeStoreInterface *iface)
 {
@@ -3625,4 +3949,14 @@ we_store_pg_iface_init (WeStoreInterface *iface)
   iface->stream_delete = we_store_pg_stream_delete;
   iface->stream_session_put = we_store_pg_stream_session_put;
   iface->stream_session_list = we_store_pg_stream_session_list;
+  iface->stream_telemetry_add = we_store_pg_stream_telemetry_add;
+  iface->stream_telemetry_list = we_store_pg_stream_telemetry_list;
+  iface->restream_put = we_store_pg_restream_put;
+  iface->restream_get = we_store_pg_restream_get;
+  iface->restream_list = we_store_pg_restream_list;
+  iface->restream_set_state = we_store_pg_restream_set_state;
+  iface->restream_delete = we_store_pg_restream_delete;
+  iface->publication_put = we_store_pg_publication_put;
+  iface->publication_get = we_store_pg_publication_get;
+  iface->publication_list = we_store_pg_publication_list;
 }

@@ -3088,6 +3088,73 @@ we_store_sqlite_stream_session_put (WeStore *store, const WeStreamSession *sessi
   return TRUE;
 }
 
+static gboolean
+we_store_sqlite_stream_telemetry_add (WeStore *store, const gchar *session_id, gint64 time_ms,
+                                      const gchar *sample, guint keep, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(sqlite3_stmt) prune = NULL;
+
+  stmt = prepare (self, "INSERT INTO stream_telemetry (session_id, time_ms, sample) "
+                        "VALUES (?, ?, ?)", error);
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_bind_text (stmt, 1, session_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_int64 (stmt, 2, time_ms) != SQLITE_OK ||
+      sqlite3_bind_text (stmt, 3, sample, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+    return db_error (self, error, "storing telemetry");
+  if (!step_done (stmt)) {
+    if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      g_set_error (error, WE_ERROR, WE_ERROR_STR_NOT_FOUND, "session %s not found", session_id);
+      return FALSE;
+    }
+    return db_error (self, error, "storing telemetry");
+  }
+  /* a session's history is bounded: the oldest samples beyond @keep go */
+  if (keep == 0)
+    return TRUE;
+  prune = prepare (self, "DELETE FROM stream_telemetry WHERE session_id = ?1 AND time_ms < "
+                         "(SELECT time_ms FROM stream_telemetry WHERE session_id = ?1 "
+                         "ORDER BY time_ms DESC LIMIT 1 OFFSET ?2)", error);
+  if (prune == NULL)
+    return FALSE;
+  if (sqlite3_bind_text (prune, 1, session_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_int64 (prune, 2, (gint64) keep - 1) != SQLITE_OK || !step_done (prune))
+    return db_error (self, error, "pruning telemetry");
+  return TRUE;
+}
+
+static GPtrArray *
+we_store_sqlite_stream_telemetry_list (WeStore *store, const gchar *session_id, guint limit,
+                                       GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) samples = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint rc;
+
+  stmt = prepare (self, "SELECT sample FROM (SELECT sample, time_ms FROM stream_telemetry "
+                        "WHERE session_id = ? ORDER BY time_ms DESC LIMIT ?) "
+                        "ORDER BY time_ms ASC", error);
+  if (stmt == NULL)
+    return NULL;
+  if (sqlite3_bind_text (stmt, 1, session_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_int64 (stmt, 2, limit == 0 ? 3600 : limit) != SQLITE_OK) {
+    db_error (self, error, "listing telemetry");
+    return NULL;
+  }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (samples, column_text (stmt, 0));
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing telemetry");
+    return NULL;
+  }
+  return g_steal_pointer (&samples);
+}
+
 static GPtrArray *
 we_store_sqlite_stream_session_list (WeStore *store, const gchar *stream_id, guint limit,
                                      GError **error)
@@ -3129,6 +3196,156 @@ we_store_sqlite_stream_session_list (WeStore *store, const gchar *stream_id, gui
     return NULL;
   }
   return g_steal_pointer (&sessions);
+}
+
+/* --- restreams (issue 11) -------------------------------------------------------- */
+
+#define RESTREAM_COLUMNS "id, user_id, status, doc, stats, created_at, updated_at"
+
+static WeRestreamRecord *
+restream_from_row (sqlite3_stmt *stmt)
+{
+  WeRestreamRecord *r = we_restream_record_new ();
+
+  r->id = column_text (stmt, 0);
+  r->user_id = column_text (stmt, 1);
+  r->status = column_text (stmt, 2);
+  r->doc = column_text (stmt, 3);
+  r->stats = column_text (stmt, 4);
+  r->created_at = sqlite3_column_int64 (stmt, 5);
+  r->updated_at = sqlite3_column_int64 (stmt, 6);
+  return r;
+}
+
+static gboolean
+we_store_sqlite_restream_put (WeStore *store, const WeRestreamRecord *record, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint64 now = g_get_real_time ();
+  Binder b;
+
+  /* a replace keeps the runner's status and stats */
+  stmt = prepare (self,
+                  "INSERT INTO restreams (" RESTREAM_COLUMNS ") "
+                  "VALUES (?1, ?2, 'stopped', ?3, NULL, ?4, ?5) "
+                  "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, "
+                  "doc = excluded.doc, updated_at = excluded.updated_at",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, record->id);
+  bind_text (&b, record->user_id);
+  bind_text (&b, record->doc);
+  bind_int64 (&b, record->created_at != 0 ? record->created_at : now);
+  bind_int64 (&b, now);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "storing restream");
+  return TRUE;
+}
+
+static WeRestreamRecord *
+we_store_sqlite_restream_get (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint rc;
+
+  stmt = prepare (self, "SELECT " RESTREAM_COLUMNS " FROM restreams WHERE id = ?", error);
+  if (stmt == NULL)
+    return NULL;
+  if (sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+    db_error (self, error, "reading restream");
+    return NULL;
+  }
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return restream_from_row (stmt);
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "reading restream");
+    return NULL;
+  }
+  g_set_error (error, WE_ERROR, WE_ERROR_RST_NOT_FOUND, "restream %s not found", id);
+  return NULL;
+}
+
+static GPtrArray *
+we_store_sqlite_restream_list (WeStore *store, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(GPtrArray) list =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) we_restream_record_free);
+  gint rc;
+
+  stmt = prepare (self,
+                  "SELECT " RESTREAM_COLUMNS " FROM restreams ORDER BY created_at DESC, id DESC",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (list, restream_from_row (stmt));
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing restreams");
+    return NULL;
+  }
+  return g_steal_pointer (&list);
+}
+
+static gboolean
+we_store_sqlite_restream_set_state (WeStore *store, const gchar *id, const gchar *status,
+                                    const gchar *stats, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self,
+                  "UPDATE restreams SET status = ?2, stats = COALESCE(?3, stats), "
+                  "updated_at = ?4 WHERE id = ?1",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  bind_text (&b, status);
+  bind_text (&b, stats);
+  bind_int64 (&b, g_get_real_time ());
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "updating restream");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_RST_NOT_FOUND, "restream %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+we_store_sqlite_restream_delete (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+
+  stmt = prepare (self, "DELETE FROM restreams WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK || !step_done (stmt))
+    return db_error (self, error, "deleting restream");
+  if (sqlite3_changes (self->db) == 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_RST_NOT_FOUND, "restream %s not found", id);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 /* --- migrations ----------------------------------------------------------------- */
@@ -3415,6 +3632,90 @@ we_store_sqlite_init (WeStoreSqlite *self)
   g_mutex_init (&self->mutex);
 }
 
+/* --- publications (issue 11) ------------------------------------------------------ */
+
+static gboolean
+we_store_sqlite_publication_put (WeStore *store, const gchar *id, const gchar *job_id,
+                                 const gchar *status, gint64 created_at, gint64 updated_at,
+                                 const gchar *doc, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+
+  stmt = prepare (self, "INSERT INTO publications (id, job_id, status, created_at, updated_at, "
+                        "doc) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                        "status = excluded.status, updated_at = excluded.updated_at, "
+                        "doc = excluded.doc", error);
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_text (stmt, 2, job_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_text (stmt, 3, status, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_int64 (stmt, 4, created_at) != SQLITE_OK ||
+      sqlite3_bind_int64 (stmt, 5, updated_at) != SQLITE_OK ||
+      sqlite3_bind_text (stmt, 6, doc, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+    return db_error (self, error, "storing publication");
+  if (!step_done (stmt))
+    return db_error_or_missing_job (self, error, "storing publication", job_id);
+  return TRUE;
+}
+
+static gchar *
+we_store_sqlite_publication_get (WeStore *store, const gchar *id, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint rc;
+
+  stmt = prepare (self, "SELECT doc FROM publications WHERE id = ?", error);
+  if (stmt == NULL)
+    return NULL;
+  if (sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+    db_error (self, error, "reading publication");
+    return NULL;
+  }
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return column_text (stmt, 0);
+  if (rc == SQLITE_DONE)
+    g_set_error (error, WE_ERROR, WE_ERROR_JOB_NOT_FOUND, "publication %s not found", id);
+  else
+    db_error (self, error, "reading publication");
+  return NULL;
+}
+
+static GPtrArray *
+we_store_sqlite_publication_list (WeStore *store, const gchar *job_id, const gchar *status,
+                                  GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(GPtrArray) docs = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint rc;
+
+  stmt = prepare (self, "SELECT doc FROM publications WHERE (?1 IS NULL OR job_id = ?1) AND "
+                        "(?2 IS NULL OR status = ?2) ORDER BY created_at, id", error);
+  if (stmt == NULL)
+    return NULL;
+  if ((job_id != NULL ? sqlite3_bind_text (stmt, 1, job_id, -1, SQLITE_TRANSIENT)
+                      : sqlite3_bind_null (stmt, 1)) != SQLITE_OK ||
+      (status != NULL ? sqlite3_bind_text (stmt, 2, status, -1, SQLITE_TRANSIENT)
+                      : sqlite3_bind_null (stmt, 2)) != SQLITE_OK) {
+    db_error (self, error, "listing publications");
+    return NULL;
+  }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (docs, column_text (stmt, 0));
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "listing publications");
+    return NULL;
+  }
+  return g_steal_pointer (&docs);
+}
+
 static void
 we_store_sqlite_iface_init (WeStoreInterface *iface)
 {
@@ -3472,5 +3773,15 @@ we_store_sqlite_iface_init (WeStoreInterface *iface)
   iface->stream_update = we_store_sqlite_stream_update;
   iface->stream_delete = we_store_sqlite_stream_delete;
   iface->stream_session_put = we_store_sqlite_stream_session_put;
+  iface->stream_telemetry_add = we_store_sqlite_stream_telemetry_add;
+  iface->stream_telemetry_list = we_store_sqlite_stream_telemetry_list;
+  iface->restream_put = we_store_sqlite_restream_put;
+  iface->restream_get = we_store_sqlite_restream_get;
+  iface->restream_list = we_store_sqlite_restream_list;
+  iface->restream_set_state = we_store_sqlite_restream_set_state;
+  iface->restream_delete = we_store_sqlite_restream_delete;
   iface->stream_session_list = we_store_sqlite_stream_session_list;
+  iface->publication_put = we_store_sqlite_publication_put;
+  iface->publication_get = we_store_sqlite_publication_get;
+  iface->publication_list = we_store_sqlite_publication_list;
 }

@@ -180,3 +180,19 @@ we_store_stream_session_list (WeStore *self, const gchar *stream_id, guint limit
   g_return_val_if_fail (stream_id != NULL, NULL);
   STREAMS_CALL (NULL, stream_session_list, stream_id, limit, error);
 }
+
+gboolean
+we_store_stream_telemetry_add (WeStore *self, const gchar *session_id, gint64 time_ms,
+                               const gchar *sample, guint keep, GError **error)
+{
+  g_return_val_if_fail (session_id != NULL && sample != NULL, FALSE);
+  STREAMS_CALL (FALSE, stream_telemetry_add, session_id, time_ms, sample, keep, error);
+}
+
+GPtrArray *
+we_store_stream_telemetry_list (WeStore *self, const gchar *session_id, guint limit,
+                                GError **error)
+{
+  g_return_val_if_fail (session_id != NULL, NULL);
+  STREAMS_CALL (NULL, stream_telemetry_list, session_id, limit, error);
+}

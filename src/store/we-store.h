@@ -286,6 +286,25 @@ void               we_stream_session_free      (WeStreamSession *session);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeStream, we_stream_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeStreamSession, we_stream_session_free)
 
+/* --- restreams (spec §4.6, issue 11): src/store/we-store-restreams.c --- */
+
+/* A restream job. doc is its definition as a JSON object text (see
+ * src/api/we-api-restreams.c); destination URLs are in it only sealed. */
+typedef struct {
+  gchar   *id;
+  gchar   *user_id;
+  gchar   *status;       /* stopped | starting | streaming | error */
+  gchar   *doc;
+  gchar   *stats;        /* (nullable) JSON object: destination id → stats */
+  gint64   created_at;   /* unix µs; 0 on put: now */
+  gint64   updated_at;
+} WeRestreamRecord;
+
+WeRestreamRecord *we_restream_record_new  (void);
+WeRestreamRecord *we_restream_record_copy (const WeRestreamRecord *record);
+void              we_restream_record_free (WeRestreamRecord *record);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeRestreamRecord, we_restream_record_free)
+
 #define WE_TYPE_STORE (we_store_get_type ())
 G_DECLARE_INTERFACE (WeStore, we_store, WE, STORE, GObject)
 
@@ -416,8 +435,39 @@ struct _WeStoreInterface {
                                       GError **error);
   GPtrArray  *(*stream_session_list) (WeStore *self, const gchar *stream_id, guint limit,
                                       GError **error);
+  /* telemetry of a session (JSON texts): add keeps the newest @keep of the
+   * session; list gives the newest @limit, oldest first; they go with
+   * their session (a missing session is WE_ERROR_STR_NOT_FOUND) */
+  gboolean    (*stream_telemetry_add)  (WeStore *self, const gchar *session_id, gint64 time_ms,
+                                        const gchar *sample, guint keep, GError **error);
+  GPtrArray  *(*stream_telemetry_list) (WeStore *self, const gchar *session_id, guint limit,
+                                        GError **error);
+  /* restreams (issue 11, src/store/we-store-restreams.c): rows whose
+   * definition is a JSON document. restream_put inserts or replaces id,
+   * user_id and doc (status and stats of a new row: stopped, NULL; kept on
+   * a replace); restream_set_state writes status and stats (NULL stats:
+   * left as they are); a missing restream is WE_ERROR_RST_NOT_FOUND. The
+   * list is every restream, newest first. */
+  gboolean         (*restream_put)       (WeStore *self, const WeRestreamRecord *record,
+                                          GError **error);
+  WeRestreamRecord *(*restream_get)      (WeStore *self, const gchar *id, GError **error);
+  GPtrArray       *(*restream_list)      (WeStore *self, GError **error);
+  gboolean         (*restream_set_state) (WeStore *self, const gchar *id, const gchar *status,
+                                          const gchar *stats, GError **error);
+  gboolean         (*restream_delete)    (WeStore *self, const gchar *id, GError **error);
+  /* publications of jobs to external platforms (issue 11), as the JSON
+   * documents the publish runner (src/core/we-publish.c) keeps: put inserts
+   * or replaces by id (a missing job is WE_ERROR_JOB_NOT_FOUND); get answers
+   * the document (a missing one is WE_ERROR_JOB_NOT_FOUND); list gives the
+   * documents of @job_id and/or in @status (either nullable), oldest first */
+  gboolean    (*publication_put)   (WeStore *self, const gchar *id, const gchar *job_id,
+                                    const gchar *status, gint64 created_at, gint64 updated_at,
+                                    const gchar *doc, GError **error);
+  gchar      *(*publication_get)   (WeStore *self, const gchar *id, GError **error);
+  GPtrArray  *(*publication_list)  (WeStore *self, const gchar *job_id, const gchar *status,
+                                    GError **error);
 
-  gpointer padding[4];
+  gpointer padding[1];
 };
 
 /* --- synchronous calls: for tests, tools and startup, never the main loop --- */
@@ -531,8 +581,27 @@ gboolean    we_store_stream_session_put (WeStore *self, const WeStreamSession *s
                                          GError **error);
 /* @limit: 0 = 50, capped at 500.
  * Returns: (transfer container) (element-type WeStreamSession) (nullable) */
+gboolean    we_store_stream_telemetry_add (WeStore *self, const gchar *session_id,
+                                           gint64 time_ms, const gchar *sample, guint keep,
+                                           GError **error);
+/* Returns: (transfer container) (element-type utf8): JSON objects, oldest first */
+GPtrArray  *we_store_stream_telemetry_list (WeStore *self, const gchar *session_id, guint limit,
+                                            GError **error);
 GPtrArray  *we_store_stream_session_list (WeStore *self, const gchar *stream_id, guint limit,
                                           GError **error);
+
+/* restreams (src/store/we-store-restreams.c); blocking: the API and the
+ * restream manager call them through we_store_call_async() */
+gboolean          we_store_restream_put       (WeStore *self, const WeRestreamRecord *record,
+                                               GError **error);
+/* Returns: (transfer full) (nullable); WE_ERROR_RST_NOT_FOUND */
+WeRestreamRecord *we_store_restream_get       (WeStore *self, const gchar *id, GError **error);
+/* Returns: (transfer container) (element-type WeRestreamRecord) (nullable) */
+GPtrArray        *we_store_restream_list      (WeStore *self, GError **error);
+gboolean          we_store_restream_set_state (WeStore *self, const gchar *id,
+                                               const gchar *status, const gchar *stats,
+                                               GError **error);
+gboolean          we_store_restream_delete    (WeStore *self, const gchar *id, GError **error);
 
 /* --- asynchronous calls: the kernel's way in ---
  *
@@ -635,5 +704,15 @@ gpointer    we_store_call_finish       (WeStore *self, GAsyncResult *result, GEr
 
 /* Waits until every operation submitted so far has run (for shutdown). */
 void        we_store_flush             (WeStore *self);
+
+/* --- publications (issue 11): src/store/we-store-publications.c --- */
+gboolean    we_store_publication_put   (WeStore *self, const gchar *id, const gchar *job_id,
+                                        const gchar *status, gint64 created_at,
+                                        gint64 updated_at, const gchar *doc, GError **error);
+/* Returns: (transfer full) (nullable): the JSON document */
+gchar      *we_store_publication_get   (WeStore *self, const gchar *id, GError **error);
+/* Returns: (transfer full) (element-type utf8) (nullable): JSON documents */
+GPtrArray  *we_store_publication_list  (WeStore *self, const gchar *job_id, const gchar *status,
+                                        GError **error);
 
 G_END_DECLS

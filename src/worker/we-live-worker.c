@@ -242,10 +242,21 @@ handle_decision (LiveWorker *w, JsonObject *msg)
     const gchar *passphrase = we_json_get_string (msg, "passphrase");
     const gchar *reason = we_json_get_string (msg, "reason");
 
+    JsonObject *options = we_json_get_object (msg, "options");
+
     p->decision->accept = json_object_get_boolean_member_with_default (msg, "accept", FALSE) &&
                           stream_id != NULL && *stream_id != '\0';
     if (p->decision->accept)
       p->decision->stream_id = g_strdup (stream_id);
+    /* record, latency_mode, ladder: before the decider returns, so the
+     * stream's pipeline is made with them (live-gst's action; an engine
+     * without it runs with its defaults) */
+    if (p->decision->accept && options != NULL && w->engine != NULL &&
+        g_signal_lookup ("set-stream-options", G_OBJECT_TYPE (w->engine)) != 0) {
+      gboolean ok = FALSE;
+
+      g_signal_emit_by_name (w->engine, "set-stream-options", stream_id, options, &ok);
+    }
     if (passphrase != NULL && *passphrase != '\0')
       p->decision->passphrase = g_strdup (passphrase);
     p->decision->reason = g_strdup (reason);
@@ -266,6 +277,22 @@ handle_stop_stream (LiveWorker *w, JsonObject *msg)
   if (w->engine != NULL && stream_id != NULL &&
       !we_live_engine_stop_ingest (w->engine, stream_id, &error))
     g_info ("live worker: stop %s: %s", stream_id, error->message);
+}
+
+/* {"type":"recording","stream_id","enabled"}: starts or stops the
+ * recording of a running stream (its state shows in the telemetry) */
+static void
+handle_recording (LiveWorker *w, JsonObject *msg)
+{
+  const gchar *stream_id = we_json_get_string (msg, "stream_id");
+  gboolean enabled = json_object_get_boolean_member_with_default (msg, "enabled", FALSE);
+  gboolean ok = FALSE;
+
+  if (w->engine != NULL && stream_id != NULL &&
+      g_signal_lookup ("set-recording", G_OBJECT_TYPE (w->engine)) != 0)
+    g_signal_emit_by_name (w->engine, "set-recording", stream_id, enabled, &ok);
+  if (!ok)
+    g_info ("live worker: recording %s: the stream is not live here", stream_id);
 }
 
 static void read_next (LiveWorker *w);
@@ -309,6 +336,8 @@ line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     handle_decision (w, msg);
   } else if (g_strcmp0 (type, "stop_stream") == 0) {
     handle_stop_stream (w, msg);
+  } else if (g_strcmp0 (type, "recording") == 0) {
+    handle_recording (w, msg);
   } else if (g_strcmp0 (type, "shutdown") == 0) {
     g_main_loop_quit (w->loop);
     return;
@@ -336,9 +365,8 @@ int
 we_live_worker_run (void)
 {
   g_autoptr(GInputStream) raw_in = NULL;
-  LiveWorker w = { 0 };
+  g_autoptr(GOutputStream) out = NULL;
   gint protocol_fd;
-  guint term_id, int_id;
 
   /* stdout belongs to the protocol, as in run_stdio() of webencode-worker.c */
   protocol_fd = dup (STDOUT_FILENO);
@@ -347,9 +375,19 @@ we_live_worker_run (void)
     return EXIT_FAILURE;
   }
   raw_in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  out = g_unix_output_stream_new (protocol_fd, TRUE);
+  return we_live_worker_run_streams (raw_in, out);
+}
+
+int
+we_live_worker_run_streams (GInputStream *raw_in, GOutputStream *out)
+{
+  LiveWorker w = { 0 };
+  guint term_id, int_id;
+
   w.in = g_data_input_stream_new (raw_in);
   g_data_input_stream_set_newline_type (w.in, G_DATA_STREAM_NEWLINE_TYPE_LF);
-  w.out = g_unix_output_stream_new (protocol_fd, TRUE);
+  w.out = g_object_ref (out);
   w.loop = g_main_loop_new (NULL, FALSE);
   w.pending = g_hash_table_new (g_int64_hash, g_int64_equal);
   g_mutex_init (&w.write_lock);

@@ -8,11 +8,15 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
 /* Runs until the kernel sends shutdown or closes stdin; the exit status. */
 int we_live_worker_run (void);
+/* The same on given streams: in cluster mode (`--live --nats URL`) they are
+ * the pipes of queue/we-live-nats.h, which carry the lines over NATS. */
+int we_live_worker_run_streams (GInputStream  *in,
+                                GOutputStream *out);
 
 G_END_DECLS

@@ -22,7 +22,9 @@
 
 #include "common/we-config.h"
 #include "common/we-log.h"
+#include "queue/we-live-nats.h"
 #include "we-live-worker.h"
+#include "we-restream-worker.h"
 #include "we-worker-gst-log.h"
 #include "we-worker-nats.h"
 #include "we-worker.h"
@@ -232,11 +234,71 @@ run_nats (const gchar *config_path, const gchar *url, const gchar *worker_id_opt
   return status;
 }
 
+/* --live --nats URL: the live pillar for a cluster's kernels (docs/architecture.md
+ * "Live ingest in cluster mode"), configured from the same file as webencoded */
+static int
+run_live_nats (const gchar *config_path, const gchar *url, const gchar *worker_id_opt,
+               const gchar *log_level)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeConfig) config = we_config_new (config_path, NULL, &error);
+  g_autofree gchar *worker_id = NULL;
+  g_autoptr(JsonObject) configure = NULL;
+  JsonObject *plugin_config;
+  WeLiveNatsWorker *link;
+  gint status;
+
+  if (config == NULL) {
+    g_printerr ("webencode-worker: %s\n", error->message);
+    return EXIT_FAILURE;
+  }
+  we_log_init ("webencode-worker",
+               log_level != NULL ? log_level : we_config_get_log_level (config),
+               g_strcmp0 (we_config_get_log_format (config), "text") == 0 ? WE_LOG_FORMAT_TEXT
+                                                                          : WE_LOG_FORMAT_JSON);
+  if (url == NULL)
+    url = we_config_get_nats_url (config);
+  if (url == NULL) {
+    g_printerr ("webencode-worker: --live --nats needs a NATS URL\n");
+    return 2;
+  }
+  worker_id = make_worker_id (worker_id_opt != NULL ? worker_id_opt
+                                                    : we_config_get_worker_id (config));
+  link = we_live_nats_worker_new (url, worker_id, we_config_get_heartbeat_interval_ms (config),
+                                  &error);
+  if (link == NULL) {
+    g_printerr ("webencode-worker: %s\n", error->message);
+    return EXIT_FAILURE;
+  }
+  /* what the embedded kernel would send: [plugin:live-gst] with [live] on
+   * top (the ports publishers are told about, the shared output_dir) */
+  plugin_config = we_config_get_plugin_config (config, "live-gst");
+  json_object_set_int_member (plugin_config, "rtmp_port", we_config_get_live_rtmp_port (config));
+  json_object_set_int_member (plugin_config, "srt_port", we_config_get_live_srt_port (config));
+  json_object_set_string_member (plugin_config, "output_dir",
+                                 we_config_get_live_output_dir (config));
+  json_object_set_int_member (plugin_config, "idle_timeout_s",
+                              we_config_get_live_idle_timeout_s (config));
+  configure = json_object_new ();
+  json_object_set_string_member (configure, "type", "configure");
+  if (we_config_get_plugin_dir (config) != NULL)
+    json_object_set_string_member (configure, "plugin_dir", we_config_get_plugin_dir (config));
+  json_object_set_string_member (configure, "plugin_id", "live-gst");
+  json_object_set_object_member (configure, "config", plugin_config);
+  we_live_nats_worker_inject (link, configure);
+  we_log (G_LOG_LEVEL_INFO, NULL, NULL, "live worker %s joins the cluster over NATS", worker_id);
+  status = we_live_worker_run_streams (we_live_nats_worker_get_input (link),
+                                       we_live_nats_worker_get_output (link));
+  we_live_nats_worker_free (link);
+  return status;
+}
+
 int
 main (int argc, char **argv)
 {
   gboolean opt_stdio = FALSE;
   gboolean opt_live = FALSE;
+  gboolean opt_restream = FALSE;
   gboolean opt_version = FALSE;
   g_autofree gchar *opt_worker_id = NULL;
   g_autofree gchar *opt_log_level = NULL;
@@ -248,7 +310,10 @@ main (int argc, char **argv)
     { "stdio", 0, 0, G_OPTION_ARG_NONE, &opt_stdio,
       "Speak the worker protocol on stdin/stdout (embedded mode)", NULL },
     { "live", 0, 0, G_OPTION_ARG_NONE, &opt_live,
-      "Run the live pillar (RTMP/SRT ingest) for webencoded, on stdin/stdout", NULL },
+      "Run the live pillar (RTMP/SRT ingest) for webencoded, on stdin/stdout; with --nats "
+      "for every kernel of a cluster", NULL },
+    { "restream", 0, 0, G_OPTION_ARG_NONE, &opt_restream,
+      "Run one restream's pipeline for webencoded, on stdin/stdout", NULL },
     { "nats", 0, 0, G_OPTION_ARG_STRING, &opt_nats,
       "Take tasks from NATS JetStream (cluster mode; default: NATS_URL)", "URL" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
@@ -288,6 +353,13 @@ main (int argc, char **argv)
    * kill us */
   signal (SIGPIPE, SIG_IGN);
 
+  if (opt_live && (opt_nats != NULL || (env_nats != NULL && *env_nats != '\0')))
+    return run_live_nats (opt_config, opt_nats, opt_worker_id, opt_log_level);
+  if (opt_restream) {
+    we_log_init ("webencode-worker", opt_log_level != NULL ? opt_log_level : "info",
+                 WE_LOG_FORMAT_JSON);
+    return we_restream_worker_run ();
+  }
   if (opt_live) {
     we_log_init ("webencode-worker", opt_log_level != NULL ? opt_log_level : "info",
                  WE_LOG_FORMAT_JSON);

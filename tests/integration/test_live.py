@@ -11,7 +11,15 @@ its playlist advancing and its cache headers, path traversal refused, a
 wrong key and a wrong SRT passphrase refused, a publisher killed with
 SIGKILL giving a recording as long as what it sent (±1 s) and an archive
 job that completes, a reconnect with the same key within the idle timeout
-continuing the session, and POST /v1/streams/{id}/end and /archive."""
+continuing the session, and POST /v1/streams/{id}/end and /archive; the
+recording switched off and on at run time (POST …/recording) and archived
+as what was recorded, bytes_in and late frames moving (a publisher that
+stalls), viewers counted from playlist fetches of distinct clients, the
+telemetry history kept in the store across a restart of the service, live
+ABR from a ladder profile (master playlist, every rendition advancing with
+aligned segments) at low latency, and a deleted stream's files gone."""
+
+import http.client
 
 import glob
 import json
@@ -81,8 +89,8 @@ class WsEvents:
     """A WebSocket client following one topic in a thread: (monotonic
     time, data) of every event."""
 
-    def __init__(self, d, topic):
-        r = d.post("/v1/ws/ticket")
+    def __init__(self, d, topic, headers=None):
+        r = d.post("/v1/ws/ticket", headers=headers)
         assert r.status == 201, r.body
         self.ws = WsClient(d.port, "/v1/ws?ticket=" + r.json()["ticket"])
         hello = self.ws.recv()
@@ -349,6 +357,202 @@ class Live(wetest.DaemonTestCase):
         self.assertAlmostEqual(float(json.loads(out.stdout)["format"]["duration"]), sent,
                                delta=1.0)
 
+    def get_from(self, source_ip, path):
+        """A request from another loopback address: another client."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=30,
+                                          source_address=(source_ip, 0))
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read()
+        conn.close()
+        return r.status, body
+
+    def wait_sample(self, ws, pred, timeout):
+        return ws.wait(lambda e: e.get("type") == "telemetry" and pred(e), timeout * TF)[1]
+
+    def test_recording_switch_abr_viewers_and_history(self):
+        # a ladder of three rungs; the 640x360 one would upscale the 320x240
+        # source and is left out
+        ladder = [{"name": "r180", "width": 256, "height": 180, "video_bitrate_kbps": 300},
+                  {"name": "r90-low", "width": 160, "height": 90, "video_bitrate_kbps": 120},
+                  {"name": "r360", "width": 640, "height": 360, "video_bitrate_kbps": 900}]
+        r = self.d.post("/v1/profiles", {"id": "live_ladder", "container": "mp4",
+                                         "video_codec": "h264", "preset": "ultrafast",
+                                         "ladder": ladder})
+        self.assertEqual(r.status, 201, r.body)
+        s = self.create(archive_enabled=False, record=False, latency_mode="low",
+                        ladder="live_ladder")
+        sid = s["id"]
+        self.assertError(self.d.post("/v1/streams/%s/recording" % sid, {"enabled": True}),
+                         404, "WE-STR-002")
+        self.assertError(self.d.post("/v1/streams/%s/recording" % sid, {"enabled": "yes"}),
+                         400, "WE-STR-001")
+        ws = WsEvents(self.d, "stream:" + sid)
+        self.addCleanup(ws.close)
+        pub = self.publish(s["ingest"]["rtmp"]["url"], "flv", 120)
+        live = self.wait_live(sid, True, 15)
+        self.assertFalse(live["session"]["recording"])
+        first = self.wait_sample(ws, lambda e: e["fps"] > 15, 10)
+        for k in ("bytes_in", "dropped_frames", "late_frames", "viewers", "recording"):
+            self.assertIn(k, first)
+        self.assertFalse(first["recording"])
+        self.assertGreater(first["bytes_in"], 1000)
+
+        # live ABR through the API: the master, then each rendition
+        deadline = time.time() + 15 * TF
+        while True:
+            r = self.live_get(sid, "index.m3u8")
+            if r.status == 200 and r.body.count(b"#EXT-X-STREAM-INF") == 3:
+                break
+            self.assertLess(time.time(), deadline, (r.status, r.body))
+            time.sleep(0.3)
+        master = r.body.decode()
+        variants = {}
+        lines = master.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("#EXT-X-STREAM-INF:"):
+                attrs = dict(a.split("=", 1) for a in
+                             line[18:].replace('"avc1', 'avc1').replace('40.2"', '40.2')
+                             .replace(",mp4a", ";mp4a").split(","))
+                variants[lines[i + 1]] = attrs
+        self.assertEqual(sorted(variants), ["r180/index.m3u8", "r90_low/index.m3u8",
+                                            "source/index.m3u8"])
+        self.assertEqual(variants["source/index.m3u8"]["RESOLUTION"], "320x240")
+        self.assertEqual(variants["r180/index.m3u8"]["RESOLUTION"], "240x180")
+        self.assertEqual(variants["r90_low/index.m3u8"]["RESOLUTION"], "120x90")
+        for v in variants.values():
+            self.assertGreater(int(v["BANDWIDTH"]), 50000)
+            self.assertRegex(v["CODECS"], r"^avc1\.[0-9a-f]{6};mp4a\.40\.2$")
+
+        def media(name, may_wait=False):
+            r = self.live_get(sid, name)
+            if may_wait and r.status == 404:
+                return None, [], []  # a rendition's first segment is not complete yet
+            self.assertEqual(r.status, 200, (name, r.body))
+            text = r.body.decode()
+            seq = int(text.split("#EXT-X-MEDIA-SEQUENCE:")[1].split()[0])
+            durs = [float(l[8:].split(",")[0]) for l in text.splitlines()
+                    if l.startswith("#EXTINF:")]
+            segs = [l for l in text.splitlines() if l and not l.startswith("#")]
+            self.assertIn("#EXT-X-TARGETDURATION:1\n", text)  # latency_mode low
+            return seq, durs, segs
+        deadline = time.time() + 15 * TF
+        while True:
+            got = {n: media(n, True) for n in variants}
+            if all(len(g[1]) >= 2 for g in got.values()):
+                break
+            self.assertLess(time.time(), deadline, got)
+            time.sleep(0.5)
+        before = got
+
+        # two viewers: clients at two addresses fetching playlists
+        for ip in ("127.0.0.2", "127.0.0.3"):
+            status, _ = self.get_from(ip, "/v1/streams/%s/live/index.m3u8" % sid)
+            self.assertEqual(status, 200)
+        viewed = self.wait_sample(ws, lambda e: e["viewers"] >= 3, 5)
+        self.assertEqual(viewed["viewers"], 3)  # and the test's own client
+
+        # recording on, off, on again at run time
+        r = self.d.post("/v1/streams/%s/recording" % sid, {"enabled": True})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json(), {"stream_id": sid, "recording": True})
+        self.assertTrue(self.stream(sid)["session"]["recording"])
+        on = self.wait_sample(ws, lambda e: e["recording"], 5)
+        time.sleep(2.5)
+        self.assertEqual(self.d.post("/v1/streams/%s/recording" % sid,
+                                     {"enabled": False}).status, 200)
+        off = self.wait_sample(ws, lambda e: not e["recording"], 5)
+        self.assertGreater(off["bytes_in"], on["bytes_in"])
+        self.assertFalse(self.stream(sid)["session"]["recording"])
+
+        # the publisher stalls, then sends what it held: late frames
+        late_before = off["late_frames"]
+        pub.send_signal(signal.SIGSTOP)
+        time.sleep(2.5)
+        pub.send_signal(signal.SIGCONT)
+        late = self.wait_sample(ws, lambda e: e["late_frames"] > late_before + 10, 8)
+        self.assertGreater(late["bytes_in"], off["bytes_in"])
+        self.assertEqual(self.d.post("/v1/streams/%s/recording" % sid,
+                                     {"enabled": True}).status, 200)
+        self.wait_sample(ws, lambda e: e["recording"], 5)
+        time.sleep(2.5)
+
+        # every rendition advanced, with segments of the same lengths
+        after = {n: media(n) for n in variants}
+        src_seq, src_durs, _ = after["source/index.m3u8"]
+        for n, (seq, durs, segs) in after.items():
+            self.assertLessEqual(len(durs), 3, n)  # latency_mode low: 3 segments
+            self.assertGreater(seq, before[n][0] + 3, n)
+            self.assertLessEqual(abs((seq - before[n][0]) -
+                                     (src_seq - before["source/index.m3u8"][0])), 1, n)
+            self.assertAlmostEqual(max(durs), max(src_durs), delta=0.1)
+            seg = self.live_get(sid, n.replace("index.m3u8", segs[-1]))
+            self.assertEqual(seg.status, 200)
+            self.assertEqual(seg.body[0], 0x47)
+
+        stats = self.d.get("/v1/streams/%s/stats" % sid).json()
+        self.assertGreaterEqual(stats["peak_viewers"], 3)
+        self.assertGreaterEqual(len(stats["telemetry_history"]), 8)
+        self.assertTrue(stats["session"]["recording"])
+
+        self.assertEqual(self.d.post("/v1/streams/%s/end" % sid).status, 202)
+        self.wait_live(sid, False, 15)
+        pub.kill()
+        stats = self.d.get("/v1/streams/%s/stats" % sid).json()
+        session = stats["history"][0]
+        self.assertGreaterEqual(session["bytes_in"], late["bytes_in"])
+        history = stats["telemetry_history"]
+        self.assertEqual(stats["viewers"], 0)
+        self.assertGreaterEqual(stats["peak_viewers"], 3)
+
+        # the recording: two spans, the archive joins what they hold
+        recs = glob.glob(os.path.join(self.d.tmp, "data", "live", sid, "rec", "*",
+                                      "recording.json"))
+        self.assertEqual(len(recs), 1, recs)
+        with open(recs[0]) as f:
+            rec = json.load(f)
+        self.assertTrue(rec["complete"], rec)
+        self.assertEqual(len(rec["spans"]), 2, rec)
+        spans = sum(sp["end_s"] - sp["start_s"] for sp in rec["spans"])
+        self.assertGreater(rec["spans"][1]["start_s"], rec["spans"][0]["end_s"] + 3)
+        self.assertAlmostEqual(rec["duration_s"], spans, delta=1.0)
+        self.assertGreater(spans, 3)
+        r = self.d.post("/v1/streams/%s/archive" % sid)
+        self.assertEqual(r.status, 202, r.body)
+        ready = self.wait_hook("recording.ready", sid, timeout=15)
+        joined = self.d.stored_path(ready["data"]["source_url"])
+        out = subprocess.run(["ffprobe", "-v", "quiet", "-show_entries", "format=duration",
+                              "-of", "json", joined], capture_output=True, text=True)
+        self.assertAlmostEqual(float(json.loads(out.stdout)["format"]["duration"]), spans,
+                               delta=1.0)
+
+        # the telemetry history is in the store: a restart keeps it
+        self.d.stop()
+        self.d.start()
+        deadline = time.time() + 20 * TF
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.rtmp_port), timeout=1).close()
+                break
+            except OSError:
+                self.assertLess(time.time(), deadline, "the RTMP port never reopened")
+                time.sleep(0.1)
+        kept = self.d.get("/v1/streams/%s/stats" % sid).json()["telemetry_history"]
+        self.assertEqual([h["time"] for h in kept], [h["time"] for h in history])
+        self.assertEqual(kept[-1]["bytes_in"], history[-1]["bytes_in"])
+
+        # deleted: its live and recording files go, nothing is served
+        live_dir = os.path.join(self.d.tmp, "data", "live", sid)
+        self.assertTrue(os.path.isdir(live_dir))
+        self.assertEqual(self.d.request("DELETE", "/v1/streams/" + sid).status, 204)
+        self.assertError(self.live_get(sid, "index.m3u8"), 404, "WE-STR-002")
+        deadline = time.time() + 10 * TF
+        while os.path.exists(live_dir):
+            self.assertLess(time.time(), deadline, "the deleted stream's files stay")
+            time.sleep(0.2)
+        # the archive in storage stays
+        self.assertTrue(os.path.exists(joined))
+
     def test_wrong_key_refused(self):
         s = self.create()
         bad = "we_live_" + "A" * 32
@@ -467,7 +671,8 @@ class Live(wetest.DaemonTestCase):
         self.wait_live(sid, False, 15)
 
     def test_end_via_api(self):
-        s = self.create(archive_enabled=False)
+        # record: the archive on demand below needs a recording
+        s = self.create(archive_enabled=False, record=True)
         sid = s["id"]
         # not live: nothing to end
         r = self.d.post("/v1/streams/%s/end" % sid)

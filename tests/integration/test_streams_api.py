@@ -170,6 +170,7 @@ class StreamsApi(wetest.DaemonTestCase):
             self.assertEqual(stats.json(), {"stream_id": s["id"], "is_live": False,
                                             "status": "offline", "session": None,
                                             "telemetry": None, "telemetry_history": [],
+                                            "viewers": 0, "peak_viewers": 0,
                                             "history": []})
 
         # the store keeps the lookup hash and sealed copies, never the plaintexts

@@ -3,9 +3,12 @@
  * live-gst, loaded through the plugin host as the daemon loads it, with
  * real publishers: ffmpeg over RTMP and over SRT (encrypted) at the same
  * time, a wrong key, live HLS read back and probed, telemetry, a publisher
- * killed with SIGKILL and the recording it leaves, stop_ingest().
+ * killed with SIGKILL and the recording it leaves, stop_ingest(); the
+ * host's options (record, latency_mode, ladder), recording switched at
+ * run time, late frames and the live ABR read back.
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -44,6 +47,9 @@ decider (const WePublishAttempt *attempt, WePublishDecision *decision, gpointer 
   } else if (g_str_equal (attempt->stream_key, "video-only-key")) {
     decision->accept = TRUE;
     decision->stream_id = g_strdup ("cam-video");
+  } else if (g_str_equal (attempt->stream_key, "abr-key")) {
+    decision->accept = TRUE;
+    decision->stream_id = g_strdup ("cam-abr");
   } else if (g_str_equal (attempt->stream_key, "mpeg2-key")) {
     decision->accept = TRUE;
     decision->stream_id = g_strdup ("cam-mpeg2");
@@ -157,6 +163,27 @@ publish (const gchar *url, const gchar *format)
     "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
     "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
     "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-f", format, url, NULL);
+
+  g_assert_no_error (error);
+  return proc;
+}
+
+/* H.264 (a keyframe every second) and AAC of a given size; its encoder
+ * drops one frame in 25 (the 11th of each second), leaving a gap in the
+ * timestamps as a publisher that loses frames does */
+static GSubprocess *
+publish_sized (const gchar *url, const gchar *size)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *video = g_strdup_printf ("testsrc2=size=%s:rate=25", size);
+  GSubprocess *proc = g_subprocess_new (
+    G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, "ffmpeg",
+    "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", video,
+    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "60",
+    "-vf", "select='not(eq(mod(n\\,25)\\,10))'", "-vsync", "passthrough",
+    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+    "-force_key_frames", "expr:gte(t,n_forced)", "-g", "50",
+    "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-f", "flv", url, NULL);
 
   g_assert_no_error (error);
   return proc;
@@ -522,6 +549,310 @@ test_two_publishers (void)
   }
 }
 
+static JsonObject *
+latest_sample (const gchar *id)
+{
+  JsonObject *t;
+
+  g_mutex_lock (&state.lock);
+  t = g_hash_table_lookup (state.telemetry, id);
+  if (t != NULL)
+    json_object_ref (t);
+  g_mutex_unlock (&state.lock);
+  g_assert_nonnull (t);
+  return t;
+}
+
+static gboolean
+set_recording (WeLiveEngine *engine, const gchar *id, gboolean enabled)
+{
+  gboolean ok = FALSE;
+
+  g_signal_emit_by_name (engine, "set-recording", id, enabled, &ok);
+  return ok;
+}
+
+static JsonObject *
+load_manifest (const gchar *dir, JsonParser *parser)
+{
+  g_autofree gchar *path = g_build_filename (dir, "recording.json", NULL);
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+/* the fragments the recording under @rec_root (one session folder) lists */
+static guint
+count_fragments (const gchar *rec_root)
+{
+  g_autoptr(GDir) dir = g_dir_open (rec_root, 0, NULL);
+  const gchar *name = dir != NULL ? g_dir_read_name (dir) : NULL;
+  g_autofree gchar *path = name != NULL ? g_build_filename (rec_root, name, "recording.json",
+                                                            NULL) : NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  if (path == NULL || !json_parser_load_from_file (parser, path, NULL))
+    return 0;
+  root = json_parser_get_root (parser);
+  return json_array_get_length (json_object_get_array_member (json_node_get_object (root),
+                                                              "segments"));
+}
+
+/* waits (up to 10 s: a loaded machine) for the recording's fragment
+ * number @n to open: the recording has media from then on */
+static void
+wait_fragments (const gchar *rec_root, guint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (count_fragments (rec_root) < n) {
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    g_usleep (100 * 1000);
+  }
+}
+
+/* the variants of a master playlist: "name WxH BANDWIDTH CODECS" */
+static GPtrArray *
+read_master (const gchar *path)
+{
+  g_autofree gchar *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  GPtrArray *variants = g_ptr_array_new_with_free_func (g_free);
+  g_autofree gchar *inf = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_true (g_str_has_prefix (text, "#EXTM3U"));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++) {
+    if (g_str_has_prefix (lines[i], "#EXT-X-STREAM-INF:")) {
+      g_free (inf);
+      inf = g_strdup (lines[i] + 18);
+    } else if (inf != NULL && lines[i][0] != '\0' && lines[i][0] != '#') {
+      g_autoptr(GRegex) re = g_regex_new ("^BANDWIDTH=(\\d+),RESOLUTION=(\\d+x\\d+),"
+                                          "CODECS=\"(avc1\\.[0-9a-f]{6},mp4a\\.40\\.2)\"$",
+                                          0, 0, NULL);
+      g_autoptr(GMatchInfo) match = NULL;
+      g_autofree gchar *bw = NULL, *res = NULL, *codecs = NULL;
+
+      g_assert_true (g_regex_match (re, inf, 0, &match));
+      bw = g_match_info_fetch (match, 1);
+      res = g_match_info_fetch (match, 2);
+      codecs = g_match_info_fetch (match, 3);
+      g_assert_cmpint (g_ascii_strtoll (bw, NULL, 10), >, 10000);
+      g_assert_true (g_str_has_suffix (lines[i], "/index.m3u8"));
+      g_ptr_array_add (variants, g_strdup_printf ("%.*s %s", (gint) (strlen (lines[i]) - 11),
+                                                  lines[i], res));
+      g_clear_pointer (&inf, g_free);
+    }
+  }
+  return variants;
+}
+
+/* Options from the host (no recording at first, low latency, a ladder of
+ * which one rung would upscale), the recording switched on, off and on
+ * again at run time, a publisher that stalls (late frames), the live ABR
+ * read back and compared across renditions. */
+static void
+test_abr_recording (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *out = g_dir_make_tmp ("we-live-gst-XXXXXX", &error);
+  g_autofree gchar *manifest = g_build_filename (g_getenv ("WE_PLUGIN_DIR"), "we-live-gst.plugin",
+                                                 NULL);
+  g_autoptr(WePluginHost) host = we_plugin_host_new ();
+  g_autoptr(GSubprocess) pub = NULL;
+  g_autoptr(JsonObject) options = json_object_new ();
+  g_autoptr(JsonObject) t1 = NULL, t2 = NULL, t3 = NULL;
+  g_autoptr(GPtrArray) variants = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree gchar *url = NULL, *live = NULL, *rec_root = NULL, *stale = NULL;
+  g_autofree gchar *stale_dir = NULL, *master = NULL;
+  g_auto(GStrv) ended = NULL;
+  JsonArray *ladder = json_array_new ();
+  const gchar *rungs[][4] = { { "r180", "320", "180", "300" }, { "r144", "256", "144", "200" },
+                              { "r720", "1280", "720", "2000" } };
+  const gchar *names[] = { "source", "r180", "r144" };
+  Playlist before[3], after[3];
+  JsonObject *root;
+  JsonArray *spans;
+  WeLiveEngine *engine;
+  gboolean ok = FALSE;
+  gdouble span_total = 0, recorded;
+  guint fragments;
+
+  g_assert_no_error (error);
+  we_plugin_host_set_config_func (host, config_func, out, NULL);
+  g_assert_true (we_plugin_host_load_manifest (host, manifest, &error));
+  g_assert_no_error (error);
+  engine = WE_LIVE_ENGINE (we_plugin_host_get_instance (host, "live-gst"));
+  g_signal_connect (engine, "stream-started", G_CALLBACK (on_started), NULL);
+  g_signal_connect (engine, "stream-ended", G_CALLBACK (on_ended), NULL);
+  g_signal_connect (engine, "telemetry", G_CALLBACK (on_telemetry), NULL);
+  we_live_engine_set_publish_decider (engine, decider, NULL, NULL);
+  g_assert_true (we_live_engine_start (engine, &error));
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < G_N_ELEMENTS (rungs); i++) {
+    JsonObject *r = json_object_new ();
+
+    json_object_set_string_member (r, "name", rungs[i][0]);
+    json_object_set_int_member (r, "width", g_ascii_strtoll (rungs[i][1], NULL, 10));
+    json_object_set_int_member (r, "height", g_ascii_strtoll (rungs[i][2], NULL, 10));
+    json_object_set_int_member (r, "video_bitrate_kbps", g_ascii_strtoll (rungs[i][3], NULL, 10));
+    json_array_add_object_element (ladder, r);
+  }
+  json_object_set_boolean_member (options, "record", FALSE);
+  json_object_set_string_member (options, "latency_mode", "low");
+  json_object_set_array_member (options, "ladder", ladder);
+  g_signal_emit_by_name (engine, "set-stream-options", "cam-abr", options, &ok);
+  g_assert_true (ok);
+  g_assert_false (set_recording (engine, "cam-abr", TRUE)); /* not live yet */
+
+  /* an earlier session's live HLS goes when a new session starts */
+  live = g_build_filename (out, "cam-abr", "live", NULL);
+  stale_dir = g_build_filename (live, "old_rung", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (stale_dir, 0755), ==, 0);
+  stale = g_build_filename (stale_dir, "index.m3u8", NULL);
+  g_assert_true (g_file_set_contents (stale, "#EXTM3U\n", -1, NULL));
+
+  url = g_strdup_printf ("rtmp://127.0.0.1:%u/live/abr-key",
+                         we_live_engine_get_port (engine, "rtmp"));
+  pub = publish_sized (url, "480x270");
+  g_assert_true (wait_for (state.started, "cam-abr", 10));
+  g_assert_false (g_file_test (stale_dir, G_FILE_TEST_EXISTS));
+  /* (a segment is written once the next one is complete) */
+  g_usleep (4500 * 1000);
+
+  /* record: false: no recording yet */
+  rec_root = g_build_filename (out, "cam-abr", "rec", NULL);
+  g_assert_false (g_file_test (rec_root, G_FILE_TEST_EXISTS));
+  t1 = latest_sample ("cam-abr");
+  g_assert_false (json_object_get_boolean_member (t1, "recording"));
+  g_assert_cmpint (json_object_get_int_member (t1, "bytes_in"), >, 10000);
+  /* (a loaded machine may already make a publisher fall behind) */
+  g_assert_cmpint (json_object_get_int_member (t1, "late_frames"), >=, 0);
+  g_assert_cmpint (json_object_get_int_member (t1, "dropped_frames"), >=, 0);
+
+  /* the live ABR: a master with the source and the two rungs that do not
+   * upscale the 480x270 source, at its aspect ratio */
+  master = g_build_filename (live, "index.m3u8", NULL);
+  variants = read_master (master);
+  g_assert_cmpuint (variants->len, ==, 3);
+  g_assert_cmpstr (variants->pdata[0], ==, "source 480x270");
+  g_assert_cmpstr (variants->pdata[1], ==, "r180 320x180");
+  g_assert_cmpstr (variants->pdata[2], ==, "r144 256x144");
+  for (guint i = 0; i < 3; i++) {
+    g_autofree gchar *dir = g_build_filename (live, names[i], NULL);
+
+    g_assert_true (read_playlist (dir, &before[i]));
+  }
+
+  /* recording on at run time */
+  g_assert_true (set_recording (engine, "cam-abr", TRUE));
+  wait_fragments (rec_root, 1);
+  g_usleep (2500 * 1000);
+  t2 = latest_sample ("cam-abr");
+  g_assert_true (json_object_get_boolean_member (t2, "recording"));
+  g_assert_cmpint (json_object_get_int_member (t2, "bytes_in"), >,
+                   json_object_get_int_member (t1, "bytes_in"));
+  g_assert_true (set_recording (engine, "cam-abr", FALSE));
+  g_usleep (1500 * 1000);
+
+  /* the publisher stalls for 2.5 s, then sends what it holds: late */
+  kill (atoi (g_subprocess_get_identifier (pub)), SIGSTOP);
+  g_usleep (2500 * 1000);
+  kill (atoi (g_subprocess_get_identifier (pub)), SIGCONT);
+  g_usleep (1500 * 1000);
+  /* on again: the same session's folder, fragments numbered on */
+  fragments = count_fragments (rec_root);
+  g_assert_true (set_recording (engine, "cam-abr", TRUE));
+  wait_fragments (rec_root, fragments + 1);
+  g_usleep (2500 * 1000);
+  t3 = latest_sample ("cam-abr");
+  g_test_message ("cam-abr telemetry: bytes_in %" G_GINT64_FORMAT ", late %" G_GINT64_FORMAT
+                  ", dropped %" G_GINT64_FORMAT, json_object_get_int_member (t3, "bytes_in"),
+                  json_object_get_int_member (t3, "late_frames"),
+                  json_object_get_int_member (t3, "dropped_frames"));
+  g_assert_cmpint (json_object_get_int_member (t3, "late_frames"), >,
+                   json_object_get_int_member (t2, "late_frames") + 10);
+  g_assert_cmpint (json_object_get_int_member (t3, "bytes_in"), >,
+                   json_object_get_int_member (t2, "bytes_in"));
+  /* the publisher's dropped frames: one a second */
+  g_assert_cmpint (json_object_get_int_member (t3, "dropped_frames"), >,
+                   json_object_get_int_member (t1, "dropped_frames") + 5);
+
+  /* every rendition went on; low latency: 1 s segments, 3 in the list;
+   * the renditions cut at the same keyframes */
+  for (guint i = 0; i < 3; i++) {
+    g_autofree gchar *dir = g_build_filename (live, names[i], NULL);
+
+    g_assert_true (read_playlist (dir, &after[i]));
+    g_test_message ("%s: sequence %" G_GINT64_FORMAT " -> %" G_GINT64_FORMAT ", %u segments, "
+                    "EXTINF %.2f..%.2f", names[i], before[i].sequence, after[i].sequence,
+                    after[i].segments, after[i].min_extinf, after[i].max_extinf);
+    g_assert_cmpint (after[i].sequence, >, before[i].sequence + 3);
+    g_assert_cmpuint (after[i].segments, <=, 3);
+    g_assert_cmpfloat (after[i].max_extinf, <, 1.6);
+    g_assert_cmpint (ABS ((after[i].sequence - before[i].sequence) -
+                          (after[0].sequence - before[0].sequence)), <=, 1);
+    g_assert_cmpfloat (ABS (after[i].max_extinf - after[0].max_extinf), <, 0.1);
+    g_assert_cmpfloat (probe_duration (after[i].last), >, 0.5);
+    g_free (before[i].last);
+    g_free (after[i].last);
+  }
+
+  g_assert_true (we_live_engine_stop_ingest (engine, "cam-abr", &error));
+  g_assert_true (wait_for (state.ended, "cam-abr", 10));
+  ended = g_strsplit (g_hash_table_lookup (state.ended, "cam-abr"), "\n", 2);
+  g_assert_cmpstr (ended[0], ==, "stopped");
+  g_assert_true (g_str_has_prefix (ended[1], rec_root));
+  /* two spans, end to end in the fragments */
+  root = load_manifest (ended[1], parser);
+  {
+    g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), root);
+    g_autofree gchar *text = json_to_string (node, FALSE);
+
+    g_test_message ("cam-abr recording: %s", text);
+  }
+  spans = json_object_get_array_member (root, "spans");
+  g_assert_cmpuint (json_array_get_length (spans), ==, 2);
+  g_assert_false (json_object_get_boolean_member (root, "recording"));
+  /* every fragment finalized, the one each stop closed included */
+  for (guint i = 0; i < json_array_get_length (json_object_get_array_member (root, "segments"));
+       i++)
+    g_assert_true (json_object_get_boolean_member (
+      json_array_get_object_element (json_object_get_array_member (root, "segments"), i),
+      "closed"));
+  for (guint i = 0; i < 2; i++) {
+    JsonObject *span = json_array_get_object_element (spans, i);
+
+    span_total += json_object_get_double_member (span, "end_s") -
+                  json_object_get_double_member (span, "start_s");
+  }
+  g_assert_cmpfloat (json_object_get_double_member (json_array_get_object_element (spans, 1),
+                                                    "start_s"), >,
+                     json_object_get_double_member (json_array_get_object_element (spans, 0),
+                                                    "end_s") + 3);
+  recorded = check_recording (ended[1], TRUE);
+  g_test_message ("cam-abr: spans %.2f s, recorded %.2f s", span_total, recorded);
+  g_assert_cmpfloat (ABS (recorded - span_total), <, 1.0);
+  g_assert_cmpfloat (span_total, >, 4);
+  g_assert_cmpfloat (span_total, <, 9);
+
+  g_subprocess_force_exit (pub);
+  we_live_engine_stop (engine);
+  g_clear_object (&host);
+  {
+    const gchar *argv[] = { "rm", "-rf", out, NULL };
+    g_autofree gchar *rm = run (&error, argv);
+
+    g_assert_no_error (error);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -534,5 +865,6 @@ main (int argc, char **argv)
                                            (GDestroyNotify) json_object_unref);
   state.first_tm = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_test_add_func ("/live-gst/two-publishers", test_two_publishers);
+  g_test_add_func ("/live-gst/abr-recording", test_abr_recording);
   return g_test_run ();
 }

@@ -6,8 +6,11 @@
  * `live-<stream_id>` in this process:
  *
  *   appsrc (the session's FLV or MPEG-TS bytes) ! flvdemux|tsdemux
- *     ! h264parse|aacparse ! tee ┬ queue ! hlssink2     <out>/<id>/live/
- *                                └ queue ! splitmuxsink <out>/<id>/rec/<session>/
+ *     ! h264parse|aacparse ! tee ┬ queue ! wehlssink    <out>/<id>/live/[source/]
+ *                                ├ queue ! splitmuxsink <out>/<id>/rec/<session>/
+ *                                │   (while recording: a branch that comes and goes)
+ *                                └ decoder ! x264enc ! wehlssink per rung
+ *                                    <out>/<id>/live/<rung>/ (with a ladder)
  *
  * A thread per stream pumps the session's bytes into appsrc, watches the
  * bus, keeps the recording manifest and emits telemetry once a second, so
@@ -19,10 +22,12 @@
 #include <glib/gstdio.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <json-glib/json-glib.h>
 #include <webencode/we-plugin.h>
 
 #include "srt/we-srt-server.h"
+#include "we-gst-elements.h"
 #include "we-rtmp-server.h"
 
 #define DEFAULT_RTMP_PORT       1935
@@ -34,6 +39,17 @@
 #define RECORDING_FRAGMENT_S    2
 /* how long an ending stream may take to drain (EOS through the muxers) */
 #define EOS_WAIT_US             (5 * G_USEC_PER_SEC)
+/* how long a stopped recording may take to close its last fragment */
+#define REC_CLOSE_WAIT_US       (3 * G_USEC_PER_SEC)
+/* latency_mode "low": short segments in a short playlist */
+#define LOW_LATENCY_SEGMENT_S   1
+#define LOW_LATENCY_PLAYLIST    3
+/* a frame arriving this much behind the stream's wall-clock pace is late */
+#define LATE_FRAME_US           G_USEC_PER_SEC
+/* live ABR: at most this many rungs besides the source */
+#define MAX_RUNGS               8
+/* source keyframe times remembered for the rungs' encoders */
+#define KEY_RING                32
 
 #define WE_TYPE_LIVE_GST (we_live_gst_get_type ())
 G_DECLARE_FINAL_TYPE (WeLiveGst, we_live_gst, WE, LIVE_GST, GObject)
@@ -44,6 +60,35 @@ typedef struct {
 } Admission;
 
 typedef struct _LiveStream LiveStream;
+
+/* A branch behind the tees that comes and goes while the stream runs: a
+ * recording span (queue ! splitmuxsink) or the live ABR (decoder and
+ * encoders). Its bin is made and its sink pads requested before it runs
+ * (requesting muxer pads of running sinks races with their streaming
+ * threads), then linked to new tee pads; it takes media from the first
+ * keyframe on. */
+typedef struct {
+  LiveStream  *stream;
+  GstElement  *bin;
+  GstElement  *sink;        /* recording: the splitmuxsink whose last fragment-closed ends it */
+  GstPad      *tee_pad[2];  /* [0] audio, [1] video */
+  gboolean     rebase;      /* recording: running time continues the previous span's */
+  /* (the stream's lock) */
+  gboolean     keyed;       /* its first keyframe went through */
+  gboolean     offset_set[2];
+  gboolean     stopping;
+  GstClockTime start_rt;    /* the stream's running time of that keyframe */
+  GstClockTime last_rt;     /* the end of the latest video frame it took */
+  gint64       offset;      /* recording time minus the stream's running time */
+  gint64       close_deadline_us;
+  gchar       *last_opened;  /* recording: its newest fragment (the pump thread's) */
+} Branch;
+
+typedef struct {
+  gchar *name;
+  gint   width, height;     /* even, inside the source */
+  gint   video_kbps, audio_kbps;
+} Rung;
 
 struct _WeLiveGst {
   GObject parent_instance;
@@ -69,6 +114,7 @@ struct _WeLiveGst {
   GDestroyNotify        policy_notify;
   GHashTable *admitted; /* "<protocol>:<key>" -> Admission, until publish-started */
   GHashTable *streams;  /* stream_id -> LiveStream (owned by its thread) */
+  GHashTable *options;  /* stream_id -> JsonObject from "set-stream-options" */
   guint       threads;  /* pump threads still running */
 };
 
@@ -89,10 +135,25 @@ struct _LiveStream {
   gboolean    has_track[2];   /* (lock) */
   gboolean    tracks_settled; /* (lock) */
   GstElement *hls;
-  GstElement *rec;
   gchar      *live_dir;
   gchar      *rec_dir;
   gint        stopping; /* atomic: stop_ingest() */
+  gint        rec_request; /* atomic: -1 nothing asked, 0 stop, 1 start ("set-recording") */
+
+  /* from the host's options, fixed for the stream's life */
+  guint       segment_s;
+  guint       playlist_length;
+  gboolean    record_at_start;
+  GPtrArray  *rungs;       /* Rung*, the ladder's (empty: no ABR) */
+
+  /* the pump thread's branches */
+  Branch     *recording;   /* the span being recorded, or NULL */
+  GPtrArray  *closing;     /* Branch*: stopped spans closing their last fragment */
+  Branch     *abr;
+  gboolean    abr_checked; /* the rungs were fitted to the source */
+  gdouble     peak_kbps[2]; /* [0] audio, [1] video: the master's BANDWIDTH */
+  gboolean    recorded_any;/* a span was ever started */
+  gint        abr_drops;   /* atomic: frames the transcode queue let go */
 
   /* written by streaming threads */
   GMutex  lock;
@@ -105,6 +166,14 @@ struct _LiveStream {
   GstSegment   segment[2];  /* the chain's own, for running times */
   GstClockTime offset;      /* the current chain's pad offset */
   GstClockTime max_rt_end;  /* the latest running time sent downstream */
+  GstClockTime recorded;    /* the recording time so far (closed spans) */
+  JsonArray   *spans;       /* recorded spans in the stream's running time */
+  gint         width, height, fps_n, fps_d; /* the source video's */
+  guint64      dropped_frames, late_frames;
+  gint64       pace_base_us; /* wall clock at running time 0, at the publisher's pace */
+  GstClockTime last_dts;
+  GstClockTime key_ring[KEY_RING]; /* the latest source keyframes' PTS */
+  guint        key_next;
 
   /* a takeover waiting for the pump (the engine's lock) */
   WeRtmpSession *next_rtmp;
@@ -116,6 +185,7 @@ struct _LiveStream {
   GHashTable  *opened; /* location -> running time (GstClockTime *) */
   gchar       *started_at;
   guint64      prev_video_bytes, prev_audio_bytes, prev_video_frames;
+  guint64      bytes_in;
 };
 
 static void we_live_gst_iface_init (WeLiveEngineInterface *iface);
@@ -137,8 +207,30 @@ admission_free (gpointer data)
 }
 
 static void
+rung_free (Rung *rung)
+{
+  g_free (rung->name);
+  g_free (rung);
+}
+
+static void
+branch_free (Branch *branch)
+{
+  for (guint v = 0; v < 2; v++)
+    g_clear_object (&branch->tee_pad[v]);
+  g_clear_object (&branch->bin);
+  g_free (branch->last_opened);
+  g_free (branch);
+}
+
+static void
 live_stream_free (LiveStream *stream)
 {
+  g_clear_pointer (&stream->recording, branch_free);
+  g_clear_pointer (&stream->abr, branch_free);
+  g_clear_pointer (&stream->closing, g_ptr_array_unref);
+  g_clear_pointer (&stream->rungs, g_ptr_array_unref);
+  g_clear_pointer (&stream->spans, json_array_unref);
   g_clear_object (&stream->rtmp);
   g_clear_object (&stream->srt);
   g_clear_object (&stream->next_rtmp);
@@ -275,6 +367,20 @@ count_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
       gst_event_copy_segment (event, &stream->segment[video]);
       g_mutex_unlock (&stream->lock);
     }
+    if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS && video) {
+      GstCaps *caps;
+      GstStructure *s;
+
+      gst_event_parse_caps (event, &caps);
+      s = gst_caps_get_structure (caps, 0);
+      /* the live ABR is made once the source's size is known */
+      g_mutex_lock (&stream->lock);
+      gst_structure_get_int (s, "width", &stream->width);
+      gst_structure_get_int (s, "height", &stream->height);
+      if (!gst_structure_get_fraction (s, "framerate", &stream->fps_n, &stream->fps_d))
+        stream->fps_n = stream->fps_d = 0;
+      g_mutex_unlock (&stream->lock);
+    }
     /* a takeover continues the same stream downstream */
     if (GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START &&
         g_object_get_data (G_OBJECT (pad), "we-takeover") != NULL)
@@ -297,6 +403,41 @@ count_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   if (stream->first_media_us == 0)
     stream->first_media_us = g_get_monotonic_time ();
   if (video) {
+    GstClockTime dts = GST_BUFFER_DTS_IS_VALID (buffer) ? GST_BUFFER_DTS (buffer) : pts;
+    GstClockTime frame = stream->fps_n > 0 && stream->fps_d > 0
+                             ? gst_util_uint64_scale (GST_SECOND, stream->fps_d, stream->fps_n)
+                             : GST_CLOCK_TIME_NONE;
+
+    /* frames lost before us (the publisher's encoder, SRT drops): the
+     * gap in the decoding times of a known frame rate, up to 5 s (a
+     * longer one is a pause, not loss) */
+    if (GST_CLOCK_TIME_IS_VALID (dts) && GST_CLOCK_TIME_IS_VALID (stream->last_dts) &&
+        GST_CLOCK_TIME_IS_VALID (frame) && dts > stream->last_dts + frame * 3 / 2 &&
+        dts - stream->last_dts < 5 * GST_SECOND)
+      stream->dropped_frames += (dts - stream->last_dts + frame / 2) / frame - 1;
+    if (GST_CLOCK_TIME_IS_VALID (dts))
+      stream->last_dts = dts;
+    /* late frames: behind the pace set by the earliest arrival so far
+     * (one running-time second per wall-clock second) */
+    if (stream->segment[video].format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (dts)) {
+      GstClockTime drt = gst_segment_to_running_time (&stream->segment[video], GST_FORMAT_TIME,
+                                                      dts);
+
+      if (GST_CLOCK_TIME_IS_VALID (drt)) {
+        gint64 now = g_get_monotonic_time ();
+        gint64 base = now - (gint64) (drt / GST_USECOND);
+
+        if (stream->pace_base_us == 0 || base < stream->pace_base_us)
+          stream->pace_base_us = base;
+        else if (base - stream->pace_base_us > LATE_FRAME_US)
+          stream->late_frames++;
+      }
+    }
+    if (!GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT) &&
+        GST_CLOCK_TIME_IS_VALID (pts)) {
+      stream->key_ring[stream->key_next] = pts;
+      stream->key_next = (stream->key_next + 1) % KEY_RING;
+    }
     stream->video_bytes += gst_buffer_get_size (buffer);
     stream->video_frames++;
     if (GST_CLOCK_TIME_IS_VALID (pts))
@@ -425,28 +566,508 @@ on_no_more_pads (GstElement *demux, gpointer user_data)
     end_missing_tracks (stream);
 }
 
-/* tee ! queue ! hlssink2 and tee ! queue ! splitmuxsink for one track, all
- * made before the pipeline runs: requesting muxer pads of running sinks
- * races with their streaming threads */
+/* tee ! queue ! wehlssink for one track, made before the pipeline runs:
+ * requesting muxer pads of running sinks races with their streaming
+ * threads. The recording and the ABR are branches of the same tees. */
 static gboolean
 add_track (LiveStream *stream, gboolean video)
 {
   GstElement *tee = gst_element_factory_make ("tee", NULL);
   GstElement *q_hls = gst_element_factory_make ("queue", NULL);
-  GstElement *q_rec = gst_element_factory_make ("queue", NULL);
-  g_autoptr(GstPad) hls_pad = NULL, rec_pad = NULL, hls_src = NULL, rec_src = NULL;
+  g_autoptr(GstPad) hls_pad = NULL, hls_src = NULL;
 
   stream->tee[video] = tee;
-  gst_bin_add_many (GST_BIN (stream->pipeline), tee, q_hls, q_rec, NULL);
-  if (!gst_element_link (tee, q_hls) || !gst_element_link (tee, q_rec))
+  /* a tee without the branches that come later must not refuse media */
+  g_object_set (tee, "allow-not-linked", TRUE, NULL);
+  gst_bin_add_many (GST_BIN (stream->pipeline), tee, q_hls, NULL);
+  if (!gst_element_link (tee, q_hls))
     return FALSE;
   hls_pad = gst_element_request_pad_simple (stream->hls, video ? "video" : "audio");
-  rec_pad = gst_element_request_pad_simple (stream->rec, video ? "video" : "audio_%u");
   hls_src = gst_element_get_static_pad (q_hls, "src");
-  rec_src = gst_element_get_static_pad (q_rec, "src");
-  return hls_pad != NULL && rec_pad != NULL &&
-         gst_pad_link (hls_src, hls_pad) == GST_PAD_LINK_OK &&
-         gst_pad_link (rec_src, rec_pad) == GST_PAD_LINK_OK;
+  return hls_pad != NULL && gst_pad_link (hls_src, hls_pad) == GST_PAD_LINK_OK;
+}
+
+/* ---- branches: recording spans and the live ABR ---- */
+
+/* On a tee pad of a branch: nothing before the first video keyframe (a
+ * recording or a decoder starts there), nothing once it stops; a
+ * recording's running time continues where its previous span ended. */
+static GstPadProbeReturn
+branch_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  Branch *branch = user_data;
+  LiveStream *stream = branch->stream;
+  gboolean video = pad == branch->tee_pad[1];
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+  GstClockTime rt = GST_CLOCK_TIME_NONE;
+  GstPadProbeReturn ret = GST_PAD_PROBE_OK;
+  gint64 offset = 0;
+  gboolean set_offset = FALSE;
+
+  g_mutex_lock (&stream->lock);
+  if (GST_CLOCK_TIME_IS_VALID (pts) && stream->segment[video].format == GST_FORMAT_TIME)
+    rt = gst_segment_to_running_time (&stream->segment[video], GST_FORMAT_TIME, pts);
+  if (branch->stopping) {
+    ret = GST_PAD_PROBE_DROP;
+  } else if (video && !branch->keyed) {
+    if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT) ||
+        !GST_CLOCK_TIME_IS_VALID (rt)) {
+      ret = GST_PAD_PROBE_DROP;
+    } else {
+      branch->keyed = TRUE;
+      branch->start_rt = rt;
+      branch->offset = (gint64) stream->recorded - (gint64) rt;
+    }
+  } else if (!video && (!branch->keyed || !GST_CLOCK_TIME_IS_VALID (rt) ||
+                        (!branch->offset_set[0] && rt < branch->start_rt))) {
+    ret = GST_PAD_PROBE_DROP;
+  }
+  if (ret == GST_PAD_PROBE_OK && branch->rebase && !branch->offset_set[video]) {
+    branch->offset_set[video] = TRUE;
+    offset = branch->offset;
+    set_offset = TRUE;
+  }
+  if (ret == GST_PAD_PROBE_OK && video && GST_CLOCK_TIME_IS_VALID (rt))
+    branch->last_rt = MAX (branch->last_rt,
+                           rt + (GST_BUFFER_DURATION_IS_VALID (buffer)
+                                     ? GST_BUFFER_DURATION (buffer) : 0));
+  g_mutex_unlock (&stream->lock);
+  /* the pad sends its segment again with the offset before this buffer */
+  if (set_offset)
+    gst_pad_set_offset (pad, offset);
+  return ret;
+}
+
+/* Starts a made branch (ghost pads "video" and "audio"), then links it to
+ * new tee pads: media must not reach its pads before they are active
+ * (a FLUSHING return would stop its queues for good). */
+static gboolean
+branch_attach (LiveStream *stream, Branch *branch)
+{
+  /* its sinks' asynchronous start stays inside the branch: otherwise the
+   * running pipeline loses its state (PAUSED until every sink prerolled) */
+  g_object_set (branch->bin, "async-handling", TRUE, NULL);
+  gst_bin_add (GST_BIN (stream->pipeline), branch->bin);
+  if (!gst_element_sync_state_with_parent (branch->bin))
+    return FALSE;
+  for (guint v = 0; v < 2; v++) {
+    g_autoptr(GstPad) sink = gst_element_get_static_pad (branch->bin, v ? "video" : "audio");
+
+    branch->tee_pad[v] = gst_element_request_pad_simple (stream->tee[v], "src_%u");
+    if (branch->tee_pad[v] == NULL || sink == NULL)
+      return FALSE;
+    gst_pad_add_probe (branch->tee_pad[v], GST_PAD_PROBE_TYPE_BUFFER, branch_probe, branch,
+                       NULL);
+    if (gst_pad_link (branch->tee_pad[v], sink) != GST_PAD_LINK_OK)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static GstPadProbeReturn
+unlink_and_eos (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  GstPad *peer = gst_pad_get_peer (pad);
+
+  /* the branch finishes what it has (its muxer closes its file) */
+  if (peer != NULL) {
+    gst_pad_unlink (pad, peer);
+    gst_pad_send_event (peer, gst_event_new_eos ());
+    gst_object_unref (peer);
+  }
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void
+branch_detach (LiveStream *stream, Branch *branch)
+{
+  for (guint v = 0; v < 2; v++)
+    if (branch->tee_pad[v] != NULL)
+      gst_pad_add_probe (branch->tee_pad[v], GST_PAD_PROBE_TYPE_IDLE, unlink_and_eos, NULL,
+                         NULL);
+}
+
+/* after its EOS: out of the pipeline. The tee pads go first: releasing
+ * one waits for a push in flight on it, so no probe of the branch runs
+ * once it is freed. */
+static void
+branch_remove (LiveStream *stream, Branch *branch)
+{
+  for (guint v = 0; v < 2; v++)
+    if (branch->tee_pad[v] != NULL)
+      gst_element_release_request_pad (stream->tee[v], branch->tee_pad[v]);
+  gst_element_set_locked_state (branch->bin, TRUE);
+  gst_element_set_state (branch->bin, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (stream->pipeline), branch->bin);
+  branch_free (branch);
+}
+
+static GstElement *
+make (GstElement *bin, const gchar *factory)
+{
+  GstElement *e = gst_element_factory_make (factory, NULL);
+
+  if (e != NULL)
+    gst_bin_add (GST_BIN (bin), e);
+  return e;
+}
+
+static void
+ghost (GstElement *bin, GstElement *first, const gchar *name)
+{
+  g_autoptr(GstPad) target = gst_element_get_static_pad (first, "sink");
+
+  gst_element_add_pad (bin, gst_ghost_pad_new (name, target));
+}
+
+static void write_manifest (LiveStream *stream, const gchar *ended_at, const gchar *reason);
+
+/* A recording span: queue ! splitmuxsink per track, its fragments
+ * numbered on from the previous span's in the same folder. */
+static void
+recording_start (LiveStream *stream)
+{
+  g_autofree gchar *fragment = g_build_filename (stream->rec_dir, "part%05d.ts", NULL);
+  Branch *branch;
+  GstElement *q[2], *mux;
+  g_autoptr(GstPad) vpad = NULL, apad = NULL, vsrc = NULL, asrc = NULL;
+
+  if (stream->recording != NULL)
+    return;
+  if (g_mkdir_with_parents (stream->rec_dir, 0755) != 0) {
+    g_warning ("stream %s: cannot create %s: %s", stream->stream_id, stream->rec_dir,
+               g_strerror (errno));
+    return;
+  }
+  branch = g_new0 (Branch, 1);
+  branch->stream = stream;
+  branch->rebase = TRUE;
+  branch->start_rt = GST_CLOCK_TIME_NONE;
+  branch->bin = gst_object_ref_sink (gst_bin_new (NULL));
+  q[0] = make (branch->bin, "queue");
+  q[1] = make (branch->bin, "queue");
+  branch->sink = make (branch->bin, "splitmuxsink");
+  mux = gst_element_factory_make ("mpegtsmux", NULL);
+  g_object_set (branch->sink, "location", fragment, "muxer", mux,
+                "max-size-time", (guint64) RECORDING_FRAGMENT_S * GST_SECOND,
+                "send-keyframe-requests", FALSE, "start-index",
+                (gint) json_array_get_length (stream->segments), NULL);
+  vpad = gst_element_request_pad_simple (branch->sink, "video");
+  apad = gst_element_request_pad_simple (branch->sink, "audio_%u");
+  vsrc = gst_element_get_static_pad (q[1], "src");
+  asrc = gst_element_get_static_pad (q[0], "src");
+  ghost (branch->bin, q[0], "audio");
+  ghost (branch->bin, q[1], "video");
+  if (vpad == NULL || apad == NULL || gst_pad_link (vsrc, vpad) != GST_PAD_LINK_OK ||
+      gst_pad_link (asrc, apad) != GST_PAD_LINK_OK || !branch_attach (stream, branch)) {
+    g_warning ("stream %s: the recording cannot start", stream->stream_id);
+    if (GST_OBJECT_PARENT (branch->bin) != NULL)
+      branch_remove (stream, branch);
+    else
+      branch_free (branch);
+    return;
+  }
+  stream->recording = branch;
+  stream->recorded_any = TRUE;
+  g_message ("stream %s: recording", stream->stream_id);
+}
+
+/* ---- live ABR ---- */
+
+/* The rungs' encoders make a keyframe where the source has one, so that
+ * every rendition cuts its segments at the same running times. */
+static GstPadProbeReturn
+force_key_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  LiveStream *stream = user_data;
+  GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+  gboolean key = FALSE;
+
+  if (!GST_CLOCK_TIME_IS_VALID (pts))
+    return GST_PAD_PROBE_OK;
+  g_mutex_lock (&stream->lock);
+  for (guint i = 0; i < KEY_RING && !key; i++)
+    key = stream->key_ring[i] == pts;
+  g_mutex_unlock (&stream->lock);
+  if (key)
+    gst_pad_push_event (pad, gst_video_event_new_downstream_force_key_unit (
+                                 pts, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE, 0));
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+on_abr_overrun (GstElement *queue, gpointer user_data)
+{
+  LiveStream *stream = user_data;
+
+  /* the leaky queue in front of the decoder lets a frame go: the
+   * encoders cannot keep up */
+  g_atomic_int_inc (&stream->abr_drops);
+}
+
+/* "avc1.PPCCLL" of H.264 caps' profile and level (RFC 6381) */
+static gchar *
+avc_codec (const gchar *profile, const gchar *level)
+{
+  guint p = 0x64, c = 0, l = 31;
+
+  if (g_strcmp0 (profile, "constrained-baseline") == 0)
+    p = 0x42, c = 0xe0;
+  else if (g_strcmp0 (profile, "baseline") == 0)
+    p = 0x42;
+  else if (g_strcmp0 (profile, "main") == 0)
+    p = 0x4d, c = 0x40;
+  if (level != NULL) {
+    gdouble value = g_ascii_strtod (level, NULL);
+
+    if (value > 0)
+      l = (guint) (value * 10 + 0.5);
+  }
+  return g_strdup_printf ("avc1.%02x%02x%02x", p, c, l);
+}
+
+/* The master playlist: the source and each rung (written again when the
+ * measured source bitrate moves). */
+static void
+write_master (LiveStream *stream, gdouble source_kbps, gdouble audio_kbps)
+{
+  g_autoptr(GString) text = g_string_new ("#EXTM3U\n#EXT-X-VERSION:3\n"
+                                          "#EXT-X-INDEPENDENT-SEGMENTS\n");
+  g_autofree gchar *path = g_build_filename (stream->live_dir, "index.m3u8", NULL);
+  g_autofree gchar *source_codec = NULL;
+  g_autoptr(GstCaps) caps = NULL;
+  const gchar *profile = NULL, *level = NULL;
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+
+  if (stream->parse[1] != NULL) {
+    g_autoptr(GstPad) src = gst_element_get_static_pad (stream->parse[1], "src");
+
+    caps = gst_pad_get_current_caps (src);
+  }
+  if (caps != NULL) {
+    profile = gst_structure_get_string (gst_caps_get_structure (caps, 0), "profile");
+    level = gst_structure_get_string (gst_caps_get_structure (caps, 0), "level");
+  }
+  source_codec = avc_codec (profile, level);
+  g_string_append_printf (text, "#EXT-X-STREAM-INF:BANDWIDTH=%u,RESOLUTION=%dx%d,"
+                          "CODECS=\"%s,mp4a.40.2\"\nsource/index.m3u8\n",
+                          (guint) (MAX (source_kbps, 1) * 1000 * 1.1), stream->width,
+                          stream->height, source_codec);
+  for (guint i = 0; i < stream->rungs->len; i++) {
+    Rung *rung = stream->rungs->pdata[i];
+
+    g_string_append_printf (text, "#EXT-X-STREAM-INF:BANDWIDTH=%u,RESOLUTION=%dx%d,"
+                            "CODECS=\"avc1.4d40%02x,mp4a.40.2\"\n%s/index.m3u8\n",
+                            (guint) ((rung->video_kbps + MAX (audio_kbps, 1)) * 1000 * 1.1),
+                            rung->width, rung->height, rung->height > 720 ? 0x28 : 0x1f,
+                            rung->name);
+  }
+  /* atomic: a player never reads half a master */
+  if (!g_file_set_contents (path, text->str, -1, NULL))
+    g_warning ("stream %s: cannot write %s", stream->stream_id, path);
+}
+
+/* The rungs that do not upscale the source, at the source's aspect ratio. */
+static void
+fit_rungs (LiveStream *stream)
+{
+  for (guint i = 0; i < stream->rungs->len;) {
+    Rung *rung = stream->rungs->pdata[i];
+    gdouble scale = MIN ((gdouble) rung->width / stream->width,
+                         (gdouble) rung->height / stream->height);
+
+    if (scale >= 1 || scale <= 0) {
+      g_message ("stream %s: rung %s (%dx%d) left out: the source is %dx%d", stream->stream_id,
+                 rung->name, rung->width, rung->height, stream->width, stream->height);
+      g_ptr_array_remove_index (stream->rungs, i);
+      continue;
+    }
+    rung->width = MAX (2, (gint) (stream->width * scale + 0.5) & ~1);
+    rung->height = MAX (2, (gint) (stream->height * scale + 0.5) & ~1);
+    i++;
+  }
+}
+
+/* Decode once, one zero-latency x264enc and wehlssink per rung:
+ *   video ! queue (leaky) ! avdec_h264 ! videoconvert ! tee
+ *     ┬ queue ! videoscale ! capsfilter ! x264enc ! h264parse ! wehlssink <live>/<rung>/
+ *   audio ! queue ! tee (the source's AAC in every rung)
+ *     ┴ queue ! (the same wehlssink)  */
+static void
+abr_start (LiveStream *stream)
+{
+  Branch *branch = g_new0 (Branch, 1);
+  GstElement *bin, *vq, *dec, *conv, *vtee, *aq, *atee;
+  gboolean ok;
+
+  stream->abr_checked = TRUE;
+  fit_rungs (stream);
+  if (stream->rungs->len == 0) {
+    /* a source smaller than every rung: the master lists it alone */
+    branch_free (branch);
+    write_master (stream, 0, 0);
+    return;
+  }
+  branch->stream = stream;
+  branch->bin = bin = gst_object_ref_sink (gst_bin_new (NULL));
+  vq = make (bin, "queue");
+  dec = make (bin, "avdec_h264");
+  conv = make (bin, "videoconvert");
+  vtee = make (bin, "tee");
+  aq = make (bin, "queue");
+  atee = make (bin, "tee");
+  ok = vq != NULL && dec != NULL && conv != NULL && vtee != NULL && aq != NULL && atee != NULL;
+  if (ok) {
+    g_object_set (vq, "leaky", 2, "max-size-buffers", 0, "max-size-bytes", 0,
+                  "max-size-time", (guint64) 2 * GST_SECOND, NULL);
+    g_signal_connect (vq, "overrun", G_CALLBACK (on_abr_overrun), stream);
+    ok = gst_element_link_many (vq, dec, conv, vtee, NULL) && gst_element_link (aq, atee);
+    ghost (bin, aq, "audio");
+    ghost (bin, vq, "video");
+  }
+  for (guint i = 0; ok && i < stream->rungs->len; i++) {
+    Rung *rung = stream->rungs->pdata[i];
+    g_autofree gchar *dir = g_build_filename (stream->live_dir, rung->name, NULL);
+    g_autofree gchar *segment = g_build_filename (dir, "segment%05d.ts", NULL);
+    g_autofree gchar *playlist = g_build_filename (dir, "index.m3u8", NULL);
+    GstElement *q = make (bin, "queue"), *scale = make (bin, "videoscale");
+    GstElement *filter = make (bin, "capsfilter"), *enc = make (bin, "x264enc");
+    GstElement *parse = make (bin, "h264parse"), *hls = make (bin, "wehlssink");
+    GstElement *qa = make (bin, "queue");
+    g_autoptr(GstCaps) caps = NULL;
+    g_autoptr(GstCaps) enc_caps = NULL;
+    g_autoptr(GstPad) hv = NULL, ha = NULL, ps = NULL, qs = NULL, fs = NULL;
+
+    if (q == NULL || scale == NULL || filter == NULL || enc == NULL || parse == NULL ||
+        hls == NULL || qa == NULL || g_mkdir_with_parents (dir, 0755) != 0) {
+      ok = FALSE;
+      break;
+    }
+    caps = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, rung->width, "height",
+                                G_TYPE_INT, rung->height, "pixel-aspect-ratio",
+                                GST_TYPE_FRACTION, 1, 1, NULL);
+    g_object_set (filter, "caps", caps, NULL);
+    /* zero latency (no lookahead, no B-frames): a forced keyframe lands
+     * on exactly the frame it is asked for; no keyframes of its own */
+    gst_util_set_object_arg (G_OBJECT (enc), "tune", "zerolatency");
+    gst_util_set_object_arg (G_OBJECT (enc), "speed-preset", "veryfast");
+    g_object_set (enc, "bitrate", (guint) rung->video_kbps, "key-int-max", 100000, NULL);
+    g_object_set (hls, "location", segment, "playlist-location", playlist, "target-duration",
+                  stream->segment_s, "playlist-length", stream->playlist_length, "max-files",
+                  stream->playlist_length + 4, "send-keyframe-requests", FALSE, NULL);
+    enc_caps = gst_caps_from_string ("video/x-h264,profile=main");
+    hv = gst_element_request_pad_simple (hls, "video");
+    ha = gst_element_request_pad_simple (hls, "audio");
+    ps = gst_element_get_static_pad (parse, "src");
+    qs = gst_element_get_static_pad (qa, "src");
+    fs = gst_element_get_static_pad (filter, "src");
+    ok = hv != NULL && ha != NULL && gst_element_link_many (vtee, q, scale, filter, enc, NULL) &&
+         gst_element_link_filtered (enc, parse, enc_caps) &&
+         gst_pad_link (ps, hv) == GST_PAD_LINK_OK && gst_element_link (atee, qa) &&
+         gst_pad_link (qs, ha) == GST_PAD_LINK_OK;
+    gst_pad_add_probe (fs, GST_PAD_PROBE_TYPE_BUFFER, force_key_probe, stream, NULL);
+  }
+  if (!ok || !branch_attach (stream, branch)) {
+    g_warning ("stream %s: the live ABR cannot start (avdec_h264, x264enc?); the source "
+               "rendition goes on alone", stream->stream_id);
+    if (GST_OBJECT_PARENT (branch->bin) != NULL)
+      branch_remove (stream, branch);
+    else
+      branch_free (branch);
+    g_ptr_array_set_size (stream->rungs, 0);
+  } else {
+    stream->abr = branch;
+    g_message ("stream %s: live ABR with %u rungs from %dx%d", stream->stream_id,
+               stream->rungs->len, stream->width, stream->height);
+  }
+  write_master (stream, 0, 0);
+}
+
+/* Before the EOS: splitmuxsink (1.22) moves a last GOP that would make
+ * the fragment too long into a new one and then never finalizes that one
+ * on EOS; with no size limit the last GOP joins the current fragment. */
+static void
+recording_last_fragment (Branch *branch)
+{
+  g_object_set (branch->sink, "max-size-time", (guint64) 0, NULL);
+}
+
+/* Stops the span: its fragments close (the last one at its EOS) and the
+ * manifest lists the span in the stream's running time. */
+static void
+recording_stop (LiveStream *stream)
+{
+  Branch *branch = g_steal_pointer (&stream->recording);
+  JsonObject *span;
+
+  if (branch == NULL)
+    return;
+  g_mutex_lock (&stream->lock);
+  branch->stopping = TRUE;
+  if (branch->keyed && branch->last_rt > branch->start_rt) {
+    span = json_object_new ();
+    json_object_set_double_member (span, "start_s", (gdouble) branch->start_rt / GST_SECOND);
+    json_object_set_double_member (span, "end_s", (gdouble) branch->last_rt / GST_SECOND);
+    json_array_add_object_element (stream->spans, span);
+    stream->recorded += branch->last_rt - branch->start_rt;
+  }
+  g_mutex_unlock (&stream->lock);
+  branch->close_deadline_us = g_get_monotonic_time () + REC_CLOSE_WAIT_US;
+  recording_last_fragment (branch);
+  branch_detach (stream, branch);
+  g_ptr_array_add (stream->closing, branch);
+  g_message ("stream %s: recording stopped", stream->stream_id);
+  write_manifest (stream, NULL, NULL);
+}
+
+/* A closing span is done when its splitmuxsink reports its newest
+ * fragment closed (an earlier fragment's close may come after the stop),
+ * at once when it never opened one, or after REC_CLOSE_WAIT_US. @msg: an
+ * element message, or NULL to check the deadlines. */
+static void
+recording_closed (LiveStream *stream, GstMessage *msg)
+{
+  gint64 now = g_get_monotonic_time ();
+  const gchar *location = NULL;
+  gboolean opened = FALSE, closed = FALSE;
+
+  if (msg != NULL) {
+    opened = gst_message_has_name (msg, "splitmuxsink-fragment-opened");
+    closed = gst_message_has_name (msg, "splitmuxsink-fragment-closed");
+    location = gst_structure_get_string (gst_message_get_structure (msg), "location");
+    if (!opened && !closed)
+      return;
+  }
+  if (opened) {
+    Branch *branch = stream->recording;
+
+    for (guint i = 0; branch == NULL || GST_MESSAGE_SRC (msg) != GST_OBJECT (branch->sink); i++) {
+      if (i >= stream->closing->len)
+        return;
+      branch = stream->closing->pdata[i];
+    }
+    g_free (branch->last_opened);
+    branch->last_opened = g_strdup (location);
+    return;
+  }
+  for (guint i = 0; i < stream->closing->len;) {
+    Branch *branch = stream->closing->pdata[i];
+    gboolean keyed, done;
+
+    g_mutex_lock (&stream->lock);
+    keyed = branch->keyed;
+    g_mutex_unlock (&stream->lock);
+    done = msg != NULL ? GST_MESSAGE_SRC (msg) == GST_OBJECT (branch->sink) &&
+                             g_strcmp0 (location, branch->last_opened) == 0
+                       : now >= branch->close_deadline_us || !keyed;
+
+    if (done) {
+      branch_remove (stream, g_ptr_array_steal_index (stream->closing, i));
+    } else {
+      i++;
+    }
+  }
 }
 
 /* the publisher's part: appsrc ! flvdemux|tsdemux (parsers on pad-added) */
@@ -504,34 +1125,36 @@ remove_chain (LiveStream *stream)
 static gboolean
 build_pipeline (LiveStream *stream, GError **error)
 {
-  WeLiveGst *self = stream->engine;
   g_autofree gchar *name = g_strdup_printf ("live-%s", stream->stream_id);
-  g_autofree gchar *segment = g_build_filename (stream->live_dir, "segment%05d.ts", NULL);
-  g_autofree gchar *playlist = g_build_filename (stream->live_dir, "index.m3u8", NULL);
-  g_autofree gchar *fragment = g_build_filename (stream->rec_dir, "part%05d.ts", NULL);
-  GstElement *mux;
+  /* with a ladder the source is one rendition of several, under the
+   * master playlist <live>/index.m3u8 */
+  g_autofree gchar *source_dir = stream->rungs->len > 0
+                                     ? g_build_filename (stream->live_dir, "source", NULL)
+                                     : g_strdup (stream->live_dir);
+  g_autofree gchar *segment = g_build_filename (source_dir, "segment%05d.ts", NULL);
+  g_autofree gchar *playlist = g_build_filename (source_dir, "index.m3u8", NULL);
+  /* the recording's, made when it starts */
+  g_autoptr(GstElementFactory) mux = gst_element_factory_find ("mpegtsmux");
+  g_autoptr(GstElementFactory) split = gst_element_factory_find ("splitmuxsink");
 
   stream->pipeline = gst_pipeline_new (name);
-  stream->hls = gst_element_factory_make ("hlssink2", NULL);
-  stream->rec = gst_element_factory_make ("splitmuxsink", NULL);
-  mux = gst_element_factory_make ("mpegtsmux", NULL);
-  if (stream->hls == NULL || stream->rec == NULL || mux == NULL) {
+  /* wehlssink (gst-elements/hls): a segment listed the moment it is
+   * complete, where hlssink2 waits for the next GOP */
+  stream->hls = we_gst_elements_register () ? gst_element_factory_make ("wehlssink", NULL) : NULL;
+  if (stream->hls == NULL || split == NULL || mux == NULL ||
+      g_mkdir_with_parents (source_dir, 0755) != 0) {
     g_clear_object (&stream->hls);
-    g_clear_object (&stream->rec);
-    g_clear_object (&mux);
     g_set_error (error, WE_ERROR, WE_ERROR_STR_INGEST_UNAVAILABLE,
-                 "GStreamer elements missing (hlssink2, splitmuxsink, mpegtsmux)");
+                 "GStreamer elements missing (wehlssink, splitmuxsink, mpegtsmux)");
     return FALSE;
   }
-  /* segments are cut at the first keyframe after segment_s: nothing is
-   * re-encoded, so the publisher's GOP decides their length */
+  /* segments are cut at the first keyframe after segment_s: the source is
+   * not re-encoded, so the publisher's GOP decides their length */
   g_object_set (stream->hls, "location", segment, "playlist-location", playlist,
-                "target-duration", self->segment_s, "playlist-length", self->playlist_length,
-                "max-files", self->playlist_length + 4, "send-keyframe-requests", FALSE, NULL);
-  g_object_set (stream->rec, "location", fragment, "muxer", mux,
-                "max-size-time", (guint64) RECORDING_FRAGMENT_S * GST_SECOND,
+                "target-duration", stream->segment_s, "playlist-length",
+                stream->playlist_length, "max-files", stream->playlist_length + 4,
                 "send-keyframe-requests", FALSE, NULL);
-  gst_bin_add_many (GST_BIN (stream->pipeline), stream->hls, stream->rec, NULL);
+  gst_bin_add (GST_BIN (stream->pipeline), stream->hls);
   if (!add_track (stream, FALSE) || !add_track (stream, TRUE)) {
     g_set_error (error, WE_ERROR, WE_ERROR_STR_INGEST_UNAVAILABLE,
                  "the live HLS and recording sinks take no H.264 and AAC tracks");
@@ -544,6 +1167,8 @@ build_pipeline (LiveStream *stream, GError **error)
                  "the pipeline of stream %s does not start", stream->stream_id);
     return FALSE;
   }
+  if (stream->record_at_start)
+    recording_start (stream);
   return TRUE;
 }
 
@@ -585,6 +1210,31 @@ write_manifest (LiveStream *stream, const gchar *ended_at, const gchar *reason)
   json_builder_add_boolean_value (builder, ended_at != NULL);
   json_builder_set_member_name (builder, "duration_s");
   json_builder_add_double_value (builder, total);
+  /* recording stops and starts again at run time: the spans of the
+   * stream (its running time) the fragments hold, end to end */
+  json_builder_set_member_name (builder, "recording");
+  json_builder_add_boolean_value (builder, stream->recording != NULL && ended_at == NULL);
+  json_builder_set_member_name (builder, "spans");
+  {
+    JsonArray *spans = json_array_new ();
+
+    g_mutex_lock (&stream->lock);
+    for (guint i = 0; i < json_array_get_length (stream->spans); i++)
+      json_array_add_element (spans,
+                              json_node_copy (json_array_get_element (stream->spans, i)));
+    if (stream->recording != NULL && stream->recording->keyed) {
+      JsonObject *open = json_object_new ();
+
+      json_object_set_double_member (open, "start_s",
+                                     (gdouble) stream->recording->start_rt / GST_SECOND);
+      json_object_set_double_member (open, "end_s",
+                                     (gdouble) stream->recording->last_rt / GST_SECOND);
+      json_array_add_object_element (spans, open);
+    }
+    g_mutex_unlock (&stream->lock);
+    json_builder_add_value (builder, json_node_init_array (json_node_alloc (), spans));
+    json_array_unref (spans);
+  }
   json_builder_set_member_name (builder, "segments");
   json_builder_add_value (builder, json_node_init_array (json_node_alloc (), stream->segments));
   json_builder_end_object (builder);
@@ -650,11 +1300,13 @@ static void
 emit_telemetry (LiveStream *stream, gdouble seconds)
 {
   JsonObject *sample = json_object_new ();
-  guint64 vb, ab, vf;
+  guint64 vb, ab, vf, frames_dropped, late;
   GstClockTime va, aa;
-  gdouble key_interval;
+  gdouble key_interval, video_kbps, audio_kbps;
 
   g_mutex_lock (&stream->lock);
+  frames_dropped = stream->dropped_frames + (guint64) g_atomic_int_get (&stream->abr_drops);
+  late = stream->late_frames;
   vb = stream->video_bytes;
   ab = stream->audio_bytes;
   vf = stream->video_frames;
@@ -666,10 +1318,22 @@ emit_telemetry (LiveStream *stream, gdouble seconds)
   json_object_set_string_member (sample, "stream_id", stream->stream_id);
   json_object_set_string_member (sample, "protocol", stream->protocol);
   json_object_set_int_member (sample, "time_ms", g_get_real_time () / 1000);
-  json_object_set_double_member (sample, "video_bitrate_kbps",
-                                 (vb - stream->prev_video_bytes) * 8 / 1000.0 / seconds);
-  json_object_set_double_member (sample, "audio_bitrate_kbps",
-                                 (ab - stream->prev_audio_bytes) * 8 / 1000.0 / seconds);
+  video_kbps = (vb - stream->prev_video_bytes) * 8 / 1000.0 / seconds;
+  audio_kbps = (ab - stream->prev_audio_bytes) * 8 / 1000.0 / seconds;
+  json_object_set_double_member (sample, "video_bitrate_kbps", video_kbps);
+  json_object_set_double_member (sample, "audio_bitrate_kbps", audio_kbps);
+  /* the session's counters: what came in, what the pipeline lost */
+  json_object_set_int_member (sample, "bytes_in", stream->bytes_in);
+  json_object_set_int_member (sample, "dropped_frames", frames_dropped);
+  json_object_set_int_member (sample, "late_frames", late);
+  json_object_set_boolean_member (sample, "recording", stream->recording != NULL);
+  /* the master playlist's BANDWIDTH follows the source's peak bitrate */
+  if (stream->abr_checked && (video_kbps > stream->peak_kbps[1] * 1.2 ||
+                              audio_kbps > stream->peak_kbps[0] * 1.2)) {
+    stream->peak_kbps[1] = MAX (stream->peak_kbps[1], video_kbps);
+    stream->peak_kbps[0] = MAX (stream->peak_kbps[0], audio_kbps);
+    write_master (stream, stream->peak_kbps[1] + stream->peak_kbps[0], stream->peak_kbps[0]);
+  }
   json_object_set_double_member (sample, "fps", (vf - stream->prev_video_frames) / seconds);
   json_object_set_double_member (sample, "keyframe_interval_s", key_interval);
   if (GST_CLOCK_TIME_IS_VALID (va) && GST_CLOCK_TIME_IS_VALID (aa))
@@ -782,6 +1446,11 @@ take_over (LiveStream *stream)
   /* one frame of room: the new publisher's first frame follows the last */
   stream->offset = stream->max_rt_end + 40 * GST_MSECOND;
   stream->last_video_pts = stream->last_audio_pts = stream->last_key_pts = GST_CLOCK_TIME_NONE;
+  /* the new publisher sets its own pace; its timestamps start again */
+  stream->pace_base_us = 0;
+  stream->last_dts = GST_CLOCK_TIME_NONE;
+  for (guint i = 0; i < KEY_RING; i++)
+    stream->key_ring[i] = GST_CLOCK_TIME_NONE;
   gst_segment_init (&stream->segment[0], GST_FORMAT_UNDEFINED);
   gst_segment_init (&stream->segment[1], GST_FORMAT_UNDEFINED);
   g_mutex_unlock (&stream->lock);
@@ -864,9 +1533,33 @@ pump_thread (gpointer data)
       continue;
     }
     /* a refusal (the pipeline failed) shows on the bus below */
-    if (bytes != NULL)
+    if (bytes != NULL) {
+      stream->bytes_in += g_bytes_get_size (bytes);
       (void) gst_app_src_push_buffer (GST_APP_SRC (stream->appsrc),
                                       gst_buffer_new_wrapped_bytes (bytes));
+    }
+    /* the host's recording switch */
+    switch (g_atomic_int_exchange (&stream->rec_request, -1)) {
+    case 1:
+      recording_start (stream);
+      write_manifest (stream, NULL, NULL);
+      break;
+    case 0:
+      recording_stop (stream);
+      break;
+    default:
+      break;
+    }
+    recording_closed (stream, NULL);
+    if (stream->rungs->len > 0 && !stream->abr_checked) {
+      gint width;
+
+      g_mutex_lock (&stream->lock);
+      width = stream->width;
+      g_mutex_unlock (&stream->lock);
+      if (width > 0)
+        abr_start (stream);
+    }
     while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT)) != NULL) {
       if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && reason == NULL) {
         g_autoptr(GError) gerror = NULL;
@@ -877,6 +1570,7 @@ pump_thread (gpointer data)
       } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
                  gst_message_get_structure (msg) != NULL) {
         on_fragment (stream, gst_message_get_structure (msg));
+        recording_closed (stream, msg);
       }
       gst_message_unref (msg);
     }
@@ -919,6 +1613,8 @@ out:
     if (drain) {
       gint64 deadline = g_get_monotonic_time () + EOS_WAIT_US;
 
+      if (stream->recording != NULL)
+        recording_last_fragment (stream->recording);
       gst_app_src_end_of_stream (GST_APP_SRC (stream->appsrc));
       while (g_get_monotonic_time () < deadline) {
         g_autoptr(GstMessage) msg = gst_bus_timed_pop_filtered (
@@ -934,9 +1630,12 @@ out:
     gst_element_set_state (stream->pipeline, GST_STATE_NULL);
   }
   ended_at = now_iso8601 ();
-  write_manifest (stream, ended_at, reason);
+  /* a stream that never recorded has no recording folder */
+  if (stream->recorded_any)
+    write_manifest (stream, ended_at, reason);
   g_message ("stream %s ended: %s", stream->stream_id, reason);
-  g_signal_emit_by_name (self, "stream-ended", stream->stream_id, reason, stream->rec_dir);
+  g_signal_emit_by_name (self, "stream-ended", stream->stream_id, reason,
+                         stream->recorded_any ? stream->rec_dir : NULL);
   live_stream_free (stream);
 
   g_mutex_lock (&self->lock);
@@ -946,10 +1645,89 @@ out:
   return NULL;
 }
 
+/* Empties a folder the engine wrote (the live HLS of an earlier session,
+ * rung folders included); the folder itself stays. */
+static void
+empty_dir (const gchar *path, guint depth)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *child = g_build_filename (path, name, NULL);
+
+    if (depth > 0 && g_file_test (child, G_FILE_TEST_IS_DIR) &&
+        !g_file_test (child, G_FILE_TEST_IS_SYMLINK)) {
+      empty_dir (child, depth - 1);
+      g_rmdir (child);
+    } else {
+      g_unlink (child);
+    }
+  }
+}
+
+/* The host's options for a stream ("set-stream-options"): record,
+ * latency_mode, ladder (rungs). Without any: recorded, normal latency,
+ * no ABR, as before options existed. */
+static void
+apply_options (LiveStream *stream, JsonObject *options)
+{
+  WeLiveGst *self = stream->engine;
+  JsonArray *ladder = NULL;
+
+  stream->segment_s = self->segment_s;
+  stream->playlist_length = self->playlist_length;
+  stream->record_at_start = TRUE;
+  stream->rungs = g_ptr_array_new_with_free_func ((GDestroyNotify) rung_free);
+  if (options == NULL)
+    return;
+  stream->record_at_start = json_object_get_boolean_member_with_default (options, "record", TRUE);
+  if (g_strcmp0 (json_object_get_string_member_with_default (options, "latency_mode", NULL),
+                 "low") == 0) {
+    stream->segment_s = LOW_LATENCY_SEGMENT_S;
+    stream->playlist_length = LOW_LATENCY_PLAYLIST;
+  }
+  if (json_object_has_member (options, "ladder") &&
+      JSON_NODE_HOLDS_ARRAY (json_object_get_member (options, "ladder")))
+    ladder = json_object_get_array_member (options, "ladder");
+  for (guint i = 0; ladder != NULL && i < json_array_get_length (ladder) &&
+                    stream->rungs->len < MAX_RUNGS; i++) {
+    JsonNode *node = json_array_get_element (ladder, i);
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+    const gchar *name = o != NULL ? json_object_get_string_member_with_default (o, "name", NULL)
+                                  : NULL;
+    Rung *rung;
+
+    /* a rung names a folder and a URL: letters, digits, '_' ("source" is
+     * the pass-through's) */
+    if (name == NULL || *name == '\0' || strlen (name) > 32 || g_str_equal (name, "source") ||
+        !stream_id_is_safe (name) || strchr (name, '-') != NULL) {
+      g_warning ("stream %s: ladder rung %u has no usable name", stream->stream_id, i);
+      continue;
+    }
+    rung = g_new0 (Rung, 1);
+    rung->name = g_strdup (name);
+    rung->width = (gint) json_object_get_int_member_with_default (o, "width", 0);
+    rung->height = (gint) json_object_get_int_member_with_default (o, "height", 0);
+    rung->video_kbps = (gint) json_object_get_int_member_with_default (o, "video_bitrate_kbps",
+                                                                       0);
+    rung->audio_kbps = (gint) json_object_get_int_member_with_default (o, "audio_bitrate_kbps",
+                                                                       0);
+    if (rung->width < 2 || rung->height < 2 || rung->video_kbps < 1) {
+      g_warning ("stream %s: ladder rung %s needs width, height and video_bitrate_kbps",
+                 stream->stream_id, name);
+      rung_free (rung);
+      continue;
+    }
+    g_ptr_array_add (stream->rungs, rung);
+  }
+}
+
 static void
 start_stream (WeLiveGst *self, const gchar *protocol, const gchar *key, const gchar *remote,
               WeRtmpSession *rtmp, WeSrtSession *srt)
 {
+  g_autoptr(JsonObject) options = NULL;
   g_autofree gchar *slot = g_strdup_printf ("%s:%s", protocol, key);
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree gchar *session = NULL;
@@ -1004,7 +1782,19 @@ start_stream (WeLiveGst *self, const gchar *protocol, const gchar *key, const gc
   stream->srt = srt != NULL ? g_object_ref (srt) : NULL;
   g_mutex_init (&stream->lock);
   stream->last_video_pts = stream->last_audio_pts = stream->last_key_pts = GST_CLOCK_TIME_NONE;
+  stream->last_dts = GST_CLOCK_TIME_NONE;
+  stream->rec_request = -1;
+  for (guint i = 0; i < KEY_RING; i++)
+    stream->key_ring[i] = GST_CLOCK_TIME_NONE;
   stream->segments = json_array_new ();
+  stream->spans = json_array_new ();
+  stream->closing = g_ptr_array_new_with_free_func ((GDestroyNotify) branch_free);
+  g_mutex_lock (&self->lock);
+  options = g_hash_table_lookup (self->options, stream->stream_id);
+  if (options != NULL)
+    json_object_ref (options);
+  g_mutex_unlock (&self->lock);
+  apply_options (stream, options);
   stream->started_at = g_date_time_format_iso8601 (now);
   {
     g_autofree gchar *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
@@ -1014,8 +1804,10 @@ start_stream (WeLiveGst *self, const gchar *protocol, const gchar *key, const gc
   }
   stream->live_dir = g_build_filename (self->output_dir, stream->stream_id, "live", NULL);
   stream->rec_dir = g_build_filename (self->output_dir, stream->stream_id, "rec", session, NULL);
-  if (g_mkdir_with_parents (stream->live_dir, 0755) != 0 ||
-      g_mkdir_with_parents (stream->rec_dir, 0755) != 0)
+  /* a new session: the previous one's live HLS goes (a player must not
+   * mix them); the recording folder is made when a recording starts */
+  empty_dir (stream->live_dir, 1);
+  if (g_mkdir_with_parents (stream->live_dir, 0755) != 0)
     g_warning ("stream %s: cannot create its folders under %s: %s", stream->stream_id,
                self->output_dir, g_strerror (errno));
 
@@ -1190,6 +1982,39 @@ live_gst_get_port (WeLiveEngine *engine, const gchar *protocol)
   return 0;
 }
 
+/* "set-stream-options" (action): what the host decided for a stream,
+ * before its publisher starts (the decider's answer carries no options in
+ * this ABI); used by the stream's next pipeline. */
+static gboolean
+live_gst_set_stream_options (WeLiveGst *self, const gchar *stream_id, JsonObject *options)
+{
+  if (!stream_id_is_safe (stream_id))
+    return FALSE;
+  g_mutex_lock (&self->lock);
+  if (options != NULL)
+    g_hash_table_replace (self->options, g_strdup (stream_id), json_object_ref (options));
+  else
+    g_hash_table_remove (self->options, stream_id);
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+/* "set-recording" (action): starts or stops the recording of a running
+ * stream; FALSE when the stream is not live here. The pump thread does it
+ * within 100 ms. */
+static gboolean
+live_gst_set_recording (WeLiveGst *self, const gchar *stream_id, gboolean enabled)
+{
+  LiveStream *stream;
+
+  g_mutex_lock (&self->lock);
+  stream = stream_id != NULL ? g_hash_table_lookup (self->streams, stream_id) : NULL;
+  if (stream != NULL)
+    g_atomic_int_set (&stream->rec_request, enabled ? 1 : 0);
+  g_mutex_unlock (&self->lock);
+  return stream != NULL;
+}
+
 static void
 we_live_gst_iface_init (WeLiveEngineInterface *iface)
 {
@@ -1220,6 +2045,7 @@ we_live_gst_finalize (GObject *object)
 
   g_hash_table_unref (self->admitted);
   g_hash_table_unref (self->streams);
+  g_hash_table_unref (self->options);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   g_free (self->address);
@@ -1234,6 +2060,16 @@ we_live_gst_class_init (WeLiveGstClass *klass)
 
   object_class->dispose = we_live_gst_dispose;
   object_class->finalize = we_live_gst_finalize;
+  /* engine-specific actions, beyond WeLiveEngine (hosts look them up
+   * with g_signal_lookup() and emit them by name) */
+  g_signal_new_class_handler ("set-stream-options", G_TYPE_FROM_CLASS (klass),
+                              G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+                              G_CALLBACK (live_gst_set_stream_options), NULL, NULL, NULL,
+                              G_TYPE_BOOLEAN, 2, G_TYPE_STRING, JSON_TYPE_OBJECT);
+  g_signal_new_class_handler ("set-recording", G_TYPE_FROM_CLASS (klass),
+                              G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+                              G_CALLBACK (live_gst_set_recording), NULL, NULL, NULL,
+                              G_TYPE_BOOLEAN, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
 }
 
 static void
@@ -1243,6 +2079,8 @@ we_live_gst_init (WeLiveGst *self)
   g_cond_init (&self->cond);
   self->admitted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, admission_free);
   self->streams = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->options = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) json_object_unref);
 }
 
 static gboolean

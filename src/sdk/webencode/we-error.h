@@ -65,6 +65,15 @@ typedef enum {
   WE_ERROR_SYS_RANGE_NOT_SATISFIABLE,/* WE-SYS-416 416 */
   WE_ERROR_SYS_CONFLICT,             /* WE-SYS-409 409: the resource exists already */
 
+  /* Restreams (issue 11, docs/api.md "Restreams"); appended so that the
+   * codes before keep their numbers. */
+  WE_ERROR_RST_INVALID_REQUEST,      /* WE-RST-001 400 */
+  WE_ERROR_RST_NOT_FOUND,            /* WE-RST-002 404 */
+  WE_ERROR_RST_RUNNING,              /* WE-RST-003 409 */
+  WE_ERROR_RST_INVALID_DESTINATION,  /* WE-RST-004 422 */
+  WE_ERROR_RST_DESTINATION_NOT_FOUND,/* WE-RST-005 404 */
+  WE_ERROR_RST_RUNNER_FAILED,        /* WE-RST-006 500 */
+
   WE_ERROR_LAST
 } WeErrorCode;
 

@@ -16,6 +16,8 @@ export interface StreamSession {
   ended_at: string | null;
   end_reason: string | null;
   bytes_in: number | null;
+  /** whether the running publish is being recorded (live sessions only) */
+  recording?: boolean;
 }
 
 export interface Stream {
@@ -72,11 +74,30 @@ export interface Telemetry {
   audio_bitrate_kbps?: number;
   fps?: number;
   keyframe_interval_s?: number;
+  /** counters of the session */
   dropped_frames?: number;
+  late_frames?: number;
+  bytes_in?: number;
+  /** distinct clients that fetched the live playlist in the last 15 s */
+  viewers?: number;
   av_offset_ms?: number;
   srt_rtt_ms?: number;
   srt_loss_pct?: number;
+  srt_packets_lost?: number;
+  srt_packets_dropped?: number;
   time?: string;
+  time_ms?: number;
+}
+
+/** The other events of the topic `stream:<id>`. */
+export interface StreamLifecycleEvent {
+  type: 'stream.started' | 'stream.ended';
+  stream_id: string;
+  session_id?: string;
+  protocol?: string;
+  takeover?: boolean;
+  reason?: string;
+  duration_s?: number;
 }
 
 export interface StreamStats {
@@ -84,7 +105,25 @@ export interface StreamStats {
   is_live: boolean;
   session: StreamSession | null;
   telemetry: Telemetry | null;
+  telemetry_history?: Telemetry[];
+  viewers?: number;
+  peak_viewers?: number;
   history: StreamSession[];
+}
+
+export interface EndAnswer {
+  stream_id: string;
+  status: 'ending';
+}
+
+export interface RecordingAnswer {
+  stream_id: string;
+  recording: boolean;
+}
+
+export interface ArchiveAnswer {
+  stream_id: string;
+  archive_vod_job_id: string;
 }
 
 export interface StreamInput {
@@ -110,6 +149,13 @@ export const streams = {
   rotateKey: (id: string) => request<StreamWithKey>(`${path(id)}/rotate-key`, { method: 'POST', body: {} }),
   revealKey: (id: string) => request<StreamWithKey>(`${path(id)}/reveal-key`, { method: 'POST', body: {} }),
   stats: (id: string) => request<StreamStats>(`${path(id)}/stats`),
-  /** the live HLS preview (served once the live pipelines exist) */
+  /** ends the running publish (202; the stream.ended event follows) */
+  end: (id: string) => request<EndAnswer>(`${path(id)}/end`, { method: 'POST', body: {} }),
+  /** starts or stops recording the running publish */
+  setRecording: (id: string, enabled: boolean) =>
+    request<RecordingAnswer>(`${path(id)}/recording`, { method: 'POST', body: { enabled } }),
+  /** archives the newest recording into a VOD job */
+  archive: (id: string) => request<ArchiveAnswer>(`${path(id)}/archive`, { method: 'POST', body: {} }),
+  /** the live HLS: a media playlist, or a master one with a ladder (ABR) */
   liveUrl: (id: string) => `${path(id)}/live/index.m3u8`,
 };

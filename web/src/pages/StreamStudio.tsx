@@ -1,18 +1,24 @@
 // The stream studio (/streams/:id): the stream's settings (edited inline,
 // PATCH), the ingest settings with the key masked until revealed, the
-// on-air status and current session, the session history (stats), and,
-// only while the stream is live, the preview player, the telemetry charts
-// and the live controls. Viewers get a read-only page: no key, no actions.
+// on-air status and the current session (online for, bytes in, viewers,
+// dropped and late frames, network health, bitrates against their
+// target), the session history (stats), the preview player and the
+// telemetry charts while live, and the live controls: end the stream,
+// start or stop recording, archive to a VOD job. The page follows the
+// WebSocket topic `stream:<id>` at all times: its telemetry feeds the
+// charts, stream.started / stream.ended refresh the stream (and the
+// streams list) at once. Viewers get a read-only page: no key, no actions.
 
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { ChevronLeft, Pencil, Trash2 } from 'lucide-react';
-import { useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { ApiError } from '../api/client';
-import { request } from '../api/client';
-import { streams, type Stream, type StreamSession } from '../api/streams';
+import { streams, type Stream, type StreamLifecycleEvent, type StreamSession, type StreamStats, type Telemetry } from '../api/streams';
+import { useTopicEvents } from '../api/ws';
 import { useCan } from '../auth/Can';
-import { formatBytes, formatDate, shortId } from '../components/format';
+import { formatBytes, formatDate, formatDuration, shortId } from '../components/format';
+import type { Point } from '../components/ops/metrics';
 import { ConfirmDialog } from '../components/ops/Dialog';
 import { QueryError } from '../components/QueryError';
 import { ApiErrorLine } from '../components/settings/ApiErrorLine';
@@ -20,7 +26,7 @@ import { IngestCard } from '../components/streams/IngestCard';
 import { LiveBadge } from '../components/streams/LiveBadge';
 import { LivePreview } from '../components/streams/LivePreview';
 import { forgetIngest } from '../components/streams/ingest';
-import { recordTelemetry, TelemetryCharts } from '../components/streams/Telemetry';
+import { bitrateLevel, networkHealth, recordTelemetry, TelemetryCharts, useTelemetry } from '../components/streams/Telemetry';
 import { useI18n } from '../i18n';
 import '../styles/ops.css';
 import '../styles/streams.css';
@@ -130,9 +136,48 @@ function InfoCard({ stream }: { stream: Stream }) {
   );
 }
 
-function StatusCard({ stream }: { stream: Stream }) {
+// a clock for "online for …", ticking only while there is something to count
+function useNow(on: boolean): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!on) return;
+    setNow(Date.now());
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [on]);
+  return now;
+}
+
+/** Whether the running publish records: the session says so; before the
+ * service reports it, what the stream's settings imply. */
+function isRecording(stream: Stream): boolean {
+  return stream.session?.recording ?? (stream.record || stream.archive_enabled);
+}
+
+const HEALTH_LABEL = {
+  excellent: 'streams.health.excellent',
+  degraded: 'streams.health.degraded',
+  poor: 'streams.health.poor',
+} as const;
+
+function StatusCard({ stream, stats, data }: { stream: Stream; stats: StreamStats | undefined; data: Point[] }) {
   const { t, locale } = useI18n();
   const s = stream.session;
+  const live = stream.is_live && s != null;
+  const now = useNow(live);
+  // the samples of this session only (the series may hold an earlier one's)
+  const since = s?.started_at ? Date.parse(s.started_at) : NaN;
+  const mine = live && Number.isFinite(since) ? data.filter((p) => p.t >= since - 2000) : [];
+  const last = mine[mine.length - 1];
+  const health = live ? networkHealth(mine) : null;
+  const video = bitrateLevel(mine, 'video');
+  const audio = bitrateLevel(mine, 'audio');
+  const bytes = last?.bytes ?? s?.bytes_in ?? null;
+  const viewers = last?.viewers ?? stats?.viewers;
+  const seen = mine.map((p) => p.viewers).filter((v): v is number => v !== undefined);
+  const peak = Math.max(stats?.peak_viewers ?? -1, viewers ?? -1, ...seen);
+  const kbps = (v: number | undefined) => (v === undefined ? '—' : t('streams.kbps', { v: v.toFixed(0) }));
+  const target = (x: { target: number } | null) => (x ? t('streams.session.target', { v: x.target.toFixed(0) }) : undefined);
   return (
     <section className="card" data-testid="stream-status" data-live={stream.is_live ? 'true' : 'false'}>
       <div className="page-head">
@@ -140,21 +185,65 @@ function StatusCard({ stream }: { stream: Stream }) {
         <LiveBadge live={stream.is_live} />
       </div>
       {s ? (
-        <dl className="facts" data-testid="stream-session">
+        <dl className="facts" data-testid="stream-session" data-session-id={s.id}>
           <dt>{t('streams.session.protocol')}</dt>
           <dd className="mono">{s.protocol.toUpperCase()}</dd>
           <dt>{t('streams.session.since')}</dt>
           <dd>{formatDate(s.started_at, locale)}</dd>
+          {live && Number.isFinite(since) && (
+            <>
+              <dt>{t('streams.session.online')}</dt>
+              <dd data-testid="session-online" data-seconds={Math.max(0, Math.floor((now - since) / 1000))}>
+                {t('streams.session.onlineFor', { d: formatDuration(Math.max(0, (now - since) / 1000)) })}
+              </dd>
+            </>
+          )}
           {s.remote_addr && (
             <>
               <dt>{t('streams.session.remote')}</dt>
               <dd className="mono">{s.remote_addr}</dd>
             </>
           )}
-          {s.bytes_in != null && (
+          {bytes != null && (
             <>
               <dt>{t('streams.session.bytes')}</dt>
-              <dd>{formatBytes(s.bytes_in, locale)}</dd>
+              <dd data-testid="session-bytes" data-bytes={bytes}>
+                {formatBytes(bytes, locale)}
+              </dd>
+            </>
+          )}
+          {live && (
+            <>
+              <dt>{t('streams.session.recording')}</dt>
+              <dd data-testid="session-recording" data-recording={isRecording(stream) ? 'true' : 'false'}>
+                {isRecording(stream) ? t('streams.session.recordingOn') : t('streams.session.recordingOff')}
+              </dd>
+              <dt>{t('streams.session.viewers')}</dt>
+              <dd data-testid="session-viewers" data-viewers={viewers ?? ''} data-peak={peak >= 0 ? peak : ''}>
+                {viewers === undefined ? '—' : t('streams.session.viewersPeak', { n: viewers, peak: Math.max(peak, viewers) })}
+              </dd>
+              <dt>{t('streams.session.health')}</dt>
+              <dd>
+                {health ? (
+                  <span className={`badge stream-health-${health}`} data-testid="session-health" data-health={health}>
+                    {t(HEALTH_LABEL[health])}
+                  </span>
+                ) : (
+                  '—'
+                )}
+              </dd>
+              <dt>{t('streams.tel.video')}</dt>
+              <dd className={video ? `stream-level-${video.level}` : undefined} title={target(video)} data-testid="session-video" data-level={video?.level ?? ''}>
+                {kbps(last?.video)}
+              </dd>
+              <dt>{t('streams.tel.audio')}</dt>
+              <dd className={audio ? `stream-level-${audio.level}` : undefined} title={target(audio)} data-testid="session-audio" data-level={audio?.level ?? ''}>
+                {kbps(last?.audio)}
+              </dd>
+              <dt>{t('streams.tel.dropped')}</dt>
+              <dd data-testid="session-dropped">{last?.dropped ?? '—'}</dd>
+              <dt>{t('streams.tel.late')}</dt>
+              <dd data-testid="session-late">{last?.late ?? '—'}</dd>
             </>
           )}
         </dl>
@@ -165,7 +254,9 @@ function StatusCard({ stream }: { stream: Stream }) {
   );
 }
 
-function History({ sessions }: { sessions: StreamSession[] }) {
+// liveBytes: what the running session received so far (its row's figure
+// is the store's, written when the session ends)
+function History({ sessions, liveBytes }: { sessions: StreamSession[]; liveBytes?: number }) {
   const { t, locale } = useI18n();
   return (
     <section className="card" data-testid="stream-history">
@@ -190,7 +281,7 @@ function History({ sessions }: { sessions: StreamSession[] }) {
                   <td>{formatDate(s.started_at, locale)}</td>
                   <td>{s.ended_at ? formatDate(s.ended_at, locale) : <span className="badge stream-live">{t('streams.live')}</span>}</td>
                   <td className="mono">{s.protocol.toUpperCase()}</td>
-                  <td>{formatBytes(s.bytes_in, locale)}</td>
+                  <td>{formatBytes(!s.ended_at && liveBytes !== undefined ? Math.max(liveBytes, s.bytes_in ?? 0) : s.bytes_in, locale)}</td>
                   <td>{s.end_reason ?? '—'}</td>
                 </tr>
               ))}
@@ -202,35 +293,91 @@ function History({ sessions }: { sessions: StreamSession[] }) {
   );
 }
 
-// The controls of a broadcast in progress, rendered only while it is. The
-// end and archive routes belong to the live pillar (issue 10); recording
-// is the stream's `record` setting, which may change while live.
-function LiveActions({ stream }: { stream: Stream }) {
+// The operator's controls: end and recording while live, archive whenever
+// (it archives the newest recording, also after the broadcast).
+function LiveActions({ stream, onEnding }: { stream: Stream; onEnding: () => void }) {
   const { t } = useI18n();
   const qc = useQueryClient();
-  const canUpdate = useCan('stream.update');
-  const act = useMutation({
-    mutationFn: (what: 'end' | 'archive' | 'record') =>
-      what === 'record'
-        ? streams.update(stream.id, { record: !stream.record })
-        : request<unknown>(`/v1/streams/${encodeURIComponent(stream.id)}/${what}`, { method: 'POST', body: {} }),
-    onSettled: () => void qc.invalidateQueries({ queryKey: ['stream', stream.id] }),
+  const [confirm, setConfirm] = useState(false);
+  const [jobId, setJobId] = useState<string | null>(null);
+  const refresh = () => {
+    void qc.invalidateQueries({ queryKey: ['stream', stream.id] });
+    void qc.invalidateQueries({ queryKey: ['streams'] });
+  };
+  const end = useMutation({
+    mutationFn: () => streams.end(stream.id),
+    onSuccess: () => {
+      setConfirm(false);
+      // the preview stops now: its playlist goes away with the publish
+      onEnding();
+    },
+    onSettled: refresh,
   });
-  if (!canUpdate) return null;
+  const recording = isRecording(stream);
+  const rec = useMutation({
+    mutationFn: (enabled: boolean) => streams.setRecording(stream.id, enabled),
+    onSuccess: (a) => {
+      qc.setQueryData<Stream>(['stream', stream.id], (old) =>
+        old?.session ? { ...old, session: { ...old.session, recording: a.recording } } : old,
+      );
+    },
+    onSettled: refresh,
+  });
+  const archive = useMutation({
+    mutationFn: () => streams.archive(stream.id),
+    onSuccess: (a) => setJobId(a.archive_vod_job_id),
+    onSettled: refresh,
+  });
+  const busy = end.isPending || rec.isPending || archive.isPending;
   return (
     <section className="card" data-testid="stream-live-actions">
       <div className="stream-actions">
-        <button type="button" className="button danger" onClick={() => act.mutate('end')} disabled={act.isPending} data-testid="stream-end">
-          {t('streams.endStream')}
-        </button>
-        <button type="button" className="button" onClick={() => act.mutate('record')} disabled={act.isPending} data-testid="stream-recording">
-          {stream.record ? t('streams.stopRecording') : t('streams.startRecording')}
-        </button>
-        <button type="button" className="button" onClick={() => act.mutate('archive')} disabled={act.isPending} data-testid="stream-archive-now">
+        {stream.is_live && (
+          <>
+            <button type="button" className="button danger" onClick={() => setConfirm(true)} disabled={busy} data-testid="stream-end">
+              {t('streams.endStream')}
+            </button>
+            <button
+              type="button"
+              className="button"
+              onClick={() => rec.mutate(!recording)}
+              disabled={busy}
+              data-testid="stream-recording"
+              data-recording={recording ? 'true' : 'false'}
+            >
+              {recording ? t('streams.stopRecording') : t('streams.startRecording')}
+            </button>
+          </>
+        )}
+        <button type="button" className="button" onClick={() => archive.mutate()} disabled={busy} data-testid="stream-archive-now">
           {t('streams.archiveNow')}
         </button>
       </div>
-      <ApiErrorLine error={act.error} testid="live-action-error" />
+      {jobId && (
+        <p className="notice" data-testid="archive-started">
+          {t('streams.archiveStarted')}{' '}
+          <Link to={`/jobs/${jobId}`} data-testid="archive-job-link" data-job-id={jobId}>
+            {t('streams.archiveJob', { id: shortId(jobId) })}
+          </Link>
+        </p>
+      )}
+      <ApiErrorLine error={end.error ?? rec.error ?? archive.error} testid="live-action-error" />
+      {confirm && (
+        <ConfirmDialog
+          title={t('streams.endStream')}
+          message={t('streams.endConfirm')}
+          confirmLabel={t('streams.endStream')}
+          danger
+          busy={end.isPending}
+          onConfirm={() => end.mutate()}
+          onClose={() => {
+            setConfirm(false);
+            end.reset();
+          }}
+        >
+          <ApiErrorLine error={end.error} testid="end-error" />
+        </ConfirmDialog>
+      )}
     </section>
   );
 }
@@ -288,16 +435,37 @@ function DeleteStream({ stream }: { stream: Stream }) {
   );
 }
 
+// stream.started / stream.ended: the stream, its stats and the list change
+function refreshStream(qc: QueryClient, id: string) {
+  void qc.invalidateQueries({ queryKey: ['stream', id] });
+  void qc.invalidateQueries({ queryKey: ['stream-stats', id] });
+  void qc.invalidateQueries({ queryKey: ['streams'] });
+}
+
+// The playlist exists once the first segments are written: a sample with
+// frames at least 3 s (three 1 s segments) into the session, by the
+// service's clock on both sides. Before, the preview would only see 404s.
+const PREVIEW_AFTER_MS = 3000;
+
+function previewReady(session: StreamSession | null, data: Point[]): boolean {
+  const since = session?.started_at ? Date.parse(session.started_at) : NaN;
+  if (!Number.isFinite(since)) return false;
+  return data.some((p) => p.t >= since + PREVIEW_AFTER_MS && (p.fps ?? 0) > 0);
+}
+
 export function StreamStudio() {
   const { t } = useI18n();
   const { id = '' } = useParams();
+  const qc = useQueryClient();
   const canKeys = useCan('stream.reveal');
   const canDelete = useCan('stream.delete');
-  // no WebSocket topic carries a stream's state yet: poll it, faster on air
+  const canUpdate = useCan('stream.update');
+  // the socket tells the changes at once; the poll is the fallback for a
+  // socket that is down (and for what it does not carry)
   const stream = useQuery({
     queryKey: ['stream', id],
     queryFn: () => streams.get(id),
-    refetchInterval: (q) => (q.state.data?.is_live ? 3000 : 10_000),
+    refetchInterval: (q) => (q.state.data?.is_live ? 5000 : 15_000),
   });
   const live = stream.data?.is_live ?? false;
   const stats = useQuery({
@@ -305,10 +473,32 @@ export function StreamStudio() {
     queryFn: () => streams.stats(id),
     refetchInterval: live ? 5000 : 30_000,
   });
-  // the stats' latest sample seeds the charts (the socket adds the rest)
+  const onEvent = useCallback(
+    (raw: unknown) => {
+      const d = raw as (Telemetry | StreamLifecycleEvent) | null;
+      if (!d || (d.stream_id && d.stream_id !== id)) return;
+      if (d.type === 'telemetry') {
+        recordTelemetry(id, d);
+        // a sample while the page thinks the stream offline: it is not
+        if (!qc.getQueryData<Stream>(['stream', id])?.is_live) void qc.invalidateQueries({ queryKey: ['stream', id] });
+      } else if (d.type === 'stream.started' || d.type === 'stream.ended') {
+        refreshStream(qc, id);
+      }
+    },
+    [id, qc],
+  );
+  useTopicEvents(id ? `stream:${id}` : null, onEvent);
+  // the stats' samples seed the charts (the socket adds the rest)
   useEffect(() => {
+    for (const sample of stats.data?.telemetry_history ?? []) recordTelemetry(id, sample);
     if (stats.data?.telemetry) recordTelemetry(id, stats.data.telemetry);
   }, [id, stats.data]);
+  const data = useTelemetry(id);
+  // after End: no more preview, until the stream is live again
+  const [ending, setEnding] = useState(false);
+  useEffect(() => {
+    if (!live) setEnding(false);
+  }, [live]);
 
   if (stream.isError) return <QueryError error={stream.error} retry={() => void stream.refetch()} />;
   if (!stream.data) return <p className="muted">{t('common.loading')}</p>;
@@ -326,17 +516,22 @@ export function StreamStudio() {
         <span className="spacer" />
         {canDelete && <DeleteStream stream={s} />}
       </div>
-      {live && <LiveActions stream={s} />}
+      {/* off air, only a stream that has been on air has a recording to archive */}
+      {canUpdate && (live || (stats.data?.history.length ?? 0) > 0) && <LiveActions stream={s} onEnding={() => setEnding(true)} />}
       <div className="stream-grid">
         <div className="stream-col">
-          {live && <LivePreview id={s.id} />}
-          <StatusCard stream={s} />
-          <TelemetryCharts id={s.id} live={live} />
+          {live && !ending && <LivePreview id={s.id} ready={previewReady(s.session, data)} />}
+          <StatusCard stream={s} stats={stats.data} data={data} />
           <InfoCard key={s.updated_at ?? ''} stream={s} />
         </div>
         <div className="stream-col">
+          <TelemetryCharts id={s.id} />
           {canKeys && <IngestCard stream={s} />}
-          {stats.isError ? <QueryError error={stats.error} retry={() => void stats.refetch()} /> : <History sessions={stats.data?.history ?? []} />}
+          {stats.isError ? (
+            <QueryError error={stats.error} retry={() => void stats.refetch()} />
+          ) : (
+            <History sessions={stats.data?.history ?? []} liveBytes={live ? data[data.length - 1]?.bytes : undefined} />
+          )}
         </div>
       </div>
     </div>
