@@ -1272,6 +1272,11 @@ on_fragment (LiveStream *stream, const GstStructure *s)
   g_autofree gchar *file = NULL;
   JsonObject *seg;
 
+  /* only the recording's splitmuxsink: other elements (hlssink2 in later
+   * GStreamer) post location + running-time too */
+  if (!gst_structure_has_name (s, "splitmuxsink-fragment-opened") &&
+      !gst_structure_has_name (s, "splitmuxsink-fragment-closed"))
+    return;
   if (location == NULL || !gst_structure_get_clock_time (s, "running-time", &rt))
     return;
   file = g_path_get_basename (location);
