@@ -63,6 +63,7 @@ typedef struct {
   gboolean           dest_enabled;
   gboolean           set_enabled;
   gchar             *live_dir;  /* [live] output_dir: where a stream input is read */
+  WePluginHost      *host;      /* storage URLs of file inputs */
 } Op;
 
 static void
@@ -79,6 +80,7 @@ op_free (Op *op)
     memset (op->open_url, 0, strlen (op->open_url));
   g_free (op->open_url);
   g_free (op->live_dir);
+  g_clear_object (&op->host);
   g_free (op);
 }
 
@@ -141,11 +143,14 @@ member_bool (JsonObject *o, const gchar *name, gboolean *present, gboolean *out,
 }
 
 /* An input location as the worker's uridecodebin takes it: file:// (an
- * absolute path is made one), http:// or https://. Returns: (transfer full) */
+ * absolute path is made one), http:// or https://, or an object of a
+ * storage pillar (fs://, s3://) as that storage hands it to GStreamer.
+ * Returns: (transfer full) */
 static gchar *
-input_uri (const gchar *name, const gchar *location, GError **error)
+input_uri (WePluginHost *host, const gchar *name, const gchar *location, GError **error)
 {
   g_autofree gchar *scheme = NULL;
+  WeStorage *storage;
 
   if (location == NULL || *location == '\0') {
     invalid (error, "%s must not be empty", name);
@@ -170,7 +175,21 @@ input_uri (const gchar *name, const gchar *location, GError **error)
   }
   if (g_strcmp0 (scheme, "http") == 0 || g_strcmp0 (scheme, "https") == 0)
     return g_strdup (location);
-  invalid (error, "%s must be an absolute path or a file, http or https URL", name);
+  storage = scheme != NULL && host != NULL ? we_plugin_host_storage_for_url (host, location, NULL)
+                                           : NULL;
+  if (storage != NULL) {
+    g_auto(WeObjectInfo) info = { 0 };
+    g_autoptr(GError) local = NULL;
+    gchar *uri = NULL;
+
+    if (!we_storage_stat (storage, location, &info, &local))
+      invalid (error, "%s: %s", name, local->message);
+    else if ((uri = we_storage_get_media_uri (storage, location, &local)) == NULL)
+      invalid (error, "%s: %s", name, local->message);
+    return uri;
+  }
+  invalid (error, "%s must be an absolute path, a file, http or https URL or a storage URL",
+           name);
   return NULL;
 }
 
@@ -241,7 +260,7 @@ parse_destination (JsonNode *node, GError **error)
  * merged into @doc. */
 static gboolean
 parse_definition (JsonObject *body, JsonObject *doc, gboolean create, const gchar *live_dir,
-                  GError **error)
+                  WePluginHost *host, GError **error)
 {
   static const gchar *const members[] = {
     "title", "description", "input_type", "input_url", "vod_job_id", "stream_id", "playlist",
@@ -333,7 +352,7 @@ parse_definition (JsonObject *body, JsonObject *doc, gboolean create, const gcha
   if (!member_string (body, "input_url", MAX_URL, &text, error))
     return FALSE;
   if (text != NULL) {
-    g_autofree gchar *uri = input_uri ("input_url", text, error);
+    g_autofree gchar *uri = input_uri (host, "input_url", text, error);
 
     if (uri == NULL)
       return FALSE;
@@ -357,7 +376,7 @@ parse_definition (JsonObject *body, JsonObject *doc, gboolean create, const gcha
 
       if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
         return invalid (error, "playlist must be an array of file locations");
-      uri = input_uri ("playlist", json_node_get_string (item), error);
+      uri = input_uri (host, "playlist", json_node_get_string (item), error);
       if (uri == NULL)
         return FALSE;
       json_array_add_string_element (out, uri);
@@ -581,7 +600,7 @@ run_op (WeStore *store, gpointer data, GError **error)
   switch (op->kind) {
   case OP_UPDATE:
     doc = parse_doc (op->record, error);
-    if (doc == NULL || !parse_definition (op->body, doc, FALSE, op->live_dir, error) ||
+    if (doc == NULL || !parse_definition (op->body, doc, FALSE, op->live_dir, op->host, error) ||
         !check_stream (store, doc, error) ||
         !put_doc (store, op->record, doc, error))
       return NULL;
@@ -885,6 +904,7 @@ op_new (WeApiRequest *request, OpKind kind)
   if (kind == OP_DEST_UPDATE || kind == OP_DEST_DELETE)
     op->dest_id = g_strdup (we_api_request_param (request, 1));
   op->live_dir = g_strdup (we_config_get_live_output_dir (we_api_request_context (request)->config));
+  op->host = g_object_ref (we_api_request_context (request)->host);
   return op;
 }
 
@@ -953,7 +973,7 @@ we_api_restreams_create (WeApiRequest *request)
   }
   op = op_new (request, OP_CREATE);
   op->body = json_object_new ();
-  if (!parse_definition (body, op->body, TRUE, op->live_dir, &error)) {
+  if (!parse_definition (body, op->body, TRUE, op->live_dir, op->host, &error)) {
     fail (request, op, error);
     return;
   }

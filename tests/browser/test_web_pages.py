@@ -52,6 +52,16 @@ class Pages(unittest.TestCase):
         r = self.d.post("/v1/streams", {"title": "Pages test stream"}, headers=ADMIN)
         self.assertEqual(r.status, 201, r.body)
         stream_id = r.json()["id"]
+        # a restream that waits for its schedule (a day ahead: never started here)
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+        r = self.d.post("/v1/restreams", {
+            "title": "Pages test restream", "input_type": "file", "input_url": job["source_url"],
+            "schedule_type": "scheduled", "schedule_config": {"at": at},
+            "output_destinations": [{"platform": "custom",
+                                     "url": "rtmp://127.0.0.1:9/live/pages-key"}]},
+            headers=ADMIN)
+        self.assertEqual(r.status, 201, r.body)
+        restream_id = r.json()["id"]
         routes = [
             ["dashboard", "/", "viewer"],
             ["jobs", "/jobs", "viewer"],
@@ -71,6 +81,9 @@ class Pages(unittest.TestCase):
             ["streams", "/streams", "viewer"],
             ["stream-new", "/streams/new", "operator"],
             ["stream-studio", "/streams/" + stream_id, "viewer"],
+            ["restreams", "/restreams", "viewer"],
+            ["restream-new", "/restreams/new", "operator"],
+            ["restream-detail", "/restreams/" + restream_id, "viewer"],
             ["not-found", "/no/such/page", "viewer"],
         ]
         report = webtest.run_driver(
