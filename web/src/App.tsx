@@ -25,6 +25,9 @@ const WebhookDetail = lazy(() => import('./pages/WebhookDetail').then((m) => ({ 
 const Tokens = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.Tokens })));
 const Streams = lazy(() => import('./pages/Streams').then((m) => ({ default: m.Streams })));
 const StreamNew = lazy(() => import('./pages/StreamNew').then((m) => ({ default: m.StreamNew })));
+const Restreams = lazy(() => import('./pages/Restreams').then((m) => ({ default: m.Restreams })));
+const RestreamNew = lazy(() => import('./pages/RestreamNew').then((m) => ({ default: m.RestreamNew })));
+const RestreamDetail = lazy(() => import('./pages/RestreamDetail').then((m) => ({ default: m.RestreamDetail })));
 const StreamStudio = lazy(() => import('./pages/StreamStudio').then((m) => ({ default: m.StreamStudio })));
 
 function NotFound() {
@@ -54,6 +57,9 @@ function Routed() {
             <Route path="/streams" element={<Streams />} />
             <Route path="/streams/new" element={<StreamNew />} />
             <Route path="/streams/:id" element={<StreamStudio />} />
+            <Route path="/restreams" element={<Restreams />} />
+            <Route path="/restreams/new" element={<RestreamNew />} />
+            <Route path="/restreams/:id" element={<RestreamDetail />} />
             <Route path="/settings/profiles" element={<Profiles />} />
             <Route path="/settings/profiles/new" element={<ProfileEditor />} />
             <Route path="/settings/profiles/:id" element={<ProfileEditor />} />

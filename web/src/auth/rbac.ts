@@ -44,6 +44,12 @@ export const ACTIONS = {
   'stream.delete': 'operator',
   'stream.rotate': 'operator',
   'stream.reveal': 'operator',
+  'restream.read': 'viewer',
+  'restream.create': 'operator',
+  'restream.update': 'operator',
+  'restream.delete': 'operator',
+  'restream.start': 'operator',
+  'restream.stop': 'operator',
 } as const satisfies Record<string, Role>;
 
 export type Action = keyof typeof ACTIONS;

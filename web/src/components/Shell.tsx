@@ -1,7 +1,7 @@
 // The app shell: sidebar navigation (a drawer on narrow screens), top bar
 // with the user, role, connection state, locale switcher and logout.
 
-import { Bug, KeyRound, LayoutDashboard, ListVideo, LogOut, Menu, Plug, Radio, ScrollText, Server, SlidersHorizontal, Webhook, Wifi, WifiOff } from 'lucide-react';
+import { Bug, KeyRound, LayoutDashboard, ListVideo, LogOut, Menu, Plug, Radio, Repeat, ScrollText, Server, SlidersHorizontal, Webhook, Wifi, WifiOff } from 'lucide-react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { NavLink, useLocation } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext';
@@ -60,6 +60,11 @@ export function Shell({ children }: { children: ReactNode }) {
           <Can action="stream.read">
             <NavLink to="/streams">
               <Radio size={18} aria-hidden /> {t('nav.streams')}
+            </NavLink>
+          </Can>
+          <Can action="restream.read">
+            <NavLink to="/restreams">
+              <Repeat size={18} aria-hidden /> {t('nav.restreams')}
             </NavLink>
           </Can>
           <div className="nav-section">{t('nav.settings')}</div>

@@ -4,6 +4,7 @@ import ops from './de/ops';
 import settings from './de/settings';
 import wizard from './de/wizard';
 import streams from './de/streams';
+import restreams from './de/restreams';
 
 const de: Messages = {
   'app.name': 'WebEncode',
@@ -103,5 +104,6 @@ const de: Messages = {
   ...ops,
   ...settings,
   ...streams,
+  ...restreams,
 };
 export default de;

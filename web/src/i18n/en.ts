@@ -5,6 +5,7 @@ import ops from './en/ops';
 import settings from './en/settings';
 import wizard from './en/wizard';
 import streams from './en/streams';
+import restreams from './en/restreams';
 
 const en = {
   'app.name': 'WebEncode',
@@ -104,6 +105,7 @@ const en = {
   ...ops,
   ...settings,
   ...streams,
+  ...restreams,
 } as const;
 
 export type MessageKey = keyof typeof en;

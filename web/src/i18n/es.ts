@@ -4,6 +4,7 @@ import ops from './es/ops';
 import settings from './es/settings';
 import wizard from './es/wizard';
 import streams from './es/streams';
+import restreams from './es/restreams';
 
 const es: Messages = {
   'app.name': 'WebEncode',
@@ -103,5 +104,6 @@ const es: Messages = {
   ...ops,
   ...settings,
   ...streams,
+  ...restreams,
 };
 export default es;

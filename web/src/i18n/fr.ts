@@ -4,6 +4,7 @@ import ops from './fr/ops';
 import settings from './fr/settings';
 import wizard from './fr/wizard';
 import streams from './fr/streams';
+import restreams from './fr/restreams';
 
 const fr: Messages = {
   'app.name': 'WebEncode',
@@ -103,5 +104,6 @@ const fr: Messages = {
   ...ops,
   ...settings,
   ...streams,
+  ...restreams,
 };
 export default fr;

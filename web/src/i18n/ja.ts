@@ -4,6 +4,7 @@ import ops from './ja/ops';
 import settings from './ja/settings';
 import wizard from './ja/wizard';
 import streams from './ja/streams';
+import restreams from './ja/restreams';
 
 const ja: Messages = {
   'app.name': 'WebEncode',
@@ -103,5 +104,6 @@ const ja: Messages = {
   ...ops,
   ...settings,
   ...streams,
+  ...restreams,
 };
 export default ja;
