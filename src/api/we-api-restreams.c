@@ -270,7 +270,7 @@ parse_definition (JsonObject *body, JsonObject *doc, gboolean create, const gcha
   JsonObjectIter iter;
   const gchar *key, *text;
   JsonNode *value;
-  gboolean present, flag;
+  gboolean present = FALSE, flag = FALSE;
   const gchar *input_type;
 
   json_object_iter_init (&iter, body);
