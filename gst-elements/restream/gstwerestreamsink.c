@@ -33,7 +33,7 @@
 GST_DEBUG_CATEGORY_STATIC (gst_we_restream_sink_debug);
 #define GST_CAT_DEFAULT gst_we_restream_sink_debug
 
-#define DEFAULT_MAX_BACKOFF_MS   4000
+#define DEFAULT_MAX_BACKOFF_MS   2000
 #define MIN_BACKOFF_MS           250
 #define DEFAULT_STALL_TIMEOUT_S  10
 #define DEFAULT_QUEUE_TIME       (2 * GST_SECOND)

@@ -168,7 +168,7 @@ main (int argc, char **argv)
 {
   g_auto(GStrv) dests = NULL;
   gint seconds = 10;
-  gint max_backoff = 4000;
+  gint max_backoff = 2000;
   gint stall_timeout = 10;
   g_auto(GStrv) tls = NULL;
   GOptionEntry entries[] = {
