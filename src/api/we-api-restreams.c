@@ -178,15 +178,22 @@ input_uri (WePluginHost *host, const gchar *name, const gchar *location, GError 
   storage = scheme != NULL && host != NULL ? we_plugin_host_storage_for_url (host, location, NULL)
                                            : NULL;
   if (storage != NULL) {
-    g_auto(WeObjectInfo) info = { 0 };
     g_autoptr(GError) local = NULL;
-    gchar *uri = NULL;
+    g_autofree gchar *uri = we_storage_get_media_uri (storage, location, &local);
+    g_autofree gchar *path = NULL;
 
-    if (!we_storage_stat (storage, location, &info, &local))
+    if (uri == NULL) {
       invalid (error, "%s: %s", name, local->message);
-    else if ((uri = we_storage_get_media_uri (storage, location, &local)) == NULL)
-      invalid (error, "%s: %s", name, local->message);
-    return uri;
+      return NULL;
+    }
+    /* this runs on the main loop: a local object is checked here, a
+     * remote one (a presigned URL) only when the worker opens it */
+    path = g_str_has_prefix (uri, "file:") ? g_filename_from_uri (uri, NULL, NULL) : NULL;
+    if (path != NULL && !g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+      invalid (error, "%s: no such object %s", name, location);
+      return NULL;
+    }
+    return g_steal_pointer (&uri);
   }
   invalid (error, "%s must be an absolute path, a file, http or https URL or a storage URL",
            name);
