@@ -370,10 +370,21 @@ class Restreams(wetest.DaemonTestCase):
             st = self.api("GET", "/v1/restreams/" + rid).json()["current_stats"].get(dest)
             return st and st["state"]
 
-        def wait(pred, what, timeout=8):
+        def diagnose():
+            """What the service saw, for a failure on a machine we cannot watch."""
+            with open(self.d.log_path, "rb") as f:
+                lines = [ln for ln in f.read().decode(errors="replace").splitlines()
+                         if (rid in ln or "restream" in ln.lower() or "ERROR" in ln)
+                         and "GET /v1/restreams" not in ln]
+            stats = self.api("GET", "/v1/restreams/" + rid).json()["current_stats"]
+            return "stats %s; recordings a=%s b=%s; log:\n%s" % (
+                json.dumps(stats), a.recordings(), b.recordings(), "\n".join(lines[-30:]))
+
+        def wait(pred, what, timeout=12):
             deadline = time.time() + timeout
             while not pred():
-                self.assertLess(time.time(), deadline, what)
+                if time.time() > deadline:
+                    self.fail("%s: not within %d s; %s" % (what, timeout, diagnose()))
                 time.sleep(0.2)
 
         wait(lambda: b.recordings() and state(ids[1]) == "live", "added destination live")
