@@ -270,9 +270,9 @@ parse_definition (JsonObject *body, JsonObject *doc, gboolean create, const gcha
                   WePluginHost *host, GError **error)
 {
   static const gchar *const members[] = {
-    "title", "description", "input_type", "input_url", "vod_job_id", "stream_id", "playlist",
-    "output_destinations", "schedule_type", "schedule_config", "loop_enabled", "loop_count",
-    "simulate_live", NULL
+    "title", "description", "input_type", "input_url", "vod_job_id", "vod_output", "stream_id",
+    "playlist", "output_destinations", "schedule_type", "schedule_config", "loop_enabled",
+    "loop_count", "simulate_live", NULL
   };
   JsonObjectIter iter;
   const gchar *key, *text;
@@ -317,10 +317,45 @@ parse_definition (JsonObject *body, JsonObject *doc, gboolean create, const gcha
   if (g_strcmp0 (input_type, "file") != 0 && g_strcmp0 (input_type, "vod_job") != 0 &&
       g_strcmp0 (input_type, "stream") != 0)
     return invalid (error, "input_type must be file, vod_job or stream");
-  if (g_strcmp0 (input_type, "vod_job") == 0)
-    /* a job's outputs live in storage plugins the worker cannot read yet */
-    return invalid (error, "input_type vod_job is not supported yet: use file with the "
-                           "output's path");
+  if (g_strcmp0 (input_type, "vod_job") == 0) {
+    const gchar *jid;
+
+    if (!member_string (body, "vod_job_id", 128, &text, error))
+      return FALSE;
+    if (text != NULL)
+      json_object_set_string_member (doc, "vod_job_id", text);
+    if (!member_string (body, "vod_output", MAX_URL, &text, error))
+      return FALSE;
+    if (json_object_has_member (body, "vod_output")) {
+      if (text != NULL)
+        json_object_set_string_member (doc, "vod_output", text);
+      else if (json_object_has_member (doc, "vod_output"))
+        json_object_remove_member (doc, "vod_output");
+    }
+    jid = we_json_get_string (doc, "vod_job_id");
+    if (jid == NULL || *jid == '\0')
+      return invalid (error, "a vod_job restream needs vod_job_id");
+    if (json_object_has_member (body, "input_url") || json_object_has_member (body, "playlist") ||
+        json_object_has_member (body, "stream_id"))
+      return invalid (error, "a vod_job restream takes vod_job_id (and vod_output), not "
+                             "input_url, playlist or stream_id");
+    /* which output plays is decided with the job at hand: resolve_vod_job() */
+    for (const gchar *const *m = (const gchar *const[]) { "playlist", "stream_id", NULL }; *m;
+         m++)
+      if (json_object_has_member (doc, *m))
+        json_object_remove_member (doc, *m);
+    goto destinations;
+  }
+  if (json_object_has_member (doc, "vod_job_id")) {
+    /* from a job's output to a file or stream: the job is no longer the input */
+    json_object_remove_member (doc, "vod_job_id");
+    if (json_object_has_member (doc, "vod_output"))
+      json_object_remove_member (doc, "vod_output");
+    if (!json_object_has_member (body, "input_url")) {
+      json_object_remove_member (doc, "input_url");
+      json_object_remove_member (doc, "input_uri");
+    }
+  }
   if (g_strcmp0 (input_type, "stream") == 0) {
     g_autofree gchar *path = NULL;
     g_autofree gchar *uri = NULL;
@@ -571,6 +606,84 @@ check_stream (WeStore *store, JsonObject *doc, GError **error)
   return FALSE;
 }
 
+/* The output of a job a vod_job restream plays: the one named vod_output,
+ * else the job's final file, else its HLS (or DASH) manifest, whose best
+ * rendition the worker's demuxer picks. */
+static WeJobOutput *
+pick_output (GPtrArray *outputs, const gchar *wanted)
+{
+  static const gchar *const preference[] = { "final", "manifest", NULL };
+
+  for (guint i = 0; wanted != NULL && i < outputs->len; i++) {
+    WeJobOutput *o = g_ptr_array_index (outputs, i);
+
+    if (g_strcmp0 (o->name, wanted) == 0)
+      return o;
+  }
+  if (wanted != NULL)
+    return NULL;
+  for (guint p = 0; preference[p] != NULL; p++) {
+    WeJobOutput *found = NULL;
+
+    for (guint i = 0; i < outputs->len; i++) {
+      WeJobOutput *o = g_ptr_array_index (outputs, i);
+
+      if (g_strcmp0 (o->type, preference[p]) != 0)
+        continue;
+      /* of several manifests, the HLS master plays in every case */
+      if (found == NULL || (g_str_has_suffix (o->name, ".m3u8") &&
+                            !g_str_has_suffix (found->name, ".m3u8")))
+        found = o;
+    }
+    if (found != NULL)
+      return found;
+  }
+  return NULL;
+}
+
+/* A vod_job input names a completed job of ours: its output becomes the
+ * input, as a file restream of that storage URL would have it. On the
+ * store thread (the storage's media URI is computed, not fetched). */
+static gboolean
+resolve_vod_job (WeStore *store, WePluginHost *host, JsonObject *doc, GError **error)
+{
+  const gchar *jid = we_json_get_string (doc, "vod_job_id");
+  const gchar *wanted = we_json_get_string (doc, "vod_output");
+  g_autoptr(WeJob) job = NULL;
+  g_autoptr(GPtrArray) outputs = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autofree gchar *uri = NULL;
+  WeJobOutput *output;
+
+  if (g_strcmp0 (we_json_get_string (doc, "input_type"), "vod_job") != 0)
+    return TRUE;
+  job = we_store_job_get (store, jid, &local);
+  if (job == NULL) {
+    if (g_error_matches (local, WE_ERROR, WE_ERROR_JOB_NOT_FOUND))
+      return invalid (error, "vod_job_id: no job %s", jid);
+    g_propagate_error (error, g_steal_pointer (&local));
+    return FALSE;
+  }
+  if (job->status != WE_JOB_STATUS_COMPLETED)
+    return invalid (error, "vod_job_id: job %s is %s: only a completed job's output can be "
+                    "restreamed", jid, we_job_status_to_string (job->status));
+  outputs = we_store_output_list (store, jid, error);
+  if (outputs == NULL)
+    return FALSE;
+  output = pick_output (outputs, wanted);
+  if (output == NULL) {
+    if (wanted != NULL)
+      return invalid (error, "vod_output: job %s has no output %s", jid, wanted);
+    return invalid (error, "vod_job_id: job %s has no final output or manifest", jid);
+  }
+  uri = input_uri (host, "vod_job_id", output->url, error);
+  if (uri == NULL)
+    return FALSE;
+  json_object_set_string_member (doc, "input_url", output->url);
+  json_object_set_string_member (doc, "input_uri", uri);
+  return TRUE;
+}
+
 /* On the store thread. Returns @data, or NULL with @error set. */
 static gpointer
 run_op (WeStore *store, gpointer data, GError **error)
@@ -584,7 +697,7 @@ run_op (WeStore *store, gpointer data, GError **error)
     return op->records != NULL ? op : NULL;
   case OP_CREATE:
     doc = json_object_ref (op->body);
-    if (!check_stream (store, doc, error) ||
+    if (!check_stream (store, doc, error) || !resolve_vod_job (store, op->host, doc, error) ||
         !seal_destinations (op->keys, op->record->id,
                             we_json_get_array (doc, "output_destinations"), error) ||
         !put_doc (store, op->record, doc, error))
@@ -608,7 +721,7 @@ run_op (WeStore *store, gpointer data, GError **error)
   case OP_UPDATE:
     doc = parse_doc (op->record, error);
     if (doc == NULL || !parse_definition (op->body, doc, FALSE, op->live_dir, op->host, error) ||
-        !check_stream (store, doc, error) ||
+        !check_stream (store, doc, error) || !resolve_vod_job (store, op->host, doc, error) ||
         !put_doc (store, op->record, doc, error))
       return NULL;
     break;
@@ -736,7 +849,8 @@ restream_to_json (const WeRestreamRecord *record, WeRestreamManager *manager)
   if (json_object_get_member (o, "playlist") != NULL &&
       JSON_NODE_HOLDS_NULL (json_object_get_member (o, "playlist")))
     json_object_set_array_member (o, "playlist", json_array_new ());
-  json_object_set_null_member (o, "vod_job_id");
+  copy_member (o, doc, "vod_job_id");
+  copy_member (o, doc, "vod_output");
   copy_member (o, doc, "stream_id");
   /* a restream that should run but does not run here (yet) shows what the
    * store says */

@@ -346,6 +346,50 @@ class Restreams(wetest.DaemonTestCase):
         self.assertTrue(all(b > a for a, b in zip(video, video[1:])), "video dts not monotonic")
         self.api("DELETE", "/v1/restreams/" + rid, expect=204)
 
+    def test_vod_job_input(self):
+        """The output of a completed job of ours as the input: its final MP4,
+        played once, every frame at the destination; bad references refused."""
+        source = os.path.join(self.d.media, "vod-source.mp4")
+        shutil.copy(self.clip, source)
+        job = self.api("POST", "/v1/jobs", {"source_url": "file://" + source,
+                                            "profile": "480p_fast"}, expect=201).json()
+        deadline = time.time() + 240 * wetest.TIME_FACTOR
+        while True:
+            job = self.api("GET", "/v1/jobs/" + job["id"], expect=200).json()
+            if job["status"] in ("completed", "failed", "cancelled"):
+                break
+            self.assertLess(time.time(), deadline, job)
+            time.sleep(0.2)
+        self.assertEqual(job["status"], "completed", job)
+        outs = self.api("GET", "/v1/jobs/%s/outputs" % job["id"], expect=200).json()["outputs"]
+        final = [o for o in outs if o["type"] == "final"][0]
+
+        for bad, what in (({"vod_job_id": "no-such-job"}, "no job"),
+                          ({"vod_job_id": job["id"], "vod_output": "nope.mp4"}, "no output"),
+                          ({"vod_job_id": job["id"], "input_url": self.clip}, "not input_url"),
+                          ({}, "needs vod_job_id")):
+            body = {"title": "bad", "input_type": "vod_job", "schedule_type": "scheduled",
+                    "schedule_config": {"at": "2099-01-01T00:00:00Z"}}
+            body.update(bad)
+            err = self.api("POST", "/v1/restreams", body, expect=400).json()["error"]
+            self.assertEqual(err["code"], "WE-RST-001")
+            self.assertIn(what, err["details"])
+
+        n = self.nginx()
+        body = {"title": "A job's output", "input_type": "vod_job", "vod_job_id": job["id"],
+                "output_destinations": [{"url": n.url("vod")}]}
+        r = self.api("POST", "/v1/restreams", body, expect=201).json()
+        self.assertEqual(r["vod_job_id"], job["id"])
+        self.assertEqual(r["input_url"], final["url"])
+        r = self.wait_status(r["id"], ("stopped", "error"), timeout=CLIP_S + 30)
+        self.assertEqual(r["status"], "stopped", r)
+        self.assertIsNone(r["error"])
+        recs = n.recordings()
+        self.assertEqual(len(recs), 1, recs)
+        video = [dts for kind, dts, _ in packets(recs[0]) if kind == "video"]
+        self.assertEqual(len(video), CLIP_S * FPS)
+        self.api("DELETE", "/v1/restreams/" + r["id"], expect=204)
+
     def test_destinations_at_run_time(self):
         """Added, disabled, enabled and removed while it streams."""
         a, b = self.nginx(), self.nginx()
