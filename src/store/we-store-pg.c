@@ -3310,6 +3310,8 @@ we_store_pg_stream_telemetry_list (WeStore *store, const gchar *session_id, guin
 /* --- restreams (issue 11) ------------------------------------------------------------- */
 
 #define RESTREAM_COLUMNS "id, user_id, status, doc, stats, created_at, updated_at"
+/* what is read: the columns above and the owner's (migration 0012) */
+#define RESTREAM_SELECT RESTREAM_COLUMNS ", owner_kernel, lease_until, fired, run_until"
 
 static WeRestreamRecord *
 restream_from_row (const PGresult *res, gint row)
@@ -3323,6 +3325,10 @@ restream_from_row (const PGresult *res, gint row)
   r->stats = col_text (res, row, 4);
   r->created_at = col_int64 (res, row, 5);
   r->updated_at = col_int64 (res, row, 6);
+  r->owner_kernel = col_text (res, row, 7);
+  r->lease_until = col_int64 (res, row, 8);
+  r->fired = col_text (res, row, 9);
+  r->run_until = col_int64 (res, row, 10);
   return r;
 }
 
@@ -3356,7 +3362,7 @@ we_store_pg_restream_put (WeStore *store, const WeRestreamRecord *record, GError
 }
 
 static const Statement stmt_restream_get = {
-  "restream_get", "SELECT " RESTREAM_COLUMNS " FROM restreams WHERE id = $1", TRUE
+  "restream_get", "SELECT " RESTREAM_SELECT " FROM restreams WHERE id = $1", TRUE
 };
 
 static WeRestreamRecord *
@@ -3382,7 +3388,7 @@ we_store_pg_restream_get (WeStore *store, const gchar *id, GError **error)
 
 static const Statement stmt_restream_list = {
   "restream_list",
-  "SELECT " RESTREAM_COLUMNS " FROM restreams ORDER BY created_at DESC, id DESC", TRUE
+  "SELECT " RESTREAM_SELECT " FROM restreams ORDER BY created_at DESC, id DESC", TRUE
 };
 
 static GPtrArray *
@@ -3463,6 +3469,117 @@ we_store_pg_restream_delete (WeStore *store, const gchar *id, GError **error)
     return FALSE;
   }
   return TRUE;
+}
+
+/* One UPDATE: under READ COMMITTED a second kernel's UPDATE of the same row
+ * waits for the first and re-checks the WHERE on the row it wrote, so of
+ * kernels ticking at the same moment exactly one wins (docs/architecture.md
+ * "Restreams in cluster mode"). */
+static const Statement stmt_restream_claim = {
+  "restream_claim",
+  "UPDATE restreams SET owner_kernel = $2, lease_until = $3, status = 'starting', "
+  "fired = COALESCE($6::text, fired), "
+  "run_until = CASE WHEN $6::text IS NULL THEN run_until ELSE $7::bigint END "
+  "WHERE id = $1 "
+  "AND (owner_kernel IS NULL OR owner_kernel = $2 OR lease_until < $4) "
+  "AND ($5::bigint = 0 OR status IN ('starting', 'streaming', 'error')) "
+  "AND ($6::text IS NULL OR fired IS NULL OR fired <> $6::text)",
+  FALSE
+};
+
+static gboolean
+we_store_pg_restream_claim (WeStore *store, const gchar *id, const WeRestreamClaim *claim,
+                            gboolean *claimed, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, id);
+  param_text (&p, claim->kernel_id);
+  param_int64 (&p, claim->lease_until);
+  param_int64 (&p, claim->now);
+  param_int64 (&p, claim->active_only ? 1 : 0);
+  if (claim->fire_key != NULL)
+    param_text (&p, claim->fire_key);
+  else
+    param_null (&p);
+  param_int64 (&p, claim->run_until);
+  res = pg_query (c, &stmt_restream_claim, &p, "claiming restream", NULL, error);
+  if (res == NULL)
+    return FALSE;
+  *claimed = !affected_none (res);
+  return TRUE;
+}
+
+static const Statement stmt_restream_renew = {
+  "restream_renew",
+  "UPDATE restreams SET lease_until = $2 WHERE owner_kernel = $1 RETURNING id",
+  FALSE
+};
+
+static GPtrArray *
+we_store_pg_restream_renew (WeStore *store, const gchar *kernel_id, gint64 lease_until,
+                            GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  GPtrArray *ids;
+
+  if (c == NULL)
+    return NULL;
+  param_text (&p, kernel_id);
+  param_int64 (&p, lease_until);
+  res = pg_query (c, &stmt_restream_renew, &p, "renewing restream leases", NULL, error);
+  if (res == NULL)
+    return NULL;
+  ids = g_ptr_array_new_with_free_func (g_free);
+  for (gint row = 0; row < PQntuples (res); row++)
+    g_ptr_array_add (ids, col_text (res, row, 0));
+  return ids;
+}
+
+static const Statement stmt_restream_report = {
+  "restream_report",
+  "UPDATE restreams SET status = $3, stats = COALESCE($4::text, stats), updated_at = $5, "
+  "owner_kernel = CASE WHEN $6::bigint = 0 THEN owner_kernel END, "
+  "lease_until = CASE WHEN $6::bigint = 0 THEN lease_until ELSE 0 END, "
+  "run_until = CASE WHEN $6::bigint = 0 THEN run_until ELSE 0 END "
+  "WHERE id = $1 AND ($2::text IS NULL OR owner_kernel = $2::text)",
+  FALSE
+};
+
+static gboolean
+we_store_pg_restream_report (WeStore *store, const gchar *id, const gchar *kernel_id,
+                             const gchar *status, const gchar *stats, gboolean release,
+                             GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&p, id);
+  if (kernel_id != NULL)
+    param_text (&p, kernel_id);
+  else
+    param_null (&p);
+  param_text (&p, status);
+  if (stats != NULL)
+    param_text (&p, stats);
+  else
+    param_null (&p);
+  param_int64 (&p, g_get_real_time ());
+  param_int64 (&p, release ? 1 : 0);
+  res = pg_query (c, &stmt_restream_report, &p, "updating restream", NULL, error);
+  return res != NULL;
 }
 
 /* --- migrations ------------------------------------------------------------------------ */
@@ -3891,6 +4008,56 @@ we_store_pg_publication_list (WeStore *store, const gchar *job_id, const gchar *
   return g_steal_pointer (&docs);
 }
 
+static const Statement stmt_publication_owner = {
+  "publication_owner",
+  "SELECT COALESCE(p.owner_kernel, j.owner_kernel) FROM publications p "
+  "LEFT JOIN jobs j ON j.id = p.job_id WHERE p.id = $1",
+  TRUE
+};
+
+/* One conditional UPDATE: a kernel that waited for the row lock another
+ * claimer held sees that claimer (alive) as the owner when PostgreSQL
+ * checks the row again, and takes nothing, so exactly one kernel wins. */
+static const Statement stmt_publication_claim = {
+  "publication_claim",
+  "UPDATE publications SET owner_kernel = $1 WHERE id = $2 AND "
+  "status IN ('queued', 'uploading') AND ("
+  "  COALESCE(owner_kernel, (SELECT j.owner_kernel FROM jobs j "
+  "    WHERE j.id = publications.job_id), $1) = $1 OR "
+  "  COALESCE(owner_kernel, (SELECT j.owner_kernel FROM jobs j "
+  "    WHERE j.id = publications.job_id)) NOT IN "
+  "    (SELECT id FROM kernels WHERE last_seen >= $3))",
+  FALSE
+};
+
+static gboolean
+we_store_pg_publication_claim (WeStore *store, const gchar *id, const gchar *kernel_id,
+                               guint stale_s, gchar **previous, GError **error)
+{
+  WeStorePg *self = WE_STORE_PG (store);
+  g_autoptr(PgConn) c = pool_acquire (self, error);
+  g_auto(Params) q = { 0 };
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) owner = NULL;
+  g_autoptr(PGresult) res = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  param_text (&q, id);
+  owner = pg_query (c, &stmt_publication_owner, &q, "claiming publication", NULL, error);
+  if (owner == NULL)
+    return FALSE;
+  if (previous != NULL && PQntuples (owner) > 0 && !PQgetisnull (owner, 0, 0))
+    *previous = col_text (owner, 0, 0);
+  param_text (&p, kernel_id);
+  param_text (&p, id);
+  param_int64 (&p, g_get_real_time () - (gint64) stale_s * G_USEC_PER_SEC);
+  res = pg_query (c, &stmt_publication_claim, &p, "claiming publication", NULL, error);
+  if (res == NULL)
+    return FALSE;
+  return !affected_none (res);
+}
+
 static void
 we_store_pg_iface_init (WeStoreInterface *iface)
 {
@@ -3956,7 +4123,11 @@ we_store_pg_iface_init (WeStoreInterface *iface)
   iface->restream_list = we_store_pg_restream_list;
   iface->restream_set_state = we_store_pg_restream_set_state;
   iface->restream_delete = we_store_pg_restream_delete;
+  iface->restream_claim = we_store_pg_restream_claim;
+  iface->restream_renew = we_store_pg_restream_renew;
+  iface->restream_report = we_store_pg_restream_report;
   iface->publication_put = we_store_pg_publication_put;
   iface->publication_get = we_store_pg_publication_get;
   iface->publication_list = we_store_pg_publication_list;
+  iface->publication_claim = we_store_pg_publication_claim;
 }

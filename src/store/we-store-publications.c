@@ -49,3 +49,13 @@ we_store_publication_list (WeStore *self, const gchar *job_id, const gchar *stat
 {
   PUBLICATIONS_CALL (NULL, publication_list, job_id, status, error);
 }
+
+gboolean
+we_store_publication_claim (WeStore *self, const gchar *id, const gchar *kernel_id,
+                            guint stale_s, gchar **previous, GError **error)
+{
+  g_return_val_if_fail (id != NULL && kernel_id != NULL, FALSE);
+  if (previous != NULL)
+    *previous = NULL;
+  PUBLICATIONS_CALL (FALSE, publication_claim, id, kernel_id, stale_s, previous, error);
+}

@@ -27,6 +27,8 @@ we_restream_record_copy (const WeRestreamRecord *record)
   copy->status = g_strdup (record->status);
   copy->doc = g_strdup (record->doc);
   copy->stats = g_strdup (record->stats);
+  copy->owner_kernel = g_strdup (record->owner_kernel);
+  copy->fired = g_strdup (record->fired);
   return copy;
 }
 
@@ -40,6 +42,8 @@ we_restream_record_free (WeRestreamRecord *record)
   g_free (record->status);
   g_free (record->doc);
   g_free (record->stats);
+  g_free (record->owner_kernel);
+  g_free (record->fired);
   g_free (record);
 }
 
@@ -93,4 +97,31 @@ we_store_restream_delete (WeStore *self, const gchar *id, GError **error)
 {
   g_return_val_if_fail (id != NULL, FALSE);
   RESTREAMS_CALL (FALSE, restream_delete, id, error);
+}
+
+gboolean
+we_store_restream_claim (WeStore *self, const gchar *id, const WeRestreamClaim *claim,
+                         gboolean *claimed, GError **error)
+{
+  g_return_val_if_fail (id != NULL && claim != NULL && claim->kernel_id != NULL &&
+                        claimed != NULL, FALSE);
+  *claimed = FALSE;
+  RESTREAMS_CALL (FALSE, restream_claim, id, claim, claimed, error);
+}
+
+GPtrArray *
+we_store_restream_renew (WeStore *self, const gchar *kernel_id, gint64 lease_until,
+                         GError **error)
+{
+  g_return_val_if_fail (kernel_id != NULL, NULL);
+  RESTREAMS_CALL (NULL, restream_renew, kernel_id, lease_until, error);
+}
+
+gboolean
+we_store_restream_report (WeStore *self, const gchar *id, const gchar *kernel_id,
+                          const gchar *status, const gchar *stats, gboolean release,
+                          GError **error)
+{
+  g_return_val_if_fail (id != NULL && status != NULL, FALSE);
+  RESTREAMS_CALL (FALSE, restream_report, id, kernel_id, status, stats, release, error);
 }

@@ -3201,6 +3201,8 @@ we_store_sqlite_stream_session_list (WeStore *store, const gchar *stream_id, gui
 /* --- restreams (issue 11) -------------------------------------------------------- */
 
 #define RESTREAM_COLUMNS "id, user_id, status, doc, stats, created_at, updated_at"
+/* what is read: the columns above and the owner's (migration 0012) */
+#define RESTREAM_SELECT RESTREAM_COLUMNS ", owner_kernel, lease_until, fired, run_until"
 
 static WeRestreamRecord *
 restream_from_row (sqlite3_stmt *stmt)
@@ -3214,6 +3216,10 @@ restream_from_row (sqlite3_stmt *stmt)
   r->stats = column_text (stmt, 4);
   r->created_at = sqlite3_column_int64 (stmt, 5);
   r->updated_at = sqlite3_column_int64 (stmt, 6);
+  r->owner_kernel = column_text (stmt, 7);
+  r->lease_until = sqlite3_column_int64 (stmt, 8);
+  r->fired = column_text (stmt, 9);
+  r->run_until = sqlite3_column_int64 (stmt, 10);
   return r;
 }
 
@@ -3256,7 +3262,7 @@ we_store_sqlite_restream_get (WeStore *store, const gchar *id, GError **error)
   g_autoptr(sqlite3_stmt) stmt = NULL;
   gint rc;
 
-  stmt = prepare (self, "SELECT " RESTREAM_COLUMNS " FROM restreams WHERE id = ?", error);
+  stmt = prepare (self, "SELECT " RESTREAM_SELECT " FROM restreams WHERE id = ?", error);
   if (stmt == NULL)
     return NULL;
   if (sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
@@ -3285,7 +3291,7 @@ we_store_sqlite_restream_list (WeStore *store, GError **error)
   gint rc;
 
   stmt = prepare (self,
-                  "SELECT " RESTREAM_COLUMNS " FROM restreams ORDER BY created_at DESC, id DESC",
+                  "SELECT " RESTREAM_SELECT " FROM restreams ORDER BY created_at DESC, id DESC",
                   error);
   if (stmt == NULL)
     return NULL;
@@ -3345,6 +3351,108 @@ we_store_sqlite_restream_delete (WeStore *store, const gchar *id, GError **error
     g_set_error (error, WE_ERROR, WE_ERROR_RST_NOT_FOUND, "restream %s not found", id);
     return FALSE;
   }
+  return TRUE;
+}
+
+/* One statement under the store's write lock: of kernels ticking at the
+ * same moment exactly one matches the WHERE (docs/architecture.md
+ * "Restreams in cluster mode"). */
+static gboolean
+we_store_sqlite_restream_claim (WeStore *store, const gchar *id, const WeRestreamClaim *claim,
+                                gboolean *claimed, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self,
+                  "UPDATE restreams SET owner_kernel = ?2, lease_until = ?3, status = 'starting', "
+                  "fired = COALESCE(?6, fired), "
+                  "run_until = CASE WHEN ?6 IS NULL THEN run_until ELSE ?7 END "
+                  "WHERE id = ?1 "
+                  "AND (owner_kernel IS NULL OR owner_kernel = ?2 OR lease_until < ?4) "
+                  "AND (?5 = 0 OR status IN ('starting', 'streaming', 'error')) "
+                  "AND (?6 IS NULL OR fired IS NULL OR fired <> ?6)",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  bind_text (&b, claim->kernel_id);
+  bind_int64 (&b, claim->lease_until);
+  bind_int64 (&b, claim->now);
+  bind_int64 (&b, claim->active_only ? 1 : 0);
+  bind_text (&b, claim->fire_key);
+  bind_int64 (&b, claim->run_until);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "claiming restream");
+  *claimed = sqlite3_changes (self->db) > 0;
+  return TRUE;
+}
+
+static GPtrArray *
+we_store_sqlite_restream_renew (WeStore *store, const gchar *kernel_id, gint64 lease_until,
+                                GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  Binder b;
+  gint rc;
+
+  stmt = prepare (self,
+                  "UPDATE restreams SET lease_until = ?2 WHERE owner_kernel = ?1 RETURNING id",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  binder_init (&b, stmt);
+  bind_text (&b, kernel_id);
+  bind_int64 (&b, lease_until);
+  if (!binder_check (self, &b, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (ids, column_text (stmt, 0));
+  if (rc != SQLITE_DONE) {
+    db_error (self, error, "renewing restream leases");
+    return NULL;
+  }
+  return g_steal_pointer (&ids);
+}
+
+static gboolean
+we_store_sqlite_restream_report (WeStore *store, const gchar *id, const gchar *kernel_id,
+                                 const gchar *status, const gchar *stats, gboolean release,
+                                 GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  Binder b;
+
+  stmt = prepare (self,
+                  "UPDATE restreams SET status = ?3, stats = COALESCE(?4, stats), updated_at = ?5, "
+                  "owner_kernel = CASE WHEN ?6 = 0 THEN owner_kernel END, "
+                  "lease_until = CASE WHEN ?6 = 0 THEN lease_until ELSE 0 END, "
+                  "run_until = CASE WHEN ?6 = 0 THEN run_until ELSE 0 END "
+                  "WHERE id = ?1 AND (?2 IS NULL OR owner_kernel = ?2)",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  binder_init (&b, stmt);
+  bind_text (&b, id);
+  bind_text (&b, kernel_id);
+  bind_text (&b, status);
+  bind_text (&b, stats);
+  bind_int64 (&b, g_get_real_time ());
+  bind_int64 (&b, release ? 1 : 0);
+  if (!binder_check (self, &b, error))
+    return FALSE;
+  if (!step_done (stmt))
+    return db_error (self, error, "updating restream");
   return TRUE;
 }
 
@@ -3716,6 +3824,48 @@ we_store_sqlite_publication_list (WeStore *store, const gchar *job_id, const gch
   return g_steal_pointer (&docs);
 }
 
+/* The owner a publication answers to: its own, else its job's. Then one
+ * conditional UPDATE takes it when that owner is us, nobody or silent:
+ * SQLite serialises writers, so of kernels racing exactly one wins. */
+static gboolean
+we_store_sqlite_publication_claim (WeStore *store, const gchar *id, const gchar *kernel_id,
+                                   guint stale_s, gchar **previous, GError **error)
+{
+  WeStoreSqlite *self = WE_STORE_SQLITE (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr(sqlite3_stmt) get = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+
+  get = prepare (self, "SELECT COALESCE(p.owner_kernel, j.owner_kernel) FROM publications p "
+                       "LEFT JOIN jobs j ON j.id = p.job_id WHERE p.id = ?", error);
+  if (get == NULL)
+    return FALSE;
+  if (sqlite3_bind_text (get, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+    return db_error (self, error, "claiming publication");
+  if (sqlite3_step (get) == SQLITE_ROW && previous != NULL &&
+      sqlite3_column_type (get, 0) != SQLITE_NULL)
+    *previous = column_text (get, 0);
+  stmt = prepare (self,
+                  "UPDATE publications SET owner_kernel = ?1 WHERE id = ?2 AND "
+                  "status IN ('queued', 'uploading') AND ("
+                  "  COALESCE(owner_kernel, (SELECT j.owner_kernel FROM jobs j "
+                  "    WHERE j.id = publications.job_id), ?1) = ?1 OR "
+                  "  COALESCE(owner_kernel, (SELECT j.owner_kernel FROM jobs j "
+                  "    WHERE j.id = publications.job_id)) NOT IN "
+                  "    (SELECT id FROM kernels WHERE last_seen >= ?3))",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_bind_text (stmt, 1, kernel_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_text (stmt, 2, id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_int64 (stmt, 3, g_get_real_time () - (gint64) stale_s * G_USEC_PER_SEC) !=
+        SQLITE_OK)
+    return db_error (self, error, "claiming publication");
+  if (!step_done (stmt))
+    return db_error (self, error, "claiming publication");
+  return sqlite3_changes (self->db) > 0;
+}
+
 static void
 we_store_sqlite_iface_init (WeStoreInterface *iface)
 {
@@ -3780,8 +3930,12 @@ we_store_sqlite_iface_init (WeStoreInterface *iface)
   iface->restream_list = we_store_sqlite_restream_list;
   iface->restream_set_state = we_store_sqlite_restream_set_state;
   iface->restream_delete = we_store_sqlite_restream_delete;
+  iface->restream_claim = we_store_sqlite_restream_claim;
+  iface->restream_renew = we_store_sqlite_restream_renew;
+  iface->restream_report = we_store_sqlite_restream_report;
   iface->stream_session_list = we_store_sqlite_stream_session_list;
   iface->publication_put = we_store_sqlite_publication_put;
   iface->publication_get = we_store_sqlite_publication_get;
   iface->publication_list = we_store_sqlite_publication_list;
+  iface->publication_claim = we_store_sqlite_publication_claim;
 }

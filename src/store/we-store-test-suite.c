@@ -1175,6 +1175,105 @@ test_schema_version (WeStore *store)
   g_assert_cmpint (we_store_schema_version (store), >, 0);
 }
 
+/* Restream ownership (migration 0012): one conditional UPDATE decides who
+ * runs a restream, and only the owner's reports land. */
+static gboolean
+restream_claim (WeStore *store, const gchar *kernel, gint64 now, gboolean active_only,
+                const gchar *fire_key, gint64 run_until)
+{
+  WeRestreamClaim claim = { 0 };
+  g_autoptr(GError) error = NULL;
+  gboolean claimed = FALSE, ok;
+
+  claim.kernel_id = kernel;
+  claim.now = now;
+  claim.lease_until = now + 8 * G_USEC_PER_SEC;
+  claim.active_only = active_only;
+  claim.fire_key = fire_key;
+  claim.run_until = run_until;
+  ok = we_store_restream_claim (store, "rs-claim", &claim, &claimed, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  return claimed;
+}
+
+static void
+test_restream_claim (WeStore *store)
+{
+  g_autoptr(WeRestreamRecord) rec = we_restream_record_new ();
+  g_autoptr(WeRestreamRecord) got = NULL;
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 now = g_get_real_time ();
+
+  rec->id = g_strdup ("rs-claim");
+  rec->user_id = g_strdup ("u");
+  rec->doc = g_strdup ("{}");
+  g_assert_true (we_store_restream_put (store, rec, &error));
+  g_assert_no_error (error);
+
+  /* resuming takes only what should run; a start takes a stopped one */
+  g_assert_false (restream_claim (store, "k1", now, TRUE, NULL, 0));
+  g_assert_true (restream_claim (store, "k1", now, FALSE, NULL, 0));
+  got = we_store_restream_get (store, "rs-claim", &error);
+  g_assert_cmpstr (got->status, ==, "starting");
+  g_assert_cmpstr (got->owner_kernel, ==, "k1");
+  g_assert_cmpint (got->lease_until, ==, now + 8 * G_USEC_PER_SEC);
+  g_clear_pointer (&got, we_restream_record_free);
+  /* a live lease keeps others out, not its holder */
+  g_assert_false (restream_claim (store, "k2", now + G_USEC_PER_SEC, TRUE, NULL, 0));
+  g_assert_true (restream_claim (store, "k1", now + G_USEC_PER_SEC, TRUE, NULL, 0));
+
+  /* k1 stops renewing: k2 adopts once the lease ran out */
+  g_assert_true (restream_claim (store, "k2", now + 10 * G_USEC_PER_SEC, TRUE, NULL, 0));
+  ids = we_store_restream_renew (store, "k1", now + 20 * G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 0);
+  g_clear_pointer (&ids, g_ptr_array_unref);
+  ids = we_store_restream_renew (store, "k2", now + 20 * G_USEC_PER_SEC, &error);
+  g_assert_cmpuint (ids->len, ==, 1);
+  g_assert_cmpstr (ids->pdata[0], ==, "rs-claim");
+
+  /* the old owner's late report does not land; the owner's does */
+  g_assert_true (we_store_restream_report (store, "rs-claim", "k1", "error", "{\"x\":1}", FALSE,
+                                           &error));
+  g_assert_true (we_store_restream_report (store, "rs-claim", "k2", "streaming", NULL, FALSE,
+                                           &error));
+  g_assert_no_error (error);
+  got = we_store_restream_get (store, "rs-claim", &error);
+  g_assert_cmpstr (got->status, ==, "streaming");
+  g_assert_null (got->stats);
+  g_assert_cmpint (got->lease_until, ==, now + 20 * G_USEC_PER_SEC);
+  g_clear_pointer (&got, we_restream_record_free);
+
+  /* a stop through anyone releases it */
+  g_assert_true (we_store_restream_report (store, "rs-claim", NULL, "stopped", "{}", TRUE,
+                                           &error));
+  got = we_store_restream_get (store, "rs-claim", &error);
+  g_assert_cmpstr (got->status, ==, "stopped");
+  g_assert_null (got->owner_kernel);
+  g_assert_cmpint (got->lease_until, ==, 0);
+  g_assert_cmpstr (got->stats, ==, "{}");
+  g_clear_pointer (&got, we_restream_record_free);
+
+  /* a schedule firing starts one run per key */
+  g_assert_true (restream_claim (store, "k1", now, FALSE, "s:at:1", 12345));
+  got = we_store_restream_get (store, "rs-claim", &error);
+  g_assert_cmpstr (got->fired, ==, "s:at:1");
+  g_assert_cmpint (got->run_until, ==, 12345);
+  g_clear_pointer (&got, we_restream_record_free);
+  g_assert_true (we_store_restream_report (store, "rs-claim", "k1", "stopped", NULL, TRUE,
+                                           &error));
+  g_assert_false (restream_claim (store, "k2", now, FALSE, "s:at:1", 12345));
+  g_assert_true (restream_claim (store, "k2", now, FALSE, "s:cron:2", 0));
+  got = we_store_restream_get (store, "rs-claim", &error);
+  g_assert_cmpstr (got->owner_kernel, ==, "k2");
+  g_assert_cmpstr (got->fired, ==, "s:cron:2");
+  g_assert_cmpint (got->run_until, ==, 0);
+  g_assert_true (we_store_restream_delete (store, "rs-claim", &error));
+  g_assert_no_error (error);
+}
+
 /* --- asynchronous wrappers ------------------------------------------------------------ */
 
 typedef struct {
@@ -1765,6 +1864,52 @@ test_kernel_ownership (WeStore *store)
   again = we_store_job_claim_orphans (store, "kernel-c", 1, 10, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (again->len, ==, 3);
+}
+
+/* Publications have their own owner (migration 0013): the job's owner takes
+ * one first; another kernel only once that owner is silent, and then only
+ * one kernel (the conditional UPDATE). */
+static void
+test_publication_claim (WeStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeJob) job = make_job ("u", "fs://p", "p", WE_JOB_STATUS_COMPLETED, 1000);
+  gchar *previous = NULL;
+
+  job->owner_kernel = g_strdup ("kernel-a");
+  g_assert_true (we_store_job_create (store, job, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (we_store_kernel_beat (store, "kernel-a", NULL, &error));
+  g_assert_true (we_store_kernel_beat (store, "kernel-b", NULL, &error));
+  g_assert_true (we_store_publication_put (store, "pub-1", job->id, "queued", 1, 1,
+                                           "{\"id\": \"pub-1\"}", &error));
+  g_assert_no_error (error);
+
+  /* the job's owner is alive: b may not, a may (and again) */
+  g_assert_false (we_store_publication_claim (store, "pub-1", "kernel-b", 60, &previous, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (previous, ==, "kernel-a");
+  g_clear_pointer (&previous, g_free);
+  g_assert_true (we_store_publication_claim (store, "pub-1", "kernel-a", 60, NULL, &error));
+  g_assert_true (we_store_publication_claim (store, "pub-1", "kernel-a", 60, NULL, &error));
+  g_assert_false (we_store_publication_claim (store, "pub-1", "kernel-b", 60, NULL, &error));
+  g_assert_no_error (error);
+
+  /* a silent (a stale time of 0: every beat is too old): b adopts it, and
+   * then a, alive again, cannot take it back while b beats */
+  g_assert_true (we_store_publication_claim (store, "pub-1", "kernel-b", 0, &previous, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (previous, ==, "kernel-a");
+  g_clear_pointer (&previous, g_free);
+  g_assert_false (we_store_publication_claim (store, "pub-1", "kernel-a", 60, &previous, &error));
+  g_assert_cmpstr (previous, ==, "kernel-b");
+  g_clear_pointer (&previous, g_free);
+
+  /* a finished publication is nobody's to take */
+  g_assert_true (we_store_publication_put (store, "pub-1", job->id, "completed", 1, 2,
+                                           "{\"id\": \"pub-1\"}", &error));
+  g_assert_false (we_store_publication_claim (store, "pub-1", "kernel-b", 0, NULL, &error));
+  g_assert_no_error (error);
 }
 
 static void
@@ -3494,7 +3639,9 @@ we_store_test_suite_add (const gchar *prefix, WeStore *(*factory) (GError **erro
     { "worker/put-list-delete", test_workers },
     { "plugin-config/put-list", test_plugin_configs },
     { "migration/schema-version", test_schema_version },
+    { "restream/claim", test_restream_claim },
     { "kernel/ownership", test_kernel_ownership },
+    { "publication/claim", test_publication_claim },
     { "job/cancel-is-final", test_job_cancel_is_final },
     { "job/idempotency-key", test_job_idempotency_key },
     { "async/roundtrip", test_async_roundtrip },

@@ -298,7 +298,29 @@ typedef struct {
   gchar   *stats;        /* (nullable) JSON object: destination id → stats */
   gint64   created_at;   /* unix µs; 0 on put: now */
   gint64   updated_at;
+  /* who runs it (migration 0012; docs/architecture.md "Restreams in
+   * cluster mode"): read only, written by the claim/renew/report calls */
+  gchar   *owner_kernel; /* (nullable) */
+  gint64   lease_until;  /* unix µs: the owner's lease */
+  gchar   *fired;        /* (nullable) key of the schedule firing that last started it */
+  gint64   run_until;    /* unix s that run ends at; 0 = open-ended */
 } WeRestreamRecord;
+
+/* A kernel's claim on a restream (we_store_restream_claim). It wins when no
+ * other kernel holds a live lease (no owner, @kernel_id itself, or a lease
+ * that ran out at @now); the claim sets the owner, the lease and status
+ * "starting" in one conditional UPDATE. */
+typedef struct {
+  const gchar *kernel_id;
+  gint64       now;          /* unix µs */
+  gint64       lease_until;  /* unix µs */
+  gboolean     active_only;  /* resuming: only a restream whose status is
+                              * starting, streaming or error */
+  const gchar *fire_key;     /* (nullable) a schedule firing: only when the
+                              * restream has not fired for this key; stores
+                              * it as fired, with @run_until */
+  gint64       run_until;    /* with @fire_key: unix s, 0 = open-ended */
+} WeRestreamClaim;
 
 WeRestreamRecord *we_restream_record_new  (void);
 WeRestreamRecord *we_restream_record_copy (const WeRestreamRecord *record);
@@ -455,6 +477,20 @@ struct _WeStoreInterface {
   gboolean         (*restream_set_state) (WeStore *self, const gchar *id, const gchar *status,
                                           const gchar *stats, GError **error);
   gboolean         (*restream_delete)    (WeStore *self, const gchar *id, GError **error);
+  /* ownership (migration 0012): restream_claim sets *claimed when the
+   * conditional UPDATE won (see WeRestreamClaim); restream_renew extends
+   * the lease of every restream @kernel_id owns and answers their ids;
+   * restream_report writes status and stats (NULL: kept) only while
+   * @kernel_id owns it (NULL: whoever does), and with @release gives it up
+   * (no owner, no lease, run_until 0). */
+  gboolean         (*restream_claim)     (WeStore *self, const gchar *id,
+                                          const WeRestreamClaim *claim, gboolean *claimed,
+                                          GError **error);
+  GPtrArray       *(*restream_renew)     (WeStore *self, const gchar *kernel_id,
+                                          gint64 lease_until, GError **error);
+  gboolean         (*restream_report)    (WeStore *self, const gchar *id, const gchar *kernel_id,
+                                          const gchar *status, const gchar *stats,
+                                          gboolean release, GError **error);
   /* publications of jobs to external platforms (issue 11), as the JSON
    * documents the publish runner (src/core/we-publish.c) keeps: put inserts
    * or replaces by id (a missing job is WE_ERROR_JOB_NOT_FOUND); get answers
@@ -466,6 +502,13 @@ struct _WeStoreInterface {
   gchar      *(*publication_get)   (WeStore *self, const gchar *id, GError **error);
   GPtrArray  *(*publication_list)  (WeStore *self, const gchar *job_id, const gchar *status,
                                     GError **error);
+  /* Makes @kernel_id the owner of publication @id, queued or uploading, when
+   * its owner (its own, else its job's) is @kernel_id, nobody, or a kernel
+   * silent for @stale_s: one conditional UPDATE, so of kernels racing for
+   * an orphan exactly one wins. TRUE when @kernel_id owns it now;
+   * @previous (nullable) gets the owner it had. */
+  gboolean    (*publication_claim) (WeStore *self, const gchar *id, const gchar *kernel_id,
+                                    guint stale_s, gchar **previous, GError **error);
 
   gpointer padding[1];
 };
@@ -602,6 +645,16 @@ gboolean          we_store_restream_set_state (WeStore *self, const gchar *id,
                                                const gchar *status, const gchar *stats,
                                                GError **error);
 gboolean          we_store_restream_delete    (WeStore *self, const gchar *id, GError **error);
+gboolean          we_store_restream_claim     (WeStore *self, const gchar *id,
+                                               const WeRestreamClaim *claim, gboolean *claimed,
+                                               GError **error);
+/* Returns: (transfer container) (element-type utf8) (nullable) */
+GPtrArray        *we_store_restream_renew     (WeStore *self, const gchar *kernel_id,
+                                               gint64 lease_until, GError **error);
+gboolean          we_store_restream_report    (WeStore *self, const gchar *id,
+                                               const gchar *kernel_id, const gchar *status,
+                                               const gchar *stats, gboolean release,
+                                               GError **error);
 
 /* --- asynchronous calls: the kernel's way in ---
  *
@@ -714,5 +767,7 @@ gchar      *we_store_publication_get   (WeStore *self, const gchar *id, GError *
 /* Returns: (transfer full) (element-type utf8) (nullable): JSON documents */
 GPtrArray  *we_store_publication_list  (WeStore *self, const gchar *job_id, const gchar *status,
                                         GError **error);
+gboolean    we_store_publication_claim (WeStore *self, const gchar *id, const gchar *kernel_id,
+                                        guint stale_s, gchar **previous, GError **error);
 
 G_END_DECLS
