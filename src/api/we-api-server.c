@@ -574,6 +574,7 @@ we_api_server_new (const WeApiContext *context)
     opts.webhooks = (GObject *) self->context.webhooks;
     opts.kernel_id = g_strcmp0 (self->context.mode, "cluster") == 0
                        ? we_config_get_kernel_id (self->context.config) : NULL;
+    opts.config = self->context.config;
     self->publish = we_publish_runner_new (&opts);
     self->publish_changed_id = g_signal_connect (self->publish, "changed",
                                                  G_CALLBACK (publication_changed_cb), self);

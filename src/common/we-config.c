@@ -58,6 +58,11 @@ struct _WeConfig {
   gchar     *live_archive_profile;
   gchar     *live_output_dir;
   guint      dbus_job_linger_s;
+  /* [publish]: the kernel's publish runner (src/core/we-publish.c) */
+  guint      publish_max_attempts;
+  guint      publish_concurrency;
+  guint      publish_retry_base_ms;
+  guint      publish_poll_ms;
 };
 
 G_DEFINE_TYPE (WeConfig, we_config, G_TYPE_OBJECT)
@@ -295,6 +300,36 @@ we_config_new (const gchar *path, gchar **env, GError **error)
   if (!pick_uint (self, "WE_SECRETS_CACHE_TTL_S", "secrets", "cache_ttl_s", 60, 86400, &v, error))
     return NULL;
   self->secrets_cache_ttl_s = (guint) v;
+  /* [publish]: WE_PUBLISH_* win over the file, as everywhere */
+  {
+    static const struct {
+      const gchar *env, *key;
+      guint def, min, max;
+      gsize offset;
+    } publish[] = {
+      { "WE_PUBLISH_MAX_ATTEMPTS", "max_attempts", 5, 1, 100,
+        G_STRUCT_OFFSET (WeConfig, publish_max_attempts) },
+      { "WE_PUBLISH_CONCURRENCY", "concurrency", 1, 1, 16,
+        G_STRUCT_OFFSET (WeConfig, publish_concurrency) },
+      { "WE_PUBLISH_RETRY_BASE_MS", "retry_base_ms", 5000, 1, 600000,
+        G_STRUCT_OFFSET (WeConfig, publish_retry_base_ms) },
+      { "WE_PUBLISH_POLL_MS", "poll_ms", 2000, 50, 600000,
+        G_STRUCT_OFFSET (WeConfig, publish_poll_ms) },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (publish); i++) {
+      if (!pick_uint (self, publish[i].env, "publish", publish[i].key, publish[i].def,
+                      publish[i].max, &v, error))
+        return NULL;
+      if (v < publish[i].min) {
+        g_set_error (error, WE_ERROR, WE_ERROR_SYS_INTERNAL,
+                     "configuration publish/%s: must be at least %u", publish[i].key,
+                     publish[i].min);
+        return NULL;
+      }
+      G_STRUCT_MEMBER (guint, self, publish[i].offset) = (guint) v;
+    }
+  }
   self->dbus_bus = pick_string (self, "WE_DBUS_BUS", "dbus", "bus", "auto");
   if (g_strv_contains ((const gchar *const[]) { "auto", "session", "system", "none", NULL },
                        self->dbus_bus) == FALSE) {
@@ -366,6 +401,10 @@ const gchar *we_config_get_tls_cert_file (WeConfig *self) { return self->tls_cer
 const gchar *we_config_get_tls_key_file (WeConfig *self) { return self->tls_key_file; }
 const gchar *we_config_get_kernel_id (WeConfig *self) { return self->kernel_id; }
 guint we_config_get_kernel_beat_s (WeConfig *self) { return self->kernel_beat_s; }
+guint we_config_get_publish_max_attempts (WeConfig *self) { return self->publish_max_attempts; }
+guint we_config_get_publish_concurrency (WeConfig *self) { return self->publish_concurrency; }
+guint we_config_get_publish_retry_base_ms (WeConfig *self) { return self->publish_retry_base_ms; }
+guint we_config_get_publish_poll_ms (WeConfig *self) { return self->publish_poll_ms; }
 const gchar *we_config_get_log_level (WeConfig *self) { return self->log_level; }
 const gchar *we_config_get_log_format (WeConfig *self) { return self->log_format; }
 const gchar *we_config_get_dbus_bus (WeConfig *self) { return self->dbus_bus; }

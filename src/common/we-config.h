@@ -44,6 +44,13 @@ const gchar *we_config_get_tls_key_file       (WeConfig *self);
 /* WE_KERNEL_ID (default <hostname>:<port>) and WE_KERNEL_BEAT_S (5) */
 const gchar *we_config_get_kernel_id     (WeConfig *self);
 guint        we_config_get_kernel_beat_s (WeConfig *self);
+/* [publish] (WE_PUBLISH_* override): the publish runner's attempts (1–100),
+ * uploads at once per plugin (1–16), first backoff in ms (doubled per
+ * attempt) and how often it looks at the store (ms, at least 50) */
+guint        we_config_get_publish_max_attempts (WeConfig *self);
+guint        we_config_get_publish_concurrency (WeConfig *self);
+guint        we_config_get_publish_retry_base_ms (WeConfig *self);
+guint        we_config_get_publish_poll_ms (WeConfig *self);
 const gchar *we_config_get_log_level     (WeConfig *self);   /* LOG_LEVEL, "info" */
 const gchar *we_config_get_log_format    (WeConfig *self);   /* LOG_FORMAT, "json" */
 /* WE_DBUS_BUS / [dbus] bus: "auto" (default), "session", "system" or "none" */

@@ -6,6 +6,9 @@
  */
 #include "config.h"
 
+#include <glib/gstdio.h>
+#include <string.h>
+
 #include "common/we-json.h"
 #include "we-publish.h"
 
@@ -130,6 +133,50 @@ test_document (void)
   g_assert_error (error, WE_ERROR, WE_ERROR_SYS_DATABASE);
 }
 
+/* [publish] in the key file, WE_PUBLISH_* over it, ranges checked */
+static void
+test_config_group (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("we-publish-config-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "webencode.conf", NULL);
+  g_autofree gchar *data_env = g_strconcat ("WE_DATA_DIR=", dir, NULL);
+  gchar *env[] = { data_env, (gchar *) "WE_PUBLISH_CONCURRENCY=2", NULL };
+  gchar *plain[] = { data_env, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeConfig) config = NULL;
+  g_autoptr(WeConfig) defaults = NULL;
+  g_autoptr(WeConfig) bad = NULL;
+
+  g_assert_true (g_file_set_contents (path, "[publish]\nmax_attempts=7\nconcurrency=3\n"
+                                      "poll_ms=250\n", -1, NULL));
+  config = we_config_new (path, env, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (we_config_get_publish_max_attempts (config), ==, 7);
+  g_assert_cmpuint (we_config_get_publish_concurrency (config), ==, 2);   /* the variable wins */
+  g_assert_cmpuint (we_config_get_publish_poll_ms (config), ==, 250);
+  g_assert_cmpuint (we_config_get_publish_retry_base_ms (config), ==, 5000);
+
+  defaults = we_config_new (NULL, plain, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (we_config_get_publish_max_attempts (defaults), ==, 5);
+  g_assert_cmpuint (we_config_get_publish_concurrency (defaults), ==, 1);
+  g_assert_cmpuint (we_config_get_publish_poll_ms (defaults), ==, 2000);
+
+  for (guint i = 0; i < 3; i++) {
+    const gchar *text[] = { "[publish]\nconcurrency=0\n", "[publish]\nconcurrency=17\n",
+                            "[publish]\npoll_ms=10\n" };
+
+    g_assert_true (g_file_set_contents (path, text[i], -1, NULL));
+    bad = we_config_new (path, plain, &error);
+    g_assert_null (bad);
+    g_assert_error (error, WE_ERROR, WE_ERROR_SYS_INTERNAL);
+    g_assert_nonnull (strstr (error->message, "publish"));
+    g_clear_error (&error);
+  }
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -139,5 +186,6 @@ main (int argc, char **argv)
   g_test_add_func ("/publish/no-publisher", test_no_publisher);
   g_test_add_func ("/publish/targets", test_targets_forms);
   g_test_add_func ("/publish/document", test_document);
+  g_test_add_func ("/publish/config-group", test_config_group);
   return g_test_run ();
 }

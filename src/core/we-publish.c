@@ -403,6 +403,7 @@ struct _WePublishRunner {
   guint         concurrency;
   guint         retry_base_ms;
   guint         poll_ms;
+  guint         stale_s;      /* an owner silent this long is dead: three beats */
   GHashTable   *running;      /* publication id → Run */
   GHashTable   *busy;         /* plugin id → uploads in flight */
   guint         poll_id;
@@ -832,6 +833,7 @@ start_run (WePublishRunner *self, Candidate *c)
 typedef struct {
   WePublishRunner *self;
   gchar     *kernel_id;
+  guint      stale_s;
   gboolean   requeue_own;
   GPtrArray *ready;     /* Candidate */
   GPtrArray *changed;   /* JsonObject: documents changed here, to announce */
@@ -879,11 +881,29 @@ cached_job (WeStore *store, GHashTable *jobs, const gchar *job_id)
   return job;
 }
 
+/* Whether this kernel runs publication @doc: alone, always; in a shared
+ * store when it owns the publication now (publications.owner_kernel), taking
+ * it when its owner, else its job's, is this kernel, nobody or a kernel that
+ * stopped beating (adoption, exactly once: we_store_publication_claim). */
 static gboolean
-mine (Poll *p, WeJob *job)
+mine (Poll *p, WeStore *store, JsonObject *doc, WeJob *job)
 {
-  return p->kernel_id == NULL || job->owner_kernel == NULL ||
-         g_str_equal (job->owner_kernel, p->kernel_id);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *previous = NULL;
+  const gchar *id = we_json_get_string (doc, "id");
+
+  if (p->kernel_id == NULL)
+    return TRUE;
+  if (!we_store_publication_claim (store, id, p->kernel_id, p->stale_s, &previous, &error)) {
+    if (error != NULL)
+      we_log (G_LOG_LEVEL_WARNING, job->id, "WE-SYS-002", "claiming publication %s: %s", id,
+              error->message);
+    return FALSE;
+  }
+  if (previous != NULL && !g_str_equal (previous, p->kernel_id))
+    we_log (G_LOG_LEVEL_INFO, job->id, NULL, "publication %s adopted from kernel %s, which "
+            "stopped beating", id, previous);
+  return TRUE;
 }
 
 static WeJobOutput *
@@ -935,7 +955,7 @@ poll_thread (WeStore *store, gpointer data, GError **error)
     WeJob *job = cached_job (store, jobs, we_json_get_string (doc, "job_id"));
     gboolean ours_before = p->kernel_id == NULL || g_strcmp0 (owner, p->kernel_id) == 0;
 
-    if (job == NULL || !mine (p, job))
+    if (job == NULL || !mine (p, store, doc, job))
       continue;
     if (ours_before && !p->requeue_own)
       continue;   /* running here right now */
@@ -963,7 +983,14 @@ poll_thread (WeStore *store, gpointer data, GError **error)
     const gchar *thumbnail = we_json_get_string (doc, "thumbnail");
     Candidate *c;
 
-    if (job == NULL || !mine (p, job) || we_json_get_int (doc, DOC_NEXT_AT, 0) > now)
+    if (job == NULL || we_json_get_int (doc, DOC_NEXT_AT, 0) > now)
+      continue;
+    /* claimed only once there is something to do, so a kernel that adopts
+     * the job while it still runs gets its publications too */
+    if (job->status != WE_JOB_STATUS_COMPLETED && job->status != WE_JOB_STATUS_FAILED &&
+        job->status != WE_JOB_STATUS_CANCELLED)
+      continue;
+    if (!mine (p, store, doc, job))
       continue;
     if (job->status == WE_JOB_STATUS_FAILED || job->status == WE_JOB_STATUS_CANCELLED) {
       g_autofree gchar *msg = g_strdup_printf ("job %s %s: there is nothing to publish",
@@ -1062,6 +1089,7 @@ poll_cb (gpointer user_data)
   p = g_new0 (Poll, 1);
   p->self = g_object_ref (self);
   p->kernel_id = g_strdup (self->kernel_id);
+  p->stale_s = self->stale_s;
   p->requeue_own = self->requeue_pending;
   p->ready = g_ptr_array_new_with_free_func ((GDestroyNotify) candidate_free);
   p->changed = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
@@ -1163,10 +1191,21 @@ we_publish_runner_new (const WePublishRunnerOptions *options)
   self->webhooks = options->webhooks != NULL ? g_object_ref (WE_WEBHOOKS (options->webhooks))
                                              : NULL;
   self->kernel_id = g_strdup (options->kernel_id);
-  self->max_attempts = env_uint ("WE_PUBLISH_MAX_ATTEMPTS", 5, 1, 100);
-  self->concurrency = env_uint ("WE_PUBLISH_CONCURRENCY", 1, 1, 16);
-  self->retry_base_ms = env_uint ("WE_PUBLISH_RETRY_BASE_MS", 5000, 1, MAX_BACKOFF_MS);
-  self->poll_ms = env_uint ("WE_PUBLISH_POLL_MS", 2000, 50, 600000);
+  if (options->config != NULL) {
+    /* [publish], with WE_PUBLISH_* over it (src/common/we-config.c) */
+    self->max_attempts = we_config_get_publish_max_attempts (options->config);
+    self->concurrency = we_config_get_publish_concurrency (options->config);
+    self->retry_base_ms = MIN (we_config_get_publish_retry_base_ms (options->config),
+                               MAX_BACKOFF_MS);
+    self->poll_ms = we_config_get_publish_poll_ms (options->config);
+    self->stale_s = 3 * we_config_get_kernel_beat_s (options->config);
+  } else {
+    self->max_attempts = env_uint ("WE_PUBLISH_MAX_ATTEMPTS", 5, 1, 100);
+    self->concurrency = env_uint ("WE_PUBLISH_CONCURRENCY", 1, 1, 16);
+    self->retry_base_ms = env_uint ("WE_PUBLISH_RETRY_BASE_MS", 5000, 1, MAX_BACKOFF_MS);
+    self->poll_ms = env_uint ("WE_PUBLISH_POLL_MS", 2000, 50, 600000);
+    self->stale_s = 15;
+  }
   self->transition_id = g_signal_connect (self->scheduler, "job-transition",
                                           G_CALLBACK (transition_cb), self);
   return self;

@@ -5,26 +5,29 @@
  * privacy …) for one output of one job, kept in the store as a JSON document
  * (src/store/we-store-publications.c) and driven through
  *   queued → uploading → completed | failed
- * by the kernel that owns the job (in a cluster, jobs.owner_kernel), one at a
- * time per publisher plugin unless WE_PUBLISH_CONCURRENCY says more. The
+ * by the kernel that owns the job (in a cluster, jobs.owner_kernel, then
+ * publications.owner_kernel), one at a time per publisher plugin unless
+ * [publish] concurrency says more. The
  * upload itself is the publisher module's publish_vod_async (its own thread).
  *
  * Transient failures (network, the platform's 5xx after the module's own
  * retries: WE-PLG-005, WE-STO-004, WE-SYS-*) go back to queued with
- * exponential backoff until WE_PUBLISH_MAX_ATTEMPTS attempts (default 5);
+ * exponential backoff until [publish] max_attempts attempts (default 5);
  * everything else (refused credentials WE-PLG-003, invalid metadata
  * WE-JOB-001, a missing output) fails at once, so a wrong refresh token
  * never becomes a retry storm.
  *
  * A publication left uploading by a kernel that stopped is queued again when
- * its job's owner starts (or adopts the job): the module's resumable upload
- * session lives only in the module's memory, so the upload starts again
- * from the first byte.
+ * that kernel starts, or when another kernel adopts it (publications have
+ * their own owner in a shared store, see we_publish_runner_new): the
+ * module's resumable upload session lives only in the module's memory, so
+ * the upload starts again from the first byte.
  */
 #pragma once
 
 #include <webencode/webencode.h>
 
+#include "common/we-config.h"
 #include "plugin/we-plugin-host.h"
 #include "store/we-store.h"
 #include "we-scheduler.h"
@@ -77,15 +80,25 @@ typedef struct {
   WeScheduler  *scheduler;    /* its job.completed transitions start publications */
   GObject      *webhooks;     /* (nullable) a WeWebhooks: publish.completed / .failed */
   const gchar  *kernel_id;    /* (nullable) this kernel's name in a shared store */
+  /* (nullable) [publish] settings and the kernel beat; NULL: WE_PUBLISH_*
+   * from the environment and a 5 s beat */
+  WeConfig     *config;
 } WePublishRunnerOptions;
 
 #define WE_TYPE_PUBLISH_RUNNER (we_publish_runner_get_type ())
 G_DECLARE_FINAL_TYPE (WePublishRunner, we_publish_runner, WE, PUBLISH_RUNNER, GObject)
 
-/* Reads WE_PUBLISH_MAX_ATTEMPTS (default 5, 1 – 100), WE_PUBLISH_CONCURRENCY
- * (uploads at once per plugin, default 1, 1 – 16), WE_PUBLISH_RETRY_BASE_MS
- * (first backoff, default 5000, doubled per attempt up to 10 minutes) and
- * WE_PUBLISH_POLL_MS (how often the store is looked at, default 2000).
+/* Reads [publish] max_attempts (default 5, 1 – 100), concurrency (uploads at
+ * once per plugin, default 1, 1 – 16), retry_base_ms (first backoff, default
+ * 5000, doubled per attempt up to 10 minutes) and poll_ms (how often the
+ * store is looked at, default 2000) from @options->config, where
+ * WE_PUBLISH_MAX_ATTEMPTS … WE_PUBLISH_POLL_MS override them.
+ *
+ * In a shared store (@kernel_id set) each publication has an owner kernel
+ * (publications.owner_kernel, migration 0013): the job's owner takes it
+ * first; one whose owner stopped beating for three beats is adopted by the
+ * first live kernel that polls, exactly once (a conditional UPDATE), and an
+ * upload it left is started again.
  *
  * Signal "changed" (JsonObject *publication): the API form of a publication
  * whose status or progress changed (progress at most twice a second). */

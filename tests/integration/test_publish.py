@@ -32,11 +32,11 @@ USERS = {"viewer": "vic", "operator": "otto", "admin": "ada"}
 
 
 class FakeYouTube:
-    def __init__(self, tmp):
+    def __init__(self, tmp, args=()):
         creds = os.path.join(tmp, "yt-credentials")
         with open(creds, "w") as f:
             f.write("%s\n%s\n%s\n" % (CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN))
-        self.proc = subprocess.Popen([sys.executable, FAKE, "--credentials", creds],
+        self.proc = subprocess.Popen([sys.executable, FAKE, "--credentials", creds] + list(args),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         line = self.proc.stdout.readline().decode()
         assert line.startswith("ready "), line
@@ -107,6 +107,8 @@ class Publish(unittest.TestCase):
             "WE_PUBLISH_POLL_MS": "200",
             "WE_PUBLISH_MAX_ATTEMPTS": "4",
             "LOG_LEVEL": "debug",
+            # cluster variant: a killed kernel is silent for 3 s and then dead
+            "WE_KERNEL_BEAT_S": "1",
         }
         d.extra_env = dict(cls.env)
         cls.d = d.start()
@@ -436,6 +438,73 @@ class Publish(unittest.TestCase):
         self.assertEqual(self.session_of(done["platform_id"])["sha256"], self.final["sha256"])
         with open(self.d.log_path, errors="replace") as f:
             self.assertIn("queued again", f.read())
+
+    if wetest.CLUSTER:
+        def test_z_cluster_adopt_after_kill(self):
+            """Two kernels on one PostgreSQL store: the one owning the job
+            (and so the publication) is killed with SIGKILL in the middle of a
+            slow upload; the other adopts the publication once the dead one
+            stopped beating, exactly once, and finishes it from the start."""
+            self.wait_quiet()
+            d2 = wetest.Daemon(workers=1)
+            env = dict(self.env)
+            env["DATABASE_URL"] = self.d.database_url
+            # the same storage root and content key as the first kernel
+            env["WE_DATA_DIR"] = os.path.join(self.d.tmp, "data")
+            d2.extra_env = env
+            d2.start()
+            try:
+                kernel1 = self.d.sql("SELECT owner_kernel FROM jobs WHERE id = '%s'"
+                                     % self.job["id"])[0][0]
+                self.assertEqual(self.d.sql("SELECT count(*) FROM kernels "
+                                            "WHERE id <> '%s'" % kernel1)[0][0], "1")
+                before = self.fake.state()["chunk_puts"]
+                self.fake.control(throttle_ms=700)
+                pub = self.publish(self.job["id"], title="adopted after a kill").json()
+                deadline = time.time() + 60
+                while self.fake.state()["chunk_puts"] < before + 2:
+                    self.assertLess(time.time(), deadline, self.d.tail(20))
+                    time.sleep(0.05)
+                owner = self.d.sql("SELECT owner_kernel, status FROM publications WHERE id = '%s'"
+                                   % pub["id"])
+                self.assertEqual(owner, [(kernel1, "uploading")])
+                self.d.stop(sig=signal.SIGKILL)
+                killed = time.time()
+                self.fake.control(throttle_ms=0)
+                r = d2.request("GET", "/v1/publications/" + pub["id"],
+                               headers=test_rbac.basic(USERS["viewer"]))
+                self.assertEqual(r.status, 200, r.body)
+                deadline = time.time() + 60 * wetest.TIME_FACTOR
+                while True:
+                    p = d2.request("GET", "/v1/publications/" + pub["id"],
+                                   headers=test_rbac.basic(USERS["viewer"])).json()
+                    if p["status"] in ("completed", "failed"):
+                        break
+                    self.assertLess(time.time(), deadline, (p, d2.tail(30)))
+                    time.sleep(0.1)
+                self.assertEqual(p["status"], "completed", p)
+                # not before the dead kernel's three beats ran out (its last
+                # beat was up to one beat before the kill)
+                self.assertGreater(time.time() - killed, 1.5)
+                self.assertEqual(p["attempts"], 2, p)
+                self.assertEqual(self.session_of(p["platform_id"])["sha256"], self.final["sha256"])
+                kernel2 = d2.sql("SELECT owner_kernel FROM publications WHERE id = '%s'"
+                                 % pub["id"])[0][0]
+                self.assertNotEqual(kernel2, kernel1)
+                # exactly once: one video of that title, one adoption logged
+                titles = [s["metadata"]["snippet"]["title"]
+                          for s in self.fake.state()["sessions"].values() if s.get("video_id")]
+                self.assertEqual(titles.count("adopted after a kill"), 1, titles)
+                with open(d2.log_path, errors="replace") as f:
+                    log = f.read()
+                self.assertEqual(log.count("publication %s adopted from kernel" % pub["id"]), 1,
+                                 d2.tail(40))
+            finally:
+                self.fake.control(throttle_ms=0)
+                d2.cleanup()
+                if self.d.proc is None:
+                    self.d.extra_env = dict(self.env)
+                    self.d.start()
 
     def test_zz_no_secret_in_logs(self):
         with open(self.d.log_path, errors="replace") as f:

@@ -19,6 +19,21 @@ documented protocol strictly, so a client that is sloppy about it fails:
                                    200 with the video resource when complete
   POST /upload/youtube/v3/thumbnails/set?videoId=…&uploadType=media
   PUT  /youtube/v3/videos?part=snippet,status   videos.update
+  POST /youtube/v3/liveStreams?part=snippet,cdn,contentDetails,status
+                                   liveStreams.insert: answers cdn.ingestionInfo
+                                   (ingestionAddress, rtmpsIngestionAddress,
+                                   streamName); the addresses are --ingest-url /
+                                   --ingest-rtmps-url (a real RTMP server of the
+                                   test's), the stream name a new random key
+  POST /youtube/v3/liveBroadcasts?part=snippet,status,contentDetails
+                                   liveBroadcasts.insert (snippet.title and
+                                   scheduledStartTime, status.privacyStatus
+                                   required)
+  POST /youtube/v3/liveBroadcasts/bind?id=…&streamId=…&part=…
+  POST /youtube/v3/liveBroadcasts/transition?broadcastStatus=live|complete&id=…&part=…
+                                   ready → live → complete (live needs a bound
+                                   stream; anything else is 403
+                                   invalidTransition, as YouTube answers)
 
 Faults are armed per test through POST /_control (JSON):
   {"drop_put": N, "drop_after": K}   the Nth chunk PUT reads K body bytes,
@@ -27,6 +42,8 @@ Faults are armed per test through POST /_control (JSON):
                                      answers 503, keeping nothing
   {"expire_put": N}                  before the Nth chunk PUT every access
                                      token issued so far stops being valid
+  {"throttle_ms": N}                 every chunk PUT waits N ms before it
+                                     answers (a slow upload to kill a kernel in)
   {"reset": true}                    forgets everything
 GET /_state answers what was received (hashes, offsets, metadata) as JSON.
 
@@ -61,6 +78,8 @@ def fresh_state():
         "updates": [],
         "auth_failures": 0,
         "log": [],
+        "live_streams": {},      # stream id -> resource
+        "broadcasts": {},        # broadcast id -> resource (+ "transitions")
     }
 
 
@@ -88,8 +107,11 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away (a kernel killed mid-upload): nothing to tell it
 
     def error(self, status, reason, message):
         self.reply(status, {"error": {"code": status, "message": message,
@@ -147,6 +169,14 @@ class Handler(BaseHTTPRequestHandler):
             self.start_session()
         elif route == "/upload/youtube/v3/thumbnails/set":
             self.thumbnail()
+        elif route == "/youtube/v3/liveStreams":
+            self.live_stream_insert()
+        elif route == "/youtube/v3/liveBroadcasts":
+            self.broadcast_insert()
+        elif route == "/youtube/v3/liveBroadcasts/bind":
+            self.broadcast_bind()
+        elif route == "/youtube/v3/liveBroadcasts/transition":
+            self.broadcast_transition()
         else:
             self.read_body()
             self.error(404, "notFound", "no such resource")
@@ -222,6 +252,10 @@ class Handler(BaseHTTPRequestHandler):
     def session_put(self, sid):
         with lock:
             s = state["sessions"].get(sid)
+            throttle = state["faults"].get("throttle_ms", 0)
+        if throttle:
+            import time
+            time.sleep(throttle / 1000.0)
         if s is None:
             self.read_body()
             self.error(404, "notFound", "upload session not found")
@@ -366,9 +400,132 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, video)
 
 
+    # ---- live streaming (liveStreams, liveBroadcasts) ----
+
+    def api_json(self, parts):
+        """The JSON body of an authorised Data API call with exactly @parts
+        in part=, or None after answering the error."""
+        body = self.read_body()
+        if not self.authorized():
+            self.unauthorized()
+            return None
+        q = self.query()
+        if sorted(q.get("part", [""])[0].split(",")) != sorted(parts):
+            self.error(400, "badRequest", "part=%s expected" % ",".join(parts))
+            return None
+        if self.headers.get("Content-Type", "").split(";")[0] != "application/json":
+            self.error(400, "badRequest", "a JSON body is required")
+            return None
+        try:
+            res = json.loads(body)
+        except ValueError:
+            self.error(400, "parseError", "the body is not JSON")
+            return None
+        if not isinstance(res, dict):
+            self.error(400, "parseError", "the body is not an object")
+            return None
+        return res
+
+    def live_stream_insert(self):
+        res = self.api_json(["snippet", "cdn", "contentDetails", "status"])
+        if res is None:
+            return
+        cdn = res.get("cdn", {})
+        if not res.get("snippet", {}).get("title"):
+            self.error(400, "invalidTitle", "snippet.title is required")
+            return
+        if cdn.get("ingestionType") not in ("rtmp", "dash", "hls") or \
+                cdn.get("resolution") is None or cdn.get("frameRate") is None:
+            self.error(400, "invalidFormat", "cdn.ingestionType, resolution and frameRate are required")
+            return
+        sid = "stream-" + secrets.token_hex(6)
+        name = "fake-" + secrets.token_hex(4) + "-" + secrets.token_hex(4)
+        stream = {"kind": "youtube#liveStream", "id": sid, "snippet": res["snippet"],
+                  "cdn": cdn | {"ingestionInfo": {
+                      "streamName": name,
+                      "ingestionAddress": self.server.ingest_url,
+                      "rtmpsIngestionAddress": self.server.ingest_rtmps_url,
+                      "backupIngestionAddress": self.server.ingest_url + "?backup=1"}},
+                  "status": {"streamStatus": "ready"}}
+        with lock:
+            state["live_streams"][sid] = stream
+        self.reply(200, stream)
+
+    def broadcast_insert(self):
+        res = self.api_json(["snippet", "status", "contentDetails"])
+        if res is None:
+            return
+        snippet, status = res.get("snippet", {}), res.get("status", {})
+        if not snippet.get("title") or len(snippet["title"]) > 100:
+            self.error(400, "invalidTitle", "snippet.title must have 1 to 100 characters")
+            return
+        if not snippet.get("scheduledStartTime"):
+            self.error(400, "invalidScheduledStartTime", "snippet.scheduledStartTime is required")
+            return
+        if status.get("privacyStatus") not in ("public", "unlisted", "private"):
+            self.error(400, "invalidPrivacyStatus", "status.privacyStatus is required")
+            return
+        bid = "bc" + secrets.token_hex(5)
+        b = {"kind": "youtube#liveBroadcast", "id": bid, "snippet": snippet,
+             "status": status | {"lifeCycleStatus": "ready"},
+             "contentDetails": res.get("contentDetails", {}), "transitions": []}
+        with lock:
+            state["broadcasts"][bid] = b
+        self.reply(200, b)
+
+    def broadcast_bind(self):
+        self.read_body()
+        if not self.authorized():
+            self.unauthorized()
+            return
+        q = self.query()
+        bid, sid = q.get("id", [""])[0], q.get("streamId", [""])[0]
+        if not q.get("part"):
+            self.error(400, "badRequest", "part is required")
+            return
+        with lock:
+            b = state["broadcasts"].get(bid)
+            stream = state["live_streams"].get(sid)
+            if b is not None and stream is not None:
+                b["contentDetails"]["boundStreamId"] = sid
+        if b is None:
+            self.error(404, "liveBroadcastNotFound", "Broadcast not found")
+        elif stream is None:
+            self.error(404, "liveStreamNotFound", "Stream not found")
+        else:
+            self.reply(200, b)
+
+    def broadcast_transition(self):
+        self.read_body()
+        if not self.authorized():
+            self.unauthorized()
+            return
+        q = self.query()
+        bid, to = q.get("id", [""])[0], q.get("broadcastStatus", [""])[0]
+        allowed = {"testing": ("ready",), "live": ("ready", "testing"), "complete": ("live",)}
+        with lock:
+            b = state["broadcasts"].get(bid)
+            ok = False
+            if b is not None and to in allowed and b["status"]["lifeCycleStatus"] in allowed[to] \
+                    and (to == "complete" or b["contentDetails"].get("boundStreamId")):
+                b["status"]["lifeCycleStatus"] = to
+                b["transitions"].append(to)
+                ok = True
+        if b is None:
+            self.error(404, "liveBroadcastNotFound", "Broadcast not found")
+        elif not ok:
+            self.error(403, "invalidTransition", "The broadcast cannot go to %s now" % to)
+        else:
+            self.reply(200, b)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--ingest-url", default="rtmp://127.0.0.1:1/live2",
+                    help="ingestionAddress that liveStreams.insert answers")
+    ap.add_argument("--ingest-rtmps-url", default="rtmps://127.0.0.1:1/live2",
+                    help="rtmpsIngestionAddress that liveStreams.insert answers")
     ap.add_argument("--credentials", required=True,
                     help="a file with three lines: client id, client secret, refresh token")
     args = ap.parse_args()
@@ -377,6 +534,7 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.client_id, server.client_secret, server.refresh_token = client_id, client_secret, refresh_token
+    server.ingest_url, server.ingest_rtmps_url = args.ingest_url, args.ingest_rtmps_url
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"ready {server.server_address[1]}", flush=True)
     # the test holds our stdin: we go when it does, even when it crashes

@@ -180,6 +180,33 @@ test_destinations (Fixture *fx, gconstpointer data)
   g_assert_null (unknown);
 }
 
+/* "open-destination": the same URLs, with the reason when there is none
+ * (what the kernel's restreams show as WE-RST-004 or a last_error) */
+static void
+test_open_destination (Fixture *fx, gconstpointer data)
+{
+  JsonObject *result = NULL;
+  GError *error = NULL;
+
+  g_assert_nonnull (load (fx));
+  g_signal_emit_by_name (fx->publisher, "open-destination", "kick", NULL, &error, &result);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (result, "url"), ==,
+                   "rtmps://fa723fc1b171.global-contribute.live-video.net:443/app/" STREAM_KEY);
+  g_clear_pointer (&result, json_object_unref);
+  /* rumble has no key reference: the reason names the missing key */
+  g_signal_emit_by_name (fx->publisher, "open-destination", "rumble", NULL, &error, &result);
+  g_assert_null (result);
+  g_assert_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG);
+  g_assert_nonnull (strstr (error->message, "rumble_stream_key_secret_ref"));
+  g_clear_error (&error);
+  g_signal_emit_by_name (fx->publisher, "open-destination", "vimeo", NULL, &error, &result);
+  g_assert_null (result);
+  g_assert_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG);
+  g_assert_nonnull (strstr (error->message, "no preset for vimeo"));
+  g_clear_error (&error);
+}
+
 typedef struct {
   Fixture          *fx;
   WePublishRequest *req;
@@ -305,6 +332,8 @@ main (int argc, char **argv)
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_test_add ("/publisher-rtmp/destinations", Fixture, NULL, fixture_setup, test_destinations,
               fixture_teardown);
+  g_test_add ("/publisher-rtmp/open-destination", Fixture, NULL, fixture_setup,
+              test_open_destination, fixture_teardown);
   g_test_add ("/publisher-rtmp/twitch-metadata", Fixture, NULL, fixture_setup,
               test_twitch_metadata, fixture_teardown);
   g_test_add ("/publisher-rtmp/no-vod", Fixture, NULL, fixture_setup, test_no_vod,

@@ -141,6 +141,43 @@ build_destination (WePublisherRtmp *self, const gchar *platform, const gchar *st
   return url;
 }
 
+/* The action signal "open-destination" (platform, JsonObject *options,
+ * GError **error): build_destination() with the reason when it cannot, for
+ * the kernel's restreams (src/core/we-restream-platform.c). Answers
+ * {"url": …} (transfer full; the URL holds the stream key). Blocks. */
+static gpointer
+open_destination (WePublisherRtmp *self, const gchar *platform, JsonObject *options,
+                  GError **error, gpointer user_data)
+{
+  const Preset *preset = find_preset (platform);
+  const gchar *base;
+  JsonObject *out;
+  gchar *key;
+  gchar *url;
+
+  if (preset == NULL) {
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                 "publisher-rtmp has no preset for %s (twitch, kick, rumble, rtmp, srt)",
+                 platform != NULL ? platform : "(no platform)");
+    return NULL;
+  }
+  base = we_plugin_config_get_string (self->config, preset->url_key, preset->default_url);
+  if (base == NULL || base[0] == '\0') {
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                 "publisher-rtmp: '%s' is not set", preset->url_key);
+    return NULL;
+  }
+  key = lookup_secret (self, preset->key_name, error);
+  if (key == NULL)
+    return NULL;
+  url = join_key (base, key);
+  we_secret_free (key);
+  out = json_object_new ();
+  json_object_set_string_member (out, "url", url);
+  we_secret_free (url);
+  return out;
+}
+
 static void
 we_publisher_rtmp_finalize (GObject *object)
 {
@@ -160,6 +197,10 @@ we_publisher_rtmp_class_init (WePublisherRtmpClass *klass)
                               G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
                               G_CALLBACK (build_destination), NULL, NULL, NULL,
                               G_TYPE_STRING, 2, G_TYPE_STRING, G_TYPE_STRING);
+  g_signal_new_class_handler ("open-destination", G_TYPE_FROM_CLASS (klass),
+                              G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+                              G_CALLBACK (open_destination), NULL, NULL, NULL,
+                              G_TYPE_POINTER, 3, G_TYPE_STRING, G_TYPE_POINTER, G_TYPE_POINTER);
 }
 
 static void

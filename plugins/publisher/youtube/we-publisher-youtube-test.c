@@ -21,6 +21,7 @@
 #define CLIENT_SECRET  "GOCSPX-not-a-real-client-secret"
 #define REFRESH_TOKEN  "1//0g-the-channels-refresh-token"
 #define WRONG_REFRESH  "1//0g-a-revoked-refresh-token"
+#define LIVE_KEY       "abcd-efgh-ijkl-mnop-qrst"
 #define GRANULE        (256 * 1024)
 #define VIDEO_SIZE     (3 * 1000 * 1000)   /* 11 full chunks and a short one */
 
@@ -349,6 +350,8 @@ assert_no_secrets_logged (void)
   g_assert_null (strstr (log_text->str, WRONG_REFRESH));
   g_assert_null (strstr (log_text->str, "ya29."));       /* access tokens */
   g_assert_null (strstr (log_text->str, "upload_id="));  /* session URIs */
+  g_assert_null (strstr (log_text->str, LIVE_KEY));      /* stream keys */
+  g_assert_null (strstr (log_text->str, "fake-"));       /* stream names YouTube made */
   g_mutex_unlock (&log_lock);
 }
 
@@ -706,6 +709,165 @@ test_cancel (Fixture *fx, gconstpointer data)
   g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
 }
 
+/* ---- live ---- */
+
+static JsonObject *
+open_dest (Fixture *fx, const gchar *platform, JsonObject *options, GError **error)
+{
+  JsonObject *result = NULL;
+
+  g_signal_emit_by_name (fx->publisher, "open-destination", platform, options, error, &result);
+  return result;
+}
+
+/* The stream key in the secrets backend: the configured ingest URL and the
+ * key, no API call. */
+static void
+test_live_stream_key (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(JsonObject) state = NULL;
+  WePluginInfo *info;
+
+  json_object_set_string_member (fx->config, "youtube_stream_key_secret_ref", "file:yt/live-key");
+  info = load (fx, TRUE);
+  g_assert_cmpint (info->state, ==, WE_PLUGIN_STATE_HEALTHY);
+  result = open_dest (fx, "youtube", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (result, "url"), ==,
+                   "rtmps://a.rtmps.youtube.com:443/live2/" LIVE_KEY);
+  g_assert_false (json_object_has_member (result, "broadcast_id"));
+  g_clear_pointer (&result, json_object_unref);
+
+  /* another ingest (plain RTMP, a backup) */
+  json_object_set_string_member (fx->config, "live_ingest_url", "rtmp://b.rtmp.youtube.com/live2/");
+  load (fx, TRUE);
+  result = open_dest (fx, "youtube", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (result, "url"), ==,
+                   "rtmp://b.rtmp.youtube.com/live2/" LIVE_KEY);
+  g_clear_pointer (&result, json_object_unref);
+
+  /* other platforms are not ours */
+  result = open_dest (fx, "twitch", NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG);
+  g_clear_error (&error);
+
+  /* a reference to nothing: the backend's not-found, naming the key, not a value */
+  json_object_set_string_member (fx->config, "youtube_stream_key_secret_ref", "file:yt/none");
+  load (fx, TRUE);
+  result = open_dest (fx, "youtube", NULL, &error);
+  g_assert_null (result);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "youtube_stream_key_secret_ref"));
+  g_clear_error (&error);
+
+  /* a URL that is not rtmp(s), or carries credentials, is refused at load */
+  json_object_set_string_member (fx->config, "live_ingest_url", "http://a.youtube.com/live2");
+  expect_refused (fx, TRUE, "live_ingest_url");
+  json_object_set_string_member (fx->config, "live_ingest_url", "rtmp://u:p@a.youtube.com/live2");
+  expect_refused (fx, TRUE, "live_ingest_url");
+
+  /* nothing reached the API: a stream key needs none */
+  state = fake_state ();
+  g_assert_cmpint (json_object_get_int_member (state, "token_requests"), ==, 0);
+  assert_no_secrets_logged ();
+}
+
+/* OAuth: a broadcast through the Data API, bound to a new stream, whose
+ * ingestion address and name make the URL; then live and complete. */
+static void
+test_live_broadcast (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(JsonObject) options = json_object_new ();
+  g_autoptr(JsonObject) check = json_object_new ();
+  g_autoptr(JsonObject) state = NULL;
+  JsonObject *broadcasts, *b, *streams, *stream;
+  const gchar *bid, *url;
+  g_autofree gchar *expected = NULL;
+  gboolean ok = FALSE;
+
+  /* a check makes nothing */
+  json_object_set_boolean_member (check, "check", TRUE);
+  result = open_dest (fx, "youtube", check, &error);
+  g_assert_no_error (error);
+  g_assert_false (json_object_has_member (result, "url"));
+  g_clear_pointer (&result, json_object_unref);
+  state = fake_state ();
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (state, "broadcasts")),
+                    ==, 0);
+  g_clear_pointer (&state, json_object_unref);
+
+  json_object_set_string_member (options, "title", "Weekly <show>");
+  json_object_set_string_member (options, "description", "Live from the test");
+  result = open_dest (fx, "youtube", options, &error);
+  g_assert_no_error (error);
+  bid = json_object_get_string_member (result, "broadcast_id");
+  url = json_object_get_string_member (result, "url");
+  state = fake_state ();
+  broadcasts = json_object_get_object_member (state, "broadcasts");
+  g_assert_true (json_object_has_member (broadcasts, bid));
+  b = json_object_get_object_member (broadcasts, bid);
+  g_assert_cmpstr (member_str (b, "snippet.title"), ==, "Weekly  show ");
+  g_assert_cmpstr (member_str (b, "snippet.description"), ==, "Live from the test");
+  g_assert_cmpstr (member_str (b, "status.privacyStatus"), ==, "private");  /* default_privacy */
+  g_assert_cmpstr (member_str (b, "status.lifeCycleStatus"), ==, "ready");
+  streams = json_object_get_object_member (state, "live_streams");
+  stream = json_object_get_object_member (streams, member_str (b, "contentDetails.boundStreamId"));
+  g_assert_nonnull (stream);
+  /* rtmps by default: the rtmpsIngestionAddress */
+  expected = g_strdup_printf ("rtmps://127.0.0.1:1/live2/%s",
+                              member_str (stream, "cdn.ingestionInfo.streamName"));
+  g_assert_cmpstr (url, ==, expected);
+  g_clear_pointer (&state, json_object_unref);
+
+  /* complete before live is YouTube's 403: a clear error */
+  g_signal_emit_by_name (fx->publisher, "live-transition", bid, "complete", &error, &ok);
+  g_assert_false (ok);
+  g_assert_error (error, WE_ERROR, WE_ERROR_PLG_DEGRADED);
+  g_assert_nonnull (strstr (error->message, "invalidTransition"));
+  g_clear_error (&error);
+  g_signal_emit_by_name (fx->publisher, "live-transition", bid, "live", &error, &ok);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_signal_emit_by_name (fx->publisher, "live-transition", bid, "complete", &error, &ok);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  state = fake_state ();
+  b = json_object_get_object_member (json_object_get_object_member (state, "broadcasts"), bid);
+  g_assert_cmpstr (member_str (b, "status.lifeCycleStatus"), ==, "complete");
+  g_clear_pointer (&state, json_object_unref);
+  g_clear_pointer (&result, json_object_unref);
+
+  /* plain RTMP when asked: the ingestionAddress */
+  json_object_set_string_member (fx->config, "live_ingest_protocol", "rtmp");
+  json_object_set_string_member (fx->config, "live_privacy", "unlisted");
+  load (fx, TRUE);
+  result = open_dest (fx, "youtube", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (result, "url"),
+                                   "rtmp://127.0.0.1:1/live2/fake-"));
+  state = fake_state ();
+  b = json_object_get_object_member (json_object_get_object_member (state, "broadcasts"),
+                                     json_object_get_string_member (result, "broadcast_id"));
+  g_assert_cmpstr (member_str (b, "status.privacyStatus"), ==, "unlisted");
+  g_clear_pointer (&result, json_object_unref);
+  g_clear_pointer (&state, json_object_unref);
+
+  /* a revoked refresh token: WE-PLG-003 before any broadcast */
+  json_object_set_string_member (fx->config, "refresh_token_ref", "file:yt/wrong-refresh-token");
+  load (fx, TRUE);
+  result = open_dest (fx, "youtube", NULL, &error);
+  g_assert_null (result);
+  g_assert_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG);
+  g_clear_error (&error);
+  assert_no_secrets_logged ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -715,6 +877,7 @@ main (int argc, char **argv)
     { "file:yt/client-secret", CLIENT_SECRET },
     { "file:yt/refresh-token", REFRESH_TOKEN },
     { "file:yt/wrong-refresh-token", WRONG_REFRESH },
+    { "file:yt/live-key", LIVE_KEY },
   };
   gint rc;
 
@@ -744,6 +907,8 @@ main (int argc, char **argv)
   ADD ("update-metadata", "server", test_update_metadata);
   ADD ("invalid-request", "server", test_invalid_request);
   ADD ("cancel", "server", test_cancel);
+  ADD ("live-stream-key", NULL, test_live_stream_key);
+  ADD ("live-broadcast", "server", test_live_broadcast);
 #undef ADD
 
   rc = g_test_run ();

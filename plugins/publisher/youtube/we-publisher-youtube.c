@@ -10,6 +10,14 @@
  * needed, kept until shortly before they expire and minted again when the
  * API answers 401.
  *
+ * Live (issue 11): the action signal "open-destination" gives a restream the
+ * RTMP(S) URL to send a YouTube live stream to: with a stream key in the
+ * secrets backend (youtube_stream_key_secret_ref) the ingest URL and the key;
+ * otherwise, with the OAuth keys, a new broadcast made through the Data API
+ * (liveStreams.insert, liveBroadcasts.insert, liveBroadcasts.bind), whose
+ * ingestion address and stream name make the URL. "live-transition" moves
+ * such a broadcast to live or complete (liveBroadcasts.transition).
+ *
  * Every upload runs in a GTask thread with its own main context and
  * SoupSession, using libsoup's blocking API: storage reads block anyway
  * (we-storage.h), and a thread keeps the caller's main loop free whatever the
@@ -56,6 +64,9 @@ struct _WePublisherYoutube {
   guint       timeout_s;
   gchar      *default_privacy;
   gchar      *default_category;
+  gchar      *live_ingest_url;  /* no trailing '/' */
+  gboolean    live_rtmps;       /* broadcasts: the rtmps ingestion address */
+  gchar      *live_privacy;
 
   /* Serialises minting, so threads that all got a 401 cost Google one
    * token request. Taken before @lock, never while holding it. */
@@ -86,16 +97,36 @@ we_publisher_youtube_finalize (GObject *object)
   g_free (self->watch_url_base);
   g_free (self->default_privacy);
   g_free (self->default_category);
+  g_free (self->live_ingest_url);
+  g_free (self->live_privacy);
   g_clear_pointer (&self->access_token, we_secret_free);
   g_mutex_clear (&self->refresh_lock);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (we_publisher_youtube_parent_class)->finalize (object);
 }
 
+static gpointer open_destination (WePublisherYoutube *self, const gchar *platform,
+                                  JsonObject *options, GError **error, gpointer user_data);
+static gboolean live_transition  (WePublisherYoutube *self, const gchar *broadcast_id,
+                                  const gchar *status, GError **error, gpointer user_data);
+
 static void
 we_publisher_youtube_class_init (WePublisherYoutubeClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = we_publisher_youtube_finalize;
+  /* (platform, JsonObject *options, GError **error) → JsonObject * (transfer
+   * full, nullable) {"url", "broadcast_id"?, "stream_id"?}; options: "check"
+   * (only say whether it could), "title", "description", "privacy". Blocks:
+   * emit from a thread. The URL holds the stream key. */
+  g_signal_new_class_handler ("open-destination", G_TYPE_FROM_CLASS (klass),
+                              G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+                              G_CALLBACK (open_destination), NULL, NULL, NULL,
+                              G_TYPE_POINTER, 3, G_TYPE_STRING, G_TYPE_POINTER, G_TYPE_POINTER);
+  /* (broadcast_id, "live" | "complete" | "testing", GError **error) → gboolean. Blocks. */
+  g_signal_new_class_handler ("live-transition", G_TYPE_FROM_CLASS (klass),
+                              G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+                              G_CALLBACK (live_transition), NULL, NULL, NULL,
+                              G_TYPE_BOOLEAN, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_POINTER);
 }
 
 static void
@@ -1183,6 +1214,287 @@ we_publisher_youtube_update_metadata (WePublisher *publisher, const gchar *platf
   return TRUE;
 }
 
+/* ---- live ---- */
+
+#define LIVE_INGEST_DEFAULT "rtmps://a.rtmps.youtube.com:443/live2"
+
+static gboolean has_key (JsonObject *config, const gchar *key);
+
+static gchar *
+join_key (const gchar *base, const gchar *key)
+{
+  gsize len = strlen (base);
+
+  while (len > 0 && base[len - 1] == '/')
+    len--;
+  return g_strdup_printf ("%.*s/%s", (int) len, base, key);
+}
+
+/* POST @url with @body (nullable) as JSON; the answer's object on 200. */
+static JsonObject *
+live_post (WePublisherYoutube *self, Http *http, const gchar *what, const gchar *url,
+           GBytes *body, GError **error)
+{
+  g_autoptr(GBytes) answer = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  JsonObject *doc;
+
+  msg = api_call (self, http, what, "POST", url, "application/json; charset=UTF-8", body, NULL,
+                  &answer, NULL, error);
+  if (msg == NULL)
+    return NULL;
+  if (soup_message_get_status (msg) != SOUP_STATUS_OK) {
+    set_api_error (error, what, soup_message_get_status (msg), answer);
+    return NULL;
+  }
+  doc = parse_object (answer);
+  if (doc == NULL)
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_DEGRADED,
+                 "publisher-youtube: %s: YouTube's answer is not a JSON object", what);
+  return doc;
+}
+
+static const gchar *
+member_path (JsonObject *o, const gchar *a, const gchar *b, const gchar *c)
+{
+  const gchar *names[] = { a, b, c };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names) && o != NULL; i++) {
+    JsonNode *n = json_object_get_member (o, names[i]);
+
+    if (i == G_N_ELEMENTS (names) - 1 || names[i + 1] == NULL)
+      return n != NULL && JSON_NODE_HOLDS_VALUE (n) &&
+             json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n) : NULL;
+    o = n != NULL && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+  }
+  return NULL;
+}
+
+/* liveStreams.insert + liveBroadcasts.insert + liveBroadcasts.bind: a new
+ * broadcast ready to take a stream, and the URL to send it to. */
+static JsonObject *
+create_broadcast (WePublisherYoutube *self, JsonObject *options, GError **error)
+{
+  g_autoptr(Http) http = http_new (self);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonBuilder) sb = json_builder_new ();
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonObject) stream = NULL;
+  g_autoptr(JsonObject) broadcast = NULL;
+  g_autoptr(JsonObject) bound = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree gchar *start = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+  g_autofree gchar *url = NULL;
+  g_autofree gchar *title = NULL;
+  g_autofree gchar *sid_q = NULL;
+  g_autofree gchar *bid_q = NULL;
+  const gchar *t = options != NULL ? json_object_get_string_member_with_default (options, "title",
+                                                                                 NULL) : NULL;
+  const gchar *description = options != NULL
+    ? json_object_get_string_member_with_default (options, "description", NULL) : NULL;
+  const gchar *privacy = options != NULL
+    ? json_object_get_string_member_with_default (options, "privacy", NULL) : NULL;
+  const gchar *stream_id, *broadcast_id, *address, *name;
+  JsonObject *out;
+
+  if (privacy == NULL)
+    privacy = self->live_privacy;
+  if (!g_strv_contains ((const gchar *const[]) { "public", "unlisted", "private", NULL },
+                        privacy)) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                         "publisher-youtube: privacy must be public, unlisted or private");
+    return NULL;
+  }
+  /* YouTube takes at most 100 characters and no '<' '>' in a title */
+  title = g_utf8_substring (t != NULL && t[0] != '\0' ? t : "Live stream", 0,
+                            MIN (g_utf8_strlen (t != NULL && t[0] != '\0' ? t : "Live stream", -1),
+                                 MAX_TITLE_CHARS));
+  g_strdelimit (title, "<>", ' ');
+
+  json_builder_begin_object (sb);
+  json_builder_set_member_name (sb, "snippet");
+  json_builder_begin_object (sb);
+  json_builder_set_member_name (sb, "title");
+  json_builder_add_string_value (sb, title);
+  json_builder_end_object (sb);
+  json_builder_set_member_name (sb, "cdn");
+  json_builder_begin_object (sb);
+  json_builder_set_member_name (sb, "ingestionType");
+  json_builder_add_string_value (sb, "rtmp");
+  json_builder_set_member_name (sb, "resolution");
+  json_builder_add_string_value (sb, "variable");
+  json_builder_set_member_name (sb, "frameRate");
+  json_builder_add_string_value (sb, "variable");
+  json_builder_end_object (sb);
+  json_builder_set_member_name (sb, "contentDetails");
+  json_builder_begin_object (sb);
+  json_builder_set_member_name (sb, "isReusable");
+  json_builder_add_boolean_value (sb, FALSE);
+  json_builder_end_object (sb);
+  json_builder_end_object (sb);
+  body = builder_to_bytes (sb);
+  url = g_strconcat (self->api_base, "/youtube/v3/liveStreams?part=snippet,cdn,contentDetails,status",
+                     NULL);
+  stream = live_post (self, http, "creating the live stream", url, body, error);
+  if (stream == NULL)
+    return NULL;
+  stream_id = member_path (stream, "id", NULL, NULL);
+  name = member_path (stream, "cdn", "ingestionInfo", "streamName");
+  address = self->live_rtmps ? member_path (stream, "cdn", "ingestionInfo",
+                                            "rtmpsIngestionAddress") : NULL;
+  if (address == NULL)
+    address = member_path (stream, "cdn", "ingestionInfo", "ingestionAddress");
+  if (stream_id == NULL || name == NULL || address == NULL ||
+      (!g_str_has_prefix (address, "rtmp://") && !g_str_has_prefix (address, "rtmps://"))) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_DEGRADED,
+                         "publisher-youtube: liveStreams.insert answered no rtmp(s) ingestion "
+                         "address and stream name");
+    return NULL;
+  }
+
+  g_clear_pointer (&body, g_bytes_unref);
+  g_clear_pointer (&url, g_free);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "snippet");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "title");
+  json_builder_add_string_value (b, title);
+  if (description != NULL) {
+    json_builder_set_member_name (b, "description");
+    json_builder_add_string_value (b, description);
+  }
+  json_builder_set_member_name (b, "scheduledStartTime");
+  json_builder_add_string_value (b, start);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "status");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "privacyStatus");
+  json_builder_add_string_value (b, privacy);
+  json_builder_set_member_name (b, "selfDeclaredMadeForKids");
+  json_builder_add_boolean_value (b, FALSE);
+  json_builder_end_object (b);
+  /* we say when it is live and when it ends (live-transition); no monitor
+   * stream, so the broadcast may go from ready to live directly */
+  json_builder_set_member_name (b, "contentDetails");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "enableAutoStart");
+  json_builder_add_boolean_value (b, FALSE);
+  json_builder_set_member_name (b, "enableAutoStop");
+  json_builder_add_boolean_value (b, FALSE);
+  json_builder_set_member_name (b, "monitorStream");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "enableMonitorStream");
+  json_builder_add_boolean_value (b, FALSE);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  body = builder_to_bytes (b);
+  url = g_strconcat (self->api_base,
+                     "/youtube/v3/liveBroadcasts?part=snippet,status,contentDetails", NULL);
+  broadcast = live_post (self, http, "creating the live broadcast", url, body, error);
+  if (broadcast == NULL)
+    return NULL;
+  broadcast_id = member_path (broadcast, "id", NULL, NULL);
+  if (broadcast_id == NULL) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_DEGRADED,
+                         "publisher-youtube: liveBroadcasts.insert answered no id");
+    return NULL;
+  }
+
+  g_clear_pointer (&url, g_free);
+  bid_q = g_uri_escape_string (broadcast_id, NULL, FALSE);
+  sid_q = g_uri_escape_string (stream_id, NULL, FALSE);
+  url = g_strdup_printf ("%s/youtube/v3/liveBroadcasts/bind?id=%s&streamId=%s"
+                         "&part=id,contentDetails", self->api_base, bid_q, sid_q);
+  bound = live_post (self, http, "binding the live stream to the broadcast", url, NULL, error);
+  if (bound == NULL)
+    return NULL;
+
+  out = json_object_new ();
+  {
+    gchar *open = join_key (address, name);
+
+    json_object_set_string_member (out, "url", open);
+    we_secret_free (open);
+  }
+  json_object_set_string_member (out, "broadcast_id", broadcast_id);
+  json_object_set_string_member (out, "stream_id", stream_id);
+  g_message ("publisher-youtube: live broadcast %s made, bound to stream %s", broadcast_id,
+             stream_id);
+  return out;
+}
+
+static gpointer
+open_destination (WePublisherYoutube *self, const gchar *platform, JsonObject *options,
+                  GError **error, gpointer user_data)
+{
+  gboolean check = options != NULL &&
+                   json_object_get_boolean_member_with_default (options, "check", FALSE);
+  JsonObject *out;
+
+  if (g_strcmp0 (platform, "youtube") != 0) {
+    g_set_error (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                 "publisher-youtube streams to youtube only, not %s",
+                 platform != NULL ? platform : "(no platform)");
+    return NULL;
+  }
+  if (has_key (self->config, "youtube_stream_key_secret_ref")) {
+    gchar *key = lookup_secret (self, "youtube_stream_key", "youtube_stream_key_secret_ref",
+                                NULL, error);
+    gchar *url;
+
+    if (key == NULL)
+      return NULL;
+    url = join_key (self->live_ingest_url, key);
+    we_secret_free (key);
+    out = json_object_new ();
+    json_object_set_string_member (out, "url", url);
+    we_secret_free (url);
+    return out;
+  }
+  if (!self->configured) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                         "publisher-youtube has no live configuration: set "
+                         "youtube_stream_key_secret_ref, or the OAuth keys (client_id, "
+                         "client_secret_ref, refresh_token_ref) to make broadcasts");
+    return NULL;
+  }
+  if (check)
+    return json_object_new ();   /* a broadcast is made when the stream starts */
+  return create_broadcast (self, options, error);
+}
+
+static gboolean
+live_transition (WePublisherYoutube *self, const gchar *broadcast_id, const gchar *status,
+                 GError **error, gpointer user_data)
+{
+  g_autoptr(Http) http = NULL;
+  g_autoptr(JsonObject) answer = NULL;
+  g_autofree gchar *bid_q = NULL;
+  g_autofree gchar *url = NULL;
+  g_autofree gchar *what = NULL;
+
+  if (!check_configured (self, error))
+    return FALSE;
+  if (broadcast_id == NULL || broadcast_id[0] == '\0' ||
+      !g_strv_contains ((const gchar *const[]) { "testing", "live", "complete", NULL }, status)) {
+    g_set_error_literal (error, WE_ERROR, WE_ERROR_JOB_INVALID_REQUEST,
+                         "publisher-youtube: a transition needs a broadcast id and testing, "
+                         "live or complete");
+    return FALSE;
+  }
+  http = http_new (self);
+  bid_q = g_uri_escape_string (broadcast_id, NULL, FALSE);
+  url = g_strdup_printf ("%s/youtube/v3/liveBroadcasts/transition?broadcastStatus=%s&id=%s"
+                         "&part=id,status", self->api_base, status, bid_q);
+  what = g_strdup_printf ("moving broadcast %s to %s", broadcast_id, status);
+  answer = live_post (self, http, what, url, NULL, error);
+  if (answer == NULL)
+    return FALSE;
+  g_message ("publisher-youtube: broadcast %s is %s", broadcast_id, status);
+  return TRUE;
+}
+
 static void
 we_publisher_youtube_iface_init (WePublisherInterface *iface)
 {
@@ -1324,6 +1636,49 @@ we_publisher_youtube_create_with_secrets (JsonObject *config, WeSecrets *secrets
   self->default_privacy = g_strdup (privacy);
   self->default_category = g_strdup (we_plugin_config_get_string (self->config,
                                                                    "default_category_id", "22"));
+  {
+    const gchar *ingest = we_plugin_config_get_string (self->config, "live_ingest_url", NULL);
+    const gchar *proto = we_plugin_config_get_string (self->config, "live_ingest_protocol",
+                                                      "rtmps");
+    g_autoptr(GUri) uri = NULL;
+    gsize len;
+
+    if (ingest == NULL || ingest[0] == '\0')
+      ingest = LIVE_INGEST_DEFAULT;
+    uri = g_uri_parse (ingest, G_URI_FLAGS_NONE, NULL);
+    if (uri == NULL || g_uri_get_host (uri) == NULL || g_uri_get_userinfo (uri) != NULL ||
+        (g_strcmp0 (g_uri_get_scheme (uri), "rtmp") != 0 &&
+         g_strcmp0 (g_uri_get_scheme (uri), "rtmps") != 0)) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                           "publisher-youtube 'live_ingest_url' must be an rtmp:// or rtmps:// "
+                           "URL without credentials");
+      return NULL;
+    }
+    len = strlen (ingest);
+    while (len > 0 && ingest[len - 1] == '/')
+      len--;
+    self->live_ingest_url = g_strndup (ingest, len);
+    if (g_strcmp0 (proto, "rtmps") != 0 && g_strcmp0 (proto, "rtmp") != 0) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                           "publisher-youtube 'live_ingest_protocol' must be rtmps or rtmp");
+      return NULL;
+    }
+    self->live_rtmps = g_str_equal (proto, "rtmps");
+    self->live_privacy = g_strdup (we_plugin_config_get_string (self->config, "live_privacy",
+                                                                self->default_privacy));
+    if (!g_strv_contains ((const gchar *const[]) { "public", "unlisted", "private", NULL },
+                          self->live_privacy)) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                           "publisher-youtube 'live_privacy' must be public, unlisted or private");
+      return NULL;
+    }
+    if (has_key (self->config, "youtube_stream_key_secret_ref") && secrets == NULL) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
+                           "publisher-youtube: 'youtube_stream_key_secret_ref' needs a secrets "
+                           "backend ([secrets] in the service configuration)");
+      return NULL;
+    }
+  }
   if (self->default_category[0] == '\0' ||
       strspn (self->default_category, "0123456789") != strlen (self->default_category)) {
     g_set_error_literal (error, WE_ERROR, WE_ERROR_PLG_INVALID_CONFIG,
@@ -1342,7 +1697,8 @@ we_publisher_youtube_create (JsonObject *config, GError **error)
 static const gchar *const config_keys[] = {
   "client_id", "client_id_secret_ref", "client_secret_ref", "refresh_token_ref",
   "oauth_token_url", "api_base_url", "upload_base_url", "watch_url_base", "chunk_size_kb",
-  "max_retries", "retry_base_ms", "timeout_s", "default_privacy", "default_category_id", NULL
+  "max_retries", "retry_base_ms", "timeout_s", "default_privacy", "default_category_id",
+  "youtube_stream_key_secret_ref", "live_ingest_url", "live_ingest_protocol", "live_privacy", NULL
 };
 
 static const WePluginDescriptor descriptor = {
