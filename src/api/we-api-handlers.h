@@ -82,6 +82,12 @@ void we_api_streams_delete     (WeApiRequest *request);
 void we_api_streams_rotate_key (WeApiRequest *request);
 void we_api_streams_reveal_key (WeApiRequest *request);
 void we_api_streams_stats      (WeApiRequest *request);
+/* for resources that make a stream of their own (a restream's ingest) */
+gboolean    we_api_streams_create_in_store (WeStore *store, WeContentKeys *keys,
+                                            WeStream *stream, gchar **key, gchar **passphrase,
+                                            GError **error);
+JsonObject *we_api_streams_ingest_json     (WeApiRequest *request, const gchar *stream_id,
+                                            const gchar *key, const gchar *passphrase);
 /* we-api-streams-live.c: live HLS, ending a stream, archiving its recording */
 void we_api_streams_live_file  (WeApiRequest *request);
 void we_api_streams_end        (WeApiRequest *request);

@@ -23,7 +23,10 @@
 #include "common/we-config.h"
 #include "common/we-job.h"
 #include "common/we-json.h"
+#include "common/we-log.h"
+#include "core/we-live-kernel.h"
 #include "core/we-restream.h"
+#include "core/we-restream-platform.h"
 #include "core/we-stream-keys.h"
 #include "we-api-handlers.h"
 
@@ -63,6 +66,10 @@ typedef struct {
   gboolean           dest_enabled;
   gboolean           set_enabled;
   gchar             *live_dir;  /* [live] output_dir: where a stream input is read */
+  /* an rtmp/srt input's own stream: its credentials, shown in the creating
+   * response only (wiped when freed), and the stream a delete takes along */
+  gchar             *ingest_key, *ingest_passphrase;
+  gchar             *own_stream_id;
   WePluginHost      *host;      /* storage URLs of file inputs */
 } Op;
 
@@ -80,6 +87,13 @@ op_free (Op *op)
     memset (op->open_url, 0, strlen (op->open_url));
   g_free (op->open_url);
   g_free (op->live_dir);
+  if (op->ingest_key != NULL)
+    memset (op->ingest_key, 0, strlen (op->ingest_key));
+  g_free (op->ingest_key);
+  if (op->ingest_passphrase != NULL)
+    memset (op->ingest_passphrase, 0, strlen (op->ingest_passphrase));
+  g_free (op->ingest_passphrase);
+  g_free (op->own_stream_id);
   g_clear_object (&op->host);
   g_free (op);
 }
@@ -142,14 +156,20 @@ member_bool (JsonObject *o, const gchar *name, gboolean *present, gboolean *out,
   return TRUE;
 }
 
-/* An input location as the worker's uridecodebin takes it: file:// (an
- * absolute path is made one), http:// or https://, or an object of a
- * storage pillar (fs://, s3://) as that storage hands it to GStreamer.
+/* An input location as the worker's uridecodebin takes it: an object of a
+ * storage pillar (fs://, s3://, file:// — an absolute path is made one) as
+ * that storage hands it to GStreamer. Everything goes through the storage
+ * pillar, so a restream reads only what a job could: file:// inside the
+ * storage root or its browse roots, never any file the service can open
+ * (which a destination of the operator's choosing would then receive).
  * Returns: (transfer full) */
 static gchar *
 input_uri (WePluginHost *host, const gchar *name, const gchar *location, GError **error)
 {
-  g_autofree gchar *scheme = NULL;
+  g_autofree gchar *as_uri = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autofree gchar *uri = NULL;
+  g_autofree gchar *path = NULL;
   WeStorage *storage;
 
   if (location == NULL || *location == '\0') {
@@ -157,47 +177,32 @@ input_uri (WePluginHost *host, const gchar *name, const gchar *location, GError 
     return NULL;
   }
   if (g_path_is_absolute (location)) {
-    if (!g_file_test (location, G_FILE_TEST_IS_REGULAR)) {
-      invalid (error, "%s: no file %s", name, location);
+    as_uri = g_filename_to_uri (location, NULL, NULL);
+    if (as_uri == NULL) {
+      invalid (error, "%s: not a valid path", name);
       return NULL;
     }
-    return g_filename_to_uri (location, NULL, error);
+    location = as_uri;
   }
-  scheme = g_uri_parse_scheme (location);
-  if (g_strcmp0 (scheme, "file") == 0) {
-    g_autofree gchar *path = g_filename_from_uri (location, NULL, NULL);
-
-    if (path == NULL || !g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
-      invalid (error, "%s: no such file", name);
-      return NULL;
-    }
-    return g_strdup (location);
+  storage = host != NULL ? we_plugin_host_storage_for_url (host, location, NULL) : NULL;
+  if (storage == NULL) {
+    invalid (error, "%s must be an absolute path or a storage URL (fs://, file://, s3://…) "
+             "that a storage plugin serves", name);
+    return NULL;
   }
-  if (g_strcmp0 (scheme, "http") == 0 || g_strcmp0 (scheme, "https") == 0)
-    return g_strdup (location);
-  storage = scheme != NULL && host != NULL ? we_plugin_host_storage_for_url (host, location, NULL)
-                                           : NULL;
-  if (storage != NULL) {
-    g_autoptr(GError) local = NULL;
-    g_autofree gchar *uri = we_storage_get_media_uri (storage, location, &local);
-    g_autofree gchar *path = NULL;
-
-    if (uri == NULL) {
-      invalid (error, "%s: %s", name, local->message);
-      return NULL;
-    }
-    /* this runs on the main loop: a local object is checked here, a
-     * remote one (a presigned URL) only when the worker opens it */
-    path = g_str_has_prefix (uri, "file:") ? g_filename_from_uri (uri, NULL, NULL) : NULL;
-    if (path != NULL && !g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
-      invalid (error, "%s: no such object %s", name, location);
-      return NULL;
-    }
-    return g_steal_pointer (&uri);
+  uri = we_storage_get_media_uri (storage, location, &local);
+  if (uri == NULL) {
+    invalid (error, "%s: %s", name, local->message);
+    return NULL;
   }
-  invalid (error, "%s must be an absolute path, a file, http or https URL or a storage URL",
-           name);
-  return NULL;
+  /* this runs on the main loop or the store's thread: a local object is
+   * checked here, a remote one (a presigned URL) when the worker opens it */
+  path = g_str_has_prefix (uri, "file:") ? g_filename_from_uri (uri, NULL, NULL) : NULL;
+  if (path != NULL && !g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+    invalid (error, "%s: no such file %s", name, location);
+    return NULL;
+  }
+  return g_steal_pointer (&uri);
 }
 
 /* A destination URL: rtmp, rtmps or srt with a host (WE-RST-004). The
@@ -237,6 +242,7 @@ parse_destination (JsonNode *node, GError **error)
 {
   JsonObject *in, *out;
   const gchar *url, *platform;
+  g_autofree gchar *url_buf = NULL;
   gboolean present, enabled = TRUE;
 
   if (!JSON_NODE_HOLDS_OBJECT (node)) {
@@ -248,8 +254,23 @@ parse_destination (JsonNode *node, GError **error)
       !member_string (in, "platform", 64, &platform, error) ||
       !member_bool (in, "enabled", &present, &enabled, error))
     return NULL;
-  if (!check_destination_url (url, error))
+  if (url == NULL && platform != NULL) {
+    /* a platform destination: its URL is made from the publisher's preset
+     * and the stream key in the secrets backend when the worker starts
+     * (src/core/we-restream-platform.c); the store keeps a placeholder,
+     * checked on the store thread (we_restream_platform_check_all) */
+    if (platform[0] == '\0' || strspn (platform, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
+        strlen (platform)) {
+      g_set_error_literal (error, WE_ERROR, WE_ERROR_RST_INVALID_DESTINATION,
+                           "a destination platform is a lower-case name such as twitch, kick, "
+                           "rumble or youtube");
+      return NULL;
+    }
+    url_buf = g_strconcat (WE_RESTREAM_PLATFORM_SCHEME, platform, NULL);
+    url = url_buf;
+  } else if (!check_destination_url (url, error)) {
     return NULL;
+  }
   out = json_object_new ();
   {
     g_autofree gchar *uuid = we_uuid_new ();
@@ -261,6 +282,13 @@ parse_destination (JsonNode *node, GError **error)
   json_object_set_string_member (out, "url_open", url);
   json_object_set_boolean_member (out, "enabled", enabled);
   return out;
+}
+
+/* rtmp and srt inputs are a new ingest of ours that comes with the restream */
+static gboolean
+is_own_ingest (const gchar *input_type)
+{
+  return g_strcmp0 (input_type, "rtmp") == 0 || g_strcmp0 (input_type, "srt") == 0;
 }
 
 /* The definition members of a POST (@create) or PATCH body, checked and
@@ -313,10 +341,27 @@ parse_definition (JsonObject *body, JsonObject *doc, gboolean create, const gcha
     json_object_set_string_member (doc, "input_type", text);
   else if (create)
     json_object_set_string_member (doc, "input_type", "file");
+  if (!create && text != NULL && is_own_ingest (we_json_get_string (doc, "input_type")) !=
+                                     json_object_get_boolean_member_with_default (
+                                       doc, "own_ingest", FALSE))
+    return invalid (error, "an rtmp or srt input is the restream's own ingest: it is chosen "
+                           "when the restream is created and stays");
   input_type = we_json_get_string (doc, "input_type");
   if (g_strcmp0 (input_type, "file") != 0 && g_strcmp0 (input_type, "vod_job") != 0 &&
-      g_strcmp0 (input_type, "stream") != 0)
-    return invalid (error, "input_type must be file, vod_job or stream");
+      g_strcmp0 (input_type, "stream") != 0 && !is_own_ingest (input_type))
+    return invalid (error, "input_type must be file, vod_job, stream, rtmp or srt");
+  if (is_own_ingest (input_type)) {
+    /* a new ingest of ours, made with the restream (create_own_ingest()):
+     * a publisher sends to it and the restream follows it like a stream
+     * input */
+    if (json_object_has_member (body, "input_url") || json_object_has_member (body, "playlist") ||
+        json_object_has_member (body, "stream_id") || json_object_has_member (body, "vod_job_id"))
+      return invalid (error, "an rtmp or srt restream has its own ingest: no input_url, "
+                             "playlist, stream_id or vod_job_id");
+    if (create)
+      json_object_set_boolean_member (doc, "own_ingest", TRUE);
+    goto destinations;
+  }
   if (g_strcmp0 (input_type, "vod_job") == 0) {
     const gchar *jid;
 
@@ -684,6 +729,38 @@ resolve_vod_job (WeStore *store, WePluginHost *host, JsonObject *doc, GError **e
   return TRUE;
 }
 
+/* An rtmp/srt input: a stream of ours made for the restream (listed with
+ * the others in /v1/streams, where its key can be revealed and rotated),
+ * read like a stream input. On the store thread. */
+static gboolean
+create_own_ingest (WeStore *store, Op *op, JsonObject *doc, GError **error)
+{
+  g_autoptr(WeStream) stream = NULL;
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *uri = NULL;
+
+  if (!json_object_get_boolean_member_with_default (doc, "own_ingest", FALSE))
+    return TRUE;
+  stream = we_stream_new ();
+  stream->id = we_uuid_new ();
+  stream->user_id = g_strdup (op->record->user_id);
+  stream->title = g_strdup_printf ("%s (restream ingest)", we_json_get_string (doc, "title"));
+  /* the stream only feeds the restream: nothing archived or recorded */
+  stream->archive_enabled = FALSE;
+  stream->record = FALSE;
+  stream->latency_mode = g_strdup ("normal");
+  if (!we_api_streams_create_in_store (store, op->keys, stream, &op->ingest_key,
+                                       &op->ingest_passphrase, error))
+    return FALSE;
+  path = g_build_filename (op->live_dir, stream->id, "live", "index.m3u8", NULL);
+  uri = g_filename_to_uri (path, NULL, error);
+  if (uri == NULL)
+    return FALSE;
+  json_object_set_string_member (doc, "stream_id", stream->id);
+  json_object_set_string_member (doc, "input_uri", uri);
+  return TRUE;
+}
+
 /* On the store thread. Returns @data, or NULL with @error set. */
 static gpointer
 run_op (WeStore *store, gpointer data, GError **error)
@@ -698,8 +775,11 @@ run_op (WeStore *store, gpointer data, GError **error)
   case OP_CREATE:
     doc = json_object_ref (op->body);
     if (!check_stream (store, doc, error) || !resolve_vod_job (store, op->host, doc, error) ||
+        !create_own_ingest (store, op, doc, error) ||
         !seal_destinations (op->keys, op->record->id,
                             we_json_get_array (doc, "output_destinations"), error) ||
+        !we_restream_platform_check_all (op->host, we_json_get_array (doc, "output_destinations"),
+                                         error) ||
         !put_doc (store, op->record, doc, error))
       return NULL;
     break;
@@ -725,10 +805,26 @@ run_op (WeStore *store, gpointer data, GError **error)
         !put_doc (store, op->record, doc, error))
       return NULL;
     break;
-  case OP_DELETE:
+  case OP_DELETE: {
+    g_autoptr(JsonObject) old = parse_doc (op->record, NULL);
+
     if (!we_store_restream_delete (store, op->id, error))
       return NULL;
+    /* its own ingest goes with it; a publisher still on it is cut off on
+     * the main loop */
+    if (old != NULL && json_object_get_boolean_member_with_default (old, "own_ingest", FALSE) &&
+        we_json_get_string (old, "stream_id") != NULL) {
+      g_autoptr(GError) local = NULL;
+
+      op->own_stream_id = g_strdup (we_json_get_string (old, "stream_id"));
+      if (!we_store_stream_delete (store, op->own_stream_id, &local) &&
+          !g_error_matches (local, WE_ERROR, WE_ERROR_STR_NOT_FOUND))
+        we_log (G_LOG_LEVEL_WARNING, NULL, NULL,
+                "restream %s: its ingest stream %s stays: %s", op->id, op->own_stream_id,
+                local->message);
+    }
     break;
+  }
   case OP_DEST_ADD: {
     g_autoptr(JsonNode) body = json_node_init_object (json_node_alloc (), op->body);
     JsonObject *d = parse_destination (body, error);
@@ -756,6 +852,7 @@ run_op (WeStore *store, gpointer data, GError **error)
     op->dest_enabled = we_json_get_bool (d, "enabled", TRUE);
     json_array_add_object_element (dests, d);
     if (!seal_destinations (op->keys, op->id, dests, error) ||
+        !we_restream_platform_check_all (op->host, dests, error) ||
         !put_doc (store, op->record, doc, error))
       return NULL;
     break;
@@ -899,8 +996,17 @@ static void
 respond_restream (Op *op, guint status)
 {
   WeApiRequest *request = op->request;
+  JsonObject *o = restream_to_json (op->record, op->manager);
 
-  we_api_request_respond_object (request, status, restream_to_json (op->record, op->manager));
+  /* an own ingest: where to publish, the key only in the creating answer */
+  if (is_own_ingest (we_json_get_string (o, "input_type")) &&
+      we_json_get_string (o, "stream_id") != NULL)
+    json_object_set_object_member (o, "ingest",
+                                   we_api_streams_ingest_json (request,
+                                                               we_json_get_string (o, "stream_id"),
+                                                               op->ingest_key,
+                                                               op->ingest_passphrase));
+  we_api_request_respond_object (request, status, o);
 }
 
 static void
@@ -956,6 +1062,13 @@ op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   case OP_DELETE:
     if (op->manager != NULL && we_restream_manager_is_running (op->manager, op->id))
       we_restream_manager_stop (op->manager, op->id);
+    if (op->own_stream_id != NULL && we_api_request_context (request)->live != NULL) {
+      WeLiveKernel *live = we_api_request_context (request)->live;
+
+      if (we_live_kernel_is_live (live, op->own_stream_id))
+        we_live_kernel_end_stream (live, op->own_stream_id, NULL);
+      we_live_kernel_forget_stream (live, op->own_stream_id);
+    }
     we_api_request_respond_empty (request, SOUP_STATUS_NO_CONTENT);
     op_free (op);
     return;
@@ -999,8 +1112,13 @@ op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     if (op->manager != NULL)
       we_restream_manager_dest_remove (op->manager, op->id, op->dest_id);
     break;
-  case OP_GET:
   case OP_UPDATE:
+    /* running here: applied now (a new input restarts its worker); running
+     * on another kernel: its owner applies it on its next tick */
+    if (op->manager != NULL)
+      we_restream_manager_reload (op->manager, op->id);
+    break;
+  case OP_GET:
   default:
     break;
   }

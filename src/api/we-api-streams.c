@@ -145,23 +145,25 @@ load_current_session (WeStore *store, StreamOp *op, GError **error)
 }
 
 /* Gives @stream fresh credentials and writes it (@create: inserts it),
- * drawing again on a key or play name collision. */
+ * drawing again on a key or play name collision; the plaintexts go to
+ * @key and @passphrase (wiped and replaced on each draw). */
 static gboolean
-write_with_new_key (WeStore *store, StreamOp *op, gboolean create, GError **error)
+issue_and_write (WeStore *store, WeContentKeys *keys, WeStream *stream, gboolean create,
+                 gchar **key, gchar **passphrase, GError **error)
 {
   for (guint attempt = 1;; attempt++) {
     g_autoptr(GError) local = NULL;
 
-    wipe_free (g_steal_pointer (&op->key));
-    wipe_free (g_steal_pointer (&op->passphrase));
-    if (!we_stream_keys_issue (op->keys, op->stream, &op->key, &op->passphrase, error))
+    wipe_free (g_steal_pointer (key));
+    wipe_free (g_steal_pointer (passphrase));
+    if (!we_stream_keys_issue (keys, stream, key, passphrase, error))
       return FALSE;
     if (create) {
-      g_free (op->stream->play_name);
-      op->stream->play_name = we_stream_keys_generate_play_name ();
+      g_free (stream->play_name);
+      stream->play_name = we_stream_keys_generate_play_name ();
     }
-    if (create ? we_store_stream_create (store, op->stream, &local)
-               : we_store_stream_update (store, op->stream, &local))
+    if (create ? we_store_stream_create (store, stream, &local)
+               : we_store_stream_update (store, stream, &local))
       return TRUE;
     if (!g_error_matches (local, WE_ERROR, WE_ERROR_STR_KEY_CONFLICT) ||
         attempt == KEY_ATTEMPTS) {
@@ -169,6 +171,28 @@ write_with_new_key (WeStore *store, StreamOp *op, gboolean create, GError **erro
       return FALSE;
     }
   }
+}
+
+static gboolean
+write_with_new_key (WeStore *store, StreamOp *op, gboolean create, GError **error)
+{
+  return issue_and_write (store, op->keys, op->stream, create, &op->key, &op->passphrase, error);
+}
+
+/**
+ * we_api_streams_create_in_store:
+ * @stream: a new stream (id, user, title…), given its credentials and inserted
+ * @key: (out) (transfer full): its stream key, to be wiped by the caller
+ * @passphrase: (out) (transfer full): its SRT passphrase, likewise
+ *
+ * A stream made by another resource (a restream's own ingest). On the
+ * store's thread.
+ */
+gboolean
+we_api_streams_create_in_store (WeStore *store, WeContentKeys *keys, WeStream *stream,
+                                gchar **key, gchar **passphrase, GError **error)
+{
+  return issue_and_write (store, keys, stream, TRUE, key, passphrase, error);
 }
 
 static gboolean
@@ -370,34 +394,41 @@ stream_to_json (const WeStream *s, const WeStreamSession *session, gboolean show
  * a key (a plain read) only the public half: the server, the SRT address and
  * streamid, so that the studio can show them with the key still masked. */
 static JsonObject *
-ingest_to_json (const StreamOp *op)
+ingest_json (const gchar *host, guint16 rtmp_port, guint16 srt_port, const gchar *stream_id,
+             const gchar *key, const gchar *passphrase)
 {
   JsonObject *ingest = json_object_new ();
   JsonObject *rtmp = json_object_new ();
   JsonObject *srt = json_object_new ();
-  g_autofree gchar *server = g_strdup_printf ("rtmp://%s:%u/live", op->ingest_host,
-                                              op->rtmp_port);
-  g_autofree gchar *streamid = g_strconcat ("publish:", op->stream->id, NULL);
-  g_autofree gchar *srt_base = g_strdup_printf ("srt://%s:%u?streamid=%s", op->ingest_host,
-                                                op->srt_port, streamid);
+  g_autofree gchar *server = g_strdup_printf ("rtmp://%s:%u/live", host, rtmp_port);
+  g_autofree gchar *streamid = g_strconcat ("publish:", stream_id, NULL);
+  g_autofree gchar *srt_base = g_strdup_printf ("srt://%s:%u?streamid=%s", host, srt_port,
+                                                streamid);
 
   json_object_set_string_member (rtmp, "server", server);
   json_object_set_string_member (srt, "streamid", streamid);
   json_object_set_int_member (srt, "latency_ms", SRT_LATENCY_MS);
-  if (op->key != NULL) {
-    g_autofree gchar *rtmp_url = g_strdup_printf ("%s/%s", server, op->key);
-    g_autofree gchar *srt_url = g_strdup_printf ("%s&passphrase=%s", srt_base, op->passphrase);
+  if (key != NULL) {
+    g_autofree gchar *rtmp_url = g_strdup_printf ("%s/%s", server, key);
+    g_autofree gchar *srt_url = g_strdup_printf ("%s&passphrase=%s", srt_base, passphrase);
 
-    json_object_set_string_member (rtmp, "stream_key", op->key);
+    json_object_set_string_member (rtmp, "stream_key", key);
     json_object_set_string_member (rtmp, "url", rtmp_url);
     json_object_set_string_member (srt, "url", srt_url);
-    json_object_set_string_member (srt, "passphrase", op->passphrase);
+    json_object_set_string_member (srt, "passphrase", passphrase);
   } else {
     json_object_set_string_member (srt, "url", srt_base);
   }
   json_object_set_object_member (ingest, "rtmp", rtmp);
   json_object_set_object_member (ingest, "srt", srt);
   return ingest;
+}
+
+static JsonObject *
+ingest_to_json (const StreamOp *op)
+{
+  return ingest_json (op->ingest_host, op->rtmp_port, op->srt_port, op->stream->id, op->key,
+                      op->passphrase);
 }
 
 static void
@@ -527,6 +558,24 @@ ingest_host (WeApiRequest *request)
   if (strchr (host, ':') != NULL && host[0] != '[')
     return g_strdup_printf ("[%s]", host);
   return g_strdup (host);
+}
+
+/**
+ * we_api_streams_ingest_json:
+ * @key: (nullable): the plaintext key, shown in this one response only
+ *
+ * Returns: (transfer full): the OBS-style ingest settings of a stream, as
+ * `POST /v1/streams` answers them, for the host @request reached.
+ */
+JsonObject *
+we_api_streams_ingest_json (WeApiRequest *request, const gchar *stream_id, const gchar *key,
+                            const gchar *passphrase)
+{
+  const WeApiContext *ctx = we_api_request_context (request);
+  g_autofree gchar *host = ingest_host (request);
+
+  return ingest_json (host, we_config_get_live_rtmp_port (ctx->config),
+                      we_config_get_live_srt_port (ctx->config), stream_id, key, passphrase);
 }
 
 static StreamOp *

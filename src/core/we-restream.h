@@ -6,7 +6,9 @@
  * and speaks JSON lines with it on stdin/stdout, keeps the per-destination
  * stats the worker reports once a second, writes status and stats to the
  * store, resumes what was streaming when the service stopped, and starts
- * and stops scheduled ("at") and recurring (cron) restreams.
+ * and stops scheduled ("at") and recurring (cron) restreams. Kernels
+ * sharing a store run each restream on the one that claimed it
+ * (docs/architecture.md "Restreams in cluster mode").
  *
  * Everything runs on the main loop; the store is reached through
  * we_store_call_async(). Destination URLs (stream keys in them) are opened
@@ -29,9 +31,22 @@ G_DECLARE_FINAL_TYPE (WeRestreamManager, we_restream_manager, WE, RESTREAM_MANAG
 WeRestreamManager *we_restream_manager_new      (WeStore       *store,
                                                  WeContentKeys *keys,
                                                  const gchar   *worker_binary);
-/* Resumes the restreams that were starting or streaming, and starts the
- * scheduler (a 1 s tick). */
+/* The name this kernel claims restreams as (its kernels-table id) and
+ * whether other kernels share the store (cluster mode: stats are stored
+ * every second for them to show). Before start_all. */
+void        we_restream_manager_set_kernel      (WeRestreamManager *self,
+                                                 const gchar       *kernel_id,
+                                                 gboolean           cluster);
+/* Starts the 1 s tick: it renews this kernel's leases, ends what is no
+ * longer its own (stopped, deleted or adopted elsewhere), applies edits of
+ * what it runs, resumes or adopts what should run and nobody runs, starts
+ * schedules that are due, and relays other kernels' stats as events.
+ * docs/architecture.md "Restreams in cluster mode". */
 void        we_restream_manager_start_all       (WeRestreamManager *self);
+/* Restream @id's definition was stored anew: if it runs here, apply it now
+ * (a new input restarts its worker) rather than on the next tick. */
+void        we_restream_manager_reload          (WeRestreamManager *self,
+                                                 const gchar       *id);
 /* Ends every worker, leaving the store's status as it is so that the next
  * start resumes them. */
 void        we_restream_manager_shutdown        (WeRestreamManager *self);
@@ -46,7 +61,8 @@ void        we_restream_manager_run_async       (WeRestreamManager  *self,
 gboolean    we_restream_manager_run_finish      (WeRestreamManager *self,
                                                  GAsyncResult      *result,
                                                  GError           **error);
-/* Ends restream @id's worker, if any, and stores status "stopped". */
+/* Ends restream @id's worker, if any, and stores status "stopped" with no
+ * owner: a kernel that runs it elsewhere ends its worker on its next tick. */
 void        we_restream_manager_stop            (WeRestreamManager *self,
                                                  const gchar       *id);
 gboolean    we_restream_manager_is_running      (WeRestreamManager *self,

@@ -8,6 +8,7 @@
 #include "common/we-log.h"
 #include "core/we-live-kernel.h"
 #include "core/we-restream.h"
+#include "core/we-restream-platform.h"
 #include "core/we-scheduler.h"
 #include "core/we-webhooks.h"
 #include "dbus/we-dbus-service.h"
@@ -756,6 +757,11 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
   /* restreams run in workers of this kernel; the API finds the manager on
    * its server (src/api/we-api-restreams.c) */
   self->restreams = we_restream_manager_new (self->store, keys, worker);
+  /* platform destinations ({"platform": "twitch"}) are opened by publishers */
+  we_restream_platform_attach (G_OBJECT (self->restreams), self->host);
+  /* each restream is run by the one kernel that claimed it in the store */
+  we_restream_manager_set_kernel (self->restreams, we_config_get_kernel_id (self->config),
+                                  g_str_equal (ctx.mode, "cluster"));
   we_api_server_set_restreams (self->api, G_OBJECT (self->restreams));
   if (!we_api_server_listen (self->api, we_config_get_host (self->config),
                              we_config_get_port (self->config), error))
@@ -766,10 +772,9 @@ we_daemon_start (WeDaemon *self, const gchar *exe_path, GError **error)
 
   we_scheduler_resume_async (self->scheduler, NULL, resumed_cb, NULL);
   we_webhooks_start (self->webhooks);
-  /* resuming and schedules need one owner: with replicas sharing a store,
-   * each would start every restream (docs/api.md "Restreams") */
-  if (g_str_equal (ctx.mode, "embedded"))
-    we_restream_manager_start_all (self->restreams);
+  /* kernels sharing a store claim each restream for one of them
+   * (docs/architecture.md "Restreams in cluster mode") */
+  we_restream_manager_start_all (self->restreams);
   self->worker_sync_id = g_timeout_add_seconds (2, sync_workers, self);
   return TRUE;
 }

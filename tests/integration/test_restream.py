@@ -108,8 +108,10 @@ class Restreams(wetest.DaemonTestCase):
             "WE_LIVE_RTMP_PORT": str(wetest.free_port()),
             "WE_LIVE_SRT_PORT": str(wetest.free_port()),
         }
-        cls.d = d.start()
+        # the clips: a folder the storage lets restreams read (its browse roots)
         cls.tmp = tempfile.mkdtemp(prefix="we-restream-svc-")
+        d.extra_env["WE_PLUGIN_STORAGE_FS_BROWSE_ROOTS"] = d.media + ";" + cls.tmp
+        cls.d = d.start()
         cls.clip = wetest.make_clip(os.path.join(cls.tmp, "clip.mp4"), duration=CLIP_S,
                                     fps=FPS, width=320, height=240)
         cls.servers = []
@@ -232,6 +234,19 @@ class Restreams(wetest.DaemonTestCase):
             {"url": "ftp://127.0.0.1/x"}])), 422, "WE-RST-004")
         self.assertError(self.api("POST", "/v1/restreams", dict(body, input_url="/no/such.mp4")),
                          400, "WE-RST-001")
+        # only what the storage lets a job read: not any file of the service's
+        # (a destination of the caller's choosing would receive it), nor a
+        # URL no storage plugin serves
+        for outside in ("/etc/hostname", "file:///etc/passwd",
+                        "file://" + self.clip + "/../../../etc/hostname",
+                        "http://169.254.169.254/latest/meta-data"):
+            err = self.api("POST", "/v1/restreams", dict(body, input_url=outside), expect=400)
+            self.assertEqual(err.json()["error"]["code"], "WE-RST-001", (outside, err.body))
+            listed = {k: v for k, v in body.items() if k != "input_url"}
+            err = self.api("POST", "/v1/restreams", dict(listed, playlist=[self.clip, outside]),
+                           expect=400)
+            self.assertEqual(err.json()["error"]["code"], "WE-RST-001", (outside, err.body))
+            self.assertIn("playlist", err.json()["error"]["details"], err.body)
         self.assertError(self.api("POST", "/v1/restreams", dict(body, schedule_type="scheduled",
                                                                  schedule_config={})),
                          400, "WE-RST-001")
@@ -497,6 +512,67 @@ class Restreams(wetest.DaemonTestCase):
         self.assertTrue(all(b >= a for a, b in zip(video, video[1:])), "video dts not monotonic")
         self.assertGreater(len(set(video)), len(video) - 5)
 
+    def publish(self, url, seconds):
+        env = dict(os.environ, HOME=self.tmp)
+        env.pop("LD_PRELOAD", None)  # an ASan build's preload must not reach ffmpeg
+        return subprocess.Popen(
+            ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
+             "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
+             "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
+             "-c:a", "aac", "-f", "flv", url], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def test_own_ingest(self):
+        """input_type rtmp: a new ingest comes with the restream; OBS-style
+        settings in the creating answer only; the restream waits for its
+        publisher, relays it, waits again when it leaves; delete takes the
+        ingest along."""
+        n = self.nginx()
+        r = self.api("POST", "/v1/restreams", {
+            "title": "From OBS", "input_type": "rtmp",
+            "output_destinations": [{"url": n.url("obs")}]}, expect=201).json()
+        rid, sid = r["id"], r["stream_id"]
+        ingest = r["ingest"]["rtmp"]
+        self.assertTrue(ingest["stream_key"].startswith("we_live_"), ingest)
+        self.assertEqual(ingest["url"], ingest["server"] + "/" + ingest["stream_key"])
+        self.assertIn("passphrase", r["ingest"]["srt"])
+        got = self.api("GET", "/v1/restreams/" + rid, user="vic", expect=200)
+        self.assertNotIn(ingest["stream_key"], got.body.decode())
+        self.assertNotIn("stream_key", got.json()["ingest"]["rtmp"])
+        self.assertEqual(got.json()["status"], "starting")
+        self.assertError(self.api("PATCH", "/v1/restreams/" + rid, {"input_type": "file"}),
+                         400, "WE-RST-001")
+        # no publisher yet: it waits without an error
+        time.sleep(3)
+        got = self.api("GET", "/v1/restreams/" + rid).json()
+        self.assertEqual((got["status"], got["error"]), ("starting", None))
+
+        for round_ in (1, 2):
+            pub = self.publish(ingest["url"], 8)
+            try:
+                self.wait_status(rid, ("streaming",), timeout=30)
+                deadline = time.time() + 20
+                while len(n.recordings()) < round_:
+                    self.assertLess(time.time(), deadline, self.d.tail(20))
+                    time.sleep(0.2)
+                self.assertEqual(pub.wait(timeout=30), 0, pub.stderr.read())
+            finally:
+                if pub.poll() is None:
+                    pub.kill()
+                    pub.wait()
+                pub.stderr.close()
+            # the publisher left: waiting again, not stopped
+            self.wait_status(rid, ("starting",), timeout=40)
+        recs = n.recordings()
+        self.assertEqual(len(recs), 2, recs)
+        for rec in recs:
+            self.assertGreater(len([1 for kind, _, _ in packets(rec) if kind == "video"]), FPS)
+        self.api("POST", "/v1/restreams/%s/stop" % rid, expect=200)
+        self.assertEqual(self.api("GET", "/v1/restreams/" + rid).json()["status"], "stopped")
+        self.api("DELETE", "/v1/restreams/" + rid, expect=204)
+        self.api("GET", "/v1/streams/" + sid, expect=404)
+
     # --- schedules and restarts --------------------------------------------------------------
 
     def test_scheduled(self):
@@ -525,6 +601,12 @@ class Restreams(wetest.DaemonTestCase):
                 "output_destinations": [{"url": n.url("resume")}]}
         rid = self.api("POST", "/v1/restreams", body, expect=201).json()["id"]
         self.wait_status(rid, ("streaming",))
+        # "streaming" is the worker's pipeline playing: its publish at nginx
+        # may be a moment later, and it is the one the resumed run follows
+        deadline = time.time() + 15
+        while not n.recordings():
+            self.assertLess(time.time(), deadline, self.d.tail(20))
+            time.sleep(0.2)
         self.d.stop()
         self.d.start()
         self.wait_status(rid, ("streaming",), timeout=30)
@@ -535,6 +617,61 @@ class Restreams(wetest.DaemonTestCase):
         r = self.api("POST", "/v1/restreams/%s/stop" % rid, expect=200).json()
         self.assertEqual(r["status"], "stopped")
         self.assertEqual(self.api("GET", "/v1/restreams/" + rid).json()["status"], "stopped")
+
+    def test_patch_while_running(self):
+        """PATCH of a running restream applies now: a new title needs no new
+        worker; a new input_url starts the worker again and the destination
+        receives the new clip (160x120 instead of 320x240)."""
+        n = self.nginx()
+        other = wetest.make_clip(os.path.join(self.tmp, "small.mp4"), duration=CLIP_S,
+                                 fps=FPS, width=160, height=120)
+
+        def restream_workers():
+            out = subprocess.run(["pgrep", "-P", str(self.d.proc.pid), "-f",
+                                  "webencode-worker --restream"],
+                                 capture_output=True, text=True).stdout
+            return [int(p) for p in out.split()]
+
+        def size(path):
+            out = subprocess.run(
+                ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                 "stream=width,height", "-of", "csv=p=0", path],
+                capture_output=True, text=True, timeout=60).stdout.strip()
+            return out.split("\n")[0]
+
+        body = {"title": "Switched", "input_url": self.clip, "loop_enabled": True,
+                "output_destinations": [{"url": n.url("patch")}]}
+        rid = self.api("POST", "/v1/restreams", body, expect=201).json()["id"]
+        self.wait_status(rid, ("streaming",))
+        deadline = time.time() + 10
+        while not n.recordings():
+            self.assertLess(time.time(), deadline, self.d.tail(20))
+            time.sleep(0.2)
+        workers = restream_workers()
+        self.assertEqual(len(workers), 1)
+        r = self.api("PATCH", "/v1/restreams/" + rid, {"title": "Renamed"}, expect=200).json()
+        self.assertEqual(r["title"], "Renamed")
+        self.assertEqual(r["status"], "streaming")
+        time.sleep(2)
+        self.assertEqual(restream_workers(), workers, "a new title started a new worker")
+        self.assertEqual(len(n.recordings()), 1)
+
+        patched = time.time()
+        r = self.api("PATCH", "/v1/restreams/" + rid, {"input_url": other}, expect=200).json()
+        self.assertEqual(r["input_url"], other)
+        deadline = time.time() + 15
+        while len(n.recordings()) < 2:
+            self.assertLess(time.time(), deadline, (n.recordings(), self.d.tail(20)))
+            time.sleep(0.2)
+        self.assertLess(time.time() - patched, 8)
+        self.assertNotEqual(restream_workers(), workers)
+        self.wait_status(rid, ("streaming",))
+        time.sleep(2)   # frames of the new clip recorded
+        self.assertEqual(size(n.recordings()[0]), "320,240")
+        self.assertEqual(size(n.recordings()[-1]), "160,120")
+        self.assertEqual(len(restream_workers()), 1)
+        self.api("POST", "/v1/restreams/%s/stop" % rid, expect=200)
+        self.api("DELETE", "/v1/restreams/" + rid, expect=204)
 
 
 if __name__ == "__main__":
