@@ -52,7 +52,9 @@ class WebRestreams(unittest.TestCase):
         cls.clip = wetest.make_clip(os.path.join(cls.tmp, "clip.mp4"), duration=3, fps=25,
                                     width=320, height=240)
         cls.nginx = wenginx.NginxRtmp(os.path.join(cls.tmp, "nginx")).start()
-        cls.d = webtest.start_daemon(workers=1, users=USERS)
+        # the clip's folder is one the storage lets restreams read
+        cls.d = webtest.start_daemon(workers=1, users=USERS,
+                                     extra_env={"WE_PLUGIN_STORAGE_FS_BROWSE_ROOTS": cls.tmp})
         cls.shots = webtest.shots_dir()
 
     @classmethod

@@ -6,9 +6,10 @@
 
 import type { MessageKey, TFunction } from '../i18n';
 import { request } from './client';
+import type { JobList, Outputs } from './types';
 
 export type RestreamStatus = 'stopped' | 'starting' | 'streaming' | 'error';
-export type InputType = 'file' | 'stream' | 'vod_job';
+export type InputType = 'file' | 'stream' | 'vod_job' | 'rtmp' | 'srt';
 export type ScheduleType = 'immediate' | 'scheduled' | 'recurring';
 export type DestState = 'connecting' | 'live' | 'reconnecting' | 'disabled';
 
@@ -46,6 +47,8 @@ export interface Restream {
   input_type: InputType;
   input_url: string | null;
   vod_job_id: string | null;
+  /** vod_job: the output asked for (absent: the final file, else the manifest) */
+  vod_output?: string | null;
   stream_id: string | null;
   playlist: string[];
   output_destinations: Destination[];
@@ -59,6 +62,13 @@ export interface Restream {
   current_stats: Record<string, DestStats> | null;
   created_at: string | null;
   updated_at: string | null;
+  /** rtmp/srt input: its own ingest; the key only in the creating answer */
+  ingest?: RestreamIngest;
+}
+
+export interface RestreamIngest {
+  rtmp: { server: string; stream_key?: string; url?: string };
+  srt: { streamid: string; url: string; passphrase?: string; latency_ms: number };
 }
 
 export interface RestreamList {
@@ -67,7 +77,8 @@ export interface RestreamList {
 }
 
 export interface DestinationInput {
-  url: string;
+  /** absent: built by the service from the platform's preset and key */
+  url?: string;
   platform?: string;
   enabled?: boolean;
 }
@@ -77,7 +88,11 @@ export interface RestreamInput {
   description?: string | null;
   input_type: InputType;
   input_url?: string;
+  /** file input: several locations played in order (instead of input_url) */
+  playlist?: string[];
   stream_id?: string;
+  vod_job_id?: string;
+  vod_output?: string;
   output_destinations: DestinationInput[];
   schedule_type: ScheduleType;
   schedule_config?: ScheduleConfig | null;
@@ -85,8 +100,18 @@ export interface RestreamInput {
   simulate_live: boolean;
 }
 
+/** What the form offers as input; a playlist is a `file` input with
+ * `playlist` set. */
+export type InputKind = 'file' | 'playlist' | 'stream' | 'vod_job' | 'ingest';
+
+/** The form's input kind of a stored restream. */
+export function inputKind(r: Restream): InputKind {
+  if (r.input_type === 'rtmp' || r.input_type === 'srt') return 'ingest';
+  return r.input_type === 'file' && r.playlist.length > 0 ? 'playlist' : r.input_type;
+}
+
 /** The platforms the form offers; the server stores any short name. */
-export const PLATFORMS = ['youtube', 'twitch', 'facebook', 'kick', 'custom'] as const;
+export const PLATFORMS = ['youtube', 'twitch', 'facebook', 'kick', 'rumble', 'custom'] as const;
 
 const path = (id: string) => `/v1/restreams/${encodeURIComponent(id)}`;
 
@@ -103,7 +128,15 @@ export const restreams = {
     request<unknown>(`${path(id)}/destinations/${encodeURIComponent(dest)}`, { method: 'PATCH', body: { enabled } }),
   removeDestination: (id: string, dest: string) =>
     request<unknown>(`${path(id)}/destinations/${encodeURIComponent(dest)}`, { method: 'DELETE' }),
+  /** the jobs a restream can play: completed ones, newest first */
+  completedJobs: () =>
+    request<JobList>('/v1/jobs', { query: { status: 'completed', limit: 100, offset: 0, order: 'newest' } }),
+  jobOutputs: (job: string) => request<Outputs>(`/v1/jobs/${encodeURIComponent(job)}/outputs`),
 };
+
+/** The outputs of a job a restream can play: files and manifests with
+ * video (not thumbnails or subtitles). */
+export const PLAYABLE_OUTPUTS = ['final', 'manifest', 'rendition'];
 
 /** A destination's current figures: `current_stats` (fresh from the
  * worker) over the stored `stats`; a disabled one is `disabled`. */

@@ -6,15 +6,18 @@
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ChevronLeft, Plus, Trash2 } from 'lucide-react';
-import { useCallback, useState, type FormEvent } from 'react';
-import { Link, useNavigate, useParams } from 'react-router-dom';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { Link, useLocation, useNavigate, useParams } from 'react-router-dom';
 import {
+  cronSummary,
   destStats,
+  inputKind,
   PLATFORMS,
   restreams,
   type Destination,
   type DestStats,
   type Restream,
+  type RestreamIngest,
   type RestreamStatus,
 } from '../api/restreams';
 import { useTopicEvents } from '../api/ws';
@@ -23,6 +26,7 @@ import { formatDate, formatDuration } from '../components/format';
 import { ConfirmDialog, Dialog } from '../components/ops/Dialog';
 import { QueryError } from '../components/QueryError';
 import { ApiErrorLine } from '../components/settings/ApiErrorLine';
+import { CopyField } from '../components/streams/CopyField';
 import { type MessageKey, useI18n } from '../i18n';
 import { DestStateBadge, RestreamStatusBadge, StartStop } from './RestreamParts';
 import '../styles/ops.css';
@@ -40,6 +44,14 @@ export function RestreamDetail() {
   const { t, locale } = useI18n();
   const qc = useQueryClient();
   const navigate = useNavigate();
+  const location = useLocation();
+  // an own ingest's key from the creating answer: kept in this page's
+  // memory and taken out of the history entry, so a reload or Back never
+  // shows it again
+  const [freshIngest] = useState(() => (location.state as { ingest?: RestreamIngest } | null)?.ingest);
+  useEffect(() => {
+    if (freshIngest) navigate(location.pathname, { replace: true, state: null });
+  }, [freshIngest, location.pathname, navigate]);
   const canDelete = useCan('restream.delete');
   const canUpdate = useCan('restream.update');
   const [confirmDelete, setConfirmDelete] = useState(false);
@@ -106,7 +118,8 @@ export function RestreamDetail() {
   const r = q.data;
   if (!r) return <p className="muted">{t('common.loading')}</p>;
   const cfg = r.schedule_config;
-  const input = r.input_type === 'stream' ? r.stream_id : r.input_type === 'file' && r.playlist.length ? r.playlist.join(', ') : r.input_url;
+  const kind = inputKind(r);
+  const cron = cfg?.cron ? cronSummary(cfg.cron, t) : null;
 
   return (
     <div className="page restream-detail" data-testid="restream-detail" data-restream-id={r.id} data-status={r.status}>
@@ -135,20 +148,62 @@ export function RestreamDetail() {
         {r.description && <p className="restream-break">{r.description}</p>}
         <dl className="facts restream-facts">
           <dt>{t('restreams.detail.input')}</dt>
-          <dd data-testid="info-input">
-            {t(`restreams.input.${r.input_type}` as MessageKey)}
-            {input ? (
+          <dd data-testid="info-input" data-kind={kind}>
+            {t(`restreams.input.${kind}`)}
+            {kind === 'ingest' && r.stream_id && (
               <>
                 {': '}
-                {r.input_type === 'stream' ? <Link to={`/streams/${input}`}>{input}</Link> : <code>{input}</code>}
+                <Link to={`/streams/${r.stream_id}`} data-testid="info-ingest-stream">
+                  {t('restreams.detail.ingestStream')}
+                </Link>
               </>
-            ) : null}
+            )}
+            {kind === 'stream' && r.stream_id && (
+              <>
+                {': '}
+                <Link to={`/streams/${r.stream_id}`}>{r.stream_id}</Link>
+              </>
+            )}
+            {kind === 'vod_job' && r.vod_job_id && (
+              <>
+                {': '}
+                <Link to={`/jobs/${r.vod_job_id}`} data-testid="info-job">
+                  {r.vod_job_id}
+                </Link>
+                {r.input_url && (
+                  <>
+                    {' · '}
+                    <code data-testid="info-job-output">{r.input_url}</code>
+                  </>
+                )}
+              </>
+            )}
+            {kind === 'file' && r.input_url && (
+              <>
+                {': '}
+                <code>{r.input_url}</code>
+              </>
+            )}
+            {kind === 'playlist' && (
+              <ol className="restream-playlist-list" data-testid="info-playlist">
+                {r.playlist.map((item, i) => (
+                  <li key={i}>
+                    <code>{item}</code>
+                  </li>
+                ))}
+              </ol>
+            )}
           </dd>
           <dt>{t('restreams.detail.schedule')}</dt>
           <dd data-testid="info-schedule">
             {t(`restreams.schedule.${r.schedule_type}` as MessageKey)}
             {cfg?.at ? ` · ${formatDate(cfg.at, locale)}` : ''}
-            {cfg?.cron ? ` · ${cfg.cron}` : ''}
+            {cfg?.cron && (
+              <>
+                {' · '}
+                <span data-testid="info-cron-summary">{cron ?? t('restreams.form.cronUnknown')}</span> (<code>{cfg.cron}</code>)
+              </>
+            )}
             {cfg?.duration_s ? ` · ${t('restreams.detail.duration', { min: Math.round(cfg.duration_s / 60) })}` : ''}
           </dd>
           <dt>{t('restreams.detail.loop')}</dt>
@@ -167,6 +222,10 @@ export function RestreamDetail() {
           )}
         </dl>
       </div>
+
+      {kind === 'ingest' && r.ingest && (
+        <IngestSettings ingest={r.ingest} fresh={freshIngest} />
+      )}
 
       <div className="card">
         <div className="page-head">
@@ -197,7 +256,8 @@ export function RestreamDetail() {
               {r.output_destinations.map((d) => {
                 const s = destStats(r, d);
                 const running = r.status === 'starting' || r.status === 'streaming';
-                const state = running || !d.enabled ? s.state : undefined;
+                // running but no figures from the worker yet: it is connecting
+                const state = !d.enabled ? s.state : running ? (s.state ?? 'connecting') : undefined;
                 // a disabled or stopped destination sends nothing: its last figures would mislead
                 const active = running && d.enabled;
                 const kbps = active && s.bitrate_kbps != null ? s.bitrate_kbps : null;
@@ -205,7 +265,7 @@ export function RestreamDetail() {
                   <tr key={d.id} data-dest-id={d.id} data-state={state ?? 'idle'} data-bitrate={kbps ?? 0}>
                     <td>{PLATFORMS.includes(d.platform as never) ? t(`restreams.platform.${d.platform}` as MessageKey) : d.platform}</td>
                     <td>
-                      <code className="restream-break" data-testid="dest-url">
+                      <code className="restream-break restream-dest-url-code" data-testid="dest-url">
                         {d.url}
                       </code>
                     </td>
@@ -337,5 +397,31 @@ function AddDestination({ id, onClose }: { id: string; onClose: () => void }) {
         </div>
       </form>
     </Dialog>
+  );
+}
+
+/** Where OBS publishes to a restream's own ingest. The key is shown once,
+ * right after creation (the creating answer had it); later the stream's
+ * studio reveals it. */
+function IngestSettings({ ingest, fresh }: { ingest: RestreamIngest; fresh?: RestreamIngest }) {
+  const { t } = useI18n();
+  const key = fresh?.rtmp.stream_key ?? null;
+  return (
+    <div className="card" data-testid="restream-ingest">
+      <h2>{t('restreams.detail.ingest')}</h2>
+      <CopyField label={t('restreams.detail.ingestServer')} value={ingest.rtmp.server} testid="restream-ingest-server" />
+      <CopyField
+        label={t('restreams.detail.ingestKey')}
+        value={key}
+        display={key ?? t('restreams.detail.ingestKeyHidden')}
+        testid="restream-ingest-key"
+      />
+      <CopyField label={t('restreams.detail.ingestSrt')} value={fresh?.srt.url ?? ingest.srt.url} testid="restream-ingest-srt" />
+      {key && (
+        <p className="notice" data-testid="restream-ingest-once">
+          {t('restreams.detail.ingestOnce')}
+        </p>
+      )}
+    </div>
   );
 }

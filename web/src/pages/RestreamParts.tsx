@@ -26,14 +26,16 @@ export function DestStateBadge({ state }: { state: string | undefined }) {
   );
 }
 
-/** Start when stopped or failed, Stop while it runs; refreshes the
- * restream queries after. */
+/** Start when stopped, Stop while it runs; refreshes the restream
+ * queries after. `error` counts as running: the service starts a failed
+ * worker again with backoff until it is stopped (a Start would be refused
+ * with WE-RST-003). */
 export function StartStop({ r, onError }: { r: Restream; onError?: (e: unknown) => void }) {
   const t = useT();
   const qc = useQueryClient();
   const canStart = useCan('restream.start');
   const canStop = useCan('restream.stop');
-  const running = r.status === 'starting' || r.status === 'streaming';
+  const running = r.status === 'starting' || r.status === 'streaming' || r.status === 'error';
   const m = useMutation({
     mutationFn: () => (running ? restreams.stop(r.id) : restreams.start(r.id)),
     onSettled: () => void qc.invalidateQueries({ queryKey: ['restreams'] }),

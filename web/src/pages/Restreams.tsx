@@ -5,7 +5,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { Plus } from 'lucide-react';
 import { Link } from 'react-router-dom';
-import { restreams } from '../api/restreams';
+import { inputKind, restreams } from '../api/restreams';
 import { Can } from '../auth/Can';
 import { QueryError } from '../components/QueryError';
 import { type MessageKey, useI18n } from '../i18n';
@@ -54,7 +54,7 @@ export function Restreams() {
                     <td>
                       <RestreamStatusBadge status={r.status} />
                     </td>
-                    <td>{t(`restreams.input.${r.input_type}` as MessageKey)}</td>
+                    <td data-testid="restream-input-kind">{t(`restreams.input.${inputKind(r)}`)}</td>
                     <td data-testid="restream-dest-count">{r.output_destinations.length}</td>
                     <td>{t(`restreams.schedule.${r.schedule_type}` as MessageKey)}</td>
                     <td>

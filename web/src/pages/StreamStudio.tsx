@@ -25,6 +25,7 @@ import { ApiErrorLine } from '../components/settings/ApiErrorLine';
 import { IngestCard } from '../components/streams/IngestCard';
 import { LiveBadge } from '../components/streams/LiveBadge';
 import { LivePreview } from '../components/streams/LivePreview';
+import { StreamRestreams } from '../components/streams/StreamRestreams';
 import { forgetIngest } from '../components/streams/ingest';
 import { bitrateLevel, networkHealth, recordTelemetry, TelemetryCharts, useTelemetry } from '../components/streams/Telemetry';
 import { useI18n } from '../i18n';
@@ -527,6 +528,7 @@ export function StreamStudio() {
         <div className="stream-col">
           <TelemetryCharts id={s.id} />
           {canKeys && <IngestCard stream={s} />}
+          <StreamRestreams streamId={s.id} />
           {stats.isError ? (
             <QueryError error={stats.error} retry={() => void stats.refetch()} />
           ) : (

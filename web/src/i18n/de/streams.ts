@@ -110,6 +110,10 @@ const m: Record<keyof typeof en, string> = {
   'streams.health.poor': "Schlecht",
   'streams.tel.late': "Verspätete Frames",
   'streams.tel.viewers': "Zuschauer",
+  'streams.restreams.title': 'Restreams',
+  'streams.restreams.new': 'Weiterleiten an…',
+  'streams.restreams.none': 'Dieser Stream wird noch nirgends weitergeleitet.',
+  'streams.restreams.destinations': '{n} Ziel(e)',
 };
 
 export default m;

@@ -117,5 +117,9 @@ const m = {
   'streams.health.poor': 'Poor',
   'streams.tel.late': 'Late frames',
   'streams.tel.viewers': 'Viewers',
+  'streams.restreams.title': 'Restreams',
+  'streams.restreams.new': 'Restream to…',
+  'streams.restreams.none': 'Nothing relays this stream yet.',
+  'streams.restreams.destinations': '{n} destination(s)',
 };
 export default m;

@@ -110,6 +110,10 @@ const m: Record<keyof typeof en, string> = {
   'streams.health.poor': "Mala",
   'streams.tel.late': "Fotogramas retrasados",
   'streams.tel.viewers': "Espectadores",
+  'streams.restreams.title': 'Retransmisiones',
+  'streams.restreams.new': 'Retransmitir a…',
+  'streams.restreams.none': 'Esta emisión aún no se retransmite.',
+  'streams.restreams.destinations': '{n} destino(s)',
 };
 
 export default m;

@@ -110,6 +110,10 @@ const m: Record<keyof typeof en, string> = {
   'streams.health.poor': "Mauvais",
   'streams.tel.late': "Images en retard",
   'streams.tel.viewers': "Spectateurs",
+  'streams.restreams.title': 'Rediffusions',
+  'streams.restreams.new': 'Rediffuser vers…',
+  'streams.restreams.none': "Ce flux n'est encore rediffusé nulle part.",
+  'streams.restreams.destinations': '{n} destination(s)',
 };
 
 export default m;

@@ -110,6 +110,10 @@ const m: Record<keyof typeof en, string> = {
   'streams.health.poor': "不良",
   'streams.tel.late': "遅延フレーム",
   'streams.tel.viewers': "視聴者",
+  'streams.restreams.title': 'リストリーム',
+  'streams.restreams.new': 'リストリーム先を追加…',
+  'streams.restreams.none': 'このストリームはまだどこにも中継されていません。',
+  'streams.restreams.destinations': '配信先 {n} 件',
 };
 
 export default m;
