@@ -541,6 +541,7 @@ worker_config (WeContentKeys *keys, const WeRestreamRecord *record, GError **err
   JsonArray *dests = json_array_new ();
   JsonObject *doc;
   JsonArray *array;
+  gboolean live_input;
 
   json_object_set_array_member (config, "inputs", inputs);
   json_object_set_array_member (config, "destinations", dests);
@@ -571,6 +572,10 @@ worker_config (WeContentKeys *keys, const WeRestreamRecord *record, GError **err
    * for its publisher again when one leaves */
   json_object_set_boolean_member (config, "_own_ingest", we_json_get_bool (doc, "own_ingest",
                                                                           FALSE));
+  /* a stream's live HLS: the worker refuses one that ended (not live) */
+  live_input = g_strcmp0 (we_json_get_string (doc, "input_type"), "stream") == 0 ||
+               we_json_get_bool (doc, "own_ingest", FALSE);
+  json_object_set_boolean_member (config, "live_input", live_input);
   array = we_json_get_array (doc, "output_destinations");
   for (guint i = 0; array != NULL && i < json_array_get_length (array); i++) {
     JsonObject *d = json_array_get_object_element (array, i);

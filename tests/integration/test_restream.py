@@ -469,15 +469,7 @@ class Restreams(wetest.DaemonTestCase):
     def test_stream_input(self):
         n = self.nginx()
         s = self.api("POST", "/v1/streams", {"title": "Source"}, expect=201).json()
-        env = dict(os.environ, HOME=self.tmp)
-        env.pop("LD_PRELOAD", None)  # an ASan build's preload must not reach ffmpeg
-        pub = subprocess.Popen(
-            ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
-             "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "10",
-             "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-f", "flv", s["ingest"]["rtmp"]["url"]], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        pub = self.publish(s["ingest"]["rtmp"]["url"], 10)
         try:
             deadline = time.time() + 15
             while not self.api("GET", "/v1/streams/" + s["id"]).json()["is_live"]:
@@ -504,6 +496,14 @@ class Restreams(wetest.DaemonTestCase):
         self.wait_status(rid, ("stopped",), timeout=40)
         recs = n.recordings()
         self.assertEqual(len(recs), 1, recs)
+        # started again after the stream ended: not live, so nothing is
+        # sent (the ended session's HLS is still on disk)
+        self.api("POST", "/v1/restreams/%s/start" % rid, expect=202)
+        r = self.wait_status(rid, ("error",), timeout=20)
+        self.assertIn("not live", r["error"])
+        time.sleep(2)
+        self.assertEqual(len(n.recordings()), 1, n.recordings())
+        self.api("POST", "/v1/restreams/%s/stop" % rid, expect=200)
         video = [dts for kind, dts, _ in packets(recs[0]) if kind == "video"]
         self.assertGreater(len(video), 4 * FPS)
         # monotonic; not strictly: at the very end of the stream the
@@ -513,6 +513,7 @@ class Restreams(wetest.DaemonTestCase):
         self.assertGreater(len(set(video)), len(video) - 5)
 
     def publish(self, url, seconds):
+        """ffmpeg publishing a test pattern and a tone over RTMP to @url."""
         env = dict(os.environ, HOME=self.tmp)
         env.pop("LD_PRELOAD", None)  # an ASan build's preload must not reach ffmpeg
         return subprocess.Popen(
@@ -562,8 +563,13 @@ class Restreams(wetest.DaemonTestCase):
                     pub.kill()
                     pub.wait()
                 pub.stderr.close()
-            # the publisher left: waiting again, not stopped
+            # the publisher left: waiting again, not stopped, and the ended
+            # session's HLS is not sent again meanwhile
             self.wait_status(rid, ("starting",), timeout=40)
+            time.sleep(5)
+            self.assertEqual(len(n.recordings()), round_, n.recordings())
+            got = self.api("GET", "/v1/restreams/" + rid).json()
+            self.assertEqual((got["status"], got["error"]), ("starting", None))
         recs = n.recordings()
         self.assertEqual(len(recs), 2, recs)
         for rec in recs:
