@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/we-json.h"
+#include "common/we-live-playlist.h"
 #include "common/we-log.h"
 #include "core/we-restream.h"
 #include "core/we-restream-platform.h"
@@ -83,6 +84,7 @@ typedef struct {
   guint64            serial;   /* tells a runner from a later one of the same id */
   gchar             *doc;      /* the stored definition @config was built from */
   gboolean           restarting; /* a changed input: start again once the worker exits */
+  gboolean           live_ok;  /* its live input's playlist was just found live */
 } Runner;
 
 static void
@@ -114,6 +116,9 @@ runner_ref (Runner *r)
 
 static void spawn_worker (Runner *r);
 static void platform_resolved_cb (JsonObject *results, gpointer data);
+static void live_check_thread (GTask *task, gpointer source, gpointer data,
+                               GCancellable *cancellable);
+static void live_checked_cb (GObject *source, GAsyncResult *result, gpointer data);
 
 /* --- store writes (fire and forget) ------------------------------------------ */
 
@@ -472,6 +477,21 @@ spawn_worker (Runner *r)
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   GList *members;
 
+  /* a live input is looked at first, in a thread (the live folder may be a
+   * network file system): a worker only for a stream that is live */
+  if (we_json_get_bool (r->config, "live_input", FALSE) && !r->live_ok) {
+    JsonArray *inputs = we_json_get_array (r->config, "inputs");
+    GTask *task = g_task_new (NULL, NULL, live_checked_cb, runner_ref (r));
+
+    g_task_set_task_data (task, g_strdup (inputs != NULL && json_array_get_length (inputs) > 0
+                                            ? json_array_get_string_element (inputs, 0) : ""),
+                          g_free);
+    g_task_run_in_thread (task, live_check_thread);
+    g_object_unref (task);
+    return;
+  }
+  r->live_ok = FALSE;
+
   /* platform destinations get their URLs first, in a thread (blocking
    * secrets and API calls): we-restream-platform.c */
   if (we_restream_platform_resolve (G_OBJECT (r->self), r->id, r->config, platform_resolved_cb,
@@ -513,6 +533,49 @@ spawn_worker (Runner *r)
   runner_set_status (r, "starting", NULL);
   we_log (G_LOG_LEVEL_INFO, NULL, NULL, "restream %s: worker started (pid %s)", r->id,
           g_subprocess_get_identifier (r->proc) ?: "?");
+}
+
+/* A stream input (or an own ingest) whose live playlist is missing or
+ * ended: no worker is started for it; the same wait as a worker that
+ * failed, without a process every few seconds. */
+static void
+live_input_not_live (Runner *r)
+{
+  guint delay = r->respawn_delay_s;
+
+  if (we_json_get_bool (r->config, "_own_ingest", FALSE)) {
+    /* waiting for its publisher: nothing is wrong */
+    g_clear_pointer (&r->error, g_free);
+    runner_set_status (r, "starting", NULL);
+    delay = OWN_INGEST_POLL_S;
+  } else {
+    runner_set_status (r, "error", "the stream is not live");
+    r->respawn_delay_s = MIN (r->respawn_delay_s * 2, RESPAWN_MAX_S);
+  }
+  r->respawn_id = g_timeout_add_seconds (delay, respawn_cb, r);
+}
+
+static void
+live_check_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  g_task_return_boolean (task, we_live_playlist_is_live (data));
+}
+
+static void
+live_checked_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Runner *r = data;
+  gboolean live = g_task_propagate_boolean (G_TASK (result), NULL);
+
+  if (!r->gone && r->proc == NULL && r->respawn_id == 0) {
+    if (live) {
+      r->live_ok = TRUE;
+      spawn_worker (r);
+    } else {
+      live_input_not_live (r);
+    }
+  }
+  runner_release (r);
 }
 
 static void

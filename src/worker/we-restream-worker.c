@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "common/we-json.h"
+#include "common/we-live-playlist.h"
 #include "common/we-log.h"
 #include "restream/gstwerestreamsink.h"
 #include "we-restream-worker.h"
@@ -623,22 +624,6 @@ ensure_chain (Worker *w, gboolean video, gboolean compressed)
 }
 
 
-/* A live stream's HLS (stream and own-ingest inputs): its playlist exists
- * and has no EXT-X-ENDLIST. After a stream ended the ended playlist stays
- * until the next publish rewrites it; played, it would send the last
- * minute of the old session to the destinations again. */
-static gboolean
-live_playlist_is_live (const gchar *uri)
-{
-  g_autofree gchar *path = g_filename_from_uri (uri, NULL, NULL);
-  g_autofree gchar *text = NULL;
-
-  if (path == NULL)
-    return TRUE; /* not a local playlist: the demuxer decides */
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return FALSE;
-  return strstr (text, "#EXT-X-ENDLIST") == NULL;
-}
 static gboolean
 build (Worker *w, JsonObject *start)
 {
@@ -664,7 +649,7 @@ build (Worker *w, JsonObject *start)
    * codec settings, which a destination must not see change mid-stream */
   w->passthrough = w->n_inputs == 1 && we_json_get_bool (start, "passthrough", TRUE);
   w->end = GST_CLOCK_TIME_NONE;
-  if (we_json_get_bool (start, "live_input", FALSE) && !live_playlist_is_live (w->inputs[0])) {
+  if (we_json_get_bool (start, "live_input", FALSE) && !we_live_playlist_is_live (w->inputs[0])) {
     fail (w, "the stream is not live");
     return FALSE;
   }
